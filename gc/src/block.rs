@@ -1,0 +1,196 @@
+//! Raw memory blocks for heaps and fragments.
+//!
+//! Small blocks come from the global allocator through a per-size pool, so that spawning
+//! and exiting processes recycles heap blocks instead of calling the allocator; blocks of
+//! [`MMAP_THRESHOLD_WORDS`] words or more are anonymous memory maps (`memmap2`), returned to
+//! the operating system when dropped.
+//!
+//! # Invariants
+//! 1. A [`Block`] owns `words` words of 8-byte-aligned memory exclusively until dropped.
+//! 2. Only blocks whose size is an entry of the heap size table are pooled, and a pooled
+//!    pointer is owned by the pool alone.
+
+use std::alloc::{self, Layout};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use crossbeam_queue::ArrayQueue;
+use memmap2::MmapMut;
+
+/// Blocks at least this large (256 KiB) are memory maps. Below it the allocator and the pool
+/// are cheaper; above it returning pages to the OS at exit matters more.
+pub const MMAP_THRESHOLD_WORDS: usize = 32 * 1024;
+
+/// Bytes the pool may keep per size class; 4 MiB keeps ~2,000 minimum-size heaps warm.
+const POOL_BYTES_PER_CLASS: usize = 4 << 20;
+
+static IN_USE_BYTES: AtomicUsize = AtomicUsize::new(0);
+static POOLED_BYTES: AtomicUsize = AtomicUsize::new(0);
+static MAPPED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Memory held in heap blocks across the whole program.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct BlockStats {
+    /// Bytes of blocks currently owned by heaps and fragments.
+    pub in_use_bytes: usize,
+    /// Bytes of free blocks kept in the pool.
+    pub pooled_bytes: usize,
+    /// Of `in_use_bytes`, the bytes in memory maps.
+    pub mapped_bytes: usize,
+}
+
+/// Current block counters.
+pub fn block_stats() -> BlockStats {
+    BlockStats {
+        in_use_bytes: IN_USE_BYTES.load(Ordering::Relaxed),
+        pooled_bytes: POOLED_BYTES.load(Ordering::Relaxed),
+        mapped_bytes: MAPPED_BYTES.load(Ordering::Relaxed),
+    }
+}
+
+/// Returns every pooled block to the allocator (for memory measurements and tests).
+pub fn release_pooled_blocks() {
+    if let Some(pool) = POOL.get() {
+        for (class, queue) in pool.classes.iter().enumerate() {
+            let words = crate::sizes::heap_size_table()[class];
+            while let Some(addr) = queue.pop() {
+                POOLED_BYTES.fetch_sub(words * 8, Ordering::Relaxed);
+                // SAFETY: the pool owned this block (Invariant 2), allocated with `words`.
+                unsafe { alloc::dealloc(addr as *mut u8, malloc_layout(words)) };
+            }
+        }
+    }
+}
+
+struct Pool {
+    /// One queue per heap-size-table entry below the map threshold.
+    classes: Vec<ArrayQueue<usize>>,
+}
+
+static POOL: OnceLock<Pool> = OnceLock::new();
+
+fn pool() -> &'static Pool {
+    POOL.get_or_init(|| {
+        let classes = crate::sizes::heap_size_table()
+            .iter()
+            .take_while(|&&w| w < MMAP_THRESHOLD_WORDS)
+            .map(|&w| ArrayQueue::new((POOL_BYTES_PER_CLASS / (w * 8)).clamp(4, 4096)))
+            .collect();
+        Pool { classes }
+    })
+}
+
+fn pool_class(words: usize) -> Option<usize> {
+    if words >= MMAP_THRESHOLD_WORDS {
+        return None;
+    }
+    let table = crate::sizes::heap_size_table();
+    table.binary_search(&words).ok()
+}
+
+fn malloc_layout(words: usize) -> Layout {
+    Layout::from_size_align(words.max(1) * 8, 8).expect("block size overflows")
+}
+
+enum Backing {
+    Malloc,
+    Map(#[allow(dead_code)] MmapMut),
+}
+
+/// A block of `words` words.
+pub(crate) struct Block {
+    ptr: NonNull<u64>,
+    words: usize,
+    backing: Backing,
+}
+
+// SAFETY: a block is plain memory owned exclusively by its holder (Invariant 1); moving the
+// owner between threads moves the ownership.
+unsafe impl Send for Block {}
+
+impl Block {
+    /// A block of at least one word.
+    pub(crate) fn new(words: usize) -> Block {
+        let words = words.max(1);
+        IN_USE_BYTES.fetch_add(words * 8, Ordering::Relaxed);
+        if words >= MMAP_THRESHOLD_WORDS {
+            let mut map = MmapMut::map_anon(words * 8).expect("anonymous map for a heap block");
+            MAPPED_BYTES.fetch_add(words * 8, Ordering::Relaxed);
+            let ptr = NonNull::new(map.as_mut_ptr() as *mut u64).expect("map address");
+            return Block { ptr, words, backing: Backing::Map(map) };
+        }
+        if let Some(class) = pool_class(words) {
+            if let Some(addr) = pool().classes[class].pop() {
+                POOLED_BYTES.fetch_sub(words * 8, Ordering::Relaxed);
+                let ptr = NonNull::new(addr as *mut u64).expect("pooled address");
+                return Block { ptr, words, backing: Backing::Malloc };
+            }
+        }
+        let layout = malloc_layout(words);
+        // SAFETY: the layout is non-zero-sized.
+        let raw = unsafe { alloc::alloc(layout) } as *mut u64;
+        let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(layout) };
+        Block { ptr, words, backing: Backing::Malloc }
+    }
+
+    /// First word.
+    #[inline]
+    pub(crate) fn start(&self) -> *mut u64 {
+        self.ptr.as_ptr()
+    }
+
+    /// Capacity in words.
+    #[inline]
+    pub(crate) fn words(&self) -> usize {
+        self.words
+    }
+
+    /// Address of the first word.
+    #[inline]
+    pub(crate) fn addr(&self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        IN_USE_BYTES.fetch_sub(self.words * 8, Ordering::Relaxed);
+        match self.backing {
+            Backing::Map(_) => {
+                MAPPED_BYTES.fetch_sub(self.words * 8, Ordering::Relaxed);
+                // The map is unmapped when `backing` drops.
+            }
+            Backing::Malloc => {
+                if let Some(class) = pool_class(self.words) {
+                    if pool().classes[class].push(self.addr()).is_ok() {
+                        POOLED_BYTES.fetch_add(self.words * 8, Ordering::Relaxed);
+                        return;
+                    }
+                }
+                // SAFETY: this block owns the allocation (Invariant 1), made with this layout.
+                unsafe { alloc::dealloc(self.ptr.as_ptr() as *mut u8, malloc_layout(self.words)) };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_blocks_are_recycled_and_large_ones_mapped() {
+        let b = Block::new(233);
+        let addr = b.addr();
+        drop(b);
+        let c = Block::new(233);
+        // The pool is global, so another test may have taken the block; only check alignment.
+        assert_eq!(c.addr() % 8, 0);
+        let _ = addr;
+        let big = Block::new(MMAP_THRESHOLD_WORDS * 2);
+        assert!(block_stats().mapped_bytes >= MMAP_THRESHOLD_WORDS * 16);
+        // SAFETY: the block owns its words.
+        unsafe { big.start().add(big.words() - 1).write(42) };
+    }
+}

@@ -1,0 +1,123 @@
+//! `copy_term`: copying a term out of a heap into a standalone fragment.
+//!
+//! Two passes, as erl_copy.c: a size pass computes the exact number of words, then one block
+//! of that size receives the copy, filled Cheney-style (the root object is copied, then the
+//! copy is scanned left to right and every field still pointing at the source is replaced by
+//! a copy of its target). The source is only read, never marked. By default shared subterms
+//! are copied once per path, as a BEAM send does (`[L, L, L]` costs three copies of `L`); the
+//! sharing-preserving mode keeps a map from source to copy so a DAG stays a DAG. Refc
+//! binaries are shared: the handle is copied and takes a reference, the bytes are not.
+//!
+//! # Invariants
+//! 1. After the copy every pointer in the fragment points into the fragment (fragment
+//!    Invariant 1), and the fragment holds exactly the size-pass count of words.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::binary;
+use crate::block::Block;
+use crate::fragment::Fragment;
+use crate::heap::Area;
+use crate::layout::*;
+use crate::object::{for_each_field, object_size, refc_binary_of};
+use crate::term::Term;
+
+/// Words needed to copy `word` (counting each shared subterm once when `shared`).
+pub(crate) fn size_of(word: u64, shared: bool) -> usize {
+    let mut seen = HashSet::new();
+    let mut stack = vec![word];
+    let mut words = 0;
+    while let Some(w) = stack.pop() {
+        if !is_pointer(w) {
+            continue;
+        }
+        let obj = pointer_address(w) as *mut u64;
+        if shared && !seen.insert(obj as usize) {
+            continue;
+        }
+        let first = stack.len();
+        // SAFETY: `w` is a term of a live brand (the caller's), so `obj` is a well-formed
+        // object; the walk only reads the fields.
+        words += unsafe { for_each_field(obj, |field| stack.push(*field)) };
+        // Visit fields in order, so a list's tail comes last and the stack stays shallow.
+        stack[first..].reverse();
+    }
+    words
+}
+
+struct Copier {
+    base: *mut u64,
+    top: usize,
+    capacity: usize,
+    mso: Vec<usize>,
+    vheap_words: usize,
+    copies: Option<HashMap<usize, u64>>,
+}
+
+impl Copier {
+    /// Copies the object `word` points at (not its children) to the end of the block.
+    ///
+    /// # Safety
+    /// `word` is an immediate or a pointer to a live object of the source.
+    unsafe fn shallow(&mut self, word: u64) -> u64 {
+        if !is_pointer(word) {
+            return word;
+        }
+        let src = pointer_address(word) as *const u64;
+        if let Some(copies) = &self.copies {
+            if let Some(&copy) = copies.get(&(src as usize)) {
+                return copy;
+            }
+        }
+        // SAFETY: `src` is a live, well-formed object (caller); the size pass reserved room
+        // for it (Invariant 1), checked by the assertion.
+        unsafe {
+            let size = object_size(src);
+            assert!(self.top + size <= self.capacity, "copy_term outgrew its size pass");
+            let dst = self.base.add(self.top);
+            std::ptr::copy_nonoverlapping(src, dst, size);
+            self.top += size;
+            if let Some(bin) = refc_binary_of(dst) {
+                binary::increment(bin);
+                self.mso.push(dst as usize);
+                self.vheap_words += binary::len(bin).div_ceil(8);
+            }
+            let copy = dst as u64 | (word & PRIMARY_MASK);
+            if let Some(copies) = &mut self.copies {
+                copies.insert(src as usize, copy);
+            }
+            copy
+        }
+    }
+}
+
+/// Copies `term` into a new fragment.
+pub(crate) fn to_fragment(term: Term<'_>, shared: bool) -> Fragment {
+    let word = term.raw();
+    if !is_pointer(word) {
+        return Fragment::from_parts(Vec::new(), Vec::new(), 0, word);
+    }
+    let size = size_of(word, shared);
+    let block = Block::new(size);
+    let mut copier = Copier {
+        base: block.start(),
+        top: 0,
+        capacity: size,
+        mso: Vec::new(),
+        vheap_words: 0,
+        copies: shared.then(HashMap::new),
+    };
+    // SAFETY: `term` is live for its brand; every field scanned below was copied from the
+    // source and still holds a source term until it is replaced.
+    let root = unsafe { copier.shallow(word) };
+    let mut scan = 0;
+    while scan < copier.top {
+        // SAFETY: `scan` is the start of an object the copier wrote (objects are gap-free).
+        unsafe {
+            let obj = copier.base.add(scan);
+            scan += for_each_field(obj, |field| *field = copier.shallow(*field));
+        }
+    }
+    assert_eq!(copier.top, size, "copy_term wrote fewer words than its size pass");
+    Fragment::from_parts(vec![Area { block, used: size }], copier.mso, copier.vheap_words, root)
+}

@@ -1,0 +1,110 @@
+//! Collection events and the sinks that receive them.
+//!
+//! Every collection produces exactly one [`GcEvent`], delivered to the heap's sink (if any)
+//! and returned to the caller inside a [`GcOutcome`](crate::GcOutcome).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::term::Pid;
+
+/// Which collection ran.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum GcKind {
+    /// Young generation only; mature data promoted to the old generation.
+    Minor,
+    /// Fullsweep: everything live copied into a fresh heap.
+    Major,
+}
+
+impl GcKind {
+    /// Lower-case name (`minor`, `major`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GcKind::Minor => "minor",
+            GcKind::Major => "major",
+        }
+    }
+}
+
+/// Why a collection ran.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum GcReason {
+    /// The young heap (with its fragments) was full.
+    HeapFull,
+    /// Off-heap binaries referenced from the young heap exceeded the vheap budget.
+    VheapFull,
+    /// `fullsweep_after` minor collections had run since the last major one.
+    FullsweepAfter,
+    /// The old generation had no room for the mature data of a minor collection.
+    OldFull,
+    /// Requested explicitly (`erlang:garbage_collect/0`).
+    Requested,
+}
+
+/// One collection, as measured by the collector.
+#[derive(Clone, Debug)]
+pub struct GcEvent {
+    /// Minor or major.
+    pub kind: GcKind,
+    /// What triggered it.
+    pub reason: GcReason,
+    /// The process owning the heap, when the heap belongs to one.
+    pub pid: Option<Pid>,
+    /// The scheduler that ran the collection, when known.
+    pub scheduler: Option<u32>,
+    /// When the collection started.
+    pub start: Instant,
+    /// How long the collection took (the pause of this process).
+    pub duration: Duration,
+    /// Words in use before (young + old + fragments).
+    pub words_before: u64,
+    /// Words in use after.
+    pub words_after: u64,
+    /// Words copied (live data moved, promoted words included).
+    pub words_copied: u64,
+    /// Of `words_copied`, the words moved into the old generation.
+    pub words_promoted: u64,
+    /// Off-heap binaries whose last reference this collection dropped.
+    pub binaries_freed: u64,
+}
+
+/// Receives every collection event of the heaps it is attached to.
+pub trait GcEventSink: Send + Sync {
+    /// Called once per collection, right after it finished, on the collecting thread.
+    fn record(&self, event: &GcEvent);
+}
+
+/// A sink that keeps every event in memory.
+#[derive(Default)]
+pub struct VecSink {
+    events: Mutex<Vec<GcEvent>>,
+}
+
+impl VecSink {
+    /// An empty sink.
+    pub fn new() -> VecSink {
+        VecSink::default()
+    }
+
+    /// Takes the events recorded so far.
+    pub fn take(&self) -> Vec<GcEvent> {
+        std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Number of events recorded and not yet taken.
+    pub fn len(&self) -> usize {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no event is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl GcEventSink for VecSink {
+    fn record(&self, event: &GcEvent) {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).push(event.clone());
+    }
+}

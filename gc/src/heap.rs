@@ -1,0 +1,391 @@
+//! A per-process heap: a young generation, an old generation, heap fragments, roots and the
+//! list of off-heap binaries it references.
+//!
+//! Memory layout, as on the BEAM:
+//! - the **young generation** is one block; allocation bumps `young_top`. Words below
+//!   `high_water` survived one collection already ("mature") and are promoted by the next
+//!   minor collection;
+//! - the **old generation** is one block, created by the first minor collection that has
+//!   mature data to promote, sized one step of the growth table above the young heap;
+//! - **fragments** hold young data that did not fit the young block: overflow chunks (an
+//!   allocation inside [`Heap::enter`] never moves anything, so a full young block overflows
+//!   into a new chunk, as ERTS's heap fragments) and attached message fragments.
+//!
+//! # Invariants
+//! 1. No old-generation object points into the young generation or a fragment. Terms are
+//!    immutable, so an object can only point at objects older than itself; the minor
+//!    collector promotes mature objects together with everything they reach.
+//! 2. No [`Term`] is alive across a collection: terms exist only inside `enter`, which holds
+//!    `&mut Heap`, and collection needs `&mut Heap` too.
+//! 3. Every refc-binary handle on the heap is listed in exactly one MSO list: `mso_old` if it
+//!    lies in the old generation, `mso_young` otherwise. Each handle owns one reference.
+//! 4. Every occupied area (young `[0, young_top)`, old `[0, old_top)`, each fragment's
+//!    `[0, used)`) is a gap-free sequence of well-formed objects.
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::block::Block;
+use crate::event::GcEventSink;
+use crate::mutator::Mu;
+use crate::options::{ConfigError, HeapOptions};
+use crate::root::RootTable;
+use crate::sizes::next_heap_size;
+use crate::term::Pid;
+
+static NEXT_HEAP_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A filled prefix of a block: `used` words of gap-free objects (Invariant 4).
+pub(crate) struct Area {
+    pub(crate) block: Block,
+    pub(crate) used: usize,
+}
+
+/// A process heap. `Send` (a process moves between schedulers), not `Sync`.
+///
+/// ```
+/// use heaplab_gc::{Collect, Heap, View};
+///
+/// let mut heap = Heap::default();
+/// let root = heap.enter(|h| {
+///     let list = h.list((1..=3).map(|i| h.int(i)));
+///     h.root(h.tuple(&[h.atom_named("ok"), list]))
+/// });
+/// heap.collect(Collect::Major).unwrap();
+/// heap.verify().unwrap();
+/// heap.enter(|h| {
+///     let t = h.get(&root);
+///     assert_eq!(t.to_string(), "{ok,[1,2,3]}");
+/// });
+/// ```
+pub struct Heap {
+    pub(crate) id: u64,
+    pub(crate) opts: HeapOptions,
+
+    pub(crate) young: Option<Block>,
+    pub(crate) young_top: usize,
+    pub(crate) high_water: usize,
+    /// Words of the young block to allocate next (a growth-table entry).
+    pub(crate) young_size: usize,
+
+    pub(crate) old: Option<Block>,
+    pub(crate) old_top: usize,
+
+    pub(crate) fragments: Vec<Area>,
+    /// Index of the overflow chunk that still accepts allocations.
+    pub(crate) open_chunk: Option<usize>,
+    pub(crate) fragment_words: usize,
+
+    pub(crate) roots: RootTable,
+    pub(crate) mso_young: Vec<usize>,
+    pub(crate) mso_old: Vec<usize>,
+    /// Words of off-heap bytes referenced from young handles (the BEAM's `bin_vheap`).
+    pub(crate) vheap_young: usize,
+    /// Words of off-heap bytes referenced from old handles (`bin_old_vheap`).
+    pub(crate) vheap_old: usize,
+    /// Budget of `vheap_young` before a collection is due (`bin_vheap_sz`).
+    pub(crate) vheap_limit: usize,
+
+    pub(crate) minor_since_major: u32,
+    pub(crate) minor_count: u64,
+    pub(crate) major_count: u64,
+
+    pub(crate) sink: Option<Arc<dyn GcEventSink>>,
+    pub(crate) pid: Option<Pid>,
+    pub(crate) scheduler: Option<u32>,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+/// A snapshot of a heap's sizes and counters. Sizes are in words.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct HeapStats {
+    /// Capacity of the young block (allocated or, before the first allocation, planned).
+    pub young_capacity: usize,
+    /// Words used in the young block.
+    pub young_used: usize,
+    /// Of `young_used`, the mature words below the high-water mark.
+    pub mature: usize,
+    /// Capacity of the old block (0 when there is none).
+    pub old_capacity: usize,
+    /// Words used in the old block.
+    pub old_used: usize,
+    /// Words used in fragments (overflow chunks and attached messages).
+    pub fragment_words: usize,
+    /// Number of fragments.
+    pub fragments: usize,
+    /// Refc-binary handles on the heap.
+    pub mso_len: usize,
+    /// Words of off-heap bytes referenced from the young generation.
+    pub vheap_young: usize,
+    /// Words of off-heap bytes referenced from the old generation.
+    pub vheap_old: usize,
+    /// Budget of `vheap_young` before a collection.
+    pub vheap_limit: usize,
+    /// Occupied root slots.
+    pub roots: usize,
+    /// Minor collections so far.
+    pub minor_collections: u64,
+    /// Major collections so far.
+    pub major_collections: u64,
+    /// Minor collections since the last major one.
+    pub minor_since_major: u32,
+}
+
+impl HeapStats {
+    /// Words of memory held in blocks (young + old capacity + fragment words).
+    pub fn heap_words(&self) -> usize {
+        self.young_capacity + self.old_capacity + self.fragment_words
+    }
+
+    /// Words in use (young + old + fragments); after a major collection, the live words.
+    pub fn used_words(&self) -> usize {
+        self.young_used + self.old_used + self.fragment_words
+    }
+}
+
+impl Default for Heap {
+    fn default() -> Self {
+        Heap::new(HeapOptions::default()).expect("default options are valid")
+    }
+}
+
+impl Heap {
+    /// A heap with validated options. The first young block is allocated lazily, on the first
+    /// allocation, so an idle process costs no heap memory.
+    pub fn new(opts: HeapOptions) -> Result<Heap, ConfigError> {
+        opts.validate()?;
+        let id = NEXT_HEAP_ID.fetch_add(1, Ordering::Relaxed);
+        Ok(Heap {
+            id,
+            young: None,
+            young_top: 0,
+            high_water: 0,
+            young_size: next_heap_size(opts.min_heap_size),
+            old: None,
+            old_top: 0,
+            fragments: Vec::new(),
+            open_chunk: None,
+            fragment_words: 0,
+            roots: RootTable::new(id),
+            mso_young: Vec::new(),
+            mso_old: Vec::new(),
+            vheap_young: 0,
+            vheap_old: 0,
+            vheap_limit: opts.min_bin_vheap_size,
+            minor_since_major: 0,
+            minor_count: 0,
+            major_count: 0,
+            sink: None,
+            pid: None,
+            scheduler: None,
+            opts,
+            _not_sync: PhantomData,
+        })
+    }
+
+    /// This heap's unique id (roots carry it).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &HeapOptions {
+        &self.opts
+    }
+
+    /// Sets `max_heap_size` (words, `None` = unlimited), as `process_flag(max_heap_size, _)`.
+    pub fn set_max_heap_size(&mut self, max: Option<usize>) -> Result<(), ConfigError> {
+        let opts = HeapOptions { max_heap_size: max, ..self.opts.clone() };
+        opts.validate()?;
+        self.opts = opts;
+        Ok(())
+    }
+
+    /// Sets `fullsweep_after`, as `process_flag(fullsweep_after, _)`.
+    pub fn set_fullsweep_after(&mut self, n: u32) {
+        self.opts.fullsweep_after = n;
+    }
+
+    /// Sends every collection event to `sink`.
+    pub fn set_event_sink(&mut self, sink: Arc<dyn GcEventSink>) {
+        self.sink = Some(sink);
+    }
+
+    /// Names the owning process in events.
+    pub fn set_pid(&mut self, pid: Option<Pid>) {
+        self.pid = pid;
+    }
+
+    /// Names the scheduler in events of collections from now on.
+    pub fn set_scheduler(&mut self, scheduler: Option<u32>) {
+        self.scheduler = scheduler;
+    }
+
+    /// Runs `f` with an allocation handle under a fresh brand `'h`.
+    ///
+    /// Every term created inside is branded `'h` and cannot leave the closure (the result type
+    /// `R` cannot name `'h`); keep values across calls with [`Mu::root`].
+    pub fn enter<R>(&mut self, f: impl for<'h> FnOnce(Mu<'h>) -> R) -> R {
+        // SAFETY: `self` is exclusively borrowed for the whole call, the handle is confined to
+        // this thread (`Mu` is !Send) and dies with the closure (see `Mu` invariants).
+        let mu = unsafe { Mu::new(NonNull::from(self)) };
+        f(mu)
+    }
+
+    /// Current sizes and counters.
+    pub fn stats(&self) -> HeapStats {
+        HeapStats {
+            young_capacity: self.young.as_ref().map_or(self.young_size, Block::words),
+            young_used: self.young_top,
+            mature: self.high_water,
+            old_capacity: self.old.as_ref().map_or(0, Block::words),
+            old_used: self.old_top,
+            fragment_words: self.fragment_words,
+            fragments: self.fragments.len(),
+            mso_len: self.mso_young.len() + self.mso_old.len(),
+            vheap_young: self.vheap_young,
+            vheap_old: self.vheap_old,
+            vheap_limit: self.vheap_limit,
+            roots: self.roots.live_count(),
+            minor_collections: self.minor_count,
+            major_collections: self.major_count,
+            minor_since_major: self.minor_since_major,
+        }
+    }
+
+    /// Whether a collection is due: the young block and its fragments hold at least the young
+    /// heap's size, or off-heap binaries exceed the vheap budget.
+    pub fn needs_gc(&self) -> bool {
+        let capacity = self.young.as_ref().map_or(self.young_size, Block::words);
+        self.young_top + self.fragment_words >= capacity || self.vheap_young > self.vheap_limit
+    }
+
+    /// Allocates `words` words, never moving anything: a full young block overflows into a
+    /// fragment chunk. The words are uninitialised; the caller writes them all before the
+    /// next allocation (Invariant 4).
+    pub(crate) fn alloc(&mut self, words: usize) -> *mut u64 {
+        if self.young.is_none() {
+            self.young = Some(Block::new(self.young_size));
+        }
+        if let Some(young) = &self.young {
+            if self.young_top + words <= young.words() {
+                // SAFETY: `young_top + words` is within the block (checked just above).
+                let p = unsafe { young.start().add(self.young_top) };
+                self.young_top += words;
+                return p;
+            }
+        }
+        self.alloc_overflow(words)
+    }
+
+    #[cold]
+    fn alloc_overflow(&mut self, words: usize) -> *mut u64 {
+        if let Some(i) = self.open_chunk {
+            let area = &mut self.fragments[i];
+            if area.used + words <= area.block.words() {
+                // SAFETY: within the chunk's capacity (checked just above).
+                let p = unsafe { area.block.start().add(area.used) };
+                area.used += words;
+                self.fragment_words += words;
+                return p;
+            }
+        }
+        // A new chunk at least as big as the young heap, and growing with the data already
+        // in fragments, so a long run of allocations costs few chunks.
+        let size = words.max(self.young_size).max(self.fragment_words);
+        let block = Block::new(size);
+        let p = block.start();
+        self.fragments.push(Area { block, used: words });
+        self.open_chunk = Some(self.fragments.len() - 1);
+        self.fragment_words += words;
+        p
+    }
+
+    /// Records a refc-binary handle just written at `addr` in the young area (Invariant 3).
+    pub(crate) fn note_young_handle(&mut self, addr: usize, bytes: usize) {
+        self.mso_young.push(addr);
+        self.vheap_young += bytes.div_ceil(8);
+    }
+
+    /// Adds an attached fragment's areas and handles to the young area.
+    pub(crate) fn adopt(&mut self, areas: Vec<Area>, mso: Vec<usize>, vheap_words: usize) {
+        for area in areas {
+            self.fragment_words += area.used;
+            self.fragments.push(area);
+        }
+        self.mso_young.extend(mso);
+        self.vheap_young += vheap_words;
+    }
+
+    /// Gives up every area and handle, leaving an empty heap; used to turn a builder heap into
+    /// a message fragment without copying.
+    pub(crate) fn take_all(&mut self) -> (Vec<Area>, Vec<usize>, usize) {
+        let mut areas = std::mem::take(&mut self.fragments);
+        if let Some(young) = self.young.take() {
+            if self.young_top > 0 {
+                areas.insert(0, Area { block: young, used: self.young_top });
+            }
+        }
+        if let Some(old) = self.old.take() {
+            if self.old_top > 0 {
+                areas.push(Area { block: old, used: self.old_top });
+            }
+        }
+        let mut mso = std::mem::take(&mut self.mso_young);
+        mso.append(&mut self.mso_old);
+        let vheap = self.vheap_young + self.vheap_old;
+        self.young_top = 0;
+        self.high_water = 0;
+        self.old_top = 0;
+        self.fragment_words = 0;
+        self.open_chunk = None;
+        self.vheap_young = 0;
+        self.vheap_old = 0;
+        (areas, mso, vheap)
+    }
+
+    /// Every occupied area: young, old, then fragments.
+    pub(crate) fn areas(&self) -> impl Iterator<Item = (AreaKind, *const u64, usize)> + '_ {
+        let young = self.young.as_ref().map(|b| (AreaKind::Young, b.start() as *const u64, self.young_top));
+        let old = self.old.as_ref().map(|b| (AreaKind::Old, b.start() as *const u64, self.old_top));
+        young
+            .into_iter()
+            .chain(old)
+            .chain(self.fragments.iter().map(|a| (AreaKind::Fragment, a.block.start() as *const u64, a.used)))
+    }
+}
+
+/// Which part of a heap an area is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum AreaKind {
+    Young,
+    Old,
+    Fragment,
+}
+
+impl Drop for Heap {
+    /// Frees the blocks and releases the binaries in the MSO lists, never visiting the live
+    /// objects: O(blocks + binary handles), whatever the heap holds.
+    fn drop(&mut self) {
+        release_handles(self.mso_young.drain(..).chain(self.mso_old.drain(..)));
+        // Blocks are returned to the pool or unmapped as the fields drop.
+    }
+}
+
+/// Drops the reference owned by each refc-binary handle at the given addresses; returns how
+/// many binaries that freed.
+pub(crate) fn release_handles(handles: impl Iterator<Item = usize>) -> u64 {
+    let mut freed = 0;
+    for addr in handles {
+        // SAFETY: each address is a live refc-binary handle owning one reference
+        // (Invariant 3); its second payload word is the binary pointer.
+        unsafe {
+            let bin = *(addr as *const u64).add(2) as *const crate::binary::RefcHeader;
+            freed += crate::binary::decrement(bin) as u64;
+        }
+    }
+    freed
+}

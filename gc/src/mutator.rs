@@ -1,0 +1,327 @@
+//! [`Mu`]: the allocation handle of a heap inside a brand.
+//!
+//! # Invariants
+//! 1. A `Mu<'h>` exists only inside [`Heap::enter`] (or a fragment builder), which holds the
+//!    heap exclusively for `'h`; `Mu` is `!Send`, so every copy stays on that thread.
+//! 2. A method that needs `&mut Heap` creates it for the duration of the method only and
+//!    runs no caller code while holding it, so two such references never coexist.
+//! 3. Every term a method returns addresses objects of this heap only: terms of other brands
+//!    are copied in ([`Mu::copy`]), never linked.
+
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use crate::atom::Atom;
+use crate::binary::{self, Binary};
+use crate::copy;
+use crate::fragment::Fragment;
+use crate::heap::Heap;
+use crate::layout::*;
+use crate::root::Root;
+use crate::term::{Brand, Pid, Term};
+
+/// Allocation handle of the heap branded `'h`: builds terms, roots them, copies terms in.
+#[derive(Copy, Clone)]
+pub struct Mu<'h> {
+    heap: NonNull<Heap>,
+    _brand: Brand<'h>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<'h> Mu<'h> {
+    /// # Safety
+    /// `heap` is exclusively borrowed for the whole of `'h`, on this thread (Invariant 1).
+    pub(crate) unsafe fn new(heap: NonNull<Heap>) -> Mu<'h> {
+        Mu { heap, _brand: PhantomData, _not_send: PhantomData }
+    }
+
+    /// Runs `f` on the heap. `f` must not call back into caller code (Invariant 2).
+    #[inline]
+    fn with_heap<R>(self, f: impl FnOnce(&mut Heap) -> R) -> R {
+        // SAFETY: the heap is exclusively ours for 'h (Invariant 1), and no other `&mut Heap`
+        // exists while `f` runs because `f` runs no caller code (Invariant 2).
+        f(unsafe { &mut *self.heap.as_ptr() })
+    }
+
+    /// Allocates `words` words and lets `fill` write them (all of them).
+    ///
+    /// # Safety
+    /// `fill` writes every word of the allocation with a well-formed object of this heap.
+    #[inline]
+    pub(crate) unsafe fn alloc_with(self, words: usize, fill: impl FnOnce(*mut u64)) -> *mut u64 {
+        let p = self.with_heap(|h| h.alloc(words));
+        fill(p);
+        p
+    }
+
+    /// `[]`.
+    #[inline]
+    pub fn nil(self) -> Term<'h> {
+        Term::nil()
+    }
+
+    /// An atom term.
+    #[inline]
+    pub fn atom(self, atom: Atom) -> Term<'h> {
+        Term::atom(atom)
+    }
+
+    /// The atom with this name, interned if new.
+    pub fn atom_named(self, name: &str) -> Term<'h> {
+        Term::atom(Atom::new(name))
+    }
+
+    /// `true` or `false`.
+    #[inline]
+    pub fn bool(self, b: bool) -> Term<'h> {
+        Term::atom(Atom::from(b))
+    }
+
+    /// A pid term.
+    #[inline]
+    pub fn pid(self, pid: Pid) -> Term<'h> {
+        Term::pid(pid)
+    }
+
+    /// An integer: immediate when it fits 60 bits, otherwise a two-word boxed integer.
+    #[inline]
+    pub fn int(self, value: i64) -> Term<'h> {
+        if let Some(t) = Term::small(value) {
+            return t;
+        }
+        // SAFETY: two words written: header and value.
+        let p = unsafe {
+            self.alloc_with(2, |p| {
+                p.write(header(SUB_BIG, 1));
+                p.add(1).write(value as u64);
+            })
+        };
+        // SAFETY: `p` is a fresh, well-formed boxed object of this heap.
+        unsafe { Term::from_raw(p as u64 | TAG_BOXED) }
+    }
+
+    /// A float.
+    pub fn float(self, value: f64) -> Term<'h> {
+        // SAFETY: two words written: header and bits.
+        let p = unsafe {
+            self.alloc_with(2, |p| {
+                p.write(header(SUB_FLOAT, 1));
+                p.add(1).write(value.to_bits());
+            })
+        };
+        // SAFETY: fresh, well-formed boxed object of this heap.
+        unsafe { Term::from_raw(p as u64 | TAG_BOXED) }
+    }
+
+    /// A cons cell `[head | tail]`.
+    #[inline]
+    pub fn cons(self, head: Term<'h>, tail: Term<'h>) -> Term<'h> {
+        // SAFETY: two words written: car and cdr, both terms of this brand.
+        let p = unsafe {
+            self.alloc_with(2, |p| {
+                p.write(head.raw());
+                p.add(1).write(tail.raw());
+            })
+        };
+        // SAFETY: fresh cons cell of this heap.
+        unsafe { Term::from_raw(p as u64 | TAG_LIST) }
+    }
+
+    /// A tuple of `elements`.
+    pub fn tuple(self, elements: &[Term<'h>]) -> Term<'h> {
+        let n = elements.len();
+        // SAFETY: 1 + n words written: header and the elements, terms of this brand.
+        let p = unsafe {
+            self.alloc_with(1 + n, |p| {
+                p.write(header(SUB_TUPLE, n as u64));
+                std::ptr::copy_nonoverlapping(elements.as_ptr() as *const u64, p.add(1), n);
+            })
+        };
+        // SAFETY: fresh, well-formed tuple of this heap.
+        unsafe { Term::from_raw(p as u64 | TAG_BOXED) }
+    }
+
+    /// A proper list of the items, in order.
+    pub fn list(self, items: impl IntoIterator<Item = Term<'h>>) -> Term<'h> {
+        self.list_with_tail(items, Term::nil())
+    }
+
+    /// A list of the items ending in `tail` (improper unless `tail` is a list).
+    pub fn list_with_tail(self, items: impl IntoIterator<Item = Term<'h>>, tail: Term<'h>) -> Term<'h> {
+        // Collect first: the iterator may itself allocate (Invariant 2).
+        let items: Vec<Term<'h>> = items.into_iter().collect();
+        if items.is_empty() {
+            return tail;
+        }
+        let n = items.len();
+        // One chunk for all cells; each cell points at the next one, the last at `tail`.
+        // SAFETY: 2n words written, every car a term of this brand and every cdr a list
+        // pointer to the following cell of the same allocation, or `tail`.
+        let p = unsafe {
+            self.alloc_with(2 * n, |p| {
+                for (i, item) in items.iter().enumerate() {
+                    let cell = p.add(2 * i);
+                    cell.write(item.raw());
+                    let next = if i + 1 < n { p.add(2 * (i + 1)) as u64 | TAG_LIST } else { tail.raw() };
+                    cell.add(1).write(next);
+                }
+            })
+        };
+        // SAFETY: fresh cons cells of this heap.
+        unsafe { Term::from_raw(p as u64 | TAG_LIST) }
+    }
+
+    /// A binary holding a copy of `bytes`: on the heap up to 64 bytes, off-heap above.
+    pub fn binary(self, bytes: &[u8]) -> Term<'h> {
+        if bytes.len() <= HEAP_BINARY_LIMIT {
+            let payload = heap_binary_payload(bytes.len());
+            // SAFETY: 1 + payload words written: header, length, bytes zero-padded to words.
+            let p = unsafe {
+                self.alloc_with(1 + payload, |p| {
+                    p.write(header(SUB_HEAP_BIN, payload as u64));
+                    p.add(1).write(bytes.len() as u64);
+                    let data = p.add(2);
+                    for w in 0..payload - 1 {
+                        data.add(w).write(0);
+                    }
+                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), data as *mut u8, bytes.len());
+                })
+            };
+            // SAFETY: fresh heap binary of this heap.
+            unsafe { Term::from_raw(p as u64 | TAG_BOXED) }
+        } else {
+            let bin = binary::allocate(bytes);
+            // SAFETY: `bin` is a new binary whose single reference we hand to the handle.
+            unsafe { self.refc_handle(bin.as_ptr()) }
+        }
+    }
+
+    /// A handle to an existing off-heap binary: shares the bytes, takes one reference.
+    pub fn refc_binary(self, bin: &Binary) -> Term<'h> {
+        // SAFETY: `bin` holds a reference, so the binary is live; we take one more for the
+        // handle.
+        unsafe {
+            binary::increment(bin.as_raw());
+            self.refc_handle(bin.as_raw())
+        }
+    }
+
+    /// Writes a refc-binary handle owning one reference to `bin` and lists it in the MSO.
+    ///
+    /// # Safety
+    /// The caller transfers one reference to the live binary `bin` to the handle.
+    pub(crate) unsafe fn refc_handle(self, bin: *const binary::RefcHeader) -> Term<'h> {
+        // SAFETY: `bin` is live (caller).
+        let len = unsafe { binary::len(bin) };
+        // SAFETY: 3 words written: header, length, binary pointer.
+        let p = unsafe {
+            self.alloc_with(1 + REFC_BIN_PAYLOAD, |p| {
+                p.write(header(SUB_REFC_BIN, REFC_BIN_PAYLOAD as u64));
+                p.add(1).write(len as u64);
+                p.add(2).write(bin as u64);
+            })
+        };
+        self.with_heap(|h| h.note_young_handle(p as usize, len));
+        // SAFETY: fresh handle of this heap, listed in the MSO (heap Invariant 3).
+        unsafe { Term::from_raw(p as u64 | TAG_BOXED) }
+    }
+
+    /// A sub-binary: `len` bytes of `binary` from `offset`. `None` if `binary` is not a binary
+    /// or the range is out of bounds. A slice of a sub-binary refers to the original.
+    pub fn sub_binary(self, binary: Term<'h>, offset: usize, len: usize) -> Option<Term<'h>> {
+        let bytes = binary.as_binary()?;
+        if offset.checked_add(len)? > bytes.len() {
+            return None;
+        }
+        let (original, base) = match sub_binary_parts(binary) {
+            Some((orig, base)) => (orig, base),
+            None => (binary, 0),
+        };
+        // SAFETY: 4 words written: header, length, offset, original (a binary of this brand).
+        let p = unsafe {
+            self.alloc_with(1 + SUB_BIN_PAYLOAD, |p| {
+                p.write(header(SUB_SUB_BIN, SUB_BIN_PAYLOAD as u64));
+                p.add(1).write(len as u64);
+                p.add(2).write((base + offset) as u64);
+                p.add(3).write(original.raw());
+            })
+        };
+        // SAFETY: fresh sub-binary of this heap over a binary of this heap.
+        Some(unsafe { Term::from_raw(p as u64 | TAG_BOXED) })
+    }
+
+    /// Roots `term`: it survives collections and is read back with [`Mu::get`].
+    pub fn root(self, term: Term<'h>) -> Root {
+        self.with_heap(|h| h.roots.insert(term.raw()))
+    }
+
+    /// The term held by `root` (moved, if a collection moved it).
+    ///
+    /// # Panics
+    /// If `root` belongs to another heap.
+    pub fn get(self, root: &Root) -> Term<'h> {
+        let word = self.with_heap(|h| h.roots.get(root));
+        // SAFETY: root slots hold terms of this heap, updated by every collection.
+        unsafe { Term::from_raw(word) }
+    }
+
+    /// Replaces the term held by `root`.
+    ///
+    /// # Panics
+    /// If `root` belongs to another heap.
+    pub fn set(self, root: &Root, term: Term<'h>) {
+        self.with_heap(|h| h.roots.set(root, term.raw()))
+    }
+
+    /// Copies a term of any heap or fragment (any brand) into this heap.
+    pub fn copy<'o>(self, term: Term<'o>) -> Term<'h> {
+        self.attach(copy::to_fragment(term, false))
+    }
+
+    /// Copies a term of any brand into this heap, keeping shared subterms shared.
+    pub fn copy_shared<'o>(self, term: Term<'o>) -> Term<'h> {
+        self.attach(copy::to_fragment(term, true))
+    }
+
+    /// Copies `term` into a new standalone message fragment (flattening shared subterms, as
+    /// a BEAM send does).
+    pub fn to_fragment(self, term: Term<'h>) -> Fragment {
+        copy::to_fragment(term, false)
+    }
+
+    /// Copies `term` into a new fragment, keeping shared subterms shared (a DAG stays a DAG).
+    pub fn to_fragment_shared(self, term: Term<'h>) -> Fragment {
+        copy::to_fragment(term, true)
+    }
+
+    /// Attaches a message fragment to this heap in O(1) (no copy) and returns its term.
+    pub fn attach(self, fragment: Fragment) -> Term<'h> {
+        let (areas, mso, vheap, word) = fragment.into_parts();
+        self.with_heap(|h| h.adopt(areas, mso, vheap));
+        // SAFETY: the fragment's objects are now young data of this heap (heap Invariant 4)
+        // and its handles are in this heap's MSO list.
+        unsafe { Term::from_raw(word) }
+    }
+}
+
+/// The original binary and base offset of a sub-binary term.
+pub(crate) fn sub_binary_parts(term: Term<'_>) -> Option<(Term<'_>, usize)> {
+    if term.raw() & PRIMARY_MASK != TAG_BOXED {
+        return None;
+    }
+    let obj = pointer_address(term.raw()) as *const u64;
+    // SAFETY: a boxed term of a live brand points at a live object (term Invariant 1).
+    unsafe {
+        if header_subtag(*obj) != SUB_SUB_BIN {
+            return None;
+        }
+        let offset = *obj.add(2) as usize;
+        Some((Term::from_raw(*obj.add(1 + SUB_BIN_ORIGINAL)), offset))
+    }
+}
+
+impl std::fmt::Debug for Mu<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Mu")
+    }
+}

@@ -1,0 +1,168 @@
+//! Erlang term order and exact (`=:=`) equality, for heap terms and owned terms alike.
+//!
+//! number < atom < pid < tuple < nil < list < binary (erts_cmp in utils.c; references, funs,
+//! ports and maps have no counterpart here). Integers and floats compare by value; where an
+//! integer and a float are numerically equal (`1 == 1.0` in Erlang, but not `=:=`) the
+//! integer orders first, so the order is total and agrees with exact equality. Tuples order
+//! by size, then element-wise; lists element-wise; binaries byte-wise.
+//!
+//! # Invariants
+//! 1. `compare(a, b) == Equal` exactly when `a =:= b` (deep structural equality).
+
+use std::cmp::Ordering;
+
+use crate::owned::OwnedTerm;
+use crate::term::{Term, View};
+
+/// The order class of a term.
+fn class_of(v: &View<'_>) -> u8 {
+    match v {
+        View::Int(_) | View::Float(_) => 0,
+        View::Atom(_) => 1,
+        View::Pid(_) => 2,
+        View::Tuple(_) => 3,
+        View::Nil => 4,
+        View::Cons(..) => 5,
+        View::Binary(_) => 6,
+    }
+}
+
+fn compare_numbers(a: &View<'_>, b: &View<'_>) -> Ordering {
+    match (a, b) {
+        (View::Int(x), View::Int(y)) => x.cmp(y),
+        (View::Float(x), View::Float(y)) => x.total_cmp(y),
+        (View::Int(x), View::Float(y)) => {
+            (*x as f64).partial_cmp(y).unwrap_or(Ordering::Less).then(Ordering::Less)
+        }
+        (View::Float(x), View::Int(y)) => {
+            x.partial_cmp(&(*y as f64)).unwrap_or(Ordering::Greater).then(Ordering::Greater)
+        }
+        _ => unreachable!("not numbers"),
+    }
+}
+
+/// Compares two terms of any brands in Erlang term order.
+pub fn compare(a: Term<'_>, b: Term<'_>) -> Ordering {
+    let (mut a, mut b) = (a, b);
+    // Iterate along list tails so long lists need no recursion depth.
+    loop {
+        let (va, vb) = (a.view(), b.view());
+        let (ca, cb) = (class_of(&va), class_of(&vb));
+        if ca != cb {
+            return ca.cmp(&cb);
+        }
+        let ord = match (&va, &vb) {
+            (View::Atom(x), View::Atom(y)) => x.cmp(y),
+            (View::Pid(x), View::Pid(y)) => x.cmp(y),
+            (View::Nil, View::Nil) => Ordering::Equal,
+            (View::Binary(x), View::Binary(y)) => x.cmp(y),
+            (View::Tuple(x), View::Tuple(y)) => x.len().cmp(&y.len()).then_with(|| {
+                x.iter()
+                    .zip(y.iter())
+                    .map(|(p, q)| compare(*p, *q))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(Ordering::Equal)
+            }),
+            (View::Cons(ha, ta), View::Cons(hb, tb)) => match compare(*ha, *hb) {
+                Ordering::Equal => {
+                    a = *ta;
+                    b = *tb;
+                    continue;
+                }
+                o => o,
+            },
+            _ => compare_numbers(&va, &vb),
+        };
+        return ord;
+    }
+}
+
+impl<'a, 'b> PartialEq<Term<'b>> for Term<'a> {
+    fn eq(&self, other: &Term<'b>) -> bool {
+        compare(*self, *other) == Ordering::Equal
+    }
+}
+
+impl Eq for Term<'_> {}
+
+impl<'a, 'b> PartialOrd<Term<'b>> for Term<'a> {
+    fn partial_cmp(&self, other: &Term<'b>) -> Option<Ordering> {
+        Some(compare(*self, *other))
+    }
+}
+
+impl Ord for Term<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        compare(*self, *other)
+    }
+}
+
+fn owned_class(t: &OwnedTerm) -> u8 {
+    match t {
+        OwnedTerm::Int(_) | OwnedTerm::Float(_) => 0,
+        OwnedTerm::Atom(_) => 1,
+        OwnedTerm::Pid(_) => 2,
+        OwnedTerm::Tuple(_) => 3,
+        OwnedTerm::Nil => 4,
+        OwnedTerm::List(..) => 5,
+        OwnedTerm::Binary(_) => 6,
+    }
+}
+
+/// Compares two owned terms in Erlang term order (the same order as [`compare`]).
+pub fn compare_owned(a: &OwnedTerm, b: &OwnedTerm) -> Ordering {
+    let (ca, cb) = (owned_class(a), owned_class(b));
+    if ca != cb {
+        return ca.cmp(&cb);
+    }
+    match (a, b) {
+        (OwnedTerm::Int(x), OwnedTerm::Int(y)) => compare_numbers(&View::Int(*x), &View::Int(*y)),
+        (OwnedTerm::Int(x), OwnedTerm::Float(y)) => compare_numbers(&View::Int(*x), &View::Float(*y)),
+        (OwnedTerm::Float(x), OwnedTerm::Int(y)) => compare_numbers(&View::Float(*x), &View::Int(*y)),
+        (OwnedTerm::Float(x), OwnedTerm::Float(y)) => x.total_cmp(y),
+        (OwnedTerm::Atom(x), OwnedTerm::Atom(y)) => x.cmp(y),
+        (OwnedTerm::Pid(x), OwnedTerm::Pid(y)) => x.cmp(y),
+        (OwnedTerm::Nil, OwnedTerm::Nil) => Ordering::Equal,
+        (OwnedTerm::Binary(x), OwnedTerm::Binary(y)) => x.cmp(y),
+        (OwnedTerm::Tuple(x), OwnedTerm::Tuple(y)) => x.len().cmp(&y.len()).then_with(|| compare_seq(x, y)),
+        (OwnedTerm::List(xs, xt), OwnedTerm::List(ys, yt)) => {
+            // Element-wise over the shorter prefix; then the longer list continues against the
+            // shorter one's tail.
+            let n = xs.len().min(ys.len());
+            compare_seq(&xs[..n], &ys[..n]).then_with(|| {
+                let rest_x = OwnedTerm::improper_list(xs[n..].to_vec(), (**xt).clone());
+                let rest_y = OwnedTerm::improper_list(ys[n..].to_vec(), (**yt).clone());
+                if xs.len() == ys.len() {
+                    compare_owned(xt, yt)
+                } else {
+                    compare_owned(&rest_x, &rest_y)
+                }
+            })
+        }
+        _ => unreachable!("same class"),
+    }
+}
+
+fn compare_seq(x: &[OwnedTerm], y: &[OwnedTerm]) -> Ordering {
+    x.iter().zip(y).map(|(p, q)| compare_owned(p, q)).find(|o| o.is_ne()).unwrap_or(Ordering::Equal)
+}
+
+impl PartialEq for OwnedTerm {
+    fn eq(&self, other: &Self) -> bool {
+        compare_owned(self, other) == Ordering::Equal
+    }
+}
+
+impl Eq for OwnedTerm {}
+
+impl PartialOrd for OwnedTerm {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OwnedTerm {
+    fn cmp(&self, other: &Self) -> Ordering {
+        compare_owned(self, other)
+    }
+}

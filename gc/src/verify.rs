@@ -1,0 +1,228 @@
+//! The heap verifier: an independent check of the heap invariants, run by tests (and by the
+//! collector in debug builds or with the `verify` feature) before and after every collection.
+//!
+//! It walks every occupied area object by object, so it finds:
+//! 1. malformed headers (unknown kind, arity that does not match the kind, sub-binary ranges
+//!    outside their original, an area that does not end on an object boundary);
+//! 2. pointers that do not land on the start of an object of this heap, or that land on a
+//!    list cell through a boxed pointer (or the reverse);
+//! 3. old-generation objects pointing outside the old generation (heap Invariant 1);
+//! 4. refc-binary handles missing from, or listed twice in, the MSO lists, MSO entries that
+//!    are not handles, and handles whose binary has no reference left (heap Invariant 3);
+//! 5. forwarding marks left behind by a collection.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::binary;
+use crate::heap::{AreaKind, Heap};
+use crate::layout::*;
+
+/// What the verifier found wrong, with the address involved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyError {
+    /// What is wrong.
+    pub problem: String,
+    /// The address of the offending object or word.
+    pub address: usize,
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at {:#x}", self.problem, self.address)
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+fn fail<T>(problem: impl Into<String>, address: usize) -> Result<T, VerifyError> {
+    Err(VerifyError { problem: problem.into(), address })
+}
+
+/// Object starts found by the walk: address -> (is a cons cell, area kind).
+type Objects = HashMap<usize, (bool, AreaKind)>;
+
+impl Heap {
+    /// Checks every invariant of the heap; see the `verify` module.
+    pub fn verify(&self) -> Result<(), VerifyError> {
+        let mut objects: Objects = HashMap::new();
+        let mut handles = Vec::new();
+        let areas: Vec<_> = self.areas().collect();
+        // Pass 1: walk each area, check headers, record object starts.
+        for &(kind, base, used) in &areas {
+            let mut at = 0;
+            while at < used {
+                // SAFETY: `at < used`, inside the area's occupied words.
+                let obj = unsafe { base.add(at) };
+                let first = unsafe { *obj };
+                let addr = obj as usize;
+                let size = if first & PRIMARY_MASK == TAG_HEADER {
+                    if !is_header(first) {
+                        return fail("forwarding mark or moved cons left in the heap", addr);
+                    }
+                    let arity = header_arity(first);
+                    if at + 1 + arity > used {
+                        return fail("object runs past the end of its area", addr);
+                    }
+                    // SAFETY: the payload is inside the area (checked just above).
+                    unsafe { check_header(obj, first)? };
+                    if header_subtag(first) == SUB_REFC_BIN {
+                        handles.push((addr, kind));
+                    }
+                    objects.insert(addr, (false, kind));
+                    1 + arity
+                } else {
+                    if at + 2 > used {
+                        return fail("cons cell runs past the end of its area", addr);
+                    }
+                    objects.insert(addr, (true, kind));
+                    2
+                };
+                at += size;
+            }
+        }
+        // Pass 2: every term field of every object, and every root.
+        for &(kind, base, used) in &areas {
+            let mut at = 0;
+            while at < used {
+                // SAFETY: pass 1 showed the area is a gap-free sequence of objects.
+                let obj = unsafe { base.add(at) } as *mut u64;
+                let mut result = Ok(());
+                let size = unsafe {
+                    crate::object::for_each_field(obj, |field| {
+                        if result.is_ok() {
+                            result = check_pointer(&objects, *field, field as usize, Some(kind));
+                        }
+                    })
+                };
+                result?;
+                at += size;
+            }
+        }
+        for word in self.roots.live_slots() {
+            check_pointer(&objects, word, 0, None)?;
+        }
+        // Sub-binary originals must be binaries.
+        for (&addr, &(is_cons, _)) in &objects {
+            if is_cons {
+                continue;
+            }
+            // SAFETY: `addr` is an object start found in pass 1.
+            let first = unsafe { *(addr as *const u64) };
+            if header_subtag(first) == SUB_SUB_BIN {
+                let original = unsafe { *(addr as *const u64).add(1 + SUB_BIN_ORIGINAL) };
+                let target = pointer_address(original);
+                let ok = original & PRIMARY_MASK == TAG_BOXED
+                    && objects.get(&target).is_some_and(|&(c, _)| !c)
+                    && matches!(
+                        header_subtag(unsafe { *(target as *const u64) }),
+                        SUB_HEAP_BIN | SUB_REFC_BIN
+                    );
+                if !ok {
+                    return fail("sub-binary whose original is not a binary", addr);
+                }
+                // SAFETY: `target` is a binary object (checked); its first payload word is
+                // its byte length.
+                let orig_len = unsafe { *(target as *const u64).add(1) } as usize;
+                let (len, offset) = unsafe { (*(addr as *const u64).add(1), *(addr as *const u64).add(2)) };
+                if offset as usize + len as usize > orig_len {
+                    return fail("sub-binary range outside its original", addr);
+                }
+            }
+        }
+        // Handles and MSO lists (heap Invariant 3).
+        let mut listed: HashMap<usize, bool> = HashMap::new();
+        for (&addr, old) in
+            self.mso_young.iter().map(|a| (a, false)).chain(self.mso_old.iter().map(|a| (a, true)))
+        {
+            if listed.insert(addr, old).is_some() {
+                return fail("refc-binary handle listed twice in the MSO lists", addr);
+            }
+        }
+        if listed.len() != handles.len() {
+            return fail(
+                format!("MSO lists hold {} entries for {} handles on the heap", listed.len(), handles.len()),
+                0,
+            );
+        }
+        for (addr, kind) in handles {
+            match listed.get(&addr) {
+                None => return fail("refc-binary handle missing from the MSO lists", addr),
+                Some(&old) if old != (kind == AreaKind::Old) => {
+                    return fail("refc-binary handle in the wrong MSO list", addr);
+                }
+                _ => {}
+            }
+            // SAFETY: a handle's second payload word is its binary, alive while listed.
+            let bin = unsafe { *(addr as *const u64).add(2) } as *const binary::RefcHeader;
+            if unsafe { binary::refcount(bin) } == 0 {
+                return fail("refc-binary handle to a freed binary", addr);
+            }
+            let len = unsafe { *(addr as *const u64).add(1) } as usize;
+            if unsafe { binary::len(bin) } != len {
+                return fail("refc-binary handle length differs from its binary", addr);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks the kind and arity of a header.
+///
+/// # Safety
+/// `obj` is followed by `header_arity(first)` readable payload words.
+unsafe fn check_header(obj: *const u64, first: u64) -> Result<(), VerifyError> {
+    let addr = obj as usize;
+    let arity = header_arity(first);
+    let ok = match header_subtag(first) {
+        SUB_TUPLE => true,
+        SUB_FLOAT | SUB_BIG => arity == 1,
+        // SAFETY: arity >= 1 checked before reading the length word.
+        SUB_HEAP_BIN => {
+            arity >= 1 && {
+                let len = unsafe { *obj.add(1) } as usize;
+                len <= HEAP_BINARY_LIMIT && arity == heap_binary_payload(len)
+            }
+        }
+        SUB_REFC_BIN => arity == REFC_BIN_PAYLOAD,
+        SUB_SUB_BIN => arity == SUB_BIN_PAYLOAD,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        fail(format!("malformed header {first:#x}"), addr)
+    }
+}
+
+/// Checks one term word found at `at` in an area of kind `from` (None for a root).
+fn check_pointer(objects: &Objects, word: u64, at: usize, from: Option<AreaKind>) -> Result<(), VerifyError> {
+    let tag = word & PRIMARY_MASK;
+    match tag {
+        TAG_IMMEDIATE => {
+            if word & IMMEDIATE_MASK == TAG_ATOM
+                && crate::atom::Atom::from_index((word >> IMMEDIATE_SHIFT) as u32).is_none()
+            {
+                return fail("atom index outside the atom table", at);
+            }
+            if word & IMMEDIATE_MASK == TAG_NIL && word != TAG_NIL {
+                return fail("malformed nil", at);
+            }
+            Ok(())
+        }
+        TAG_HEADER => fail("header word where a term belongs", at),
+        _ => {
+            let target = pointer_address(word);
+            let Some(&(is_cons, kind)) = objects.get(&target) else {
+                return fail(format!("pointer {word:#x} to no object of this heap"), at);
+            };
+            if is_cons != (tag == TAG_LIST) {
+                return fail(format!("pointer {word:#x} with the wrong tag for its object"), at);
+            }
+            if from == Some(AreaKind::Old) && kind != AreaKind::Old {
+                return fail("old-generation object points into the young generation", at);
+            }
+            Ok(())
+        }
+    }
+}

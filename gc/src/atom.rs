@@ -111,6 +111,13 @@ impl Atom {
         ((index as usize) < t.names.len()).then_some(Atom(index))
     }
 
+    /// The atom with this index, without consulting the table: for indices read back from
+    /// terms, which only hold indices of interned atoms (Invariant 1).
+    #[inline]
+    pub(crate) const fn from_term_index(index: u32) -> Atom {
+        Atom(index)
+    }
+
     /// Whether the name must be quoted in Erlang syntax.
     pub fn needs_quotes(self) -> bool {
         let name = self.name();

@@ -2,8 +2,13 @@
 //!
 //! Small blocks come from the global allocator through a per-size pool, so that spawning
 //! and exiting processes recycles heap blocks instead of calling the allocator; blocks of
-//! [`MMAP_THRESHOLD_WORDS`] words or more are anonymous memory maps (`memmap2`), returned to
-//! the operating system when dropped.
+//! [`MMAP_THRESHOLD_WORDS`] words or more are anonymous memory maps (`memmap2`).
+//!
+//! A few freed maps are kept in a segment cache, as ERTS's `mseg_alloc` does (its default
+//! cache holds 10 segments, `+MMmcs`): every collection of a large heap allocates a to-space
+//! the size of the from-space it frees, and a fresh map costs a page fault per page on first
+//! touch — about a third of a major collection's time at 16 MB live. Cached maps are marked
+//! `MADV_FREE`, so the kernel may still reclaim their pages under memory pressure.
 //!
 //! # Invariants
 //! 1. A [`Block`] owns `words` words of 8-byte-aligned memory exclusively until dropped.
@@ -13,7 +18,7 @@
 use std::alloc::{self, Layout};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use crossbeam_queue::ArrayQueue;
 use memmap2::MmapMut;
@@ -28,6 +33,14 @@ const POOL_BYTES_PER_CLASS: usize = 4 << 20;
 static IN_USE_BYTES: AtomicUsize = AtomicUsize::new(0);
 static POOLED_BYTES: AtomicUsize = AtomicUsize::new(0);
 static MAPPED_BYTES: AtomicUsize = AtomicUsize::new(0);
+static CACHED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Most maps the segment cache keeps (ERTS `+MMmcs` default, 10).
+const SEGMENT_CACHE_MAPS: usize = 10;
+/// Most bytes the segment cache keeps.
+const SEGMENT_CACHE_BYTES: usize = 1 << 30;
+
+static SEGMENT_CACHE: Mutex<Vec<MmapMut>> = Mutex::new(Vec::new());
 
 /// Memory held in heap blocks across the whole program.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -38,6 +51,8 @@ pub struct BlockStats {
     pub pooled_bytes: usize,
     /// Of `in_use_bytes`, the bytes in memory maps.
     pub mapped_bytes: usize,
+    /// Bytes of free maps kept in the segment cache.
+    pub cached_map_bytes: usize,
 }
 
 /// Current block counters.
@@ -46,11 +61,17 @@ pub fn block_stats() -> BlockStats {
         in_use_bytes: IN_USE_BYTES.load(Ordering::Relaxed),
         pooled_bytes: POOLED_BYTES.load(Ordering::Relaxed),
         mapped_bytes: MAPPED_BYTES.load(Ordering::Relaxed),
+        cached_map_bytes: CACHED_BYTES.load(Ordering::Relaxed),
     }
 }
 
-/// Returns every pooled block to the allocator (for memory measurements and tests).
+/// Returns every pooled block to the allocator and every cached map to the operating
+/// system (for memory measurements and tests).
 pub fn release_pooled_blocks() {
+    let maps = std::mem::take(&mut *SEGMENT_CACHE.lock().unwrap_or_else(|e| e.into_inner()));
+    for map in maps {
+        CACHED_BYTES.fetch_sub(map.len(), Ordering::Relaxed);
+    }
     if let Some(pool) = POOL.get() {
         for (class, queue) in pool.classes.iter().enumerate() {
             let words = crate::sizes::heap_size_table()[class];
@@ -95,7 +116,37 @@ fn malloc_layout(words: usize) -> Layout {
 
 enum Backing {
     Malloc,
-    Map(#[allow(dead_code)] MmapMut),
+    /// `None` only while the block is being dropped.
+    Map(Option<MmapMut>),
+}
+
+/// A cached map of exactly `bytes` bytes, if there is one.
+fn take_cached_map(bytes: usize) -> Option<MmapMut> {
+    let mut cache = SEGMENT_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let i = cache.iter().position(|m| m.len() == bytes)?;
+    CACHED_BYTES.fetch_sub(bytes, Ordering::Relaxed);
+    Some(cache.swap_remove(i))
+}
+
+/// Keeps `map` for reuse if the cache has room; otherwise unmaps it (by dropping it).
+fn cache_map(map: MmapMut) {
+    let mut cache = SEGMENT_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= SEGMENT_CACHE_MAPS
+        || CACHED_BYTES.load(Ordering::Relaxed) + map.len() > SEGMENT_CACHE_BYTES
+    {
+        // Evict the oldest entry so recent sizes stay cached.
+        if let Some(old) = (!cache.is_empty()).then(|| cache.remove(0)) {
+            CACHED_BYTES.fetch_sub(old.len(), Ordering::Relaxed);
+        }
+        if map.len() > SEGMENT_CACHE_BYTES {
+            return;
+        }
+    }
+    // SAFETY: the map's contents are garbage (its block was dropped); MADV_FREE may replace
+    // any page with zeroes, which no one reads before writing (heap Invariant 4).
+    let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::Free) };
+    CACHED_BYTES.fetch_add(map.len(), Ordering::Relaxed);
+    cache.push(map);
 }
 
 /// A block of `words` words.
@@ -115,10 +166,11 @@ impl Block {
         let words = words.max(1);
         IN_USE_BYTES.fetch_add(words * 8, Ordering::Relaxed);
         if words >= MMAP_THRESHOLD_WORDS {
-            let mut map = MmapMut::map_anon(words * 8).expect("anonymous map for a heap block");
+            let mut map = take_cached_map(words * 8)
+                .unwrap_or_else(|| MmapMut::map_anon(words * 8).expect("anonymous map for a heap block"));
             MAPPED_BYTES.fetch_add(words * 8, Ordering::Relaxed);
             let ptr = NonNull::new(map.as_mut_ptr() as *mut u64).expect("map address");
-            return Block { ptr, words, backing: Backing::Map(map) };
+            return Block { ptr, words, backing: Backing::Map(Some(map)) };
         }
         if let Some(class) = pool_class(words) {
             if let Some(addr) = pool().classes[class].pop() {
@@ -157,9 +209,11 @@ impl Drop for Block {
     fn drop(&mut self) {
         IN_USE_BYTES.fetch_sub(self.words * 8, Ordering::Relaxed);
         match self.backing {
-            Backing::Map(_) => {
+            Backing::Map(ref mut map) => {
                 MAPPED_BYTES.fetch_sub(self.words * 8, Ordering::Relaxed);
-                // The map is unmapped when `backing` drops.
+                if let Some(map) = map.take() {
+                    cache_map(map);
+                }
             }
             Backing::Malloc => {
                 if let Some(class) = pool_class(self.words) {

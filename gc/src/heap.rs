@@ -11,6 +11,10 @@
 //!   allocation inside [`Heap::enter`] never moves anything, so a full young block overflows
 //!   into a new chunk, as ERTS's heap fragments) and attached message fragments.
 //!
+//! The heap also holds the owning process's **message queue**: messages delivered to the
+//! process (attached fragments) that it has not yet consumed. They are roots, like the root
+//! table, and are read and removed inside a brand ([`Mu::message`], [`Mu::take_message`]).
+//!
 //! # Invariants
 //! 1. No old-generation object points into the young generation or a fragment. Terms are
 //!    immutable, so an object can only point at objects older than itself; the minor
@@ -23,6 +27,7 @@
 //!    `[0, used)`) is a gap-free sequence of well-formed objects.
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +35,7 @@ use std::sync::Arc;
 
 use crate::block::Block;
 use crate::event::GcEventSink;
+use crate::fragment::Fragment;
 use crate::mutator::Mu;
 use crate::options::{ConfigError, HeapOptions};
 use crate::root::RootTable;
@@ -80,6 +86,8 @@ pub struct Heap {
     pub(crate) fragment_words: usize,
 
     pub(crate) roots: RootTable,
+    /// Delivered, unconsumed messages, oldest first; roots of the collector.
+    pub(crate) messages: VecDeque<u64>,
     pub(crate) mso_young: Vec<usize>,
     pub(crate) mso_old: Vec<usize>,
     /// Words of off-heap bytes referenced from young handles (the BEAM's `bin_vheap`).
@@ -126,6 +134,8 @@ pub struct HeapStats {
     pub vheap_limit: usize,
     /// Occupied root slots.
     pub roots: usize,
+    /// Delivered messages not yet taken.
+    pub messages: usize,
     /// Minor collections so far.
     pub minor_collections: u64,
     /// Major collections so far.
@@ -170,6 +180,7 @@ impl Heap {
             open_chunk: None,
             fragment_words: 0,
             roots: RootTable::new(id),
+            messages: VecDeque::new(),
             mso_young: Vec::new(),
             mso_old: Vec::new(),
             vheap_young: 0,
@@ -250,6 +261,7 @@ impl Heap {
             vheap_old: self.vheap_old,
             vheap_limit: self.vheap_limit,
             roots: self.roots.live_count(),
+            messages: self.messages.len(),
             minor_collections: self.minor_count,
             major_collections: self.major_count,
             minor_since_major: self.minor_since_major,
@@ -261,6 +273,29 @@ impl Heap {
     pub fn needs_gc(&self) -> bool {
         let capacity = self.young.as_ref().map_or(self.young_size, Block::words);
         self.young_top + self.fragment_words >= capacity || self.vheap_young > self.vheap_limit
+    }
+
+    /// Delivers a message: attaches the fragment in O(1) and appends its term to the message
+    /// queue. The fragment's memory counts toward the next collection like any young data.
+    pub fn deliver(&mut self, fragment: Fragment) {
+        let (areas, mso, vheap, word) = fragment.into_parts();
+        self.adopt(areas, mso, vheap);
+        self.messages.push_back(word);
+    }
+
+    /// Number of delivered messages not yet taken.
+    pub fn message_count(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// Every root of the collector: the root table and the message queue.
+    pub(crate) fn for_each_root_mut(&mut self, mut f: impl FnMut(&mut u64)) {
+        for slot in self.roots.live_slots_mut() {
+            f(slot);
+        }
+        for word in self.messages.iter_mut() {
+            f(word);
+        }
     }
 
     /// Allocates `words` words, never moving anything: a full young block overflows into a

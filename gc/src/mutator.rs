@@ -273,6 +273,26 @@ impl<'h> Mu<'h> {
         self.with_heap(|h| h.roots.set(root, term.raw()))
     }
 
+    /// The `i`-th delivered message not yet taken (0 is the oldest).
+    pub fn message(self, i: usize) -> Option<Term<'h>> {
+        let word = self.with_heap(|h| h.messages.get(i).copied())?;
+        // SAFETY: queued messages are terms of this heap (attached on delivery).
+        Some(unsafe { Term::from_raw(word) })
+    }
+
+    /// Removes the `i`-th delivered message from the queue and returns it; it stays valid for
+    /// the rest of this brand, and becomes garbage unless rooted or linked from a root.
+    pub fn take_message(self, i: usize) -> Option<Term<'h>> {
+        let word = self.with_heap(|h| h.messages.remove(i))?;
+        // SAFETY: as for `message`; removal from the queue does not free or move anything.
+        Some(unsafe { Term::from_raw(word) })
+    }
+
+    /// Number of delivered messages not yet taken.
+    pub fn message_count(self) -> usize {
+        self.with_heap(|h| h.messages.len())
+    }
+
     /// Copies a term of any heap or fragment (any brand) into this heap.
     pub fn copy<'o>(self, term: Term<'o>) -> Term<'h> {
         self.attach(copy::to_fragment(term, false))

@@ -157,9 +157,7 @@ impl<'h> Term<'h> {
         match w & PRIMARY_MASK {
             TAG_IMMEDIATE => match w & IMMEDIATE_MASK {
                 TAG_SMALL => View::Int((w as i64) >> IMMEDIATE_SHIFT),
-                TAG_ATOM => View::Atom(
-                    Atom::from_index((w >> IMMEDIATE_SHIFT) as u32).expect("atom index from table"),
-                ),
+                TAG_ATOM => View::Atom(Atom::from_term_index((w >> IMMEDIATE_SHIFT) as u32)),
                 TAG_PID => View::Pid(Pid(w >> IMMEDIATE_SHIFT)),
                 _ => View::Nil,
             },

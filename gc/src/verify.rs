@@ -99,7 +99,7 @@ impl Heap {
                 at += size;
             }
         }
-        for word in self.roots.live_slots() {
+        for word in self.roots.live_slots().chain(self.messages.iter().copied()) {
             check_pointer(&objects, word, 0, None)?;
         }
         // Sub-binary originals must be binaries.

@@ -268,6 +268,12 @@ impl Heap {
         }
     }
 
+    /// Words in use: young + old generation + fragments (cheaper than [`Heap::stats`]).
+    #[inline]
+    pub fn used_words(&self) -> usize {
+        self.young_top + self.old_top + self.fragment_words
+    }
+
     /// Whether a collection is due: the young block and its fragments hold at least the young
     /// heap's size, or off-heap binaries exceed the vheap budget.
     pub fn needs_gc(&self) -> bool {

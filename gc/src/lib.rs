@@ -88,5 +88,5 @@ pub use sizes::{
     heap_size_table, next_heap_size, DEFAULT_FULLSWEEP_AFTER, DEFAULT_MIN_BIN_VHEAP_SIZE,
     DEFAULT_MIN_HEAP_SIZE,
 };
-pub use term::{ListIter, Pid, Term, View};
+pub use term::{ListIter, Pid, Term, View, PID_INDEX_BITS};
 pub use verify::VerifyError;

@@ -21,9 +21,14 @@ use crate::layout::*;
 /// The invariant brand marker: `'h` can be neither widened nor narrowed.
 pub(crate) type Brand<'h> = PhantomData<fn(&'h ()) -> &'h ()>;
 
-/// A process identifier: a 60-bit number, printed `<0.N.0>` as on a single-node BEAM.
+/// A process identifier: a 60-bit number. A runtime splits it into a table index (the low
+/// [`PID_INDEX_BITS`] bits) and a serial (the bits above), printed `<0.Index.Serial>` as on
+/// a single-node BEAM.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Pid(u64);
+
+/// Bits of a pid number that name a slot of the process table; the bits above are a serial.
+pub const PID_INDEX_BITS: u32 = 28;
 
 impl Pid {
     /// The pid with this number.
@@ -43,7 +48,7 @@ impl Pid {
 
 impl fmt::Display for Pid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<0.{}.0>", self.0)
+        write!(f, "<0.{}.{}>", self.0 & ((1 << PID_INDEX_BITS) - 1), self.0 >> PID_INDEX_BITS)
     }
 }
 

@@ -1,1 +1,69 @@
-//! placeholder
+//! # heaplab-runtime
+//!
+//! A multi-core actor runtime on per-process heaps, after the BEAM. Every process is a Rust
+//! future that owns a private [`heaplab_gc::Heap`] and a mailbox; one scheduler thread per
+//! core runs processes in slices of reductions, steals work when idle and parks when there
+//! is none. Messages are copied into fragments on send and attached to the receiver's heap;
+//! a process's heap is collected only at its own await points, so a collection pauses one
+//! process and no other, and an exiting process's heap is freed at once.
+//!
+//! ```
+//! use heaplab_runtime::Runtime;
+//!
+//! let rt = Runtime::builder().schedulers(2).build().unwrap();
+//! let replies = rt
+//!     .block_on(|mut cx| async move {
+//!         let me = cx.self_pid();
+//!         let echo = cx
+//!             .spawn(|mut cx| async move {
+//!                 loop {
+//!                     // Selective receive: {From, N}.
+//!                     let (from, n) = cx
+//!                         .receive(|_, m| match m.as_tuple()? {
+//!                             [from, n] => Some((from.as_pid()?, n.as_int()?)),
+//!                             _ => None,
+//!                         })
+//!                         .await;
+//!                     cx.send(from, |h| h.int(n + 1));
+//!                 }
+//!             })
+//!             .unwrap();
+//!         let mut total = 0;
+//!         for i in 0..10 {
+//!             cx.send(echo, |h| h.tuple(&[h.pid(me), h.int(i)]));
+//!             total += cx.receive(|_, m| m.as_int()).await;
+//!         }
+//!         total
+//!     })
+//!     .unwrap();
+//! assert_eq!(replies, 55);
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod context;
+pub mod costs;
+mod exit;
+mod priority;
+mod registry;
+mod runtime;
+mod scheduler;
+mod stats;
+mod table;
+mod task;
+mod timer;
+
+pub use config::{
+    Builder, Config, ConfigError, DEFAULT_MAX_PROCESSES, DEFAULT_OVERRUN_THRESHOLD, DEFAULT_REDUCTIONS,
+    MAX_SCHEDULERS,
+};
+pub use context::{Cx, NotRegistered};
+pub use exit::ExitReason;
+pub use heaplab_gc;
+pub use priority::{Priority, LOW_SKIPS};
+pub use registry::RegisterError;
+pub use runtime::{Runtime, SpawnOptions};
+pub use stats::{RuntimeStats, SchedulerStats};
+pub use table::{SpawnError, MAX_TABLE_PROCESSES};
+pub use timer::{SLOTS as TIMER_SLOTS, TICK as TIMER_TICK};

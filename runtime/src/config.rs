@@ -1,0 +1,198 @@
+//! Runtime configuration: the builder, its defaults and their validation.
+//!
+//! # Invariants
+//! 1. A [`Config`] that reached a running runtime passed [`Config::validate`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use heaplab_gc::{GcEventSink, HeapOptions};
+
+/// Reductions a process may spend before it must yield: the modern BEAM's slice
+/// (erl_vm.h `CONTEXT_REDS`, 4000). Larger slices mean fewer context switches and longer
+/// waits for other processes on the same scheduler.
+pub const DEFAULT_REDUCTIONS: u32 = 4000;
+
+/// Most processes alive at once: the BEAM's default `+P` (1,048,576).
+pub const DEFAULT_MAX_PROCESSES: usize = 1 << 20;
+
+/// A slice longer than this counts as an overrun: a process that ran this long between two
+/// await points kept its scheduler from everyone else. 2 ms is a few BEAM slices.
+pub const DEFAULT_OVERRUN_THRESHOLD: Duration = Duration::from_millis(2);
+
+/// Largest scheduler count accepted (the BEAM's limit is 1024).
+pub const MAX_SCHEDULERS: usize = 1024;
+
+/// Everything a runtime is started with.
+#[derive(Clone)]
+pub struct Config {
+    /// Scheduler threads (default: the number of cores).
+    pub schedulers: usize,
+    /// Reductions per time slice.
+    pub reductions: u32,
+    /// Most processes alive at once.
+    pub max_processes: usize,
+    /// Options of every process heap (a process may change its own later).
+    pub heap: HeapOptions,
+    /// Receives every collection event, with pid and scheduler id.
+    pub gc_sink: Option<Arc<dyn GcEventSink>>,
+    /// A slice longer than this is recorded as an overrun.
+    pub overrun_threshold: Duration,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("schedulers", &self.schedulers)
+            .field("reductions", &self.reductions)
+            .field("max_processes", &self.max_processes)
+            .field("heap", &self.heap)
+            .field("gc_sink", &self.gc_sink.is_some())
+            .field("overrun_threshold", &self.overrun_threshold)
+            .finish()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            schedulers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            reductions: DEFAULT_REDUCTIONS,
+            max_processes: DEFAULT_MAX_PROCESSES,
+            heap: HeapOptions::default(),
+            gc_sink: None,
+            overrun_threshold: DEFAULT_OVERRUN_THRESHOLD,
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// Scheduler count outside 1..=[`MAX_SCHEDULERS`].
+    Schedulers(usize),
+    /// A zero reduction budget.
+    Reductions,
+    /// A zero process limit, or one past what a pid can name.
+    MaxProcesses(usize),
+    /// Invalid heap options.
+    Heap(heaplab_gc::ConfigError),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Schedulers(n) => {
+                write!(f, "schedulers must be between 1 and {MAX_SCHEDULERS}, got {n}")
+            }
+            ConfigError::Reductions => write!(f, "reductions per slice must be at least 1"),
+            ConfigError::MaxProcesses(n) => {
+                write!(
+                    f,
+                    "max_processes must be between 1 and {}, got {n}",
+                    crate::table::MAX_TABLE_PROCESSES
+                )
+            }
+            ConfigError::Heap(e) => write!(f, "invalid heap options: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Checks every field (Invariant 1).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=MAX_SCHEDULERS).contains(&self.schedulers) {
+            return Err(ConfigError::Schedulers(self.schedulers));
+        }
+        if self.reductions == 0 {
+            return Err(ConfigError::Reductions);
+        }
+        if !(1..=crate::table::MAX_TABLE_PROCESSES).contains(&self.max_processes) {
+            return Err(ConfigError::MaxProcesses(self.max_processes));
+        }
+        self.heap.validate().map_err(ConfigError::Heap)
+    }
+}
+
+/// Builds a [`Runtime`](crate::Runtime).
+///
+/// ```
+/// let rt = heaplab_runtime::Runtime::builder().schedulers(2).reductions(2000).build().unwrap();
+/// assert_eq!(rt.config().schedulers, 2);
+/// let err = heaplab_runtime::Runtime::builder().schedulers(0).build().unwrap_err();
+/// assert_eq!(err.to_string(), "schedulers must be between 1 and 1024, got 0");
+/// ```
+#[derive(Debug, Default)]
+pub struct Builder {
+    config: Config,
+}
+
+impl Builder {
+    /// Scheduler threads.
+    pub fn schedulers(mut self, n: usize) -> Self {
+        self.config.schedulers = n;
+        self
+    }
+
+    /// Reductions per slice.
+    pub fn reductions(mut self, n: u32) -> Self {
+        self.config.reductions = n;
+        self
+    }
+
+    /// Most processes alive at once.
+    pub fn max_processes(mut self, n: usize) -> Self {
+        self.config.max_processes = n;
+        self
+    }
+
+    /// Options of every process heap.
+    pub fn heap_options(mut self, heap: HeapOptions) -> Self {
+        self.config.heap = heap;
+        self
+    }
+
+    /// Minimum heap size in words.
+    pub fn min_heap_size(mut self, words: usize) -> Self {
+        self.config.heap.min_heap_size = words;
+        self
+    }
+
+    /// Minor collections between fullsweeps.
+    pub fn fullsweep_after(mut self, n: u32) -> Self {
+        self.config.heap.fullsweep_after = n;
+        self
+    }
+
+    /// Largest heap a process may have, in words (`None`: unlimited).
+    pub fn max_heap_size(mut self, words: Option<usize>) -> Self {
+        self.config.heap.max_heap_size = words;
+        self
+    }
+
+    /// Where collection events go.
+    pub fn gc_sink(mut self, sink: Arc<dyn GcEventSink>) -> Self {
+        self.config.gc_sink = Some(sink);
+        self
+    }
+
+    /// The slice length recorded as an overrun.
+    pub fn overrun_threshold(mut self, d: Duration) -> Self {
+        self.config.overrun_threshold = d;
+        self
+    }
+
+    /// The configuration so far.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Validates the configuration and starts the scheduler threads.
+    pub fn build(self) -> Result<crate::Runtime, ConfigError> {
+        self.config.validate()?;
+        Ok(crate::Runtime::start(self.config))
+    }
+}

@@ -1,0 +1,338 @@
+//! The runtime: shared state, spawning, message delivery, process exit and shutdown.
+//!
+//! # Invariants
+//! 1. A process is in the table from spawn until `finish`, which marks it done, removes it,
+//!    unregisters its name, drops its body (and with it its heap) and runs its exit hooks,
+//!    in that order.
+//! 2. After `Runtime::shutdown` returns, no scheduler thread runs, every process has been
+//!    finished with reason `shutdown`, and no process cell or heap is left.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_deque::{Injector, Stealer};
+use heaplab_gc::{Atom, Fragment, Heap, HeapOptions, OwnedTerm, Pid};
+
+use crate::config::{Builder, Config, ConfigError};
+use crate::context::Cx;
+use crate::exit::ExitReason;
+use crate::priority::Priority;
+use crate::registry::Registry;
+use crate::scheduler::{self, SchedulerCounters, Sleepers};
+use crate::stats::{RuntimeStats, SchedulerStats};
+use crate::table::{ProcessTable, SpawnError};
+use crate::task::{Envelope, Task};
+use crate::timer::TimerWheel;
+
+/// Options of one spawn.
+#[derive(Clone, Debug, Default)]
+pub struct SpawnOptions {
+    /// The new process's priority.
+    pub priority: Priority,
+    /// Heap options for this process instead of the runtime's.
+    pub heap: Option<HeapOptions>,
+}
+
+/// A callback run once when a process exits, with its reason.
+pub(crate) type ExitHook = Box<dyn FnOnce(Pid, &ExitReason) + Send>;
+
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) table: ProcessTable,
+    pub(crate) injectors: [Injector<Arc<Task>>; 4],
+    pub(crate) stealers: Vec<[Stealer<Arc<Task>>; 4]>,
+    pub(crate) sleepers: Sleepers,
+    pub(crate) timers: Vec<Mutex<TimerWheel>>,
+    pub(crate) counters: Vec<SchedulerCounters>,
+    pub(crate) registry: Registry,
+    shutting_down: AtomicBool,
+    spawned: AtomicU64,
+    exited: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Creates a process running `body` and makes it runnable.
+    pub(crate) fn spawn<F, Fut>(self: &Arc<Self>, opts: SpawnOptions, body: F) -> Result<Pid, SpawnError>
+    where
+        F: FnOnce(Cx) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.spawn_hooked(opts, body, None)
+    }
+
+    pub(crate) fn spawn_hooked<F, Fut>(
+        self: &Arc<Self>,
+        opts: SpawnOptions,
+        body: F,
+        hook: Option<ExitHook>,
+    ) -> Result<Pid, SpawnError>
+    where
+        F: FnOnce(Cx) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        if self.is_shutting_down() {
+            return Err(SpawnError::ShuttingDown);
+        }
+        let task = self.table.insert_with(|pid| Arc::new(Task::new(pid, opts.priority, Arc::clone(self))))?;
+        if let Some(hook) = hook {
+            task.exit_hooks.lock().unwrap_or_else(|e| e.into_inner()).push(hook);
+        }
+        let heap_opts = opts.heap.as_ref().unwrap_or(&self.config.heap);
+        let mut heap = Heap::new(heap_opts.clone()).unwrap_or_else(|_| Heap::default());
+        heap.set_pid(Some(task.pid));
+        if let Some(sink) = &self.config.gc_sink {
+            heap.set_event_sink(Arc::clone(sink));
+        }
+        let cx = Cx::new(Arc::clone(&task), heap);
+        *task.body.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::pin(body(cx)));
+        self.spawned.fetch_add(1, Ordering::Relaxed);
+        let pid = task.pid;
+        task.schedule();
+        Ok(pid)
+    }
+
+    /// Delivers a message; a message to a process that does not exist is dropped, as on the
+    /// BEAM.
+    pub(crate) fn send_fragment(&self, to: Pid, message: Fragment) {
+        if let Some(task) = self.table.get(to) {
+            task.post(Envelope::Message(message));
+        }
+    }
+
+    /// Invariant 1: ends a process.
+    pub(crate) fn finish(&self, task: &Arc<Task>, reason: ExitReason) {
+        task.mark_done();
+        if self.table.remove(task.pid).is_some() {
+            self.exited.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(name) = task.name.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            self.registry.unregister(name, task.pid);
+        }
+        let body = task.body.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(body);
+        while task.inbox.pop().is_some() {}
+        let hooks = std::mem::take(&mut *task.exit_hooks.lock().unwrap_or_else(|e| e.into_inner()));
+        for hook in hooks {
+            hook(task.pid, &reason);
+        }
+    }
+}
+
+/// A running heaplab runtime: scheduler threads and the processes they run.
+///
+/// ```
+/// use heaplab_runtime::Runtime;
+///
+/// let rt = Runtime::builder().schedulers(2).build().unwrap();
+/// let sum = rt
+///     .block_on(|mut cx| async move {
+///         let me = cx.self_pid();
+///         let child = cx
+///             .spawn(move |mut cx| async move {
+///                 let n = cx.receive(|_, msg| msg.as_int()).await;
+///                 cx.send(me, |h| h.int(n * 2));
+///             })
+///             .unwrap();
+///         cx.send(child, |h| h.int(21));
+///         cx.receive(|_, msg| msg.as_int()).await
+///     })
+///     .unwrap();
+/// assert_eq!(sum, 42);
+/// ```
+pub struct Runtime {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// A builder with the defaults of [`Config`].
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// A runtime with the default configuration.
+    pub fn new() -> Result<Runtime, ConfigError> {
+        Runtime::builder().build()
+    }
+
+    pub(crate) fn start(config: Config) -> Runtime {
+        let n = config.schedulers;
+        let mut queues = Vec::with_capacity(n);
+        let mut stealers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (q, s) = scheduler::new_queues();
+            queues.push(q);
+            stealers.push(s);
+        }
+        let origin = Instant::now();
+        let shared = Arc::new(Shared {
+            table: ProcessTable::new(config.max_processes),
+            injectors: scheduler::new_injectors(),
+            stealers,
+            sleepers: Sleepers::default(),
+            timers: (0..n).map(|_| Mutex::new(TimerWheel::new(origin))).collect(),
+            counters: (0..n).map(|_| SchedulerCounters::default()).collect(),
+            registry: Registry::default(),
+            shutting_down: AtomicBool::new(false),
+            spawned: AtomicU64::new(0),
+            exited: AtomicU64::new(0),
+            config,
+        });
+        let threads: Vec<JoinHandle<()>> = queues
+            .into_iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let shared = Arc::clone(&shared);
+                std::thread::Builder::new()
+                    .name(format!("heaplab-scheduler-{i}"))
+                    .spawn(move || scheduler::run(shared, i, q))
+                    .expect("spawn scheduler thread")
+            })
+            .collect();
+        shared.sleepers.set_threads(threads.iter().map(|t| t.thread().clone()).collect());
+        Runtime { shared, threads }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Spawns a process running `body`, which receives the process context.
+    pub fn spawn<F, Fut>(&self, body: F) -> Result<Pid, SpawnError>
+    where
+        F: FnOnce(Cx) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.shared.spawn(SpawnOptions::default(), body)
+    }
+
+    /// Spawns with options.
+    pub fn spawn_opt<F, Fut>(&self, opts: SpawnOptions, body: F) -> Result<Pid, SpawnError>
+    where
+        F: FnOnce(Cx) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.shared.spawn(opts, body)
+    }
+
+    /// Runs `body` as a process and waits for its result; `Err` carries the exit reason if
+    /// the process ended without producing one (a panic, a kill, `max_heap_size`).
+    pub fn block_on<F, Fut, R>(&self, body: F) -> Result<R, ExitReason>
+    where
+        F: FnOnce(Cx) -> Fut,
+        Fut: Future<Output = R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel::<Result<R, ExitReason>>();
+        let on_exit = tx.clone();
+        let hook: ExitHook = Box::new(move |_, reason| {
+            let _ = on_exit.send(Err(reason.clone()));
+        });
+        let spawned = self.shared.spawn_hooked(
+            SpawnOptions::default(),
+            move |cx| {
+                let fut = body(cx);
+                async move {
+                    let r = fut.await;
+                    let _ = tx.send(Ok(r));
+                }
+            },
+            Some(hook),
+        );
+        if let Err(e) = spawned {
+            return Err(ExitReason::Other(OwnedTerm::tuple(vec![
+                OwnedTerm::atom("spawn_failed"),
+                OwnedTerm::Binary(e.to_string().into_bytes()),
+            ])));
+        }
+        // The body's result, if any, is sent before the exit hook's reason.
+        rx.recv().unwrap_or(Err(ExitReason::Shutdown))
+    }
+
+    /// Sends a message from outside the runtime.
+    pub fn send(&self, to: Pid, message: Fragment) {
+        self.shared.send_fragment(to, message);
+    }
+
+    /// Sends an owned term from outside the runtime.
+    pub fn send_owned(&self, to: Pid, message: &OwnedTerm) {
+        self.send(to, Fragment::from_owned(message));
+    }
+
+    /// The pid registered under `name`.
+    pub fn whereis(&self, name: &str) -> Option<Pid> {
+        self.shared.registry.whereis(Atom::new(name))
+    }
+
+    /// Whether `pid` names a live process.
+    pub fn is_alive(&self, pid: Pid) -> bool {
+        self.shared.table.get(pid).is_some_and(|t| !t.is_done())
+    }
+
+    /// Processes alive now.
+    pub fn process_count(&self) -> usize {
+        self.shared.table.count()
+    }
+
+    /// Counters of the runtime and each scheduler.
+    pub fn stats(&self) -> RuntimeStats {
+        RuntimeStats {
+            processes: self.shared.table.count(),
+            process_limit: self.shared.table.limit(),
+            spawned: self.shared.spawned.load(Ordering::Relaxed),
+            exited: self.shared.exited.load(Ordering::Relaxed),
+            registered: self.shared.registry.len(),
+            schedulers: self.shared.counters.iter().map(SchedulerStats::from_counters).collect(),
+        }
+    }
+
+    /// Stops the schedulers and ends every process with reason `shutdown` (Invariant 2).
+    pub fn shutdown(mut self) -> RuntimeStats {
+        self.stop();
+        self.stats()
+    }
+
+    fn stop(&mut self) {
+        if self.threads.is_empty() {
+            return;
+        }
+        self.shared.shutting_down.store(true, Ordering::Release);
+        self.shared.sleepers.unpark_all();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        for injector in &self.shared.injectors {
+            while !injector.steal().is_empty() {}
+        }
+        for wheel in &self.shared.timers {
+            let mut wheel = wheel.lock().unwrap_or_else(|e| e.into_inner());
+            *wheel = TimerWheel::new(Instant::now());
+        }
+        for task in self.shared.table.snapshot() {
+            self.shared.finish(&task, ExitReason::Shutdown);
+        }
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("schedulers", &self.shared.config.schedulers)
+            .field("processes", &self.shared.table.count())
+            .finish()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,407 @@
+//! Scheduler threads: run queues, work stealing, parking, and the run loop.
+//!
+//! Each scheduler thread owns one local run queue per priority (`crossbeam-deque` workers);
+//! processes woken from outside the runtime go to a global injector per priority. A scheduler
+//! looks for work in its own queue, then the injector, then steals from the others; with
+//! nothing to do it parks (no spinning), with a timeout when its timer wheel has a timer.
+//!
+//! # Protocol (parking without lost wake-ups)
+//! 1. A pusher makes the process visible in a queue, then (SeqCst fence) reads the sleeper
+//!    count and unparks one sleeper if there is one.
+//! 2. A scheduler about to park registers as a sleeper, (SeqCst fence) checks every queue
+//!    again, and only then parks. Either the pusher sees the sleeper or the sleeper sees the
+//!    work; `unpark` before `park` makes the park return at once.
+//!
+//! Work sharing: a push onto a local queue wakes a sleeper only when that queue already held
+//! work, so a process passing a message to one other process keeps it on a warm core, while
+//! a burst of runnable processes spreads over idle schedulers.
+
+use std::cell::{Cell, RefCell};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+
+use crate::exit::ExitReason;
+use crate::priority::{Priority, LOW_SKIPS};
+use crate::runtime::Shared;
+use crate::task::Task;
+
+pub(crate) type Queues = [Worker<Arc<Task>>; 4];
+
+/// Parked schedulers.
+#[derive(Default)]
+pub(crate) struct Sleepers {
+    count: AtomicUsize,
+    idle: Mutex<Vec<usize>>,
+    threads: Mutex<Vec<Thread>>,
+}
+
+impl Sleepers {
+    pub(crate) fn set_threads(&self, threads: Vec<Thread>) {
+        *self.threads.lock().unwrap_or_else(|e| e.into_inner()) = threads;
+    }
+
+    fn register(&self, index: usize) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(index);
+        self.count.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn unregister(&self, index: usize) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = idle.iter().position(|&x| x == index) {
+            idle.swap_remove(i);
+            self.count.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Protocol step 1 (after the fence): unparks one sleeper, if any.
+    pub(crate) fn wake_one(&self) {
+        if self.count.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let index = {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(index) = idle.pop() else { return };
+            self.count.fetch_sub(1, Ordering::SeqCst);
+            index
+        };
+        self.unpark(index);
+    }
+
+    pub(crate) fn unpark(&self, index: usize) {
+        if let Some(t) = self.threads.lock().unwrap_or_else(|e| e.into_inner()).get(index) {
+            t.unpark();
+        }
+    }
+
+    pub(crate) fn unpark_all(&self) {
+        for t in self.threads.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            t.unpark();
+        }
+    }
+}
+
+/// Per-scheduler counters, readable from any thread.
+#[derive(Default)]
+pub(crate) struct SchedulerCounters {
+    pub(crate) slices: AtomicUsize,
+    pub(crate) steals: AtomicUsize,
+    pub(crate) parks: AtomicUsize,
+    pub(crate) overruns: AtomicUsize,
+    pub(crate) slice_ns: Mutex<Option<hdrhistogram::Histogram<u64>>>,
+}
+
+struct Local {
+    shared: Arc<Shared>,
+    index: usize,
+    queues: Queues,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
+    /// Reductions left in the current slice of the process being polled on this thread.
+    static BUDGET: Cell<i64> = const { Cell::new(i64::MAX) };
+    /// Index of the scheduler this thread is, for GC events.
+    static SCHEDULER: Cell<Option<u32>> = const { Cell::new(None) };
+}
+
+/// The scheduler running on this thread, if any.
+pub(crate) fn current_scheduler() -> Option<u32> {
+    SCHEDULER.with(Cell::get)
+}
+
+/// Spends `n` reductions of the current slice; returns whether the slice is used up.
+pub(crate) fn consume(n: u64) -> bool {
+    BUDGET.with(|b| {
+        let left = b.get().saturating_sub(n.min(i64::MAX as u64) as i64);
+        b.set(left);
+        left <= 0
+    })
+}
+
+/// Whether the current slice is used up.
+pub(crate) fn budget_spent() -> bool {
+    BUDGET.with(|b| b.get() <= 0)
+}
+
+/// Makes `task` runnable: onto this scheduler's local queue when called from one of this
+/// runtime's schedulers, otherwise onto the injector.
+pub(crate) fn push(shared: &Arc<Shared>, task: Arc<Task>) {
+    let priority = task.priority() as usize;
+    let mut task = Some(task);
+    let mut share = true;
+    LOCAL.with(|l| {
+        if let Ok(l) = l.try_borrow() {
+            if let Some(local) = l.as_ref().filter(|l| Arc::ptr_eq(&l.shared, shared)) {
+                let queue = &local.queues[priority];
+                share = !queue.is_empty();
+                queue.push(task.take().expect("task pushed once"));
+            }
+        }
+    });
+    if let Some(task) = task {
+        shared.injectors[priority].push(task);
+    }
+    if share {
+        fence(Ordering::SeqCst);
+        shared.sleepers.wake_one();
+    }
+}
+
+/// Sets a timer on this scheduler's wheel (or scheduler 0's from outside the runtime).
+pub(crate) fn add_timer(shared: &Arc<Shared>, deadline: Instant, action: crate::timer::TimerAction) {
+    let index = LOCAL.with(|l| {
+        l.try_borrow()
+            .ok()
+            .and_then(|l| l.as_ref().filter(|l| Arc::ptr_eq(&l.shared, shared)).map(|l| l.index))
+    });
+    let wheel = index.unwrap_or(0);
+    let due = shared.timers[wheel].lock().unwrap_or_else(|e| e.into_inner()).insert(deadline, action);
+    if let Some(action) = due {
+        action.fire(shared);
+    } else if index.is_none() {
+        // Scheduler 0 may be parked without a timeout: make it look at its wheel again.
+        shared.sleepers.unpark(0);
+    }
+}
+
+/// The body of scheduler thread `index`.
+pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
+    SCHEDULER.with(|s| s.set(Some(index as u32)));
+    LOCAL.with(|l| *l.borrow_mut() = Some(Local { shared: Arc::clone(&shared), index, queues }));
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1));
+    let mut normal_picks = 0u32;
+    let mut slices = SliceRecorder::new();
+    while !shared.is_shutting_down() {
+        fire_timers(&shared, index);
+        match find_work(&shared, index, &mut rng, &mut normal_picks) {
+            Some(task) => {
+                let elapsed = run_task(&shared, index, task);
+                slices.record(&shared.counters[index], elapsed);
+            }
+            None => {
+                slices.publish(&shared.counters[index]);
+                park(&shared, index);
+            }
+        }
+    }
+    slices.publish(&shared.counters[index]);
+    LOCAL.with(|l| *l.borrow_mut() = None);
+    SCHEDULER.with(|s| s.set(None));
+}
+
+fn fire_timers(shared: &Arc<Shared>, index: usize) {
+    let fired = {
+        let mut wheel = shared.timers[index].lock().unwrap_or_else(|e| e.into_inner());
+        if wheel.len() == 0 {
+            return;
+        }
+        wheel.advance(Instant::now())
+    };
+    for action in fired {
+        action.fire(shared);
+    }
+}
+
+/// One priority level: the local queue, then the injector, then the other schedulers.
+fn take(shared: &Shared, index: usize, priority: usize, rng: &mut XorShift) -> Option<Arc<Task>> {
+    let found = LOCAL.with(|l| {
+        let l = l.borrow();
+        let local = l.as_ref().expect("scheduler thread");
+        let queue = &local.queues[priority];
+        if let Some(t) = queue.pop() {
+            return Some(t);
+        }
+        loop {
+            match shared.injectors[priority].steal_batch_and_pop(queue) {
+                Steal::Success(t) => return Some(t),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        let n = shared.stealers.len();
+        let start = rng.next() as usize % n.max(1);
+        for k in 0..n {
+            let victim = (start + k) % n;
+            if victim == index {
+                continue;
+            }
+            loop {
+                match shared.stealers[victim][priority].steal_batch_and_pop(queue) {
+                    Steal::Success(t) => {
+                        shared.counters[index].steals.fetch_add(1, Ordering::Relaxed);
+                        return Some(t);
+                    }
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            }
+        }
+        None
+    });
+    found
+}
+
+fn find_work(shared: &Shared, index: usize, rng: &mut XorShift, normal_picks: &mut u32) -> Option<Arc<Task>> {
+    for p in [Priority::Max, Priority::High] {
+        if let Some(t) = take(shared, index, p as usize, rng) {
+            return Some(t);
+        }
+    }
+    // Normal and low share a level: low gets one turn per LOW_SKIPS normal picks.
+    if *normal_picks >= LOW_SKIPS {
+        if let Some(t) = take(shared, index, Priority::Low as usize, rng) {
+            *normal_picks = 0;
+            return Some(t);
+        }
+    }
+    if let Some(t) = take(shared, index, Priority::Normal as usize, rng) {
+        *normal_picks += 1;
+        return Some(t);
+    }
+    *normal_picks = 0;
+    take(shared, index, Priority::Low as usize, rng)
+}
+
+fn has_visible_work(shared: &Shared) -> bool {
+    shared.injectors.iter().any(|q| !q.is_empty())
+        || shared.stealers.iter().any(|s| s.iter().any(|q| !q.is_empty()))
+}
+
+/// Protocol step 2.
+fn park(shared: &Shared, index: usize) {
+    shared.sleepers.register(index);
+    fence(Ordering::SeqCst);
+    if has_visible_work(shared) || shared.is_shutting_down() {
+        shared.sleepers.unregister(index);
+        return;
+    }
+    shared.counters[index].parks.fetch_add(1, Ordering::Relaxed);
+    let deadline = shared.timers[index].lock().unwrap_or_else(|e| e.into_inner()).next_deadline();
+    match deadline {
+        Some(d) => std::thread::park_timeout(d.saturating_duration_since(Instant::now())),
+        None => std::thread::park(),
+    }
+    shared.sleepers.unregister(index);
+}
+
+/// Slice lengths recorded on the scheduler thread and merged into the shared histogram now
+/// and then, so recording costs no lock.
+struct SliceRecorder {
+    local: hdrhistogram::Histogram<u64>,
+    unpublished: u32,
+}
+
+impl SliceRecorder {
+    /// Publish after this many slices (or when the scheduler parks or stops).
+    const BATCH: u32 = 4096;
+
+    fn new() -> SliceRecorder {
+        SliceRecorder { local: hdrhistogram::Histogram::new(2).expect("histogram"), unpublished: 0 }
+    }
+
+    fn record(&mut self, counters: &SchedulerCounters, elapsed: Duration) {
+        let _ = self.local.record(elapsed.as_nanos().min(u128::from(u64::MAX)) as u64);
+        self.unpublished += 1;
+        if self.unpublished >= Self::BATCH {
+            self.publish(counters);
+        }
+    }
+
+    fn publish(&mut self, counters: &SchedulerCounters) {
+        if self.unpublished == 0 {
+            return;
+        }
+        let mut shared = counters.slice_ns.lock().unwrap_or_else(|e| e.into_inner());
+        match shared.as_mut() {
+            Some(h) => {
+                let _ = h.add(&self.local);
+            }
+            None => *shared = Some(self.local.clone()),
+        }
+        self.local.reset();
+        self.unpublished = 0;
+    }
+}
+
+/// Polls one process for one slice and decides what happens to it next; returns the slice
+/// length.
+fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>) -> Duration {
+    if !task.start_running() {
+        return Duration::ZERO;
+    }
+    let start = Instant::now();
+    BUDGET.with(|b| b.set(i64::from(shared.config.reductions)));
+    let waker = Waker::from(Arc::clone(&task));
+    let mut cx = Context::from_waker(&waker);
+    let outcome = {
+        let mut body = task.body.lock().unwrap_or_else(|e| e.into_inner());
+        match body.as_mut() {
+            Some(fut) => catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))),
+            None => Ok(Poll::Ready(())),
+        }
+    };
+    BUDGET.with(|b| b.set(i64::MAX));
+    let elapsed = start.elapsed();
+    let counters = &shared.counters[index];
+    counters.slices.fetch_add(1, Ordering::Relaxed);
+    if elapsed > shared.config.overrun_threshold {
+        counters.overruns.fetch_add(1, Ordering::Relaxed);
+    }
+    let exit = match outcome {
+        Ok(Poll::Ready(())) => Some(ExitReason::Normal),
+        Err(payload) => Some(ExitReason::Panic(panic_message(payload.as_ref()))),
+        Ok(Poll::Pending) => task.exit_request.lock().unwrap_or_else(|e| e.into_inner()).take(),
+    };
+    match exit {
+        Some(reason) => shared.finish(&task, reason),
+        None => {
+            if task.stop_running() {
+                push(shared, task);
+            }
+        }
+    }
+    elapsed
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+/// A small, fast generator to pick steal victims.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+}
+
+/// Creates the per-priority queues of one scheduler and their stealers.
+pub(crate) fn new_queues() -> (Queues, [Stealer<Arc<Task>>; 4]) {
+    let queues: Queues = std::array::from_fn(|_| Worker::new_fifo());
+    let stealers = std::array::from_fn(|i| queues[i].stealer());
+    (queues, stealers)
+}
+
+/// A fresh injector per priority.
+pub(crate) fn new_injectors() -> [Injector<Arc<Task>>; 4] {
+    std::array::from_fn(|_| Injector::new())
+}

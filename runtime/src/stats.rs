@@ -1,0 +1,64 @@
+//! Runtime and scheduler counters.
+
+use std::sync::atomic::Ordering;
+
+use crate::scheduler::SchedulerCounters;
+
+/// A snapshot of one scheduler's counters.
+#[derive(Clone, Debug, Default)]
+pub struct SchedulerStats {
+    /// Slices run (process polls).
+    pub slices: usize,
+    /// Processes stolen from other schedulers.
+    pub steals: usize,
+    /// Times the scheduler parked for lack of work.
+    pub parks: usize,
+    /// Slices longer than the overrun threshold.
+    pub overruns: usize,
+    /// Slice length percentiles in nanoseconds: p50, p99, p999, max (0 when unknown).
+    pub slice_ns: [u64; 4],
+}
+
+impl SchedulerStats {
+    pub(crate) fn from_counters(c: &SchedulerCounters) -> SchedulerStats {
+        let slice_ns = c.slice_ns.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map_or([0; 4], |h| {
+            [h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.value_at_quantile(0.999), h.max()]
+        });
+        SchedulerStats {
+            slices: c.slices.load(Ordering::Relaxed),
+            steals: c.steals.load(Ordering::Relaxed),
+            parks: c.parks.load(Ordering::Relaxed),
+            overruns: c.overruns.load(Ordering::Relaxed),
+            slice_ns,
+        }
+    }
+}
+
+/// A snapshot of the runtime's counters.
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeStats {
+    /// Processes alive.
+    pub processes: usize,
+    /// The process limit.
+    pub process_limit: usize,
+    /// Processes spawned since start.
+    pub spawned: u64,
+    /// Processes that exited since start.
+    pub exited: u64,
+    /// Registered names.
+    pub registered: usize,
+    /// Per scheduler.
+    pub schedulers: Vec<SchedulerStats>,
+}
+
+impl RuntimeStats {
+    /// Steals over all schedulers.
+    pub fn steals(&self) -> usize {
+        self.schedulers.iter().map(|s| s.steals).sum()
+    }
+
+    /// Overruns over all schedulers.
+    pub fn overruns(&self) -> usize {
+        self.schedulers.iter().map(|s| s.overruns).sum()
+    }
+}

@@ -1,0 +1,170 @@
+//! Per-scheduler timer wheels: receive timeouts, `sleep` and `send_after`.
+//!
+//! A hashed wheel of [`SLOTS`] slots of one [`TICK`] each: a timer goes into the slot of its
+//! deadline tick modulo the wheel size and fires when the scheduler's clock passes that
+//! tick, so insertion is O(1) and advancing costs one slot per elapsed tick. Timers further
+//! away than one turn share slots with nearer ones and wait for their own tick. A timer
+//! belongs to the wheel of the scheduler that set it (timers set from outside the runtime
+//! go to scheduler 0); the process it wakes may run anywhere.
+//!
+//! # Invariants
+//! 1. An entry fires at the first advance whose tick is at or past its deadline tick, and
+//!    never before its deadline instant (deadlines round up to the next tick).
+//! 2. `earliest` is at most the smallest deadline tick of any entry.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use heaplab_gc::{Fragment, Pid};
+
+/// Timer resolution.
+pub const TICK: Duration = Duration::from_millis(1);
+/// Slots of the wheel: one turn is 512 ms.
+pub const SLOTS: usize = 512;
+
+/// What a timer does when it fires.
+pub(crate) enum TimerAction {
+    /// Wakes a waiting process unless the wait was cancelled.
+    Wake(Waker, Arc<AtomicBool>),
+    /// Delivers a message (`erlang:send_after/3`).
+    Send(Pid, Fragment),
+}
+
+impl TimerAction {
+    pub(crate) fn fire(self, shared: &crate::runtime::Shared) {
+        match self {
+            TimerAction::Wake(waker, cancelled) => {
+                if !cancelled.load(Ordering::Acquire) {
+                    waker.wake();
+                }
+            }
+            TimerAction::Send(pid, fragment) => shared.send_fragment(pid, fragment),
+        }
+    }
+}
+
+struct Entry {
+    tick: u64,
+    action: TimerAction,
+}
+
+pub(crate) struct TimerWheel {
+    origin: Instant,
+    current: u64,
+    slots: Vec<Vec<Entry>>,
+    len: usize,
+    earliest: u64,
+}
+
+impl TimerWheel {
+    pub(crate) fn new(origin: Instant) -> TimerWheel {
+        TimerWheel {
+            origin,
+            current: 0,
+            slots: (0..SLOTS).map(|_| Vec::new()).collect(),
+            len: 0,
+            earliest: u64::MAX,
+        }
+    }
+
+    fn tick_of(&self, t: Instant, round_up: bool) -> u64 {
+        let d = t.saturating_duration_since(self.origin);
+        let ticks = d.as_nanos() / TICK.as_nanos();
+        let exact = d.as_nanos() % TICK.as_nanos() == 0;
+        (ticks + u128::from(round_up && !exact)) as u64
+    }
+
+    /// Adds a timer; returns it back if its deadline has passed already (fire it now).
+    pub(crate) fn insert(&mut self, deadline: Instant, action: TimerAction) -> Option<TimerAction> {
+        let tick = self.tick_of(deadline, true);
+        if tick <= self.current {
+            return Some(action);
+        }
+        self.slots[(tick % SLOTS as u64) as usize].push(Entry { tick, action });
+        self.len += 1;
+        self.earliest = self.earliest.min(tick);
+        None
+    }
+
+    /// Moves the clock to `now`; returns the timers that fired.
+    pub(crate) fn advance(&mut self, now: Instant) -> Vec<TimerAction> {
+        let now_tick = self.tick_of(now, false);
+        let mut fired = Vec::new();
+        if now_tick <= self.current {
+            return fired;
+        }
+        if self.len > 0 && now_tick >= self.earliest {
+            let steps = (now_tick - self.current).min(SLOTS as u64);
+            for step in 1..=steps {
+                let slot = &mut self.slots[((self.current + step) % SLOTS as u64) as usize];
+                let mut i = 0;
+                while i < slot.len() {
+                    if slot[i].tick <= now_tick {
+                        fired.push(slot.swap_remove(i).action);
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            self.len -= fired.len();
+            self.earliest = self.slots.iter().flatten().map(|e| e.tick).min().unwrap_or(u64::MAX);
+        }
+        self.current = now_tick;
+        fired
+    }
+
+    /// When the next timer is due, if any.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        (self.len > 0).then(|| self.origin + TICK * (self.earliest as u32).max(1))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_action(n: u64) -> TimerAction {
+        TimerAction::Send(Pid::new(n), Fragment::build(|h| h.nil()))
+    }
+
+    fn pid_of(a: &TimerAction) -> u64 {
+        match a {
+            TimerAction::Send(p, _) => p.number(),
+            TimerAction::Wake(..) => u64::MAX,
+        }
+    }
+
+    #[test]
+    fn fires_at_or_after_deadline_including_beyond_one_turn() {
+        let t0 = Instant::now();
+        let mut w = TimerWheel::new(t0);
+        assert!(w.insert(t0 + Duration::from_millis(5), send_action(1)).is_none());
+        assert!(w.insert(t0 + Duration::from_millis(5 + 512), send_action(2)).is_none());
+        assert!(w.insert(t0 + Duration::from_micros(1500), send_action(3)).is_none());
+        assert_eq!(w.next_deadline(), Some(t0 + Duration::from_millis(2)));
+        assert!(w.advance(t0 + Duration::from_millis(1)).is_empty());
+        let f: Vec<_> = w.advance(t0 + Duration::from_millis(2)).iter().map(pid_of).collect();
+        assert_eq!(f, vec![3]);
+        let f: Vec<_> = w.advance(t0 + Duration::from_millis(6)).iter().map(pid_of).collect();
+        assert_eq!(f, vec![1]);
+        assert_eq!(w.len(), 1);
+        assert!(w.advance(t0 + Duration::from_millis(516)).is_empty());
+        let f: Vec<_> = w.advance(t0 + Duration::from_millis(517)).iter().map(pid_of).collect();
+        assert_eq!(f, vec![2]);
+        assert_eq!(w.next_deadline(), None);
+    }
+
+    #[test]
+    fn past_deadlines_fire_at_once() {
+        let t0 = Instant::now();
+        let mut w = TimerWheel::new(t0);
+        w.advance(t0 + Duration::from_millis(10));
+        assert!(w.insert(t0 + Duration::from_millis(3), send_action(1)).is_some());
+    }
+}

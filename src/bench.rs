@@ -1,0 +1,218 @@
+//! `heaplab bench`: runs one workload under one heap strategy and turns its measurements
+//! into a [`Report`], a printed table and the requested files.
+//!
+//! # Protocol
+//! 1. Check everything the command line asks for (workload, strategy, parameters) before
+//!    anything runs, so a typo costs no benchmark time; see [`prepare`].
+//! 2. Reset the peak-RSS mark, start the wall clock, run the workload (which attaches the
+//!    run's GC log to its heaps), stop the clock; see [`measure`].
+//! 3. Build the report: the workload's metrics and histograms, plus `peak_rss_bytes`, the GC
+//!    totals and, unless the workload measured its own, `gc_pause_us` from the GC log.
+//! 4. Print the table; write `--json`, `--csv` and `--trace` files; see [`run`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::cli::BenchArgs;
+use crate::failure::Failure;
+use crate::gc_log::{self, GcLog, GcRecord};
+use crate::histogram::DurationHistogram;
+use crate::machine;
+use crate::params::Params;
+use crate::report::{Machine, Report, SCHEMA};
+use crate::trace::Trace;
+use crate::workload::{self, RunContext, Threads, Workload};
+use crate::{csv, table, workloads};
+
+/// The histogram every report carries: the pauses GC imposed (see workloads.md).
+pub const GC_PAUSE_HISTOGRAM: &str = "gc_pause_us";
+
+/// A finished run: its report and the raw data behind it.
+#[derive(Debug)]
+pub struct Run {
+    /// The report.
+    pub report: Report,
+    /// Every collection of the run.
+    pub gc_records: Vec<GcRecord>,
+    /// The histograms with their raw samples.
+    pub histograms: BTreeMap<String, DurationHistogram>,
+}
+
+/// Protocol step 1: the workload to run and its context.
+///
+/// # Errors
+/// A usage failure for an unknown workload, an unavailable strategy or a bad parameter.
+pub fn prepare(args: &BenchArgs) -> Result<(&'static Workload, RunContext), Failure> {
+    let workload = workload::find(workloads::ALL, &args.workload)?;
+    let strategy = args.heap.require_available()?;
+    let params = Params::from_assignments(workload.name, workload.params, &args.set)?;
+    let schedulers = match workload.threads {
+        Threads::CallingThread => 1,
+        Threads::Schedulers => args.schedulers.unwrap_or_else(default_schedulers),
+    };
+    let gc_log = Arc::new(GcLog::new());
+    Ok((workload, RunContext { params, strategy, schedulers, gc_log }))
+}
+
+/// One scheduler per core.
+fn default_schedulers() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+}
+
+/// Protocol steps 2 and 3.
+///
+/// # Errors
+/// The workload's failure, if it fails.
+pub fn measure(workload: &Workload, context: &RunContext) -> Result<Run, Failure> {
+    machine::reset_peak_rss();
+    let start = Instant::now();
+    let measurements = (workload.run)(context)?;
+    let wall = start.elapsed();
+
+    let gc_records = context.gc_log.take();
+    let mut histograms = measurements.histograms;
+    histograms.entry(GC_PAUSE_HISTOGRAM.to_owned()).or_insert_with(|| gc_log::pause_histogram(&gc_records));
+    let mut metrics = measurements.metrics;
+    if let Some(bytes) = machine::peak_rss_bytes() {
+        metrics.insert("peak_rss_bytes".to_owned(), bytes as f64);
+    }
+    let params = context
+        .params
+        .iter()
+        .map(|(name, value)| {
+            let value = serde_json::to_value(value).expect("parameter values are plain JSON");
+            (name.to_owned(), value)
+        })
+        .collect();
+    let report = Report {
+        schema: SCHEMA.to_owned(),
+        workload: workload.name.to_owned(),
+        heap: context.strategy.name().to_owned(),
+        schedulers: context.schedulers,
+        params,
+        wall_s: wall.as_secs_f64(),
+        metrics,
+        histograms: histograms.iter().map(|(name, h)| (name.clone(), h.summary())).collect(),
+        gc: gc_log::summarize(&gc_records),
+        machine: Machine::current(),
+    };
+    Ok(Run { report, gc_records, histograms })
+}
+
+/// Runs `heaplab bench` (the whole protocol) and returns the run.
+///
+/// # Errors
+/// A usage failure from step 1 (nothing ran), or a run failure from the workload or from
+/// writing a file.
+pub fn run(args: &BenchArgs) -> Result<Run, Failure> {
+    let (workload, context) = prepare(args)?;
+    if workload.threads == Threads::CallingThread {
+        if let Some(n) = args.schedulers.filter(|n| *n != 1) {
+            eprintln!(
+                "heaplab: note: workload '{}' runs on the calling thread; --schedulers {n} does not apply",
+                workload.name
+            );
+        }
+    }
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "heaplab: note: debug build; the heap verifier runs in every collection, \
+             so timings are not representative (build with --release)"
+        );
+    }
+    let run = measure(workload, &context)?;
+    print!("{}", table::render(&run.report));
+    for path in write_outputs(args, &run)? {
+        eprintln!("heaplab: wrote {}", path.display());
+    }
+    Ok(run)
+}
+
+/// Protocol step 4: the files asked for; returns the paths written.
+///
+/// # Errors
+/// A run failure naming the file that could not be written.
+pub fn write_outputs(args: &BenchArgs, run: &Run) -> Result<Vec<PathBuf>, Failure> {
+    let mut written = Vec::new();
+    if let Some(path) = &args.json {
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| cannot_write(path, &e))?;
+        }
+        std::fs::write(path, run.report.to_json() + "\n").map_err(|e| cannot_write(path, &e))?;
+        written.push(path.clone());
+    }
+    if let Some(dir) = &args.csv {
+        let histograms = run.histograms.iter().map(|(name, h)| (name.as_str(), h));
+        let paths = csv::write_dir(dir, &run.gc_records, histograms).map_err(|e| cannot_write(dir, &e))?;
+        written.extend(paths);
+    }
+    if let Some(path) = &args.trace {
+        let mut trace = Trace::new();
+        trace.add_gc_records(&run.gc_records);
+        trace.write(path).map_err(|e| cannot_write(path, &e))?;
+        written.push(path.clone());
+    }
+    Ok(written)
+}
+
+fn cannot_write(path: &std::path::Path, error: &std::io::Error) -> Failure {
+    Failure::run(format!("cannot write '{}': {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::Strategy;
+
+    fn args(workload: &str, set: &[&str]) -> BenchArgs {
+        BenchArgs {
+            workload: workload.to_owned(),
+            heap: Strategy::PerProcess,
+            schedulers: None,
+            set: set.iter().map(|s| (*s).to_owned()).collect(),
+            json: None,
+            csv: None,
+            trace: None,
+        }
+    }
+
+    fn usage_message(args: &BenchArgs) -> String {
+        match prepare(args) {
+            Err(Failure::Usage(message)) => message,
+            other => panic!("expected a usage failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_workloads_list_the_available_ones() {
+        let message = usage_message(&args("chrun", &[]));
+        assert_eq!(message, "unknown workload 'chrun'; available: exit, gc-copy");
+    }
+
+    #[test]
+    fn unavailable_strategies_are_refused_before_running() {
+        let mut shared = args("exit", &[]);
+        shared.heap = Strategy::Shared;
+        assert_eq!(usage_message(&shared), "heap 'shared' is not available yet; available: per-process");
+    }
+
+    #[test]
+    fn parameters_are_checked_against_the_workload() {
+        assert!(usage_message(&args("exit", &["live_mb=3"])).contains("unknown parameter 'live_mb'"));
+        assert!(usage_message(&args("exit", &["heap_mb=-1"])).contains("got '-1'"));
+        assert!(usage_message(&args("gc-copy", &["collections=0"])).contains("got '0'"));
+        let (workload, context) = prepare(&args("gc-copy", &["live_mb=2"])).unwrap();
+        assert_eq!(workload.name, "gc-copy");
+        assert_eq!(context.params.integer("live_mb"), 2);
+    }
+
+    #[test]
+    fn calling_thread_workloads_report_one_scheduler() {
+        let mut four = args("exit", &[]);
+        four.schedulers = Some(4);
+        let (_, context) = prepare(&four).unwrap();
+        assert_eq!(context.schedulers, 1);
+    }
+}

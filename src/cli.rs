@@ -1,0 +1,257 @@
+//! The `heaplab` command line: argument types (clap derive), parsing with one-line errors,
+//! and dispatch to the commands.
+//!
+//! # Invariants
+//! 1. Every bad argument is reported on one line on stderr and exits with code 2, whether
+//!    clap found it (unknown flag, bad `--heap`) or heaplab did (unknown workload or
+//!    parameter, bad value, unavailable strategy); see [`one_line_error`].
+//! 2. `--help` and `--version` print to stdout and exit 0.
+//! 3. `bench --help` lists every workload and parameter from the workload table, so the help
+//!    and the validation never disagree.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::failure::Failure;
+use crate::strategy::Strategy;
+use crate::{bench, workload, workloads};
+
+/// heaplab: per-process garbage collection in the BEAM's memory model, measured.
+#[derive(Debug, Parser)]
+#[command(name = "heaplab", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one workload under one heap strategy and print (and optionally save) its report.
+    Bench(BenchArgs),
+    /// Run the default suite under every heap strategy and write side-by-side reports.
+    Compare(CompareArgs),
+    /// Reproduce one published result (one folder of papers/).
+    Reproduce(ReproduceArgs),
+}
+
+/// Arguments of `heaplab bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// The workload to run (listed below).
+    #[arg(value_name = "WORKLOAD")]
+    pub workload: String,
+    /// The heap strategy to run under.
+    #[arg(long, value_enum, default_value_t = Strategy::PerProcess)]
+    pub heap: Strategy,
+    /// Scheduler threads [default: one per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub schedulers: Option<u32>,
+    /// Set a workload parameter; repeat for several.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// Also write the report as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write raw data as CSV into DIR: gc_events.csv and one file per histogram.
+    #[arg(long, value_name = "DIR")]
+    pub csv: Option<PathBuf>,
+    /// Write a Chrome trace-event file (opens in Perfetto) of the run's GC events.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+}
+
+/// Arguments of `heaplab compare`.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// Run the small suite (minutes, not an hour).
+    #[arg(long)]
+    pub quick: bool,
+    /// Directory for reports, tables, plots and raw data [default: target/heaplab/compare].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Skip the BEAM column even if `erl` is installed.
+    #[arg(long)]
+    pub no_beam: bool,
+}
+
+/// Arguments of `heaplab reproduce`.
+#[derive(Debug, Clone, Args)]
+pub struct ReproduceArgs {
+    /// The paper to reproduce: the name of its folder in papers/.
+    #[arg(value_name = "PAPER")]
+    pub paper: String,
+}
+
+/// The clap command with the workload table in `bench --help` (Invariant 3).
+pub fn command() -> clap::Command {
+    Cli::command().mut_subcommand("bench", |bench| bench.after_help(workload::describe(workloads::ALL)))
+}
+
+/// Parses a command line (program name first).
+///
+/// # Errors
+/// The clap error, for [`one_line_error`] or [`clap::Error::print`] (help, version).
+pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = command().try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// A clap error folded onto one line (Invariant 1): the message and the accepted values it
+/// names, without the usage block and the "try --help" hint.
+pub fn one_line_error(error: &clap::Error) -> String {
+    let rendered = error.render().to_string();
+    let lines: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|line| {
+            !line.is_empty() && !line.starts_with("Usage:") && !line.starts_with("For more information")
+        })
+        .collect();
+    let text = lines.join("; ");
+    text.strip_prefix("error: ").unwrap_or(&text).to_owned()
+}
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// A [`Failure`] whose exit code the caller returns.
+pub fn execute(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Bench(args) => bench::run(&args).map(|_| ()),
+        Command::Compare(_) => {
+            println!(
+                "heaplab compare: the comparison suite is not available yet; \
+                 run `heaplab bench gc-copy` or `heaplab bench exit`"
+            );
+            Ok(())
+        }
+        Command::Reproduce(args) => Err(Failure::usage(format!(
+            "unknown paper '{}'; no reproductions are available yet (see papers/)",
+            args.paper
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(args: &[&str]) -> Cli {
+        parse(args.iter().copied()).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    fn parse_err(args: &[&str]) -> clap::Error {
+        parse(args.iter().copied()).expect_err("should not parse")
+    }
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn bench_takes_every_documented_option() {
+        let cli = parse_ok(&[
+            "heaplab",
+            "bench",
+            "gc-copy",
+            "--heap",
+            "per-process",
+            "--schedulers",
+            "2",
+            "--set",
+            "live_mb=4",
+            "--set",
+            "collections=3",
+            "--json",
+            "r.json",
+            "--csv",
+            "raw",
+            "--trace",
+            "t.json",
+        ]);
+        let Command::Bench(args) = cli.command else { panic!("not bench") };
+        assert_eq!(args.workload, "gc-copy");
+        assert_eq!(args.heap, Strategy::PerProcess);
+        assert_eq!(args.schedulers, Some(2));
+        assert_eq!(args.set, ["live_mb=4", "collections=3"]);
+        assert_eq!(args.json, Some(PathBuf::from("r.json")));
+        assert_eq!(args.csv, Some(PathBuf::from("raw")));
+        assert_eq!(args.trace, Some(PathBuf::from("t.json")));
+    }
+
+    #[test]
+    fn bench_defaults() {
+        let Command::Bench(args) = parse_ok(&["heaplab", "bench", "exit"]).command else {
+            panic!("not bench")
+        };
+        assert_eq!(args.heap, Strategy::PerProcess);
+        assert_eq!(args.schedulers, None);
+        assert!(args.set.is_empty() && args.json.is_none());
+    }
+
+    #[test]
+    fn every_strategy_parses_so_the_driver_can_explain_it() {
+        for name in ["per-process", "shared", "hybrid", "beam"] {
+            parse_ok(&["heaplab", "bench", "exit", "--heap", name]);
+        }
+    }
+
+    #[test]
+    fn compare_and_reproduce_parse() {
+        let Command::Compare(args) =
+            parse_ok(&["heaplab", "compare", "--quick", "--out", "o", "--no-beam"]).command
+        else {
+            panic!("not compare")
+        };
+        assert!(args.quick && args.no_beam);
+        assert_eq!(args.out, Some(PathBuf::from("o")));
+        let Command::Reproduce(args) = parse_ok(&["heaplab", "reproduce", "x"]).command else {
+            panic!("not reproduce")
+        };
+        assert_eq!(args.paper, "x");
+    }
+
+    #[test]
+    fn clap_errors_fold_onto_one_line_with_the_accepted_values() {
+        let error = parse_err(&["heaplab", "bench", "exit", "--heap", "global"]);
+        assert_eq!(error.exit_code(), 2);
+        let line = one_line_error(&error);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains("'global'"), "{line}");
+        assert!(line.contains("per-process"), "{line}");
+
+        let line = one_line_error(&parse_err(&["heaplab", "bench", "exit", "--schedulers", "0"]));
+        assert!(line.contains("'0'") && !line.contains('\n'), "{line}");
+
+        let line = one_line_error(&parse_err(&["heaplab", "bench"]));
+        assert!(line.contains("<WORKLOAD>") && !line.contains('\n'), "{line}");
+    }
+
+    #[test]
+    fn bench_help_lists_workloads_and_parameters() {
+        let help = command().find_subcommand_mut("bench").unwrap().render_long_help().to_string();
+        for workload in workloads::ALL {
+            assert!(help.contains(workload.name), "{help}");
+            for param in workload.params {
+                assert!(help.contains(&format!("{}={}", param.name, param.default)), "{help}");
+            }
+        }
+    }
+
+    #[test]
+    fn reproduce_names_the_unknown_paper() {
+        let cli = parse_ok(&["heaplab", "reproduce", "nowhere-1999"]);
+        let failure = execute(cli).unwrap_err();
+        assert_eq!(failure.exit_code(), 2);
+        assert!(failure.message().contains("'nowhere-1999'"));
+    }
+}

@@ -1,0 +1,117 @@
+//! Raw data as CSV (`--csv DIR`), for re-analysis outside heaplab: one row per garbage
+//! collection in `gc_events.csv`, and one file per histogram with every recorded value.
+//!
+//! # Invariants
+//! 1. Every file starts with a header row; columns never change meaning, new columns are
+//!    only appended.
+//! 2. Times are integers in nanoseconds (`*_ns`) from the run's start, or exact decimal
+//!    microseconds (`value_us`, three decimals, converted from the recorded nanoseconds).
+//! 3. An unknown pid or scheduler is an empty cell, never a made-up 0.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::gc_log::GcRecord;
+use crate::histogram::DurationHistogram;
+
+/// The header of `gc_events.csv`.
+pub const GC_EVENTS_HEADER: &str = "kind,pid,scheduler,start_ns,duration_ns,words_before,\
+words_after,words_copied,words_promoted,binaries_freed,reason";
+
+/// `records` as the text of `gc_events.csv`.
+pub fn gc_events_csv(records: &[GcRecord]) -> String {
+    let mut text = String::with_capacity(64 * (records.len() + 1));
+    text.push_str(GC_EVENTS_HEADER);
+    text.push('\n');
+    for record in records {
+        let optional = |value: Option<u64>| value.map(|v| v.to_string()).unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "{},{},{},{},{},{},{},{},{},{},{}",
+            record.kind,
+            optional(record.pid),
+            optional(record.scheduler.map(u64::from)),
+            record.start_ns,
+            record.duration_ns,
+            record.words_before,
+            record.words_after,
+            record.words_copied,
+            record.words_promoted,
+            record.binaries_freed,
+            record.reason,
+        );
+    }
+    text
+}
+
+/// The raw samples of `histogram` as CSV text: a `value_us` column in recording order.
+pub fn samples_csv(histogram: &DurationHistogram) -> String {
+    let mut text = String::with_capacity(16 * (histogram.raw_ns().len() + 1));
+    text.push_str("value_us\n");
+    for nanos in histogram.raw_ns() {
+        let _ = writeln!(text, "{}.{:03}", nanos / 1000, nanos % 1000);
+    }
+    text
+}
+
+/// Writes `gc_events.csv` and one `<name>.csv` per histogram into `dir`, creating it if
+/// needed. Returns the paths written.
+///
+/// # Errors
+/// Any I/O error creating the directory or writing a file.
+pub fn write_dir<'a>(
+    dir: &Path,
+    records: &[GcRecord],
+    histograms: impl IntoIterator<Item = (&'a str, &'a DurationHistogram)>,
+) -> io::Result<Vec<PathBuf>> {
+    fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    let path = dir.join("gc_events.csv");
+    fs::write(&path, gc_events_csv(records))?;
+    written.push(path);
+    for (name, histogram) in histograms {
+        let path = dir.join(format!("{name}.csv"));
+        fs::write(&path, samples_csv(histogram))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gc_log::tests::record;
+
+    #[test]
+    fn gc_events_have_a_header_and_one_row_each() {
+        let mut second = record("major", 5_000, 2_000);
+        second.pid = Some(7);
+        second.scheduler = Some(1);
+        let text = gc_events_csv(&[record("minor", 0, 1_000), second]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("kind,pid,scheduler,start_ns,duration_ns,"));
+        assert_eq!(lines[1], "minor,,,0,1000,100,60,60,10,0,Requested");
+        assert_eq!(lines[2], "major,7,1,5000,2000,100,60,60,10,0,Requested");
+    }
+
+    #[test]
+    fn samples_are_exact_microseconds() {
+        let mut histogram = DurationHistogram::new();
+        histogram.record_ns(1_234_567);
+        histogram.record_ns(5);
+        assert_eq!(samples_csv(&histogram), "value_us\n1234.567\n0.005\n");
+    }
+
+    #[test]
+    fn a_directory_gets_one_file_per_histogram() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("nested");
+        let histogram = DurationHistogram::new();
+        let written = write_dir(&out, &[], [("gc_pause_us", &histogram)]).unwrap();
+        assert_eq!(written, [out.join("gc_events.csv"), out.join("gc_pause_us.csv")]);
+        assert!(fs::read_to_string(&written[0]).unwrap().starts_with("kind,"));
+    }
+}

@@ -1,0 +1,164 @@
+//! The log of every garbage collection in a run: a [`GcEventSink`] that workloads attach to
+//! each heap they create, and the summaries a report derives from it.
+//!
+//! # Invariants
+//! 1. Every collection of every heap a workload attaches the log to appears exactly once, as
+//!    the collector reported it; the log never filters or merges events.
+//! 2. Event times are offsets from the log's origin (the start of the run), in nanoseconds,
+//!    so CSV rows and trace events of one run share one clock.
+//! 3. Records are kept in arrival order; events of one heap arrive in the order they ran.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use heaplab_gc::{GcEvent, GcEventSink, GcKind};
+
+use crate::histogram::DurationHistogram;
+use crate::report::GcSummary;
+
+/// One collection, with times relative to the run's start (Invariant 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcRecord {
+    /// `minor` or `major`.
+    pub kind: &'static str,
+    /// What triggered the collection, e.g. `Requested`.
+    pub reason: String,
+    /// The process owning the heap, if any.
+    pub pid: Option<u64>,
+    /// The scheduler that ran the collection, if known.
+    pub scheduler: Option<u32>,
+    /// Start, in nanoseconds since the run started.
+    pub start_ns: u64,
+    /// Duration in nanoseconds.
+    pub duration_ns: u64,
+    /// Words in use before the collection.
+    pub words_before: u64,
+    /// Words in use after the collection.
+    pub words_after: u64,
+    /// Words copied.
+    pub words_copied: u64,
+    /// Of the words copied, the words promoted to the old generation.
+    pub words_promoted: u64,
+    /// Off-heap binaries freed.
+    pub binaries_freed: u64,
+}
+
+impl GcRecord {
+    /// `event` with times relative to `origin` (an event before `origin` starts at 0).
+    pub fn from_event(event: &GcEvent, origin: Instant) -> GcRecord {
+        GcRecord {
+            kind: event.kind.as_str(),
+            reason: format!("{:?}", event.reason),
+            pid: event.pid.map(|pid| pid.number()),
+            scheduler: event.scheduler,
+            start_ns: nanos(event.start.saturating_duration_since(origin).as_nanos()),
+            duration_ns: nanos(event.duration.as_nanos()),
+            words_before: event.words_before,
+            words_after: event.words_after,
+            words_copied: event.words_copied,
+            words_promoted: event.words_promoted,
+            binaries_freed: event.binaries_freed,
+        }
+    }
+}
+
+fn nanos(value: u128) -> u64 {
+    u64::try_from(value).unwrap_or(u64::MAX)
+}
+
+/// The event sink of one run (Invariant 1).
+#[derive(Debug)]
+pub struct GcLog {
+    origin: Instant,
+    records: Mutex<Vec<GcRecord>>,
+}
+
+impl GcLog {
+    /// An empty log whose clock starts now.
+    pub fn new() -> GcLog {
+        GcLog { origin: Instant::now(), records: Mutex::new(Vec::new()) }
+    }
+
+    /// The instant event times are measured from.
+    pub fn origin(&self) -> Instant {
+        self.origin
+    }
+
+    /// Takes the records so far, in arrival order (Invariant 3).
+    pub fn take(&self) -> Vec<GcRecord> {
+        std::mem::take(&mut *self.records.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl Default for GcLog {
+    fn default() -> Self {
+        GcLog::new()
+    }
+}
+
+impl GcEventSink for GcLog {
+    fn record(&self, event: &GcEvent) {
+        let record = GcRecord::from_event(event, self.origin);
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).push(record);
+    }
+}
+
+/// Totals of `records` for the report's `gc` section.
+pub fn summarize(records: &[GcRecord]) -> GcSummary {
+    let mut summary = GcSummary::default();
+    let mut nanos: u128 = 0;
+    for record in records {
+        if record.kind == GcKind::Minor.as_str() {
+            summary.minor += 1;
+        } else {
+            summary.major += 1;
+        }
+        summary.words_copied += record.words_copied;
+        summary.words_promoted += record.words_promoted;
+        nanos += u128::from(record.duration_ns);
+    }
+    summary.gc_time_s = nanos as f64 / 1e9;
+    summary
+}
+
+/// The pause of every collection in `records`, as the collector measured it.
+pub fn pause_histogram(records: &[GcRecord]) -> DurationHistogram {
+    let mut histogram = DurationHistogram::new();
+    for record in records {
+        histogram.record_ns(record.duration_ns);
+    }
+    histogram
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A record for tests of the modules that consume the log.
+    pub(crate) fn record(kind: &'static str, start_ns: u64, duration_ns: u64) -> GcRecord {
+        GcRecord {
+            kind,
+            reason: "Requested".to_owned(),
+            pid: None,
+            scheduler: None,
+            start_ns,
+            duration_ns,
+            words_before: 100,
+            words_after: 60,
+            words_copied: 60,
+            words_promoted: 10,
+            binaries_freed: 0,
+        }
+    }
+
+    #[test]
+    fn summaries_count_kinds_and_add_up_work() {
+        let records = [record("minor", 0, 1_000), record("major", 5_000, 2_000)];
+        let summary = summarize(&records);
+        assert_eq!((summary.minor, summary.major), (1, 1));
+        assert_eq!(summary.words_copied, 120);
+        assert_eq!(summary.words_promoted, 20);
+        assert!((summary.gc_time_s - 3e-6).abs() < 1e-12);
+        assert_eq!(pause_histogram(&records).len(), 2);
+    }
+}

@@ -1,0 +1,78 @@
+//! The machine a run is measured on, and its resident memory.
+//!
+//! # Invariants
+//! 1. `rustc` is the version that compiled this binary (recorded by `build.rs`), not whatever
+//!    `rustc` is on the `PATH` at run time.
+//! 2. Peak resident memory is the kernel's high-water mark (`VmHWM` in `/proc/self/status`),
+//!    in bytes. It covers the whole process since the last [`reset_peak_rss`]; where that
+//!    reset is unsupported (kernels before 4.0, non-Linux) it covers the process's lifetime,
+//!    and on systems without `/proc` it is absent rather than guessed.
+
+use std::fs;
+
+use crate::report::Machine;
+
+/// The `rustc` version recorded at build time (Invariant 1).
+pub const RUSTC_VERSION: &str = env!("HEAPLAB_RUSTC_VERSION");
+
+impl Machine {
+    /// The machine this process runs on.
+    pub fn current() -> Machine {
+        Machine {
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            os: std::env::consts::OS.to_owned(),
+            rustc: RUSTC_VERSION.to_owned(),
+        }
+    }
+}
+
+/// The peak resident set size in bytes, if the system reports it (Invariant 2).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    parse_vm_hwm(&status)
+}
+
+/// Restarts the peak-RSS measurement at the current resident size, so a report counts only
+/// its own run. Best effort: does nothing where unsupported (Invariant 2).
+pub fn reset_peak_rss() {
+    // Writing "5" to clear_refs resets VmHWM (proc(5), Linux 4.0 and later).
+    let _ = fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The `VmHWM:` line of a `/proc/<pid>/status` text, in bytes.
+fn parse_vm_hwm(status: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let mut fields = line["VmHWM:".len()..].split_whitespace();
+    let value: u64 = fields.next()?.parse().ok()?;
+    match fields.next() {
+        Some("kB") => Some(value * 1024),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vm_hwm_is_read_in_bytes() {
+        let status = "Name:\theaplab\nVmPeak:\t  20000 kB\nVmHWM:\t    1234 kB\nVmRSS:\t 1000 kB\n";
+        assert_eq!(parse_vm_hwm(status), Some(1234 * 1024));
+        assert_eq!(parse_vm_hwm("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn the_current_machine_is_described() {
+        let machine = Machine::current();
+        assert!(machine.cores >= 1);
+        assert!(!machine.os.is_empty());
+        assert!(machine.rustc.chars().next().is_some_and(|c| c.is_ascii_digit()), "{machine:?}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn peak_rss_is_reported_on_linux() {
+        reset_peak_rss();
+        assert!(peak_rss_bytes().is_some_and(|bytes| bytes > 0));
+    }
+}

@@ -1,0 +1,89 @@
+//! Heap strategies: how a runtime lays out process memory. Every workload is meant to run
+//! under each; this module names them and says which this build can run.
+//!
+//! # Invariants
+//! 1. A strategy's name is its `--heap` spelling and the `heap` field of its reports.
+//! 2. [`Strategy::available`] is true only for strategies this build implements; asking for
+//!    another is a usage error before anything runs, never a silent substitution.
+
+use std::fmt;
+
+use clap::ValueEnum;
+
+use crate::failure::Failure;
+
+/// A heap strategy, as chosen with `--heap`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum Strategy {
+    /// One private heap per process, collected on its own; freed whole at exit.
+    PerProcess,
+    /// One heap for all processes, collected stop-the-world.
+    Shared,
+    /// Private heaps plus a shared message area.
+    Hybrid,
+    /// The real BEAM (`erl`), running the Erlang version of the workload.
+    Beam,
+}
+
+impl Strategy {
+    /// Every strategy, in `--heap` listing order.
+    pub const ALL: [Strategy; 4] = [Strategy::PerProcess, Strategy::Shared, Strategy::Hybrid, Strategy::Beam];
+
+    /// The `--heap` spelling (Invariant 1).
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::PerProcess => "per-process",
+            Strategy::Shared => "shared",
+            Strategy::Hybrid => "hybrid",
+            Strategy::Beam => "beam",
+        }
+    }
+
+    /// Whether this build can run workloads under the strategy (Invariant 2).
+    pub fn available(self) -> bool {
+        matches!(self, Strategy::PerProcess)
+    }
+
+    /// `Ok` if available, else a usage failure naming the strategies that are.
+    ///
+    /// # Errors
+    /// [`Failure::Usage`] when the strategy is not available.
+    pub fn require_available(self) -> Result<Strategy, Failure> {
+        if self.available() {
+            return Ok(self);
+        }
+        let available: Vec<&str> = Strategy::ALL.iter().filter(|s| s.available()).map(|s| s.name()).collect();
+        Err(Failure::usage(format!(
+            "heap '{}' is not available yet; available: {}",
+            self.name(),
+            available.join(", ")
+        )))
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_the_clap_spelling() {
+        for strategy in Strategy::ALL {
+            let parsed = Strategy::from_str(strategy.name(), false).unwrap();
+            assert_eq!(parsed, strategy);
+        }
+    }
+
+    #[test]
+    fn unavailable_strategies_name_the_available_ones() {
+        assert_eq!(Strategy::PerProcess.require_available(), Ok(Strategy::PerProcess));
+        let failure = Strategy::Shared.require_available().unwrap_err();
+        assert_eq!(failure.message(), "heap 'shared' is not available yet; available: per-process");
+        assert_eq!(failure.exit_code(), 2);
+    }
+}

@@ -1,0 +1,125 @@
+//! The `heaplab` binary end to end: exit codes, one-line errors, and small runs that write
+//! reports.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn heaplab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_heaplab")).args(args).output().expect("the heaplab binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts a usage failure: exit code 2 and one line on stderr containing every `needle`.
+fn assert_usage_error(args: &[&str], needles: &[&str]) {
+    let output = heaplab(args);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {message}");
+    assert_eq!(message.lines().count(), 1, "{args:?}: not one line: {message}");
+    assert!(message.starts_with("heaplab: "), "{args:?}: {message}");
+    for needle in needles {
+        assert!(message.contains(needle), "{args:?}: '{needle}' missing from: {message}");
+    }
+    assert!(output.stdout.is_empty(), "{args:?}: nothing should run");
+}
+
+#[test]
+fn bad_arguments_exit_2_with_one_line() {
+    assert_usage_error(&["bench", "chrun"], &["'chrun'", "exit, gc-copy"]);
+    assert_usage_error(&["bench", "exit", "--set", "live_mb=1"], &["'live_mb'", "heap_mb, repeats"]);
+    assert_usage_error(&["bench", "exit", "--set", "heap_mb=-4"], &["'-4'", "positive integer"]);
+    assert_usage_error(&["bench", "exit", "--set", "heap_mb=lots"], &["'lots'", "positive integer"]);
+    assert_usage_error(&["bench", "gc-copy", "--set", "collections=0"], &["'0'", "positive integer"]);
+    assert_usage_error(&["bench", "gc-copy", "--set", "kind=full"], &["'full'", "major, minor"]);
+    assert_usage_error(&["bench", "gc-copy", "--set", "live_mb"], &["NAME=VALUE"]);
+    assert_usage_error(
+        &["bench", "exit", "--heap", "shared"],
+        &["heap 'shared' is not available yet; available: per-process"],
+    );
+    assert_usage_error(&["bench", "exit", "--heap", "global"], &["'global'", "per-process"]);
+    assert_usage_error(&["bench", "exit", "--schedulers", "0"], &["'0'"]);
+    assert_usage_error(&["bench", "exit", "--bogus"], &["--bogus"]);
+    assert_usage_error(&["reproduce", "nowhere-1999"], &["'nowhere-1999'"]);
+}
+
+#[test]
+fn help_lists_workloads_and_parameters() {
+    let output = heaplab(&["bench", "--help"]);
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for needle in ["gc-copy", "exit", "live_mb=16", "collections=20", "heap_mb=64"] {
+        assert!(help.contains(needle), "'{needle}' missing from: {help}");
+    }
+}
+
+#[test]
+fn compare_explains_itself_and_succeeds() {
+    let output = heaplab(&["compare", "--quick"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("heaplab bench gc-copy"));
+}
+
+#[test]
+fn exit_runs_and_prints_a_table() {
+    let output = heaplab(&["bench", "exit", "--set", "heap_mb=4"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.starts_with("exit on per-process heaps"), "{table}");
+    for needle in ["drop_ns_one_object", "drop_ns_many_objects", "drop_ratio", "heap_bytes"] {
+        assert!(table.contains(needle), "'{needle}' missing from: {table}");
+    }
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).expect("the file was written");
+    serde_json::from_str(&text).expect("the file is JSON")
+}
+
+#[test]
+fn gc_copy_writes_report_csv_and_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, csv, trace) =
+        (dir.path().join("report.json"), dir.path().join("raw"), dir.path().join("trace.json"));
+    let output = heaplab(&[
+        "bench",
+        "gc-copy",
+        "--set",
+        "live_mb=1",
+        "--set",
+        "collections=3",
+        "--json",
+        json.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let report = read_json(&json);
+    assert_eq!(report["schema"], "heaplab.report/1");
+    assert_eq!(report["workload"], "gc-copy");
+    assert_eq!(report["heap"], "per-process");
+    assert_eq!(report["params"]["live_mb"], 1);
+    assert_eq!(report["params"]["collections"], 3);
+    assert_eq!(report["params"]["kind"], "major");
+    assert!(report["wall_s"].as_f64().unwrap() > 0.0);
+    for metric in ["copy_bytes_per_s", "memcpy_bytes_per_s", "copy_vs_memcpy", "live_bytes"] {
+        assert!(report["metrics"][metric].as_f64().unwrap() > 0.0, "{metric}");
+    }
+    assert_eq!(report["histograms"]["gc_pause_us"]["count"], 3);
+    assert_eq!(report["gc"]["major"], 4, "warm-up plus three timed collections");
+    assert!(report["machine"]["cores"].as_u64().unwrap() >= 1);
+
+    let events = std::fs::read_to_string(csv.join("gc_events.csv")).unwrap();
+    assert_eq!(events.lines().count(), 1 + 4, "{events}");
+    let samples = std::fs::read_to_string(csv.join("gc_pause_us.csv")).unwrap();
+    assert_eq!(samples.lines().count(), 1 + 3, "{samples}");
+
+    let trace = read_json(&trace);
+    let spans = trace.as_array().unwrap();
+    assert_eq!(spans.len(), 4);
+    assert!(spans.iter().all(|span| span["ph"] == "X" && span["cat"] == "gc"));
+}

@@ -57,21 +57,23 @@ pub(crate) struct RootTable {
     heap: u64,
     pub(crate) slots: Vec<u64>,
     free: Vec<u32>,
-    released: Arc<Released>,
+    /// Created with the first root, so a heap that never roots anything allocates nothing.
+    released: Option<Arc<Released>>,
 }
 
 impl RootTable {
     pub(crate) fn new(heap: u64) -> RootTable {
-        RootTable { heap, slots: Vec::new(), free: Vec::new(), released: Arc::default() }
+        RootTable { heap, slots: Vec::new(), free: Vec::new(), released: None }
     }
 
     /// Frees the slots of dropped roots (Invariant 1).
     pub(crate) fn drain_released(&mut self) {
-        if self.released.count.load(Ordering::Acquire) == 0 {
+        let Some(shared) = &self.released else { return };
+        if shared.count.load(Ordering::Acquire) == 0 {
             return;
         }
-        let mut released = self.released.slots.lock().unwrap_or_else(|e| e.into_inner());
-        self.released.count.fetch_sub(released.len(), Ordering::AcqRel);
+        let mut released = shared.slots.lock().unwrap_or_else(|e| e.into_inner());
+        shared.count.fetch_sub(released.len(), Ordering::AcqRel);
         for slot in released.drain(..) {
             self.slots[slot as usize] = NON_VALUE;
             self.free.push(slot);
@@ -90,7 +92,8 @@ impl RootTable {
                 u32::try_from(self.slots.len() - 1).expect("more than 2^32 roots")
             }
         };
-        Root { heap: self.heap, slot, released: Arc::clone(&self.released) }
+        let released = Arc::clone(self.released.get_or_insert_with(Arc::default));
+        Root { heap: self.heap, slot, released }
     }
 
     fn check(&self, root: &Root) -> usize {

@@ -52,9 +52,8 @@ impl Heap {
         for &(kind, base, used) in &areas {
             let mut at = 0;
             while at < used {
-                // SAFETY: `at < used`, inside the area's occupied words.
-                let obj = unsafe { base.add(at) };
-                let first = unsafe { *obj };
+                // SAFETY: `at < used`: inside the area's occupied words, which are readable.
+                let (obj, first) = unsafe { (base.add(at), *base.add(at)) };
                 let addr = obj as usize;
                 let size = if first & PRIMARY_MASK == TAG_HEADER {
                     if !is_header(first) {
@@ -85,9 +84,10 @@ impl Heap {
         for &(kind, base, used) in &areas {
             let mut at = 0;
             while at < used {
-                // SAFETY: pass 1 showed the area is a gap-free sequence of objects.
-                let obj = unsafe { base.add(at) } as *mut u64;
+                let obj = base.wrapping_add(at) as *mut u64;
                 let mut result = Ok(());
+                // SAFETY: pass 1 showed the area is a gap-free sequence of well-formed objects,
+                // so `obj` starts one; the walk only reads its fields.
                 let size = unsafe {
                     crate::object::for_each_field(obj, |field| {
                         if result.is_ok() {
@@ -108,23 +108,23 @@ impl Heap {
                 continue;
             }
             // SAFETY: `addr` is an object start found in pass 1.
-            let first = unsafe { *(addr as *const u64) };
+            let first = unsafe { word(addr, 0) };
             if header_subtag(first) == SUB_SUB_BIN {
-                let original = unsafe { *(addr as *const u64).add(1 + SUB_BIN_ORIGINAL) };
+                // SAFETY: pass 1 checked a sub-binary's arity, so its payload is readable.
+                let original = unsafe { word(addr, 1 + SUB_BIN_ORIGINAL) };
                 let target = pointer_address(original);
                 let ok = original & PRIMARY_MASK == TAG_BOXED
                     && objects.get(&target).is_some_and(|&(c, _)| !c)
-                    && matches!(
-                        header_subtag(unsafe { *(target as *const u64) }),
-                        SUB_HEAP_BIN | SUB_REFC_BIN
-                    );
+                    // SAFETY: `target` is a boxed object start found in pass 1 (checked).
+                    && matches!(header_subtag(unsafe { word(target, 0) }), SUB_HEAP_BIN | SUB_REFC_BIN);
                 if !ok {
                     return fail("sub-binary whose original is not a binary", addr);
                 }
                 // SAFETY: `target` is a binary object (checked); its first payload word is
                 // its byte length.
-                let orig_len = unsafe { *(target as *const u64).add(1) } as usize;
-                let (len, offset) = unsafe { (*(addr as *const u64).add(1), *(addr as *const u64).add(2)) };
+                let orig_len = unsafe { word(target, 1) } as usize;
+                // SAFETY: a sub-binary's first two payload words are its length and offset.
+                let (len, offset) = unsafe { (word(addr, 1), word(addr, 2)) };
                 if offset as usize + len as usize > orig_len {
                     return fail("sub-binary range outside its original", addr);
                 }
@@ -153,18 +153,30 @@ impl Heap {
                 }
                 _ => {}
             }
-            // SAFETY: a handle's second payload word is its binary, alive while listed.
-            let bin = unsafe { *(addr as *const u64).add(2) } as *const binary::RefcHeader;
+            // SAFETY: `addr` is a handle found in pass 1: payload word 1 is its length and
+            // word 2 its binary, which stays allocated while a listed handle refers to it
+            // (heap Invariant 3) — a freed one is what this check reports.
+            let (len, bin) = unsafe { (word(addr, 1) as usize, word(addr, 2) as *const binary::RefcHeader) };
+            // SAFETY: as above.
             if unsafe { binary::refcount(bin) } == 0 {
                 return fail("refc-binary handle to a freed binary", addr);
             }
-            let len = unsafe { *(addr as *const u64).add(1) } as usize;
+            // SAFETY: as above.
             if unsafe { binary::len(bin) } != len {
                 return fail("refc-binary handle length differs from its binary", addr);
             }
         }
         Ok(())
     }
+}
+
+/// Word `i` of the object at `addr`.
+///
+/// # Safety
+/// `addr + 8 * i` lies in an occupied area of the heap being verified.
+unsafe fn word(addr: usize, i: usize) -> u64 {
+    // SAFETY: forwarded from the caller.
+    unsafe { *(addr as *const u64).add(i) }
 }
 
 /// Checks the kind and arity of a header.
@@ -177,9 +189,9 @@ unsafe fn check_header(obj: *const u64, first: u64) -> Result<(), VerifyError> {
     let ok = match header_subtag(first) {
         SUB_TUPLE => true,
         SUB_FLOAT | SUB_BIG => arity == 1,
-        // SAFETY: arity >= 1 checked before reading the length word.
         SUB_HEAP_BIN => {
             arity >= 1 && {
+                // SAFETY: arity >= 1 (checked just before), so the length word is readable.
                 let len = unsafe { *obj.add(1) } as usize;
                 len <= HEAP_BINARY_LIMIT && arity == heap_binary_payload(len)
             }

@@ -38,13 +38,16 @@
 //!     .unwrap();
 //! assert_eq!(replies, 55);
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 mod config;
 mod context;
 pub mod costs;
 mod exit;
+#[allow(unsafe_code)] // the lock-free inbox; see its module doc
+mod inbox;
 mod priority;
 mod registry;
 mod runtime;

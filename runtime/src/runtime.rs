@@ -117,7 +117,9 @@ impl Shared {
         }
         let body = task.body.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(body);
-        while task.inbox.pop().is_some() {}
+        let mut dropped: Vec<Envelope> = Vec::new();
+        task.inbox.take_all(&mut dropped);
+        drop(dropped);
         let hooks = std::mem::take(&mut *task.exit_hooks.lock().unwrap_or_else(|e| e.into_inner()));
         for hook in hooks {
             hook(task.pid, &reason);

@@ -185,7 +185,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
                 slices.record(&shared.counters[index], elapsed);
             }
             None => {
-                slices.publish(&shared.counters[index]);
+                slices.publish_if_many(&shared.counters[index]);
                 park(&shared, index);
             }
         }
@@ -309,6 +309,14 @@ impl SliceRecorder {
         let _ = self.local.record(elapsed.as_nanos().min(u128::from(u64::MAX)) as u64);
         self.unpublished += 1;
         if self.unpublished >= Self::BATCH {
+            self.publish(counters);
+        }
+    }
+
+    /// At a park: publish only a sizeable batch, as merging costs a pass over the buckets
+    /// and a scheduler may park after every slice.
+    fn publish_if_many(&mut self, counters: &SchedulerCounters) {
+        if self.unpublished >= Self::BATCH / 16 {
             self.publish(counters);
         }
     }

@@ -20,10 +20,10 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Wake;
 
-use crossbeam_queue::SegQueue;
 use heaplab_gc::{Atom, Fragment, Pid};
 
 use crate::exit::ExitReason;
+use crate::inbox::Inbox;
 use crate::priority::Priority;
 
 pub(crate) const IDLE: u8 = 0;
@@ -45,7 +45,7 @@ pub(crate) struct Task {
     pub(crate) pid: Pid,
     state: AtomicU8,
     priority: AtomicU8,
-    pub(crate) inbox: SegQueue<Envelope>,
+    pub(crate) inbox: Inbox<Envelope>,
     pub(crate) body: Mutex<Option<Body>>,
     /// An exit the process asked for from inside (e.g. `max_heap_size`), applied after the
     /// current poll.
@@ -63,7 +63,7 @@ impl Task {
             pid,
             state: AtomicU8::new(IDLE),
             priority: AtomicU8::new(priority as u8),
-            inbox: SegQueue::new(),
+            inbox: Inbox::new(),
             body: Mutex::new(None),
             exit_request: Mutex::new(None),
             name: Mutex::new(None),

@@ -72,7 +72,7 @@ impl TimerWheel {
     fn tick_of(&self, t: Instant, round_up: bool) -> u64 {
         let d = t.saturating_duration_since(self.origin);
         let ticks = d.as_nanos() / TICK.as_nanos();
-        let exact = d.as_nanos() % TICK.as_nanos() == 0;
+        let exact = d.as_nanos().is_multiple_of(TICK.as_nanos());
         (ticks + u128::from(round_up && !exact)) as u64
     }
 

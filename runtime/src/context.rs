@@ -221,13 +221,14 @@ impl Cx {
     /// Yields to other processes: the process goes to the back of its run queue.
     pub async fn yield_now(&mut self) {
         let mut yielded = false;
-        poll_fn(|cx| {
-            if yielded && !self.exiting() {
+        let this = self;
+        poll_fn(move |cx| {
+            if yielded && !this.exiting() {
                 return Poll::Ready(());
             }
             yielded = true;
-            if self.heap.needs_gc() {
-                self.collect(Collect::Auto);
+            if this.heap.needs_gc() {
+                this.collect(Collect::Auto);
             }
             cx.waker().wake_by_ref();
             Poll::Pending
@@ -247,14 +248,16 @@ impl Cx {
     pub async fn sleep(&mut self, d: Duration) {
         let deadline = Instant::now() + d;
         let mut timer: Option<Arc<AtomicBool>> = None;
-        poll_fn(|cx| {
-            if Instant::now() >= deadline && !self.exiting() {
+        // `move` so the future holds `&mut Cx` (Send), not `&&mut Cx` (which needs Sync).
+        let this = self;
+        poll_fn(move |cx| {
+            if Instant::now() >= deadline && !this.exiting() {
                 return Poll::Ready(());
             }
             if timer.is_none() {
                 let cancelled = Arc::new(AtomicBool::new(false));
                 scheduler::add_timer(
-                    &self.task.shared,
+                    &this.task.shared,
                     deadline,
                     TimerAction::Wake(cx.waker().clone(), Arc::clone(&cancelled)),
                 );
@@ -387,5 +390,9 @@ const _: () = {
         assert_send(cx);
         assert_send(&cx.receive(|_, m| m.as_int()));
         assert_send(&cx.sleep(Duration::ZERO));
+        assert_send(&cx.yield_now());
+        assert_send(&cx.tick(1));
+        assert_send(&cx.receive_timeout(Duration::ZERO, |_, m| m.as_int()));
+        assert_send(&cx.garbage_collect());
     }
 };

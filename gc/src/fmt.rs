@@ -42,6 +42,7 @@ impl Display for Term<'_> {
             View::Int(i) => write!(f, "{i}"),
             View::Atom(a) => write!(f, "{a}"),
             View::Pid(p) => write!(f, "{p}"),
+            View::Ref(r) => write!(f, "{r}"),
             View::Float(x) => write_float(f, x),
             View::Binary(b) => write_binary(f, b),
             View::Tuple(items) => {
@@ -79,6 +80,7 @@ impl Display for OwnedTerm {
             OwnedTerm::Int(i) => write!(f, "{i}"),
             OwnedTerm::Atom(a) => write!(f, "{a}"),
             OwnedTerm::Pid(p) => write!(f, "{p}"),
+            OwnedTerm::Ref(r) => write!(f, "{r}"),
             OwnedTerm::Float(x) => write_float(f, *x),
             OwnedTerm::Binary(b) => write_binary(f, b),
             OwnedTerm::Tuple(items) => {

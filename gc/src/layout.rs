@@ -10,7 +10,8 @@
 //! | `ptr        | 10`  | boxed: pointer to a header word followed by its payload    |
 //! | `value    | 0011`  | pid (60-bit number)                                        |
 //! | `index    | 0111`  | atom (index into the global atom table)                    |
-//! | `0...     | 1011`  | nil, `[]`                                                  |
+//! | `0...     | 1011`  | nil, `[]` (payload zero)                                   |
+//! | `number   | 1011`  | reference (payload non-zero: `make_ref()`)                 |
 //! | `value    | 1111`  | small integer (60-bit two's complement)                    |
 //!
 //! A header word is `arity << 6 | subtag << 2 | 00`, where `arity` is the number of payload
@@ -53,8 +54,10 @@ pub(crate) const IMMEDIATE_MASK: u64 = 0b1111;
 pub(crate) const TAG_PID: u64 = 0b0011;
 /// Immediate tag of an atom.
 pub(crate) const TAG_ATOM: u64 = 0b0111;
-/// Immediate tag of nil; nil is exactly this word.
+/// Immediate tag of nil (exactly this word) and of references (a non-zero payload).
 pub(crate) const TAG_NIL: u64 = 0b1011;
+/// Largest reference number.
+pub const MAX_REF: u64 = (1 << 60) - 1;
 /// Immediate tag of a small integer.
 pub(crate) const TAG_SMALL: u64 = 0b1111;
 /// Bits of payload above an immediate tag.

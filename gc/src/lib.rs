@@ -78,7 +78,7 @@ pub use collect::{Collect, GcOutcome, HeapError};
 pub use event::{GcEvent, GcEventSink, GcKind, GcReason, VecSink};
 pub use fragment::Fragment;
 pub use heap::{Heap, HeapStats};
-pub use layout::{HEAP_BINARY_LIMIT, MAX_PID, MAX_SMALL, MIN_SMALL};
+pub use layout::{HEAP_BINARY_LIMIT, MAX_PID, MAX_REF, MAX_SMALL, MIN_SMALL};
 pub use mutator::Mu;
 pub use options::{ConfigError, HeapOptions, MIN_ALLOWED_HEAP_SIZE};
 pub use order::{compare, compare_owned};
@@ -88,5 +88,5 @@ pub use sizes::{
     heap_size_table, next_heap_size, DEFAULT_FULLSWEEP_AFTER, DEFAULT_MIN_BIN_VHEAP_SIZE,
     DEFAULT_MIN_HEAP_SIZE,
 };
-pub use term::{ListIter, Pid, Term, View, PID_INDEX_BITS};
+pub use term::{ListIter, Pid, Ref, Term, View, PID_INDEX_BITS};
 pub use verify::VerifyError;

@@ -18,7 +18,7 @@ use crate::fragment::Fragment;
 use crate::heap::Heap;
 use crate::layout::*;
 use crate::root::Root;
-use crate::term::{Brand, Pid, Term};
+use crate::term::{Brand, Pid, Ref, Term};
 
 /// Allocation handle of the heap branded `'h`: builds terms, roots them, copies terms in.
 #[derive(Copy, Clone)]
@@ -81,6 +81,12 @@ impl<'h> Mu<'h> {
     #[inline]
     pub fn pid(self, pid: Pid) -> Term<'h> {
         Term::pid(pid)
+    }
+
+    /// A reference term.
+    #[inline]
+    pub fn reference(self, r: Ref) -> Term<'h> {
+        Term::reference(r)
     }
 
     /// An integer: immediate when it fits 60 bits, otherwise a two-word boxed integer.

@@ -1,6 +1,6 @@
 //! Erlang term order and exact (`=:=`) equality, for heap terms and owned terms alike.
 //!
-//! number < atom < pid < tuple < nil < list < binary (erts_cmp in utils.c; references, funs,
+//! number < atom < reference < pid < tuple < nil < list < binary (erts_cmp in utils.c; funs,
 //! ports and maps have no counterpart here). Integers and floats compare by value; where an
 //! integer and a float are numerically equal (`1 == 1.0` in Erlang, but not `=:=`) the
 //! integer orders first, so the order is total and agrees with exact equality. Tuples order
@@ -19,11 +19,12 @@ fn class_of(v: &View<'_>) -> u8 {
     match v {
         View::Int(_) | View::Float(_) => 0,
         View::Atom(_) => 1,
-        View::Pid(_) => 2,
-        View::Tuple(_) => 3,
-        View::Nil => 4,
-        View::Cons(..) => 5,
-        View::Binary(_) => 6,
+        View::Ref(_) => 2,
+        View::Pid(_) => 3,
+        View::Tuple(_) => 4,
+        View::Nil => 5,
+        View::Cons(..) => 6,
+        View::Binary(_) => 7,
     }
 }
 
@@ -54,6 +55,7 @@ pub fn compare(a: Term<'_>, b: Term<'_>) -> Ordering {
         let ord = match (&va, &vb) {
             (View::Atom(x), View::Atom(y)) => x.cmp(y),
             (View::Pid(x), View::Pid(y)) => x.cmp(y),
+            (View::Ref(x), View::Ref(y)) => x.cmp(y),
             (View::Nil, View::Nil) => Ordering::Equal,
             (View::Binary(x), View::Binary(y)) => x.cmp(y),
             (View::Tuple(x), View::Tuple(y)) => x.len().cmp(&y.len()).then_with(|| {
@@ -101,11 +103,12 @@ fn owned_class(t: &OwnedTerm) -> u8 {
     match t {
         OwnedTerm::Int(_) | OwnedTerm::Float(_) => 0,
         OwnedTerm::Atom(_) => 1,
-        OwnedTerm::Pid(_) => 2,
-        OwnedTerm::Tuple(_) => 3,
-        OwnedTerm::Nil => 4,
-        OwnedTerm::List(..) => 5,
-        OwnedTerm::Binary(_) => 6,
+        OwnedTerm::Ref(_) => 2,
+        OwnedTerm::Pid(_) => 3,
+        OwnedTerm::Tuple(_) => 4,
+        OwnedTerm::Nil => 5,
+        OwnedTerm::List(..) => 6,
+        OwnedTerm::Binary(_) => 7,
     }
 }
 
@@ -122,6 +125,7 @@ pub fn compare_owned(a: &OwnedTerm, b: &OwnedTerm) -> Ordering {
         (OwnedTerm::Float(x), OwnedTerm::Float(y)) => x.total_cmp(y),
         (OwnedTerm::Atom(x), OwnedTerm::Atom(y)) => x.cmp(y),
         (OwnedTerm::Pid(x), OwnedTerm::Pid(y)) => x.cmp(y),
+        (OwnedTerm::Ref(x), OwnedTerm::Ref(y)) => x.cmp(y),
         (OwnedTerm::Nil, OwnedTerm::Nil) => Ordering::Equal,
         (OwnedTerm::Binary(x), OwnedTerm::Binary(y)) => x.cmp(y),
         (OwnedTerm::Tuple(x), OwnedTerm::Tuple(y)) => x.len().cmp(&y.len()).then_with(|| compare_seq(x, y)),
@@ -164,5 +168,55 @@ impl PartialOrd for OwnedTerm {
 impl Ord for OwnedTerm {
     fn cmp(&self, other: &Self) -> Ordering {
         compare_owned(self, other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Atom, Heap, Pid, Ref};
+
+    #[test]
+    fn classes_follow_erlang_term_order() {
+        let ordered = vec![
+            OwnedTerm::Int(5),
+            OwnedTerm::Float(5.5),
+            OwnedTerm::atom("a"),
+            OwnedTerm::Ref(Ref::from_number(1)),
+            OwnedTerm::Pid(Pid::new(1)),
+            OwnedTerm::tuple(vec![]),
+            OwnedTerm::Nil,
+            OwnedTerm::list(vec![OwnedTerm::Int(1)]),
+            OwnedTerm::Binary(vec![]),
+        ];
+        for w in ordered.windows(2) {
+            assert!(w[0] < w[1], "{} < {}", w[0], w[1]);
+        }
+        let mut heap = Heap::default();
+        heap.enter(|h| {
+            let terms: Vec<_> = ordered.iter().map(|t| h.from_owned(t)).collect();
+            for w in terms.windows(2) {
+                assert!(w[0] < w[1], "{} < {}", w[0], w[1]);
+            }
+            assert_eq!(terms[3].to_string(), "#Ref<0.0.0.1>");
+            assert_eq!(terms[3].as_ref(), Some(Ref::from_number(1)));
+            assert!(!terms[3].is_nil() && terms[6].is_nil());
+        });
+    }
+
+    #[test]
+    fn integers_and_floats_compare_by_value_ints_first_on_ties() {
+        assert!(OwnedTerm::Int(1) < OwnedTerm::Float(1.0));
+        assert!(OwnedTerm::Float(0.5) < OwnedTerm::Int(1));
+        assert_ne!(OwnedTerm::Int(1), OwnedTerm::Float(1.0));
+        assert!(OwnedTerm::atom("b") > OwnedTerm::Atom(Atom::new("a")));
+        assert!(
+            OwnedTerm::tuple(vec![OwnedTerm::Int(9)])
+                < OwnedTerm::tuple(vec![OwnedTerm::Int(1), OwnedTerm::Int(1)])
+        );
+        let l1 = OwnedTerm::improper_list(vec![OwnedTerm::Int(1)], OwnedTerm::Int(2));
+        let l2 = OwnedTerm::list(vec![OwnedTerm::Int(1), OwnedTerm::Int(2)]);
+        // Heads tie, then the tails compare: 2 (a number) sorts below [2] (a list).
+        assert!(l1 < l2, "[1|2] < [1,2]");
     }
 }

@@ -9,7 +9,7 @@
 use crate::atom::Atom;
 use crate::layout::HEAP_BINARY_LIMIT;
 use crate::mutator::Mu;
-use crate::term::{Pid, Term, View};
+use crate::term::{Pid, Ref, Term, View};
 
 /// An owned term.
 #[derive(Clone, Debug)]
@@ -20,6 +20,8 @@ pub enum OwnedTerm {
     Int(i64),
     /// An atom.
     Atom(Atom),
+    /// A reference.
+    Ref(Ref),
     /// A pid.
     Pid(Pid),
     /// A float.
@@ -71,7 +73,7 @@ impl OwnedTerm {
         let mut stack = vec![self];
         while let Some(t) = stack.pop() {
             words += match t {
-                OwnedTerm::Nil | OwnedTerm::Atom(_) | OwnedTerm::Pid(_) => 0,
+                OwnedTerm::Nil | OwnedTerm::Atom(_) | OwnedTerm::Pid(_) | OwnedTerm::Ref(_) => 0,
                 OwnedTerm::Int(i) => usize::from(Term::small(*i).is_none()) * 2,
                 OwnedTerm::Float(_) => 2,
                 OwnedTerm::List(items, tail) => {
@@ -105,6 +107,12 @@ impl From<Atom> for OwnedTerm {
     }
 }
 
+impl From<Ref> for OwnedTerm {
+    fn from(r: Ref) -> Self {
+        OwnedTerm::Ref(r)
+    }
+}
+
 impl From<Pid> for OwnedTerm {
     fn from(p: Pid) -> Self {
         OwnedTerm::Pid(p)
@@ -131,6 +139,7 @@ impl<'h> Term<'h> {
             View::Int(i) => OwnedTerm::Int(i),
             View::Atom(a) => OwnedTerm::Atom(a),
             View::Pid(p) => OwnedTerm::Pid(p),
+            View::Ref(r) => OwnedTerm::Ref(r),
             View::Float(x) => OwnedTerm::Float(x),
             View::Binary(b) => OwnedTerm::Binary(b.to_vec()),
             View::Tuple(items) => OwnedTerm::Tuple(items.iter().map(|t| t.to_owned_term()).collect()),
@@ -152,6 +161,7 @@ impl<'h> Mu<'h> {
             OwnedTerm::Int(i) => self.int(*i),
             OwnedTerm::Atom(a) => Term::atom(*a),
             OwnedTerm::Pid(p) => Term::pid(*p),
+            OwnedTerm::Ref(r) => Term::reference(*r),
             OwnedTerm::Float(x) => self.float(*x),
             OwnedTerm::Binary(b) => self.binary(b),
             OwnedTerm::Tuple(items) => {

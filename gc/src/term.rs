@@ -58,6 +58,52 @@ impl fmt::Debug for Pid {
     }
 }
 
+/// A reference (`make_ref()`): a unique 60-bit number, printed `#Ref<0.0.0.N>`.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ref(u64);
+
+impl Ref {
+    /// A reference never returned before in this program (`erlang:make_ref/0`).
+    pub fn new() -> Ref {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        assert!(n <= MAX_REF, "reference numbers exhausted");
+        Ref(n)
+    }
+
+    /// The reference with this number (non-zero).
+    ///
+    /// # Panics
+    /// When `n` is zero or exceeds [`MAX_REF`].
+    pub const fn from_number(n: u64) -> Ref {
+        assert!(n != 0 && n <= MAX_REF, "reference number out of range");
+        Ref(n)
+    }
+
+    /// The reference's number.
+    pub const fn number(self) -> u64 {
+        self.0
+    }
+}
+
+impl Default for Ref {
+    fn default() -> Self {
+        Ref::new()
+    }
+}
+
+impl fmt::Display for Ref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#Ref<0.0.0.{}>", self.0)
+    }
+}
+
+impl fmt::Debug for Ref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 /// A term of the heap branded `'h`. `Copy`, one word, `!Send`.
 #[derive(Copy, Clone)]
 #[repr(transparent)]
@@ -76,6 +122,8 @@ pub enum View<'h> {
     Int(i64),
     /// An atom.
     Atom(Atom),
+    /// A reference.
+    Ref(Ref),
     /// A pid.
     Pid(Pid),
     /// A float.
@@ -129,6 +177,21 @@ impl<'h> Term<'h> {
         Term::immediate((pid.number() << IMMEDIATE_SHIFT) | TAG_PID)
     }
 
+    /// A reference term.
+    #[inline]
+    pub fn reference(r: Ref) -> Term<'h> {
+        Term::immediate((r.number() << IMMEDIATE_SHIFT) | TAG_NIL)
+    }
+
+    /// The reference, if this is a reference.
+    #[inline]
+    pub fn as_ref(self) -> Option<Ref> {
+        match self.view() {
+            View::Ref(r) => Some(r),
+            _ => None,
+        }
+    }
+
     /// A small integer, or `None` outside [`MIN_SMALL`]..=[`MAX_SMALL`] (use `Mu::int`).
     #[inline]
     pub fn small(value: i64) -> Option<Term<'h>> {
@@ -164,7 +227,8 @@ impl<'h> Term<'h> {
                 TAG_SMALL => View::Int((w as i64) >> IMMEDIATE_SHIFT),
                 TAG_ATOM => View::Atom(Atom::from_term_index((w >> IMMEDIATE_SHIFT) as u32)),
                 TAG_PID => View::Pid(Pid(w >> IMMEDIATE_SHIFT)),
-                _ => View::Nil,
+                _ if w == TAG_NIL => View::Nil,
+                _ => View::Ref(Ref(w >> IMMEDIATE_SHIFT)),
             },
             TAG_LIST => {
                 let cell = pointer_address(w) as *const u64;

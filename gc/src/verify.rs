@@ -217,8 +217,8 @@ fn check_pointer(objects: &Objects, word: u64, at: usize, from: Option<AreaKind>
             {
                 return fail("atom index outside the atom table", at);
             }
-            if word & IMMEDIATE_MASK == TAG_NIL && word != TAG_NIL {
-                return fail("malformed nil", at);
+            if word & IMMEDIATE_MASK == TAG_NIL && word >> IMMEDIATE_SHIFT > MAX_REF {
+                return fail("malformed reference", at);
             }
             Ok(())
         }

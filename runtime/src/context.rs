@@ -19,13 +19,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use heaplab_gc::{Atom, Collect, Fragment, Heap, HeapError, HeapStats, Mu, Pid, Term};
+use heaplab_gc::{Atom, Collect, Fragment, Heap, HeapError, HeapStats, Mu, Pid, Ref, Term};
 
 use crate::costs;
 use crate::exit::ExitReason;
 use crate::priority::Priority;
 use crate::registry::RegisterError;
-use crate::runtime::SpawnOptions;
+use crate::runtime::{down_message, exit_message, Relation, SpawnOptions};
 use crate::scheduler;
 use crate::table::SpawnError;
 use crate::task::{Envelope, Task};
@@ -35,6 +35,29 @@ use crate::timer::TimerAction;
 pub struct Cx {
     task: Arc<Task>,
     heap: Heap,
+}
+
+/// Linking to a process that does not exist (`noproc`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoProc(pub Pid);
+
+impl std::fmt::Display for NoProc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "noproc: {} does not exist", self.0)
+    }
+}
+
+impl std::error::Error for NoProc {}
+
+/// Removes `(reference, pid)` from a monitor list; returns whether it was there.
+fn remove_pair(list: &mut Vec<(Ref, Pid)>, reference: Ref, pid: Pid) -> bool {
+    match list.iter().position(|&(r, p)| r == reference && p == pid) {
+        Some(i) => {
+            list.swap_remove(i);
+            true
+        }
+        None => false,
+    }
 }
 
 /// Sending to a registered name that nobody holds (`badarg` on the BEAM).
@@ -135,7 +158,6 @@ impl Cx {
             if self.safepoint(cx).is_pending() {
                 return Poll::Pending;
             }
-            self.deliver_inbox();
             let count = self.heap.message_count();
             while scanned < count {
                 scheduler::consume(costs::RECEIVE_PER_MESSAGE);
@@ -171,7 +193,8 @@ impl Cx {
         result
     }
 
-    /// Moves newly arrived envelopes from the inbox into the heap's message queue.
+    /// Protocol step 3: moves newly arrived messages into the heap's message queue and acts
+    /// on signals, in arrival order.
     fn deliver_inbox(&mut self) {
         if self.task.inbox.is_empty() {
             return;
@@ -179,20 +202,91 @@ impl Cx {
         let mut arrived = Vec::new();
         self.task.inbox.take_all(&mut arrived);
         for envelope in arrived {
-            match envelope {
-                Envelope::Message(fragment) => self.heap.deliver(fragment),
-            }
+            self.handle(envelope);
         }
     }
 
-    /// Protocol steps 1 and 2. `Pending` means: yield now.
+    fn handle(&mut self, envelope: Envelope) {
+        match envelope {
+            Envelope::Message(fragment) => self.heap.deliver(fragment),
+            Envelope::Link { from } => self.task.with_control(|c| {
+                if !c.links.contains(&from) {
+                    c.links.push(from);
+                }
+            }),
+            Envelope::Unlink { from } => self.task.with_control(|c| c.links.retain(|&p| p != from)),
+            Envelope::Monitor { from, reference } => {
+                self.task.with_control(|c| c.monitored_by.push((reference, from)))
+            }
+            Envelope::Demonitor { from, reference } => {
+                self.task.with_control(|c| c.monitored_by.retain(|&(r, p)| !(r == reference && p == from)))
+            }
+            Envelope::Down { from, reference, reason } => {
+                let active = self.task.with_control(|c| remove_pair(&mut c.monitors, reference, from));
+                if active {
+                    self.heap.deliver(down_message(reference, from, &reason));
+                }
+            }
+            Envelope::Exit { from, reason, linked } => self.handle_exit_signal(from, reason, linked),
+        }
+    }
+
+    /// What an exit signal does (erlang:exit/2, links): `kill` from `exit/2` kills
+    /// untrappably (reason `killed`); a trapping process gets `{'EXIT', From, Reason}`;
+    /// `normal` is ignored unless the process sent it to itself; any other reason ends the
+    /// process with that reason. A link signal from a former partner is ignored.
+    fn handle_exit_signal(&mut self, from: Pid, reason: ExitReason, linked: bool) {
+        if linked {
+            let was_linked = self.task.with_control(|c| {
+                let before = c.links.len();
+                c.links.retain(|&p| p != from);
+                c.links.len() != before
+            });
+            if !was_linked {
+                return;
+            }
+        }
+        if !linked && reason == ExitReason::Kill {
+            self.request_exit(ExitReason::Killed);
+        } else if self.task.trap_exit.load(Ordering::Acquire) {
+            self.heap.deliver(exit_message(from, &reason));
+        } else if reason.is_normal() {
+            if from == self.task.pid && !linked {
+                self.request_exit(ExitReason::Normal);
+            }
+        } else {
+            self.request_exit(reason);
+        }
+    }
+
+    /// Asks the scheduler to end this process after the current poll (the first request
+    /// wins).
+    fn request_exit(&mut self, reason: ExitReason) {
+        let mut request = self.task.exit_request.lock().unwrap_or_else(|e| e.into_inner());
+        if request.is_none() {
+            *request = Some(reason);
+        }
+        drop(request);
+        // End the slice: no further work is done in it.
+        scheduler::consume(u64::MAX);
+    }
+
+    /// Protocol steps 1-3 at an await point. `Pending` means: stop here (a yield, with a
+    /// wake-up already arranged, or an exit the scheduler will carry out).
     fn safepoint(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.exiting() {
+            return Poll::Pending;
+        }
         if scheduler::budget_spent() {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
+        self.deliver_inbox();
         if self.heap.needs_gc() {
             self.collect(Collect::Auto);
+        }
+        if self.exiting() {
+            return Poll::Pending;
         }
         Poll::Ready(())
     }
@@ -204,11 +298,7 @@ impl Cx {
                 scheduler::consume(outcome.reductions);
             }
             Err(HeapError::MaxHeapSize { limit, size }) => {
-                *self.task.exit_request.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some(ExitReason::MaxHeapSize { limit, size });
-                // The scheduler ends the process after this poll; spend the slice so no
-                // further work is done in it.
-                scheduler::consume(u64::MAX);
+                self.request_exit(ExitReason::MaxHeapSize { limit, size });
             }
         }
     }
@@ -221,16 +311,22 @@ impl Cx {
     /// Yields to other processes: the process goes to the back of its run queue.
     pub async fn yield_now(&mut self) {
         let mut yielded = false;
+        // `move` so the future holds `&mut Cx` (Send), not `&&mut Cx` (which needs Sync).
         let this = self;
         poll_fn(move |cx| {
-            if yielded && !this.exiting() {
-                return Poll::Ready(());
+            if yielded {
+                // Back from the queue: a safepoint without the budget check (a new slice).
+                this.deliver_inbox();
+                return if this.exiting() { Poll::Pending } else { Poll::Ready(()) };
             }
             yielded = true;
+            this.deliver_inbox();
             if this.heap.needs_gc() {
                 this.collect(Collect::Auto);
             }
-            cx.waker().wake_by_ref();
+            if !this.exiting() {
+                cx.waker().wake_by_ref();
+            }
             Poll::Pending
         })
         .await
@@ -251,7 +347,10 @@ impl Cx {
         // `move` so the future holds `&mut Cx` (Send), not `&&mut Cx` (which needs Sync).
         let this = self;
         poll_fn(move |cx| {
-            if Instant::now() >= deadline && !this.exiting() {
+            if this.safepoint(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if Instant::now() >= deadline {
                 return Poll::Ready(());
             }
             if timer.is_none() {
@@ -303,6 +402,130 @@ impl Cx {
     {
         scheduler::consume(costs::SPAWN);
         self.task.shared.spawn(opts, body)
+    }
+
+    /// Sets `trap_exit` (`process_flag(trap_exit, On)`); returns the old value.
+    pub fn trap_exit(&mut self, on: bool) -> bool {
+        self.task.trap_exit.swap(on, Ordering::AcqRel)
+    }
+
+    /// Links this process to `pid` (`link/1`). If `pid` does not exist: a trapping process
+    /// gets `{'EXIT', Pid, noproc}`, others get `Err(NoProc)` (the BEAM raises `noproc`).
+    pub fn link(&mut self, pid: Pid) -> Result<(), NoProc> {
+        if pid == self.task.pid {
+            return Ok(());
+        }
+        let Some(target) = self.task.shared.table.get(pid).filter(|t| !t.is_done()) else {
+            if self.task.trap_exit.load(Ordering::Acquire) {
+                self.heap.deliver(exit_message(pid, &ExitReason::noproc()));
+                return Ok(());
+            }
+            return Err(NoProc(pid));
+        };
+        self.task.with_control(|c| {
+            if !c.links.contains(&pid) {
+                c.links.push(pid);
+            }
+        });
+        target.post(Envelope::Link { from: self.task.pid });
+        Ok(())
+    }
+
+    /// Removes the link to `pid` (`unlink/1`); no exit signal due to it arrives afterwards.
+    pub fn unlink(&mut self, pid: Pid) {
+        let was = self.task.with_control(|c| {
+            let before = c.links.len();
+            c.links.retain(|&p| p != pid);
+            c.links.len() != before
+        });
+        if was {
+            self.task.shared.post(pid, Envelope::Unlink { from: self.task.pid });
+        }
+    }
+
+    /// This process's link partners.
+    pub fn links(&self) -> Vec<Pid> {
+        self.task.with_control(|c| c.links.clone())
+    }
+
+    /// Monitors `pid` (`monitor(process, Pid)`): when it ends (or at once, if it does not
+    /// exist) a `{'DOWN', Ref, process, Pid, Reason}` message arrives.
+    pub fn monitor(&mut self, pid: Pid) -> Ref {
+        let reference = Ref::new();
+        self.task.with_control(|c| c.monitors.push((reference, pid)));
+        self.task.shared.post(pid, Envelope::Monitor { from: self.task.pid, reference });
+        reference
+    }
+
+    /// Drops a monitor (`demonitor/1`); returns whether it was active. A `'DOWN'` message
+    /// already in the mailbox stays; see [`Cx::demonitor_flush`].
+    pub fn demonitor(&mut self, reference: Ref) -> bool {
+        let target = self.task.with_control(|c| {
+            let i = c.monitors.iter().position(|&(r, _)| r == reference)?;
+            Some(c.monitors.swap_remove(i).1)
+        });
+        match target {
+            Some(pid) => {
+                self.task.shared.post(pid, Envelope::Demonitor { from: self.task.pid, reference });
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Drops a monitor and removes its `'DOWN'` message from the mailbox if it arrived
+    /// (`demonitor(Ref, [flush])`); returns whether the monitor was active.
+    pub fn demonitor_flush(&mut self, reference: Ref) -> bool {
+        let active = self.demonitor(reference);
+        self.deliver_inbox();
+        self.heap.enter(|h| {
+            let found = (0..h.message_count()).find(|&i| {
+                h.message(i).and_then(|m| m.as_tuple()).is_some_and(|t| {
+                    t.len() == 5
+                        && t[0].as_atom().is_some_and(|a| a.name() == "DOWN")
+                        && t[1].as_ref() == Some(reference)
+                })
+            });
+            if let Some(i) = found {
+                h.take_message(i);
+            }
+        });
+        active
+    }
+
+    /// Sends an exit signal to `pid` (`exit/2`).
+    pub fn exit_process(&mut self, pid: Pid, reason: ExitReason) {
+        self.task.shared.post(pid, Envelope::Exit { from: self.task.pid, reason, linked: false });
+    }
+
+    /// Ends this process with `reason` (`exit/1`); never returns.
+    pub async fn exit<T>(&mut self, reason: ExitReason) -> T {
+        self.request_exit(reason);
+        poll_fn(|_| Poll::Pending).await
+    }
+
+    /// Spawns a process linked to this one before it runs (`spawn_link`).
+    pub fn spawn_link<F, Fut>(&mut self, body: F) -> Result<Pid, SpawnError>
+    where
+        F: FnOnce(Cx) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        scheduler::consume(costs::SPAWN);
+        let relation = Relation::Link(Arc::clone(&self.task));
+        self.task.shared.spawn_related(SpawnOptions::default(), body, None, relation)
+    }
+
+    /// Spawns a process monitored by this one (`spawn_monitor`).
+    pub fn spawn_monitor<F, Fut>(&mut self, body: F) -> Result<(Pid, Ref), SpawnError>
+    where
+        F: FnOnce(Cx) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        scheduler::consume(costs::SPAWN);
+        let reference = Ref::new();
+        let relation = Relation::Monitor(Arc::clone(&self.task), reference);
+        let pid = self.task.shared.spawn_related(SpawnOptions::default(), body, None, relation)?;
+        Ok((pid, reference))
     }
 
     /// Registers this process under `name`.

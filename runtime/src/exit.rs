@@ -1,16 +1,25 @@
-//! Exit reasons: why a process ended.
+//! Exit reasons: why a process ended, or what an exit signal carries.
+//!
+//! # Invariants
+//! 1. Reasons are normalised: the atoms `normal`, `kill`, `killed` and `shutdown` are always
+//!    the dedicated variants, never `Other`, so equality of reasons is equality of terms.
 
 use std::fmt;
 
 use heaplab_gc::{Atom, OwnedTerm};
 
-/// Why a process ended, as the BEAM reports it to links and monitors.
+/// Why a process ended, as links and monitors see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExitReason {
     /// The body returned: `normal`.
     Normal,
-    /// Killed by an untrappable `kill` signal; seen as `killed`.
+    /// `kill`: as the reason of `exit(Pid, kill)` it is untrappable; the killed process
+    /// then exits with `killed`.
+    Kill,
+    /// Killed by an untrappable `kill` signal.
     Killed,
+    /// `shutdown`: a supervisor's orderly stop, or the runtime shutting down.
+    Shutdown,
     /// The body panicked: `{panic, Message}`.
     Panic(String),
     /// A collection left the heap above `max_heap_size`: `{max_heap_size, Words}`.
@@ -20,17 +29,37 @@ pub enum ExitReason {
         /// The heap's size after the collection, in words.
         size: usize,
     },
-    /// The runtime shut down while the process was alive: `shutdown`.
-    Shutdown,
     /// Any other reason term.
     Other(OwnedTerm),
 }
 
 impl ExitReason {
+    /// A reason from a term, normalised (Invariant 1).
+    pub fn from_term(term: OwnedTerm) -> ExitReason {
+        match &term {
+            OwnedTerm::Atom(a) if *a == Atom::NORMAL => ExitReason::Normal,
+            OwnedTerm::Atom(a) if *a == Atom::KILL => ExitReason::Kill,
+            OwnedTerm::Atom(a) if *a == Atom::KILLED => ExitReason::Killed,
+            OwnedTerm::Atom(a) if a.name() == "shutdown" => ExitReason::Shutdown,
+            _ => ExitReason::Other(term),
+        }
+    }
+
+    /// A reason that is the atom `name`.
+    pub fn atom(name: &str) -> ExitReason {
+        ExitReason::from_term(OwnedTerm::atom(name))
+    }
+
+    /// `noproc`: the process did not exist.
+    pub fn noproc() -> ExitReason {
+        ExitReason::atom("noproc")
+    }
+
     /// The reason as an Erlang term.
     pub fn to_term(&self) -> OwnedTerm {
         match self {
             ExitReason::Normal => OwnedTerm::Atom(Atom::NORMAL),
+            ExitReason::Kill => OwnedTerm::Atom(Atom::KILL),
             ExitReason::Killed => OwnedTerm::Atom(Atom::KILLED),
             ExitReason::Shutdown => OwnedTerm::atom("shutdown"),
             ExitReason::Panic(msg) => {
@@ -49,11 +78,33 @@ impl ExitReason {
     }
 }
 
+impl From<OwnedTerm> for ExitReason {
+    fn from(t: OwnedTerm) -> Self {
+        ExitReason::from_term(t)
+    }
+}
+
 impl fmt::Display for ExitReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExitReason::Panic(msg) => write!(f, "{{panic,{msg:?}}}"),
             other => write!(f, "{}", other.to_term()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_normalised_and_print_as_terms() {
+        assert_eq!(ExitReason::atom("normal"), ExitReason::Normal);
+        assert_eq!(ExitReason::atom("kill"), ExitReason::Kill);
+        assert_eq!(ExitReason::atom("killed"), ExitReason::Killed);
+        assert_eq!(ExitReason::atom("shutdown"), ExitReason::Shutdown);
+        assert_eq!(ExitReason::noproc().to_string(), "noproc");
+        assert_eq!(ExitReason::MaxHeapSize { limit: 10, size: 20 }.to_string(), "{max_heap_size,20}");
+        assert_eq!(ExitReason::Panic("boom".into()).to_string(), "{panic,\"boom\"}");
     }
 }

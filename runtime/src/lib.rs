@@ -61,12 +61,12 @@ pub use config::{
     Builder, Config, ConfigError, DEFAULT_MAX_PROCESSES, DEFAULT_OVERRUN_THRESHOLD, DEFAULT_REDUCTIONS,
     MAX_SCHEDULERS,
 };
-pub use context::{Cx, NotRegistered};
+pub use context::{Cx, NoProc, NotRegistered};
 pub use exit::ExitReason;
 pub use heaplab_gc;
 pub use priority::{Priority, LOW_SKIPS};
 pub use registry::RegisterError;
-pub use runtime::{Runtime, SpawnOptions};
+pub use runtime::{Runtime, SpawnOptions, EXTERNAL_PID};
 pub use stats::{RuntimeStats, SchedulerStats};
 pub use table::{SpawnError, MAX_TABLE_PROCESSES};
 pub use timer::{SLOTS as TIMER_SLOTS, TICK as TIMER_TICK};

@@ -2,8 +2,9 @@
 //!
 //! # Invariants
 //! 1. A process is in the table from spawn until `finish`, which marks it done, removes it,
-//!    unregisters its name, drops its body (and with it its heap) and runs its exit hooks,
-//!    in that order.
+//!    unregisters its name, drops its body (and with it its heap), sends exit signals to its
+//!    links and `'DOWN'` messages to its monitors, answers its dead letters, and runs its
+//!    exit hooks, in that order.
 //! 2. After `Runtime::shutdown` returns, no scheduler thread runs, every process has been
 //!    finished with reason `shutdown`, and no process cell or heap is left.
 
@@ -14,7 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_deque::{Injector, Stealer};
-use heaplab_gc::{Atom, Fragment, Heap, HeapOptions, OwnedTerm, Pid};
+use heaplab_gc::{Atom, Fragment, Heap, HeapOptions, OwnedTerm, Pid, Ref};
 
 use crate::config::{Builder, Config, ConfigError};
 use crate::context::Cx;
@@ -35,6 +36,19 @@ pub struct SpawnOptions {
     /// Heap options for this process instead of the runtime's.
     pub heap: Option<HeapOptions>,
 }
+
+/// How a new process is tied to the process that spawns it.
+pub(crate) enum Relation {
+    None,
+    /// `spawn_link`: linked both ways before the child runs.
+    Link(Arc<Task>),
+    /// `spawn_monitor`: the parent monitors the child under this reference.
+    Monitor(Arc<Task>, Ref),
+}
+
+/// The pid that signals and messages sent from outside the runtime carry as sender: a table
+/// index no process gets.
+pub const EXTERNAL_PID: Pid = Pid::new(crate::table::MAX_TABLE_PROCESSES as u64);
 
 /// A callback run once when a process exits, with its reason.
 pub(crate) type ExitHook = Box<dyn FnOnce(Pid, &ExitReason) + Send>;
@@ -64,14 +78,15 @@ impl Shared {
         F: FnOnce(Cx) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.spawn_hooked(opts, body, None)
+        self.spawn_related(opts, body, None, Relation::None)
     }
 
-    pub(crate) fn spawn_hooked<F, Fut>(
+    pub(crate) fn spawn_related<F, Fut>(
         self: &Arc<Self>,
         opts: SpawnOptions,
         body: F,
         hook: Option<ExitHook>,
+        relation: Relation,
     ) -> Result<Pid, SpawnError>
     where
         F: FnOnce(Cx) -> Fut,
@@ -82,7 +97,20 @@ impl Shared {
         }
         let task = self.table.insert_with(|pid| Arc::new(Task::new(pid, opts.priority, Arc::clone(self))))?;
         if let Some(hook) = hook {
-            task.exit_hooks.lock().unwrap_or_else(|e| e.into_inner()).push(hook);
+            if let Some(hooks) = task.exit_hooks.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                hooks.push(hook);
+            }
+        }
+        match relation {
+            Relation::None => {}
+            Relation::Link(parent) => {
+                task.with_control(|c| c.links.push(parent.pid));
+                parent.with_control(|c| c.links.push(task.pid));
+            }
+            Relation::Monitor(parent, reference) => {
+                task.with_control(|c| c.monitored_by.push((reference, parent.pid)));
+                parent.with_control(|c| c.monitors.push((reference, task.pid)));
+            }
         }
         let heap_opts = opts.heap.as_ref().unwrap_or(&self.config.heap);
         let mut heap = Heap::new(heap_opts.clone()).unwrap_or_else(|_| Heap::default());
@@ -117,14 +145,73 @@ impl Shared {
         }
         let body = task.body.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(body);
-        let mut dropped: Vec<Envelope> = Vec::new();
-        task.inbox.take_all(&mut dropped);
-        drop(dropped);
-        let hooks = std::mem::take(&mut *task.exit_hooks.lock().unwrap_or_else(|e| e.into_inner()));
-        for hook in hooks {
+        let control = task.control.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(control) = control {
+            for partner in control.links {
+                self.post(partner, Envelope::Exit { from: task.pid, reason: reason.clone(), linked: true });
+            }
+            for (reference, watcher) in control.monitored_by {
+                self.post(watcher, Envelope::Down { from: task.pid, reference, reason: reason.clone() });
+            }
+            for (reference, target) in control.monitors {
+                self.post(target, Envelope::Demonitor { from: task.pid, reference });
+            }
+        }
+        self.drain_dead_letters(task);
+        let hooks = task.exit_hooks.lock().unwrap_or_else(|e| e.into_inner()).take();
+        for hook in hooks.into_iter().flatten() {
             hook(task.pid, &reason);
         }
     }
+
+    /// Delivers an envelope to `to` if it exists; answers it as a dead letter otherwise.
+    pub(crate) fn post(&self, to: Pid, envelope: Envelope) {
+        match self.table.get(to) {
+            Some(task) => task.post(envelope),
+            None => self.answer_dead_letter(to, envelope),
+        }
+    }
+
+    /// Everything left in an exited process's inbox is a dead letter.
+    pub(crate) fn drain_dead_letters(&self, task: &Task) {
+        let mut letters: Vec<Envelope> = Vec::new();
+        task.inbox.take_all(&mut letters);
+        for letter in letters {
+            self.answer_dead_letter(task.pid, letter);
+        }
+    }
+
+    /// A signal to a process that does not exist: a link answers with an exit signal
+    /// `noproc`, a monitor with a `'DOWN'` message `noproc`; anything else is dropped.
+    pub(crate) fn answer_dead_letter(&self, dead: Pid, letter: Envelope) {
+        match letter {
+            Envelope::Link { from } => {
+                self.post(from, Envelope::Exit { from: dead, reason: ExitReason::noproc(), linked: true })
+            }
+            Envelope::Monitor { from, reference } => {
+                self.post(from, Envelope::Down { from: dead, reference, reason: ExitReason::noproc() })
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `{'DOWN', Ref, process, Pid, Reason}`.
+pub(crate) fn down_message(reference: Ref, pid: Pid, reason: &ExitReason) -> Fragment {
+    let reason = reason.to_term();
+    Fragment::build(|h| {
+        let reason = h.from_owned(&reason);
+        h.tuple(&[h.atom_named("DOWN"), h.reference(reference), h.atom_named("process"), h.pid(pid), reason])
+    })
+}
+
+/// `{'EXIT', From, Reason}`.
+pub(crate) fn exit_message(from: Pid, reason: &ExitReason) -> Fragment {
+    let reason = reason.to_term();
+    Fragment::build(|h| {
+        let reason = h.from_owned(&reason);
+        h.tuple(&[h.atom_named("EXIT"), h.pid(from), reason])
+    })
 }
 
 /// A running heaplab runtime: scheduler threads and the processes they run.
@@ -238,7 +325,7 @@ impl Runtime {
         let hook: ExitHook = Box::new(move |_, reason| {
             let _ = on_exit.send(Err(reason.clone()));
         });
-        let spawned = self.shared.spawn_hooked(
+        let spawned = self.shared.spawn_related(
             SpawnOptions::default(),
             move |cx| {
                 let fut = body(cx);
@@ -248,6 +335,7 @@ impl Runtime {
                 }
             },
             Some(hook),
+            Relation::None,
         );
         if let Err(e) = spawned {
             return Err(ExitReason::Other(OwnedTerm::tuple(vec![
@@ -267,6 +355,30 @@ impl Runtime {
     /// Sends an owned term from outside the runtime.
     pub fn send_owned(&self, to: Pid, message: &OwnedTerm) {
         self.send(to, Fragment::from_owned(message));
+    }
+
+    /// Sends an exit signal from outside the runtime (`exit(Pid, Reason)`; the sender is
+    /// [`EXTERNAL_PID`]).
+    pub fn exit(&self, pid: Pid, reason: ExitReason) {
+        self.shared.post(pid, Envelope::Exit { from: EXTERNAL_PID, reason, linked: false });
+    }
+
+    /// Monitors `pid` from outside: `on_exit` runs once with the exit reason (`noproc` at
+    /// once if `pid` does not exist).
+    pub fn on_exit(&self, pid: Pid, on_exit: impl FnOnce(Pid, &ExitReason) + Send + 'static) {
+        match self.shared.table.get(pid) {
+            Some(task) => {
+                let mut hooks = task.exit_hooks.lock().unwrap_or_else(|e| e.into_inner());
+                match hooks.as_mut() {
+                    Some(hooks) => hooks.push(Box::new(on_exit)),
+                    None => {
+                        drop(hooks);
+                        on_exit(pid, &ExitReason::noproc());
+                    }
+                }
+            }
+            None => on_exit(pid, &ExitReason::noproc()),
+        }
     }
 
     /// The pid registered under `name`.

@@ -22,8 +22,9 @@ use crate::task::Task;
 
 /// Bits of a pid that index the table.
 pub const INDEX_BITS: u32 = PID_INDEX_BITS;
-/// Most processes the table can address at once.
-pub const MAX_TABLE_PROCESSES: usize = 1 << INDEX_BITS;
+/// Most processes the table can address at once (the last index is kept for
+/// [`EXTERNAL_PID`](crate::EXTERNAL_PID)).
+pub const MAX_TABLE_PROCESSES: usize = (1 << INDEX_BITS) - 1;
 /// Slots per chunk.
 const CHUNK: usize = 4096;
 

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Wake;
 
-use heaplab_gc::{Atom, Fragment, Pid};
+use heaplab_gc::{Atom, Fragment, Pid, Ref};
 
 use crate::exit::ExitReason;
 use crate::inbox::Inbox;
@@ -35,10 +35,36 @@ pub(crate) const DONE: u8 = 4;
 /// A process body.
 pub(crate) type Body = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// What arrives in an inbox.
+/// What arrives in an inbox: messages and signals share one queue, so everything one
+/// process sends another arrives in the order sent (the BEAM's signal ordering guarantee).
 pub(crate) enum Envelope {
     /// A message, already copied out of the sender's heap.
     Message(Fragment),
+    /// An exit signal: from a link partner that ended (`linked`), or from `exit/2`.
+    Exit { from: Pid, reason: ExitReason, linked: bool },
+    /// `from` linked itself to this process.
+    Link { from: Pid },
+    /// `from` removed its link to this process.
+    Unlink { from: Pid },
+    /// `from` monitors this process under `reference`.
+    Monitor { from: Pid, reference: Ref },
+    /// `from` dropped its monitor `reference` on this process.
+    Demonitor { from: Pid, reference: Ref },
+    /// The process `from` that this process monitors under `reference` ended; becomes a
+    /// `'DOWN'` message unless the monitor was dropped meanwhile.
+    Down { from: Pid, reference: Ref, reason: ExitReason },
+}
+
+/// Links and monitors of one process; touched by the process itself and, once, by the code
+/// that finishes it.
+#[derive(Default)]
+pub(crate) struct Control {
+    /// Link partners.
+    pub(crate) links: Vec<Pid>,
+    /// Monitors other processes hold on this one: (reference, watcher).
+    pub(crate) monitored_by: Vec<(Ref, Pid)>,
+    /// Monitors this process holds: (reference, target).
+    pub(crate) monitors: Vec<(Ref, Pid)>,
 }
 
 pub(crate) struct Task {
@@ -52,8 +78,12 @@ pub(crate) struct Task {
     pub(crate) exit_request: Mutex<Option<ExitReason>>,
     /// The registered name, removed from the registry at exit.
     pub(crate) name: Mutex<Option<Atom>>,
-    /// Run once at exit with the reason.
-    pub(crate) exit_hooks: Mutex<Vec<crate::runtime::ExitHook>>,
+    /// Links and monitors; boxed on first use so a process without any pays one word.
+    pub(crate) control: Mutex<Option<Box<Control>>>,
+    /// `process_flag(trap_exit, true)`: exit signals become `{'EXIT', From, Reason}` messages.
+    pub(crate) trap_exit: std::sync::atomic::AtomicBool,
+    /// Run once at exit with the reason; `None` once the exit has taken them.
+    pub(crate) exit_hooks: Mutex<Option<Vec<crate::runtime::ExitHook>>>,
     pub(crate) shared: Arc<crate::runtime::Shared>,
 }
 
@@ -67,7 +97,9 @@ impl Task {
             body: Mutex::new(None),
             exit_request: Mutex::new(None),
             name: Mutex::new(None),
-            exit_hooks: Mutex::new(Vec::new()),
+            control: Mutex::new(None),
+            trap_exit: std::sync::atomic::AtomicBool::new(false),
+            exit_hooks: Mutex::new(Some(Vec::new())),
             shared,
         }
     }
@@ -127,12 +159,25 @@ impl Task {
         self.state.load(Ordering::Acquire) == DONE
     }
 
-    /// Delivers an envelope and wakes the process.
+    /// Runs `f` on the control block, creating it if needed.
+    pub(crate) fn with_control<R>(&self, f: impl FnOnce(&mut Control) -> R) -> R {
+        let mut control = self.control.lock().unwrap_or_else(|e| e.into_inner());
+        f(control.get_or_insert_with(Box::default))
+    }
+
+    /// Delivers an envelope and wakes the process. An envelope that reaches a process that
+    /// has just exited is answered as a dead letter (a link or monitor gets `noproc`).
     pub(crate) fn post(self: &Arc<Self>, envelope: Envelope) {
         if self.is_done() {
+            self.shared.answer_dead_letter(self.pid, envelope);
             return;
         }
         self.inbox.push(envelope);
+        if self.is_done() {
+            // Raced with the exit: the finisher may have drained the inbox already.
+            self.shared.drain_dead_letters(self);
+            return;
+        }
         self.schedule();
     }
 }

@@ -39,6 +39,11 @@ pub struct Config {
     pub gc_sink: Option<Arc<dyn GcEventSink>>,
     /// A slice longer than this is recorded as an overrun.
     pub overrun_threshold: Duration,
+    /// Print the usual panic message when a process panics (default). A panic always ends
+    /// only that process, with [`ExitReason::Panic`](crate::ExitReason); with `false` it is
+    /// reported to links and monitors alone, which suits tests that crash processes by the
+    /// million.
+    pub report_panics: bool,
 }
 
 impl fmt::Debug for Config {
@@ -50,6 +55,7 @@ impl fmt::Debug for Config {
             .field("heap", &self.heap)
             .field("gc_sink", &self.gc_sink.is_some())
             .field("overrun_threshold", &self.overrun_threshold)
+            .field("report_panics", &self.report_panics)
             .finish()
     }
 }
@@ -63,6 +69,7 @@ impl Default for Config {
             heap: HeapOptions::default(),
             gc_sink: None,
             overrun_threshold: DEFAULT_OVERRUN_THRESHOLD,
+            report_panics: true,
         }
     }
 }
@@ -182,6 +189,12 @@ impl Builder {
     /// The slice length recorded as an overrun.
     pub fn overrun_threshold(mut self, d: Duration) -> Self {
         self.config.overrun_threshold = d;
+        self
+    }
+
+    /// Whether a panicking process prints the usual panic message.
+    pub fn report_panics(mut self, on: bool) -> Self {
+        self.config.report_panics = on;
         self
     }
 

@@ -252,6 +252,9 @@ impl Runtime {
     }
 
     pub(crate) fn start(config: Config) -> Runtime {
+        if !config.report_panics {
+            scheduler::install_panic_hook();
+        }
         let n = config.schedulers;
         let mut queues = Vec::with_capacity(n);
         let mut stealers = Vec::with_capacity(n);

@@ -108,6 +108,22 @@ thread_local! {
     static BUDGET: Cell<i64> = const { Cell::new(i64::MAX) };
     /// Index of the scheduler this thread is, for GC events.
     static SCHEDULER: Cell<Option<u32>> = const { Cell::new(None) };
+    /// Set while polling a process of a runtime that keeps process panics quiet.
+    static QUIET_PANICS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Installs, once per program, a panic hook that stays silent for panics inside processes
+/// of runtimes built with `report_panics(false)` and defers to the previous hook otherwise.
+pub(crate) fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET_PANICS.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// The scheduler running on this thread, if any.
@@ -173,6 +189,7 @@ pub(crate) fn add_timer(shared: &Arc<Shared>, deadline: Instant, action: crate::
 /// The body of scheduler thread `index`.
 pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     SCHEDULER.with(|s| s.set(Some(index as u32)));
+    QUIET_PANICS.with(|q| q.set(!shared.config.report_panics));
     LOCAL.with(|l| *l.borrow_mut() = Some(Local { shared: Arc::clone(&shared), index, queues }));
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1));
     let mut normal_picks = 0u32;

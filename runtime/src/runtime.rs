@@ -426,15 +426,18 @@ impl Runtime {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
-        for injector in &self.shared.injectors {
-            while !injector.steal().is_empty() {}
-        }
         for wheel in &self.shared.timers {
             let mut wheel = wheel.lock().unwrap_or_else(|e| e.into_inner());
             *wheel = TimerWheel::new(Instant::now());
         }
         for task in self.shared.table.snapshot() {
             self.shared.finish(&task, ExitReason::Shutdown);
+        }
+        // Last, as finishing a process signals its links and monitors, which queues those
+        // still alive here; a queued process left behind would keep `Shared` alive through
+        // its own reference to it (Invariant 2).
+        for injector in &self.shared.injectors {
+            while !injector.steal().is_empty() {}
         }
     }
 }

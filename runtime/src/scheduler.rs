@@ -193,10 +193,13 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     LOCAL.with(|l| *l.borrow_mut() = Some(Local { shared: Arc::clone(&shared), index, queues }));
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1));
     let mut normal_picks = 0u32;
+    let mut picks = 0u32;
     let mut slices = SliceRecorder::new();
     while !shared.is_shutting_down() {
         fire_timers(&shared, index);
-        match find_work(&shared, index, &mut rng, &mut normal_picks) {
+        picks = picks.wrapping_add(1);
+        let injector_first = picks.is_multiple_of(INJECTOR_INTERVAL);
+        match find_work(&shared, index, &mut rng, &mut normal_picks, injector_first) {
             Some(task) => {
                 let elapsed = run_task(&shared, index, task);
                 slices.record(&shared.counters[index], elapsed);
@@ -225,21 +228,44 @@ fn fire_timers(shared: &Arc<Shared>, index: usize) {
     }
 }
 
-/// One priority level: the local queue, then the injector, then the other schedulers.
-fn take(shared: &Shared, index: usize, priority: usize, rng: &mut XorShift) -> Option<Arc<Task>> {
+/// Every this many picks a scheduler looks at the injector before its local queue. A local
+/// queue need never empty (a process that yields in a loop queues itself there again), and
+/// without this a process woken from outside the runtime would wait in the injector for as
+/// long as its scheduler had local work: forever, with one scheduler. Tokio checks its global
+/// queue every 61 ticks for the same reason; a prime keeps the check from falling into step
+/// with a periodic workload.
+const INJECTOR_INTERVAL: u32 = 61;
+
+/// One priority level: the local queue, then the injector, then the other schedulers; the
+/// injector first when `injector_first`.
+fn take(
+    shared: &Shared,
+    index: usize,
+    priority: usize,
+    rng: &mut XorShift,
+    injector_first: bool,
+) -> Option<Arc<Task>> {
     let found = LOCAL.with(|l| {
         let l = l.borrow();
         let local = l.as_ref().expect("scheduler thread");
         let queue = &local.queues[priority];
-        if let Some(t) = queue.pop() {
-            return Some(t);
-        }
-        loop {
+        let from_injector = || loop {
             match shared.injectors[priority].steal_batch_and_pop(queue) {
                 Steal::Success(t) => return Some(t),
                 Steal::Retry => continue,
-                Steal::Empty => break,
+                Steal::Empty => return None,
             }
+        };
+        if injector_first {
+            if let Some(t) = from_injector() {
+                return Some(t);
+            }
+        }
+        if let Some(t) = queue.pop() {
+            return Some(t);
+        }
+        if let Some(t) = from_injector() {
+            return Some(t);
         }
         let n = shared.stealers.len();
         let start = rng.next() as usize % n.max(1);
@@ -264,25 +290,31 @@ fn take(shared: &Shared, index: usize, priority: usize, rng: &mut XorShift) -> O
     found
 }
 
-fn find_work(shared: &Shared, index: usize, rng: &mut XorShift, normal_picks: &mut u32) -> Option<Arc<Task>> {
+fn find_work(
+    shared: &Shared,
+    index: usize,
+    rng: &mut XorShift,
+    normal_picks: &mut u32,
+    injector_first: bool,
+) -> Option<Arc<Task>> {
     for p in [Priority::Max, Priority::High] {
-        if let Some(t) = take(shared, index, p as usize, rng) {
+        if let Some(t) = take(shared, index, p as usize, rng, injector_first) {
             return Some(t);
         }
     }
     // Normal and low share a level: low gets one turn per LOW_SKIPS normal picks.
     if *normal_picks >= LOW_SKIPS {
-        if let Some(t) = take(shared, index, Priority::Low as usize, rng) {
+        if let Some(t) = take(shared, index, Priority::Low as usize, rng, injector_first) {
             *normal_picks = 0;
             return Some(t);
         }
     }
-    if let Some(t) = take(shared, index, Priority::Normal as usize, rng) {
+    if let Some(t) = take(shared, index, Priority::Normal as usize, rng, injector_first) {
         *normal_picks += 1;
         return Some(t);
     }
     *normal_picks = 0;
-    take(shared, index, Priority::Low as usize, rng)
+    take(shared, index, Priority::Low as usize, rng, injector_first)
 }
 
 fn has_visible_work(shared: &Shared) -> bool {

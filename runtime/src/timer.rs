@@ -11,6 +11,9 @@
 //! 1. An entry fires at the first advance whose tick is at or past its deadline tick, and
 //!    never before its deadline instant (deadlines round up to the next tick).
 //! 2. `earliest` is at most the smallest deadline tick of any entry.
+//! 3. The timers one advance fires come out in deadline-tick order, and timers of the same
+//!    tick in the order they were set (a slot keeps insertion order), so two `send_after`s
+//!    due together deliver in the order their deadlines say.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -91,28 +94,30 @@ impl TimerWheel {
     /// Moves the clock to `now`; returns the timers that fired.
     pub(crate) fn advance(&mut self, now: Instant) -> Vec<TimerAction> {
         let now_tick = self.tick_of(now, false);
-        let mut fired = Vec::new();
         if now_tick <= self.current {
-            return fired;
+            return Vec::new();
         }
+        let mut fired: Vec<Entry> = Vec::new();
         if self.len > 0 && now_tick >= self.earliest {
             let steps = (now_tick - self.current).min(SLOTS as u64);
             for step in 1..=steps {
                 let slot = &mut self.slots[((self.current + step) % SLOTS as u64) as usize];
-                let mut i = 0;
-                while i < slot.len() {
-                    if slot[i].tick <= now_tick {
-                        fired.push(slot.swap_remove(i).action);
-                    } else {
-                        i += 1;
-                    }
+                if slot.iter().any(|e| e.tick <= now_tick) {
+                    // Invariant 3: a stable split keeps the slot's insertion order.
+                    let (due, later): (Vec<Entry>, Vec<Entry>) =
+                        std::mem::take(slot).into_iter().partition(|e| e.tick <= now_tick);
+                    *slot = later;
+                    fired.extend(due);
                 }
             }
+            // Invariant 3: slots are visited in tick order only within one turn; when the
+            // clock jumped further, a later tick can sit in an earlier-visited slot.
+            fired.sort_by_key(|e| e.tick);
             self.len -= fired.len();
             self.earliest = self.slots.iter().flatten().map(|e| e.tick).min().unwrap_or(u64::MAX);
         }
         self.current = now_tick;
-        fired
+        fired.into_iter().map(|e| e.action).collect()
     }
 
     /// When the next timer is due, if any.

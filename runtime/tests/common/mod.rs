@@ -1,0 +1,86 @@
+//! Helpers shared by the runtime's integration tests.
+//!
+//! Every test that waits on the runtime runs under [`within`], so that a regression that
+//! hangs (a lost wake-up, a starved process, a scheduler that never preempts) fails the
+//! test with a message instead of hanging the suite. Limits are generous on purpose: they
+//! bound waits, they do not measure speed.
+#![allow(dead_code)]
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use heaplab_runtime::heaplab_gc::{Mu, Term};
+use heaplab_runtime::Runtime;
+
+/// How long any single test may wait for the runtime before it counts as hung.
+pub const HANG: Duration = Duration::from_secs(60);
+
+/// Runs `f` on its own thread and returns its result; panics if it has not finished
+/// within `limit` (a hang), and re-raises its panic if it panicked.
+pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name("test-body".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .expect("spawn test thread");
+    match rx.recv_timeout(limit) {
+        Ok(v) => {
+            handle.join().expect("test thread finished");
+            v
+        }
+        Err(RecvTimeoutError::Timeout) => panic!("no result within {limit:?}: the runtime hung"),
+        Err(RecvTimeoutError::Disconnected) => match handle.join() {
+            Err(payload) => std::panic::resume_unwind(payload),
+            Ok(()) => unreachable!("the test thread ended without a result or a panic"),
+        },
+    }
+}
+
+/// [`within`] the default [`HANG`] limit.
+pub fn guarded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    within(HANG, f)
+}
+
+/// Polls `cond` from outside the runtime until it holds or `limit` passes; returns whether
+/// it held.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A runtime with `schedulers` scheduler threads and otherwise default options.
+pub fn runtime(schedulers: usize) -> Runtime {
+    Runtime::builder().schedulers(schedulers).build().expect("valid configuration")
+}
+
+/// Waits until every process of `rt` has exited (their exit is processed after their last
+/// poll, so it can trail a result already handed back), then asserts none is left.
+pub fn assert_drains(rt: &Runtime, expected: usize) {
+    wait_until(HANG, || rt.process_count() == expected);
+    assert_eq!(rt.process_count(), expected, "processes left alive");
+}
+
+/// Matcher: any integer message.
+pub fn int<'h>(_: Mu<'h>, m: Term<'h>) -> Option<i64> {
+    m.as_int()
+}
+
+/// Matcher: any atom message, by name.
+pub fn atom<'h>(_: Mu<'h>, m: Term<'h>) -> Option<&'static str> {
+    Some(m.as_atom()?.name())
+}
+
+/// Matcher: any message at all, as an owned term.
+pub fn any<'h>(_: Mu<'h>, m: Term<'h>) -> Option<heaplab_runtime::heaplab_gc::OwnedTerm> {
+    Some(m.to_owned_term())
+}

@@ -1,0 +1,176 @@
+//! Mailboxes: message order between a pair of processes, selective receive, and the save
+//! pointer that keeps a waiting receive from examining a message twice.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::{atom, guarded, int, runtime};
+
+/// Messages sent from one process to another arrive in the order they were sent.
+#[test]
+fn ten_thousand_messages_arrive_in_send_order() {
+    const N: i64 = 10_000;
+    let received = guarded(|| {
+        let rt = runtime(2);
+        rt.block_on(|mut cx| async move {
+            let me = cx.self_pid();
+            cx.spawn(move |mut cx| async move {
+                for i in 0..N {
+                    cx.send(me, |h| h.int(i));
+                    // Let the receiver run now and then, so it drains while messages arrive.
+                    if i % 97 == 0 {
+                        cx.yield_now().await;
+                    }
+                }
+            })
+            .unwrap();
+            let mut got = Vec::with_capacity(N as usize);
+            for _ in 0..N {
+                got.push(cx.receive(int).await);
+            }
+            got
+        })
+        .unwrap()
+    });
+    assert_eq!(received, (0..N).collect::<Vec<_>>());
+}
+
+/// With several senders, each sender's messages keep their order among themselves.
+#[test]
+fn order_is_kept_per_sender_with_four_senders() {
+    const SENDERS: i64 = 4;
+    const PER: i64 = 2_500;
+    let per_sender = guarded(|| {
+        let rt = runtime(2);
+        rt.block_on(|mut cx| async move {
+            let me = cx.self_pid();
+            for s in 0..SENDERS {
+                cx.spawn(move |mut cx| async move {
+                    for i in 0..PER {
+                        cx.send(me, |h| h.tuple(&[h.int(s), h.int(i)]));
+                        if i % 50 == 0 {
+                            cx.yield_now().await;
+                        }
+                    }
+                })
+                .unwrap();
+            }
+            let mut per_sender = vec![Vec::new(); SENDERS as usize];
+            for _ in 0..SENDERS * PER {
+                let (s, i) = cx
+                    .receive(|_, m| match m.as_tuple()? {
+                        [s, i] => Some((s.as_int()?, i.as_int()?)),
+                        _ => None,
+                    })
+                    .await;
+                per_sender[s as usize].push(i);
+            }
+            per_sender
+        })
+        .unwrap()
+    });
+    for (s, got) in per_sender.iter().enumerate() {
+        assert_eq!(*got, (0..PER).collect::<Vec<_>>(), "messages of sender {s}");
+    }
+}
+
+/// `receive` that matches only `c` takes it and leaves `a`, `b`, `d` queued in order.
+#[test]
+fn selective_receive_leaves_the_other_messages_in_order() {
+    let (first, rest, left) = guarded(|| {
+        let rt = runtime(1);
+        rt.block_on(|mut cx| async move {
+            let me = cx.self_pid();
+            for name in ["a", "b", "c", "d"] {
+                cx.send(me, |h| h.atom_named(name));
+            }
+            let first = cx.receive(|_, m| (m.as_atom()?.name() == "c").then_some("c")).await;
+            let left = cx.mailbox_len();
+            let mut rest = Vec::new();
+            for _ in 0..3 {
+                rest.push(cx.receive(atom).await);
+            }
+            (first, rest, left)
+        })
+        .unwrap()
+    });
+    assert_eq!(first, "c");
+    assert_eq!(left, 3, "a, b and d stay in the mailbox");
+    assert_eq!(rest, ["a", "b", "d"]);
+}
+
+/// A receive that matches nothing waits; messages that arrive later are examined once each
+/// (the save pointer), in arrival order, until one matches. The unmatched ones stay queued.
+#[test]
+fn waiting_receive_examines_each_message_once_and_matches_a_later_one() {
+    let (examined, matched, after) = guarded(|| {
+        // One scheduler: the order of the two processes' slices is fixed.
+        let rt = runtime(1);
+        rt.block_on(|mut cx| async move {
+            let me = cx.self_pid();
+            cx.send(me, |h| h.atom_named("x1"));
+            cx.send(me, |h| h.atom_named("x2"));
+            cx.spawn(move |mut cx| async move {
+                cx.send(me, |h| h.atom_named("y"));
+                // The receiver runs in between: it examines `y` alone and waits again.
+                cx.yield_now().await;
+                cx.yield_now().await;
+                cx.send(me, |h| h.tuple(&[h.atom_named("go"), h.int(7)]));
+            })
+            .unwrap();
+            let examined = Arc::new(Mutex::new(Vec::new()));
+            let log = Arc::clone(&examined);
+            let matched = cx
+                .receive(move |_, m| {
+                    let name = match m.as_tuple() {
+                        Some([tag, _]) => tag.as_atom()?.name(),
+                        _ => m.as_atom()?.name(),
+                    };
+                    log.lock().unwrap().push(name);
+                    match m.as_tuple()? {
+                        [tag, n] if tag.as_atom()?.name() == "go" => n.as_int(),
+                        _ => None,
+                    }
+                })
+                .await;
+            // A new receive starts from the oldest message again.
+            let mut after = Vec::new();
+            for _ in 0..3 {
+                after.push(cx.receive(atom).await);
+            }
+            let examined = examined.lock().unwrap().clone();
+            (examined, matched, after)
+        })
+        .unwrap()
+    });
+    assert_eq!(matched, 7);
+    assert_eq!(examined, ["x1", "x2", "y", "go"], "each message examined exactly once");
+    assert_eq!(after, ["x1", "x2", "y"]);
+}
+
+/// Messages sent from outside the runtime also arrive in order, and mix with messages from
+/// processes without reordering either stream.
+#[test]
+fn messages_from_outside_arrive_in_order() {
+    use heaplab_runtime::heaplab_gc::OwnedTerm;
+    const N: i64 = 1_000;
+    let got = guarded(|| {
+        let rt = runtime(2);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let pid = rt
+            .spawn(move |mut cx| async move {
+                let mut got = Vec::new();
+                for _ in 0..N {
+                    got.push(cx.receive(int).await);
+                }
+                tx.send(got).unwrap();
+            })
+            .unwrap();
+        for i in 0..N {
+            rt.send_owned(pid, &OwnedTerm::Int(i));
+        }
+        rx.recv().unwrap()
+    });
+    assert_eq!(got, (0..N).collect::<Vec<_>>());
+}

@@ -1,0 +1,324 @@
+//! Spawning: fan-out and fan-in at scale, the process limit, and panics inside processes.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{assert_drains, guarded, int, runtime};
+use heaplab_runtime::heaplab_gc::OwnedTerm;
+use heaplab_runtime::{ExitReason, Runtime, SpawnError};
+
+/// One process spawns 100,000 children; each replies once with its pid and number. The
+/// parent gets exactly 100,000 distinct replies, and afterwards every child has exited.
+#[test]
+fn fan_out_and_in_of_a_hundred_thousand_processes() {
+    const CHILDREN: i64 = 100_000;
+    let (replies, pids, spawned, exited) = guarded(|| {
+        let rt = runtime(2);
+        let baseline = rt.process_count();
+        assert_eq!(baseline, 0);
+        let (replies, pids) = rt
+            .block_on(|mut cx| async move {
+                let me = cx.self_pid();
+                let mut spawned = HashSet::with_capacity(CHILDREN as usize);
+                for i in 0..CHILDREN {
+                    let pid = cx
+                        .spawn(move |mut cx| async move {
+                            let own = cx.self_pid();
+                            cx.send(me, |h| h.tuple(&[h.pid(own), h.int(i)]));
+                        })
+                        .unwrap();
+                    spawned.insert(pid);
+                }
+                let mut numbers = HashSet::with_capacity(CHILDREN as usize);
+                let mut senders = HashSet::with_capacity(CHILDREN as usize);
+                for _ in 0..CHILDREN {
+                    let (pid, i) = cx
+                        .receive(|_, m| match m.as_tuple()? {
+                            [p, i] => Some((p.as_pid()?, i.as_int()?)),
+                            _ => None,
+                        })
+                        .await;
+                    assert!(numbers.insert(i), "child {i} replied twice");
+                    assert!(senders.insert(pid), "{pid} replied twice");
+                }
+                // Nothing more arrives.
+                let extra = cx.receive_timeout(Duration::from_millis(10), |_, _| Some(())).await;
+                assert_eq!(extra, None, "a reply beyond the {CHILDREN} expected");
+                assert_eq!(senders, spawned, "replies came from exactly the spawned pids");
+                (numbers, senders.len())
+            })
+            .unwrap();
+        assert_drains(&rt, baseline);
+        let stats = rt.stats();
+        (replies, pids, stats.spawned, stats.exited)
+    });
+    assert_eq!(replies.len(), CHILDREN as usize);
+    assert_eq!(replies, (0..CHILDREN).collect::<HashSet<_>>());
+    assert_eq!(pids, CHILDREN as usize);
+    // The children and the parent.
+    assert_eq!(spawned, CHILDREN as u64 + 1);
+    assert_eq!(exited, spawned);
+}
+
+/// A process that waits for integers from outside and reports each one on `tx`; a
+/// negative integer ends it.
+fn reporter(
+    rt: &Runtime,
+    id: usize,
+    tx: mpsc::Sender<(usize, i64)>,
+) -> Result<heaplab_runtime::heaplab_gc::Pid, SpawnError> {
+    rt.spawn(move |mut cx| async move {
+        loop {
+            let n = cx.receive(int).await;
+            if n < 0 {
+                return;
+            }
+            tx.send((id, n)).unwrap();
+        }
+    })
+}
+
+/// With `max_processes = 100`, the 101st spawn fails with `TooManyProcesses`, the runtime and
+/// its processes carry on, and once some exit, spawning works again up to the limit.
+#[test]
+fn spawning_past_the_limit_fails_and_the_runtime_carries_on() {
+    guarded(|| {
+        let rt = Runtime::builder().schedulers(2).max_processes(100).build().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let mut pids = Vec::new();
+        for id in 0..100 {
+            pids.push(reporter(&rt, id, tx.clone()).expect("below the limit"));
+        }
+        assert_eq!(rt.process_count(), 100);
+        let err = reporter(&rt, 100, tx.clone()).unwrap_err();
+        assert_eq!(err, SpawnError::TooManyProcesses { limit: 100 });
+        assert_eq!(err.to_string(), "cannot spawn: the process limit (100) is reached");
+        // A failed spawn leaves no trace.
+        assert_eq!(rt.process_count(), 100);
+        assert_eq!(rt.stats().spawned, 100);
+        assert_eq!(rt.stats().process_limit, 100);
+        // `block_on` needs a process too, and says why it could not run.
+        let reason = rt.block_on(|_cx| async {}).unwrap_err();
+        assert_eq!(
+            reason,
+            ExitReason::Other(OwnedTerm::tuple(vec![
+                OwnedTerm::atom("spawn_failed"),
+                OwnedTerm::Binary(b"cannot spawn: the process limit (100) is reached".to_vec()),
+            ]))
+        );
+        // Every existing process still answers.
+        for (id, pid) in pids.iter().enumerate() {
+            rt.send_owned(*pid, &OwnedTerm::Int(id as i64 * 10));
+        }
+        let mut answers: Vec<(usize, i64)> = (0..100).map(|_| rx.recv().unwrap()).collect();
+        answers.sort();
+        assert_eq!(answers, (0..100).map(|id| (id, id as i64 * 10)).collect::<Vec<_>>());
+        // Ten exit; ten spawns succeed and the eleventh fails again.
+        for pid in &pids[..10] {
+            rt.send_owned(*pid, &OwnedTerm::Int(-1));
+        }
+        assert_drains(&rt, 90);
+        for id in 100..110 {
+            let pid = reporter(&rt, id, tx.clone()).expect("room after exits");
+            assert!(!pids.contains(&pid), "pid {pid} reused");
+            pids.push(pid);
+        }
+        assert_eq!(reporter(&rt, 110, tx.clone()).unwrap_err(), SpawnError::TooManyProcesses { limit: 100 });
+        for (id, pid) in pids[10..].iter().enumerate() {
+            rt.send_owned(*pid, &OwnedTerm::Int(id as i64));
+        }
+        let mut ids: Vec<usize> = (0..100).map(|_| rx.recv().unwrap().0).collect();
+        ids.sort();
+        assert_eq!(ids, (10..110).collect::<Vec<_>>());
+        for pid in &pids[10..] {
+            rt.send_owned(*pid, &OwnedTerm::Int(-1));
+        }
+        assert_drains(&rt, 0);
+        assert_eq!(rt.stats().spawned, 110);
+        assert_eq!(rt.stats().exited, 110);
+    });
+}
+
+/// Spawning past the limit from inside a process returns the error to that process, which
+/// keeps running.
+#[test]
+fn spawn_past_the_limit_from_a_process_returns_the_error() {
+    let (err, answered) = guarded(|| {
+        let rt = Runtime::builder().schedulers(2).max_processes(10).build().unwrap();
+        let out = rt
+            .block_on(|mut cx| async move {
+                let me = cx.self_pid();
+                let mut children = Vec::new();
+                // The parent is one of the ten.
+                for _ in 0..9 {
+                    children.push(
+                        cx.spawn(move |mut cx| async move {
+                            let n = cx.receive(int).await;
+                            cx.send(me, |h| h.int(n * 2));
+                        })
+                        .unwrap(),
+                    );
+                }
+                let err = cx.spawn(|_cx| async {}).unwrap_err();
+                for (i, child) in children.iter().enumerate() {
+                    cx.send(*child, |h| h.int(i as i64));
+                }
+                let mut answered = Vec::new();
+                for _ in 0..9 {
+                    answered.push(cx.receive(int).await);
+                }
+                answered.sort();
+                (err, answered)
+            })
+            .unwrap();
+        assert_drains(&rt, 0);
+        out
+    });
+    assert_eq!(err, SpawnError::TooManyProcesses { limit: 10 });
+    assert_eq!(answered, (0..9).map(|i| i * 2).collect::<Vec<_>>());
+}
+
+/// A panic ends only the panicking process: `block_on` reports it with the exact message
+/// (a literal or a formatted one), and the runtime keeps working afterwards.
+#[test]
+fn a_panic_ends_the_process_with_its_message_and_the_runtime_carries_on() {
+    guarded(|| {
+        let rt = Runtime::builder().schedulers(2).report_panics(false).build().unwrap();
+        let reason = rt.block_on(|_cx| async { panic!("boom") }).unwrap_err();
+        assert_eq!(reason, ExitReason::Panic("boom".to_owned()));
+        assert_eq!(reason.to_string(), r#"{panic,"boom"}"#);
+        let value = 7;
+        let reason = rt
+            .block_on(move |mut cx| async move {
+                cx.yield_now().await;
+                if value == 7 {
+                    panic!("value was {value}, expected {}", value + 1);
+                }
+            })
+            .unwrap_err();
+        assert_eq!(reason, ExitReason::Panic("value was 7, expected 8".to_owned()));
+        // Panic in every scheduler at once: a batch of children panic.
+        rt.block_on(|mut cx| async move {
+            for i in 0..50 {
+                cx.spawn(move |_cx| async move { panic!("child {i}") }).unwrap();
+            }
+        })
+        .unwrap();
+        assert_drains(&rt, 0);
+        // Spawn and message again.
+        let echoed = rt
+            .block_on(|mut cx| async move {
+                let me = cx.self_pid();
+                let child = cx
+                    .spawn(move |mut cx| async move {
+                        let n = cx.receive(int).await;
+                        cx.send(me, |h| h.int(n + 1));
+                    })
+                    .unwrap();
+                cx.send(child, |h| h.int(1));
+                cx.receive(int).await
+            })
+            .unwrap();
+        assert_eq!(echoed, 2);
+        assert_drains(&rt, 0);
+        let stats = rt.shutdown();
+        assert_eq!(stats.spawned, stats.exited);
+        assert_eq!(stats.schedulers.len(), 2);
+    });
+}
+
+/// A panic in a child leaves its parent and siblings running.
+#[test]
+fn a_panicking_child_does_not_disturb_its_parent() {
+    let got = guarded(|| {
+        let rt = Runtime::builder().schedulers(2).report_panics(false).build().unwrap();
+        rt.block_on(|mut cx| async move {
+            let me = cx.self_pid();
+            for i in 0..20 {
+                cx.spawn(move |mut cx| async move {
+                    if i % 2 == 0 {
+                        panic!("even child {i}");
+                    }
+                    cx.send(me, |h| h.int(i));
+                })
+                .unwrap();
+            }
+            let mut got = Vec::new();
+            for _ in 0..10 {
+                got.push(cx.receive(int).await);
+            }
+            got.sort();
+            got
+        })
+        .unwrap()
+    });
+    assert_eq!(got, (0..20).filter(|i| i % 2 == 1).collect::<Vec<i64>>());
+}
+
+/// Processes racing to spawn at the limit: exactly as many spawns succeed as there are free
+/// places, and every other one fails; the count never passes the limit.
+#[test]
+fn concurrent_spawns_at_the_limit_never_exceed_it() {
+    const LIMIT: usize = 1_000;
+    const SPAWNERS: i64 = 4;
+    const ATTEMPTS: i64 = 500;
+    let (ok, failed, spawned) = guarded(|| {
+        let rt = Runtime::builder().schedulers(2).max_processes(LIMIT).build().unwrap();
+        let out = rt
+            .block_on(|mut cx| async move {
+                let me = cx.self_pid();
+                for _ in 0..SPAWNERS {
+                    cx.spawn(move |mut cx| async move {
+                        let own = cx.self_pid();
+                        let mut children = Vec::new();
+                        let mut failed = 0;
+                        for _ in 0..ATTEMPTS {
+                            match cx.spawn(move |mut cx| async move {
+                                cx.receive(int).await;
+                            }) {
+                                Ok(pid) => children.push(pid),
+                                Err(SpawnError::TooManyProcesses { limit: LIMIT }) => failed += 1,
+                                Err(e) => panic!("unexpected {e}"),
+                            }
+                            // Interleave with the other spawners.
+                            cx.yield_now().await;
+                        }
+                        cx.send(me, |h| h.tuple(&[h.pid(own), h.int(children.len() as i64), h.int(failed)]));
+                        // Hold the places until told, then let the children go.
+                        cx.receive(int).await;
+                        for child in children {
+                            cx.send(child, |h| h.int(0));
+                        }
+                    })
+                    .unwrap();
+                }
+                let (mut ok, mut failed, mut spawners) = (0, 0, Vec::new());
+                for _ in 0..SPAWNERS {
+                    let (pid, n, f) = cx
+                        .receive(|_, m| match m.as_tuple()? {
+                            [p, n, f] => Some((p.as_pid()?, n.as_int()?, f.as_int()?)),
+                            _ => None,
+                        })
+                        .await;
+                    ok += n;
+                    failed += f;
+                    spawners.push(pid);
+                }
+                for pid in spawners {
+                    cx.send(pid, |h| h.int(0));
+                }
+                (ok, failed)
+            })
+            .unwrap();
+        let spawned = rt.stats().spawned;
+        assert_drains(&rt, 0);
+        (out.0, out.1, spawned)
+    });
+    // The parent and the spawners hold five places.
+    assert_eq!(ok, LIMIT as i64 - 1 - SPAWNERS);
+    assert_eq!(failed, SPAWNERS * ATTEMPTS - ok);
+    assert_eq!(spawned, LIMIT as u64, "every place was used once and none twice");
+}

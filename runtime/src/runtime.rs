@@ -95,6 +95,11 @@ impl Shared {
         if self.is_shutting_down() {
             return Err(SpawnError::ShuttingDown);
         }
+        let heap = match &opts.heap {
+            Some(custom) => Heap::new(custom.clone()).map_err(SpawnError::InvalidHeapOptions)?,
+            // The runtime's options were validated when it started (config Invariant 1).
+            None => Heap::new(self.config.heap.clone()).expect("validated runtime heap options"),
+        };
         let task = self.table.insert_with(|pid| Arc::new(Task::new(pid, opts.priority, Arc::clone(self))))?;
         if let Some(hook) = hook {
             if let Some(hooks) = task.exit_hooks.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
@@ -112,8 +117,7 @@ impl Shared {
                 parent.with_control(|c| c.monitors.push((reference, task.pid)));
             }
         }
-        let heap_opts = opts.heap.as_ref().unwrap_or(&self.config.heap);
-        let mut heap = Heap::new(heap_opts.clone()).unwrap_or_else(|_| Heap::default());
+        let mut heap = heap;
         heap.set_pid(Some(task.pid));
         if let Some(sink) = &self.config.gc_sink {
             heap.set_event_sink(Arc::clone(sink));

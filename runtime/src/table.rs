@@ -38,6 +38,8 @@ pub enum SpawnError {
     },
     /// The runtime is shutting down.
     ShuttingDown,
+    /// The spawn's own heap options are invalid.
+    InvalidHeapOptions(heaplab_gc::ConfigError),
 }
 
 impl std::fmt::Display for SpawnError {
@@ -47,6 +49,7 @@ impl std::fmt::Display for SpawnError {
                 write!(f, "cannot spawn: the process limit ({limit}) is reached")
             }
             SpawnError::ShuttingDown => write!(f, "cannot spawn: the runtime is shutting down"),
+            SpawnError::InvalidHeapOptions(e) => write!(f, "cannot spawn: invalid heap options: {e}"),
         }
     }
 }

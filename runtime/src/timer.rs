@@ -16,11 +16,12 @@
 //!    due together deliver in the order their deadlines say.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::task::Waker;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use heaplab_gc::{Fragment, Pid};
+
+use crate::task::Task;
 
 /// Timer resolution.
 pub const TICK: Duration = Duration::from_millis(1);
@@ -29,18 +30,25 @@ pub const SLOTS: usize = 512;
 
 /// What a timer does when it fires.
 pub(crate) enum TimerAction {
-    /// Wakes a waiting process unless the wait was cancelled.
-    Wake(Waker, Arc<AtomicBool>),
+    /// Wakes a waiting process unless the wait was cancelled. The process is held weakly,
+    /// so a pending timer does not keep an exited process's cell alive.
+    Wake(Weak<Task>, Arc<AtomicBool>),
     /// Delivers a message (`erlang:send_after/3`).
     Send(Pid, Fragment),
 }
 
 impl TimerAction {
+    fn is_cancelled(&self) -> bool {
+        matches!(self, TimerAction::Wake(_, cancelled) if cancelled.load(Ordering::Acquire))
+    }
+
     pub(crate) fn fire(self, shared: &crate::runtime::Shared) {
         match self {
-            TimerAction::Wake(waker, cancelled) => {
+            TimerAction::Wake(task, cancelled) => {
                 if !cancelled.load(Ordering::Acquire) {
-                    waker.wake();
+                    if let Some(task) = task.upgrade() {
+                        task.schedule();
+                    }
                 }
             }
             TimerAction::Send(pid, fragment) => shared.send_fragment(pid, fragment),
@@ -114,15 +122,35 @@ impl TimerWheel {
             // clock jumped further, a later tick can sit in an earlier-visited slot.
             fired.sort_by_key(|e| e.tick);
             self.len -= fired.len();
-            self.earliest = self.slots.iter().flatten().map(|e| e.tick).min().unwrap_or(u64::MAX);
+            self.current = now_tick;
+            self.recompute_earliest();
         }
         self.current = now_tick;
         fired.into_iter().map(|e| e.action).collect()
     }
 
+    /// Invariant 2 after timers fired: walks the ticks of the next turn in order, dropping
+    /// cancelled waits on the way, and stops at the first slot holding a timer due at that
+    /// tick. Only when nothing is due within a turn does it look at every entry.
+    fn recompute_earliest(&mut self) {
+        for step in 1..=SLOTS as u64 {
+            let tick = self.current + step;
+            let slot = &mut self.slots[(tick % SLOTS as u64) as usize];
+            let before = slot.len();
+            slot.retain(|e| !e.action.is_cancelled());
+            self.len -= before - slot.len();
+            if slot.iter().any(|e| e.tick == tick) {
+                self.earliest = tick;
+                return;
+            }
+        }
+        self.earliest = self.slots.iter().flatten().map(|e| e.tick).min().unwrap_or(u64::MAX);
+    }
+
     /// When the next timer is due, if any.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        (self.len > 0).then(|| self.origin + TICK * (self.earliest as u32).max(1))
+        (self.len > 0)
+            .then(|| self.origin + Duration::from_nanos(TICK.as_nanos() as u64 * self.earliest.max(1)))
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -322,3 +322,22 @@ fn concurrent_spawns_at_the_limit_never_exceed_it() {
     assert_eq!(failed, SPAWNERS * ATTEMPTS - ok);
     assert_eq!(spawned, LIMIT as u64, "every place was used once and none twice");
 }
+
+#[test]
+fn spawn_with_invalid_heap_options_is_an_error_and_the_runtime_goes_on() {
+    use heaplab_runtime::heaplab_gc::{ConfigError, HeapOptions};
+    use heaplab_runtime::SpawnOptions;
+    let rt = Runtime::builder().schedulers(1).build().unwrap();
+    let bad = SpawnOptions {
+        heap: Some(HeapOptions { min_heap_size: 1, ..HeapOptions::default() }),
+        ..SpawnOptions::default()
+    };
+    let err = rt.spawn_opt(bad, |_cx| async move {}).unwrap_err();
+    assert_eq!(err, SpawnError::InvalidHeapOptions(ConfigError::MinHeapTooSmall { given: 1 }));
+    assert_eq!(
+        err.to_string(),
+        "cannot spawn: invalid heap options: min_heap_size 1 words is too small; it must be at least 12 words"
+    );
+    assert_eq!(rt.process_count(), 0);
+    assert_eq!(rt.block_on(|_cx| async move { 7 }).unwrap(), 7);
+}

@@ -35,7 +35,17 @@ use crate::timer::TimerAction;
 pub struct Cx {
     task: Arc<Task>,
     heap: Heap,
+    /// Tags given up with [`Cx::unalias`], oldest first: a message `{Tag, _}` carrying one
+    /// is dropped on delivery. At most [`UNALIASED_TAGS`] are kept.
+    unaliased: Vec<Ref>,
 }
+
+/// Most tags [`Cx::unalias`] remembers. A tag is forgotten when the message it was waiting
+/// for is dropped, or, past this many, oldest first: a reply that comes later than that many
+/// newer abandoned requests reaches the mailbox. Known compromise: the BEAM deactivates an
+/// alias for good at no cost because messages are addressed to the alias itself; here they
+/// are addressed to the pid, so the receiver has to remember what it gave up on.
+pub const UNALIASED_TAGS: usize = 256;
 
 /// Linking to a process that does not exist (`noproc`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +58,14 @@ impl std::fmt::Display for NoProc {
 }
 
 impl std::error::Error for NoProc {}
+
+/// The tag of a message `{Tag, _}` whose first element is a reference (a reply).
+fn tag_of(message: Term<'_>) -> Option<Ref> {
+    match message.as_tuple()? {
+        [tag, _] => tag.as_ref(),
+        _ => None,
+    }
+}
 
 /// Removes `(reference, pid)` from a monitor list; returns whether it was there.
 fn remove_pair(list: &mut Vec<(Ref, Pid)>, reference: Ref, pid: Pid) -> bool {
@@ -74,7 +92,7 @@ impl std::error::Error for NotRegistered {}
 
 impl Cx {
     pub(crate) fn new(task: Arc<Task>, heap: Heap) -> Cx {
-        Cx { task, heap }
+        Cx { task, heap, unaliased: Vec::new() }
     }
 
     /// This process's pid.
@@ -179,7 +197,7 @@ impl Cx {
                 }
                 if timer.is_none() {
                     let cancelled = Arc::new(AtomicBool::new(false));
-                    let action = TimerAction::Wake(cx.waker().clone(), Arc::clone(&cancelled));
+                    let action = TimerAction::Wake(Arc::downgrade(&self.task), Arc::clone(&cancelled));
                     scheduler::add_timer(&self.task.shared, deadline, action);
                     timer = Some(cancelled);
                 }
@@ -208,7 +226,11 @@ impl Cx {
 
     fn handle(&mut self, envelope: Envelope) {
         match envelope {
-            Envelope::Message(fragment) => self.heap.deliver(fragment),
+            Envelope::Message(fragment) => {
+                if self.unaliased.is_empty() || !self.drop_if_unaliased(&fragment) {
+                    self.heap.deliver(fragment);
+                }
+            }
             Envelope::Link { from } => self.task.with_control(|c| {
                 if !c.links.contains(&from) {
                     c.links.push(from);
@@ -228,6 +250,19 @@ impl Cx {
                 }
             }
             Envelope::Exit { from, reason, linked } => self.handle_exit_signal(from, reason, linked),
+        }
+    }
+
+    /// Whether `message` is `{Tag, _}` with a tag given up by [`Cx::unalias`]; forgets the
+    /// tag if so (the one message it was waiting for has come).
+    fn drop_if_unaliased(&mut self, message: &Fragment) -> bool {
+        let Some(tag) = message.with(tag_of) else { return false };
+        match self.unaliased.iter().position(|&t| t == tag) {
+            Some(i) => {
+                self.unaliased.remove(i);
+                true
+            }
+            None => false,
         }
     }
 
@@ -358,7 +393,7 @@ impl Cx {
                 scheduler::add_timer(
                     &this.task.shared,
                     deadline,
-                    TimerAction::Wake(cx.waker().clone(), Arc::clone(&cancelled)),
+                    TimerAction::Wake(Arc::downgrade(&this.task), Arc::clone(&cancelled)),
                 );
                 timer = Some(cancelled);
             }
@@ -491,6 +526,24 @@ impl Cx {
             }
         });
         active
+    }
+
+    /// Gives up on messages tagged `tag`, as `unalias/1` deactivates a request alias on the
+    /// BEAM: a message `{Tag, _}` whose first element is `tag` is removed from the mailbox if
+    /// it is there, and otherwise dropped when it arrives. A `gen_server` call that timed out
+    /// uses it so that a late reply never reaches the caller. See [`UNALIASED_TAGS`].
+    pub fn unalias(&mut self, tag: Ref) {
+        self.deliver_inbox();
+        let found = self.heap.enter(|h| {
+            let i = (0..h.message_count()).find(|&i| h.message(i).and_then(tag_of) == Some(tag))?;
+            h.take_message(i).map(|_| ())
+        });
+        if found.is_none() && !self.unaliased.contains(&tag) {
+            if self.unaliased.len() == UNALIASED_TAGS {
+                self.unaliased.remove(0);
+            }
+            self.unaliased.push(tag);
+        }
     }
 
     /// Sends an exit signal to `pid` (`exit/2`).

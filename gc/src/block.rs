@@ -130,17 +130,17 @@ fn take_cached_map(bytes: usize) -> Option<MmapMut> {
 
 /// Keeps `map` for reuse if the cache has room; otherwise unmaps it (by dropping it).
 fn cache_map(map: MmapMut) {
+    if map.len() > SEGMENT_CACHE_BYTES {
+        return;
+    }
     let mut cache = SEGMENT_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if cache.len() >= SEGMENT_CACHE_MAPS
-        || CACHED_BYTES.load(Ordering::Relaxed) + map.len() > SEGMENT_CACHE_BYTES
+    // Evict the oldest entries until the map fits both limits, so recent sizes stay cached.
+    while !cache.is_empty()
+        && (cache.len() >= SEGMENT_CACHE_MAPS
+            || CACHED_BYTES.load(Ordering::Relaxed) + map.len() > SEGMENT_CACHE_BYTES)
     {
-        // Evict the oldest entry so recent sizes stay cached.
-        if let Some(old) = (!cache.is_empty()).then(|| cache.remove(0)) {
-            CACHED_BYTES.fetch_sub(old.len(), Ordering::Relaxed);
-        }
-        if map.len() > SEGMENT_CACHE_BYTES {
-            return;
-        }
+        let old = cache.remove(0);
+        CACHED_BYTES.fetch_sub(old.len(), Ordering::Relaxed);
     }
     // SAFETY: the map's contents are garbage (its block was dropped); MADV_FREE may replace
     // any page with zeroes, which no one reads before writing (heap Invariant 4).

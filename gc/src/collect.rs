@@ -5,9 +5,11 @@
 //!    last major one, or an old generation without room for the mature data makes this a
 //!    major collection; otherwise it is minor. The first minor collection with mature data
 //!    creates the old generation, one growth step above the young heap.
-//! 2. **Allocate to-space.** A fresh young block: the current size, or the next table size
-//!    that holds all young data when fragments made it overflow (a minor collection cannot
-//!    copy more than that). A major collection sizes it for everything in use.
+//! 2. **Allocate to-space.** A fresh young block: the current size, or, when fragments made
+//!    the young data overflow it, the table size that holds 4/3 of that data (a minor
+//!    collection cannot copy more, and a heap sized so stays under the 3/4 growth threshold
+//!    of step 7 even if everything survives). A major collection sizes it the same way for
+//!    everything in use.
 //! 3. **Evacuate the roots.** Each root slot is rewritten to the copy of its object. A minor
 //!    collection leaves old objects in place (they never point at young ones, heap
 //!    Invariant 1), promotes mature objects (young block below the high-water mark) to the
@@ -282,7 +284,9 @@ impl Heap {
         let current = self.young.as_ref().map_or(self.young_size, Block::words);
         // Step 2: all young data fits the current size unless fragments pushed it over.
         let young_data = self.young_top + self.fragment_words;
-        let to_words = if young_data > current { next_heap_size(young_data) } else { current };
+        // Sized so that even if everything survives the heap ends at most 3/4 full, so step 7
+        // does not have to grow it (and copy everything a second time).
+        let to_words = if young_data > current { next_heap_size(young_data * 4 / 3) } else { current };
         let to = Block::new(to_words);
         let (young_start, mature_end) = match &self.young {
             Some(b) => (b.addr(), b.addr() + self.high_water * 8),
@@ -359,7 +363,7 @@ impl Heap {
         // no memory, and step 7 gives the excess back.
         let in_use = self.young_top + self.old_top + self.fragment_words;
         let current = self.young.as_ref().map_or(self.young_size, Block::words);
-        let to_words = next_heap_size(in_use.max(current));
+        let to_words = next_heap_size((in_use * 4 / 3).max(current));
         let to = Block::new(to_words);
         let mut ev = Evacuator {
             mode: Mode::Major,

@@ -13,6 +13,7 @@
 //!    Invariant 1), and the fragment holds exactly the size-pass count of words.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::binary;
 use crate::block::Block;
@@ -22,9 +23,34 @@ use crate::layout::*;
 use crate::object::{for_each_field, object_size, refc_binary_of};
 use crate::term::Term;
 
+/// A hasher for word-aligned addresses: one multiply (Fibonacci hashing). SipHash, the
+/// default, made the sharing-preserving copy several times slower than the flat one, and
+/// addresses need no protection against crafted collisions.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, addr: usize) {
+        self.0 = (addr as u64 >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type AddressMap<V> = HashMap<usize, V, BuildHasherDefault<AddressHasher>>;
+type AddressSet = HashSet<usize, BuildHasherDefault<AddressHasher>>;
+
 /// Words needed to copy `word` (counting each shared subterm once when `shared`).
 pub(crate) fn size_of(word: u64, shared: bool) -> usize {
-    let mut seen = HashSet::new();
+    let mut seen = AddressSet::default();
     let mut stack = vec![word];
     let mut words = 0;
     while let Some(w) = stack.pop() {
@@ -51,7 +77,7 @@ struct Copier {
     capacity: usize,
     mso: Vec<usize>,
     vheap_words: usize,
-    copies: Option<HashMap<usize, u64>>,
+    copies: Option<AddressMap<u64>>,
 }
 
 impl Copier {
@@ -75,7 +101,9 @@ impl Copier {
             let size = object_size(src);
             assert!(self.top + size <= self.capacity, "copy_term outgrew its size pass");
             let dst = self.base.add(self.top);
-            std::ptr::copy_nonoverlapping(src, dst, size);
+            for i in 0..size {
+                *dst.add(i) = *src.add(i);
+            }
             self.top += size;
             if let Some(bin) = refc_binary_of(dst) {
                 binary::increment(bin);
@@ -105,7 +133,7 @@ pub(crate) fn to_fragment(term: Term<'_>, shared: bool) -> Fragment {
         capacity: size,
         mso: Vec::new(),
         vheap_words: 0,
-        copies: shared.then(HashMap::new),
+        copies: shared.then(|| AddressMap::with_capacity_and_hasher(size / 2, Default::default())),
     };
     // SAFETY: `term` is live for its brand; every field scanned below was copied from the
     // source and still holds a source term until it is replaced.

@@ -307,10 +307,8 @@ impl Heap {
     /// Allocates `words` words, never moving anything: a full young block overflows into a
     /// fragment chunk. The words are uninitialised; the caller writes them all before the
     /// next allocation (Invariant 4).
+    #[inline]
     pub(crate) fn alloc(&mut self, words: usize) -> *mut u64 {
-        if self.young.is_none() {
-            self.young = Some(Block::new(self.young_size));
-        }
         if let Some(young) = &self.young {
             if self.young_top + words <= young.words() {
                 // SAFETY: `young_top + words` is within the block (checked just above).
@@ -318,25 +316,32 @@ impl Heap {
                 self.young_top += words;
                 return p;
             }
-        }
-        self.alloc_overflow(words)
-    }
-
-    #[cold]
-    fn alloc_overflow(&mut self, words: usize) -> *mut u64 {
-        if let Some(i) = self.open_chunk {
-            let area = &mut self.fragments[i];
-            if area.used + words <= area.block.words() {
-                // SAFETY: within the chunk's capacity (checked just above).
-                let p = unsafe { area.block.start().add(area.used) };
-                area.used += words;
-                self.fragment_words += words;
-                return p;
+            // The young block is full: bump in the open overflow chunk.
+            if let Some(area) = self.open_chunk.and_then(|i| self.fragments.get_mut(i)) {
+                if area.used + words <= area.block.words() {
+                    // SAFETY: within the chunk's capacity (checked just above).
+                    let p = unsafe { area.block.start().add(area.used) };
+                    area.used += words;
+                    self.fragment_words += words;
+                    return p;
+                }
             }
         }
+        self.alloc_slow(words)
+    }
+
+    /// The first allocation of a heap (its young block is created lazily), or one that needs
+    /// a new overflow chunk.
+    #[cold]
+    fn alloc_slow(&mut self, words: usize) -> *mut u64 {
+        if self.young.is_none() {
+            self.young = Some(Block::new(self.young_size));
+            return self.alloc(words);
+        }
         // A new chunk at least as big as the young heap, and growing with the data already
-        // in fragments, so a long run of allocations costs few chunks.
-        let size = words.max(self.young_size).max(self.fragment_words);
+        // in fragments, so a long run of allocations costs few chunks. Table sizes, so the
+        // chunk comes from (and returns to) the block pool or the segment cache.
+        let size = next_heap_size(words.max(self.young_size).max(self.fragment_words));
         let block = Block::new(size);
         let p = block.start();
         self.fragments.push(Area { block, used: words });

@@ -120,7 +120,7 @@ impl<'h> Mu<'h> {
     }
 
     /// A cons cell `[head | tail]`.
-    #[inline]
+    #[inline(always)]
     pub fn cons(self, head: Term<'h>, tail: Term<'h>) -> Term<'h> {
         // SAFETY: two words written: car and cdr, both terms of this brand.
         let p = unsafe {
@@ -134,13 +134,17 @@ impl<'h> Mu<'h> {
     }
 
     /// A tuple of `elements`.
+    #[inline]
     pub fn tuple(self, elements: &[Term<'h>]) -> Term<'h> {
         let n = elements.len();
         // SAFETY: 1 + n words written: header and the elements, terms of this brand.
         let p = unsafe {
             self.alloc_with(1 + n, |p| {
                 p.write(header(SUB_TUPLE, n as u64));
-                std::ptr::copy_nonoverlapping(elements.as_ptr() as *const u64, p.add(1), n);
+                // Tuples are short: a word loop beats a call to memmove.
+                for (i, e) in elements.iter().enumerate() {
+                    p.add(1 + i).write(e.raw());
+                }
             })
         };
         // SAFETY: fresh, well-formed tuple of this heap.

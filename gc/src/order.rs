@@ -32,13 +32,34 @@ fn compare_numbers(a: &View<'_>, b: &View<'_>) -> Ordering {
     match (a, b) {
         (View::Int(x), View::Int(y)) => x.cmp(y),
         (View::Float(x), View::Float(y)) => x.total_cmp(y),
-        (View::Int(x), View::Float(y)) => {
-            (*x as f64).partial_cmp(y).unwrap_or(Ordering::Less).then(Ordering::Less)
-        }
-        (View::Float(x), View::Int(y)) => {
-            x.partial_cmp(&(*y as f64)).unwrap_or(Ordering::Greater).then(Ordering::Greater)
-        }
+        (View::Int(x), View::Float(y)) => compare_int_float(*x, *y),
+        (View::Float(x), View::Int(y)) => compare_int_float(*y, *x).reverse(),
         _ => unreachable!("not numbers"),
+    }
+}
+
+/// Compares an integer with a float by exact value, as erts_cmp does: `x as f64` would round
+/// integers above 2^53 (2^53 + 1 would equal the float 2^53). Equal values order the integer
+/// first. NaN, which Erlang has not, sits where `f64::total_cmp` puts it among floats (above
+/// every number when positive, below when negative), so the order stays total.
+fn compare_int_float(x: i64, y: f64) -> Ordering {
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    if y.is_nan() {
+        return if y.is_sign_negative() { Ordering::Greater } else { Ordering::Less };
+    }
+    if y >= TWO_POW_63 {
+        return Ordering::Less;
+    }
+    if y < -TWO_POW_63 {
+        return Ordering::Greater;
+    }
+    // -2^63 <= whole < 2^63 and integral, so the conversion is exact.
+    let whole = y.trunc();
+    match x.cmp(&(whole as i64)) {
+        Ordering::Equal if y > whole => Ordering::Less,
+        Ordering::Equal if y < whole => Ordering::Greater,
+        Ordering::Equal => Ordering::Less,
+        unequal => unequal,
     }
 }
 

@@ -2,12 +2,15 @@
 //! into a [`Report`], a printed table and the requested files.
 //!
 //! # Protocol
-//! 1. Check everything the command line asks for (workload, strategy, parameters) before
+//! 1. Check everything the command line asks for (workload, strategy, parameters and, for
+//!    `--heap beam`, an Erlang version of the workload and `erl` on the `PATH`) before
 //!    anything runs, so a typo costs no benchmark time; see [`prepare`].
 //! 2. Reset the peak-RSS mark, start the wall clock, run the workload (which attaches the
-//!    run's GC log to its heaps), stop the clock; see [`measure`].
-//! 3. Build the report: the workload's metrics and histograms, plus `peak_rss_bytes`, the GC
-//!    totals and, unless the workload measured its own, `gc_pause_us` from the GC log.
+//!    run's GC log to its heaps) or, for `--heap beam`, its Erlang version under `erl` (see
+//!    [`crate::beam`]), stop the clock; see [`measure`].
+//! 3. Build the report: the workload's metrics and histograms, plus `peak_rss_bytes` (under
+//!    the BEAM, the emulator's own, as it reports it), the GC totals and, unless the workload
+//!    measured its own, `gc_pause_us` from the GC log.
 //! 4. Print the table; write `--json`, `--csv` and `--trace` files; see [`run`].
 
 use std::collections::BTreeMap;
@@ -22,9 +25,10 @@ use crate::histogram::DurationHistogram;
 use crate::machine;
 use crate::params::Params;
 use crate::report::{Machine, Report, SCHEMA};
+use crate::strategy::Strategy;
 use crate::trace::Trace;
 use crate::workload::{self, RunContext, Threads, Workload};
-use crate::{csv, table, workloads};
+use crate::{beam, csv, table, workloads};
 
 /// The histogram every report carries: the pauses GC imposed (see workloads.md).
 pub const GC_PAUSE_HISTOGRAM: &str = "gc_pause_us";
@@ -48,6 +52,10 @@ pub fn prepare(args: &BenchArgs) -> Result<(&'static Workload, RunContext), Fail
     let workload = workload::find(workloads::ALL, &args.workload)?;
     let strategy = args.heap.require_available()?;
     let params = Params::from_assignments(workload.name, workload.params, &args.set)?;
+    if strategy == Strategy::Beam {
+        // The workload has an Erlang version and `erl` is installed, or nothing runs.
+        beam::require(workload)?;
+    }
     let schedulers = match workload.threads {
         Threads::CallingThread => 1,
         Threads::Schedulers => args.schedulers.unwrap_or_else(default_schedulers),
@@ -68,15 +76,21 @@ fn default_schedulers() -> u32 {
 pub fn measure(workload: &Workload, context: &RunContext) -> Result<Run, Failure> {
     machine::reset_peak_rss();
     let start = Instant::now();
-    let measurements = (workload.run)(context)?;
+    let measurements = match context.strategy {
+        Strategy::Beam => beam::run(workload, context)?,
+        _ => (workload.run)(context)?,
+    };
     let wall = start.elapsed();
 
     let gc_records = context.gc_log.take();
     let mut histograms = measurements.histograms;
     histograms.entry(GC_PAUSE_HISTOGRAM.to_owned()).or_insert_with(|| gc_log::pause_histogram(&gc_records));
     let mut metrics = measurements.metrics;
-    if let Some(bytes) = machine::peak_rss_bytes() {
-        metrics.insert("peak_rss_bytes".to_owned(), bytes as f64);
+    // Under the BEAM the emulator reports its own peak; this process's is not the run's.
+    if context.strategy != Strategy::Beam {
+        if let Some(bytes) = machine::peak_rss_bytes() {
+            metrics.insert("peak_rss_bytes".to_owned(), bytes as f64);
+        }
     }
     let params = context
         .params
@@ -116,7 +130,7 @@ pub fn run(args: &BenchArgs) -> Result<Run, Failure> {
             );
         }
     }
-    if cfg!(debug_assertions) {
+    if cfg!(debug_assertions) && context.strategy != Strategy::Beam {
         eprintln!(
             "heaplab: note: debug build; the heap verifier runs in every collection, \
              so timings are not representative (build with --release)"
@@ -164,7 +178,6 @@ fn cannot_write(path: &std::path::Path, error: &std::io::Error) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::strategy::Strategy;
 
     fn args(workload: &str, set: &[&str]) -> BenchArgs {
         BenchArgs {
@@ -188,14 +201,17 @@ mod tests {
     #[test]
     fn unknown_workloads_list_the_available_ones() {
         let message = usage_message(&args("chrun", &[]));
-        assert_eq!(message, "unknown workload 'chrun'; available: exit, gc-copy");
+        assert_eq!(message, "unknown workload 'chrun'; available: exit, gc-copy, ring, spawn");
     }
 
     #[test]
     fn unavailable_strategies_are_refused_before_running() {
         let mut shared = args("exit", &[]);
         shared.heap = Strategy::Shared;
-        assert_eq!(usage_message(&shared), "heap 'shared' is not available yet; available: per-process");
+        assert_eq!(
+            usage_message(&shared),
+            "heap 'shared' is not available yet; available: per-process, beam"
+        );
     }
 
     #[test]

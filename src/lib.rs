@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod beam;
 pub mod bench;
 pub mod cli;
 pub mod csv;

@@ -39,9 +39,11 @@ impl Strategy {
         }
     }
 
-    /// Whether this build can run workloads under the strategy (Invariant 2).
+    /// Whether this build can run workloads under the strategy (Invariant 2). `Beam` runs
+    /// the workloads that have an Erlang version, where `erl` is installed (see
+    /// [`crate::beam`]).
     pub fn available(self) -> bool {
-        matches!(self, Strategy::PerProcess)
+        matches!(self, Strategy::PerProcess | Strategy::Beam)
     }
 
     /// `Ok` if available, else a usage failure naming the strategies that are.
@@ -83,7 +85,7 @@ mod tests {
     fn unavailable_strategies_name_the_available_ones() {
         assert_eq!(Strategy::PerProcess.require_available(), Ok(Strategy::PerProcess));
         let failure = Strategy::Shared.require_available().unwrap_err();
-        assert_eq!(failure.message(), "heap 'shared' is not available yet; available: per-process");
+        assert_eq!(failure.message(), "heap 'shared' is not available yet; available: per-process, beam");
         assert_eq!(failure.exit_code(), 2);
     }
 }

@@ -36,7 +36,7 @@ fn bad_arguments_exit_2_with_one_line() {
     assert_usage_error(&["bench", "gc-copy", "--set", "live_mb"], &["NAME=VALUE"]);
     assert_usage_error(
         &["bench", "exit", "--heap", "shared"],
-        &["heap 'shared' is not available yet; available: per-process"],
+        &["heap 'shared' is not available yet; available: per-process, beam"],
     );
     assert_usage_error(&["bench", "exit", "--heap", "global"], &["'global'", "per-process"]);
     assert_usage_error(&["bench", "exit", "--schedulers", "0"], &["'0'"]);
@@ -122,4 +122,50 @@ fn gc_copy_writes_report_csv_and_trace() {
     let spans = trace.as_array().unwrap();
     assert_eq!(spans.len(), 4);
     assert!(spans.iter().all(|span| span["ph"] == "X" && span["cat"] == "gc"));
+}
+
+/// Runs `bench` with `args` and `--json` into a temporary file; returns the report.
+fn bench_report(args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let mut all = vec!["bench"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--json", json.to_str().unwrap()]);
+    let output = heaplab(&all);
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    read_json(&json)
+}
+
+#[test]
+fn spawn_writes_a_report_with_its_metrics() {
+    let report = bench_report(&["spawn", "--set", "processes=1000", "--schedulers", "2"]);
+    assert_eq!(report["schema"], "heaplab.report/1");
+    assert_eq!(report["workload"], "spawn");
+    assert_eq!(report["heap"], "per-process");
+    assert_eq!(report["schedulers"], 2);
+    assert_eq!(report["params"]["processes"], 1000);
+    for metric in ["spawn_ns_per_process", "exit_ns_per_process"] {
+        assert!(report["metrics"][metric].as_f64().unwrap() > 0.0, "{metric}: {report}");
+    }
+    for metric in ["bytes_per_process", "heap_words_per_process"] {
+        assert!(report["metrics"][metric].as_f64().unwrap() >= 0.0, "{metric}: {report}");
+    }
+    assert!(report["histograms"]["gc_pause_us"].is_object());
+}
+
+#[test]
+fn ring_writes_a_report_with_its_metrics() {
+    let report = bench_report(&["ring", "--set", "processes=10", "--set", "laps=10"]);
+    assert_eq!(report["workload"], "ring");
+    assert_eq!(report["heap"], "per-process");
+    assert_eq!(report["params"]["processes"], 10);
+    assert_eq!(report["params"]["laps"], 10);
+    assert_eq!(report["metrics"]["hops"], 100.0);
+    assert!(report["metrics"]["ns_per_hop"].as_f64().unwrap() > 0.0, "{report}");
+}
+
+#[test]
+fn spawn_and_ring_refuse_bad_parameters() {
+    assert_usage_error(&["bench", "spawn", "--set", "processes=0"], &["'0'", "positive integer"]);
+    assert_usage_error(&["bench", "ring", "--set", "hops=3"], &["'hops'", "laps, processes"]);
 }

@@ -5,11 +5,14 @@
 
 mod exit;
 mod gc_copy;
+mod ring;
+mod runtime;
+mod spawn;
 
 use crate::workload::Workload;
 
 /// Every workload, in name order (Invariant 1).
-pub const ALL: &[Workload] = &[exit::WORKLOAD, gc_copy::WORKLOAD];
+pub const ALL: &[Workload] = &[exit::WORKLOAD, gc_copy::WORKLOAD, ring::WORKLOAD, spawn::WORKLOAD];
 
 #[cfg(test)]
 mod tests {

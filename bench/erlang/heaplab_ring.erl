@@ -1,0 +1,93 @@
+%% heaplab_ring: the `ring` workload of heaplab on the real BEAM (see workloads.md).
+%%
+%% N processes form a ring and pass a token around it M times (N * M hops). Prints one line
+%% of JSON with the metrics to stdout.
+%%
+%% Protocol (the Rust version in src/workloads/ring.rs follows the same steps):
+%% 1. The calling process is member 0 of the ring; it spawns the other N - 1 members, the
+%%    last one first, each knowing the next member's pid (the last one's next is member 0).
+%% 2. The token is the number of hops still to make. Member 0 starts the clock and sends
+%%    N * M - 1 to the next member; every member that receives K > 0 sends K - 1 to its
+%%    next member. After exactly N * M hops member 0 receives 0 and stops the clock.
+%% 3. A member other than 0 that receives K < N will not see the token again (the next
+%%    value to reach it would be K - N < 0), so it exits after forwarding it: the ring
+%%    winds down during the last lap without any extra message.
+%%
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_ring:main([{processes, 1000}, {laps, 1000}])' -s init stop
+
+-module(heaplab_ring).
+-export([main/1, member/2]).
+
+main(Params) ->
+    N = proplists:get_value(processes, Params, 1000),
+    M = proplists:get_value(laps, Params, 1000),
+    Hops = N * M,
+    Next = build(N - 1, self(), N),
+    T0 = erlang:monotonic_time(nanosecond),
+    Next ! Hops - 1,
+    first(Next),
+    T1 = erlang:monotonic_time(nanosecond),
+    Peak = vm_kb("VmHWM:") * 1024,
+    {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
+    print_json([
+        {ns_per_hop, (T1 - T0) / Hops},
+        {hops, Hops},
+        {peak_rss_bytes, Peak},
+        {beam_gc_count, Gcs},
+        {beam_gc_words_reclaimed, Reclaimed}
+    ]).
+
+%% Step 1: spawns K members in front of Next; returns the first one.
+build(0, Next, _N) ->
+    Next;
+build(K, Next, N) ->
+    build(K - 1, spawn(?MODULE, member, [Next, N]), N).
+
+%% Member 0 (step 2): forwards the token until it comes back as 0.
+first(Next) ->
+    receive
+        0 ->
+            ok;
+        K when is_integer(K) ->
+            Next ! K - 1,
+            first(Next)
+    end.
+
+%% The other members (steps 2 and 3).
+member(Next, N) ->
+    receive
+        K when is_integer(K) ->
+            if
+                K > 0 -> Next ! K - 1;
+                true -> ok
+            end,
+            if
+                K >= N -> member(Next, N);
+                true -> ok
+            end
+    end.
+
+%% A "Name:  value kB" line of /proc/self/status, in kB; 0 where there is none.
+vm_kb(Name) ->
+    case file:read_file("/proc/self/status") of
+        {ok, Status} ->
+            Lines = string:split(binary_to_list(Status), "\n", all),
+            case [L || L <- Lines, lists:prefix(Name, L)] of
+                [Line | _] ->
+                    [Value | _] = string:lexemes(string:slice(Line, length(Name)), " \t"),
+                    list_to_integer(Value);
+                [] ->
+                    0
+            end;
+        _ ->
+            0
+    end.
+
+print_json(Pairs) ->
+    Fields = [io_lib:format("\"~s\":~s", [Key, number(Value)]) || {Key, Value} <- Pairs],
+    io:format("{~s}~n", [lists:join(",", Fields)]).
+
+number(Value) when is_integer(Value) ->
+    integer_to_list(Value);
+number(Value) when is_float(Value) ->
+    float_to_list(Value, [{decimals, 3}, compact]).

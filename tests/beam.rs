@@ -1,0 +1,105 @@
+//! `--heap beam`: the Erlang versions of the workloads under the real BEAM.
+//!
+//! Without `erl` the strategy must fail cleanly (one line, exit code 2, nothing installed);
+//! those tests run everywhere. The runs under `erl` happen only where it is installed and
+//! are skipped with a note otherwise, so the suite passes on a machine without Erlang.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const ERL_MISSING: &str =
+    "heaplab: erl not found on PATH; install it with `apt-get install erlang-base` (nothing is installed automatically)";
+
+fn heaplab_with_path(args: &[&str], path: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_heaplab"))
+        .args(args)
+        .env("PATH", path)
+        .output()
+        .expect("the heaplab binary runs")
+}
+
+fn heaplab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_heaplab")).args(args).output().expect("the heaplab binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn without_erl_beam_runs_fail_with_one_line_and_exit_2() {
+    let empty = tempfile::tempdir().unwrap();
+    for workload in ["spawn", "ring"] {
+        let output = heaplab_with_path(&["bench", workload, "--heap", "beam"], empty.path());
+        assert_eq!(output.status.code(), Some(2), "{workload}: {}", stderr(&output));
+        assert_eq!(stderr(&output), format!("{ERL_MISSING}\n"), "{workload}");
+        assert!(output.stdout.is_empty(), "{workload}: nothing should run");
+    }
+}
+
+#[test]
+fn workloads_without_an_erlang_version_are_refused_under_beam() {
+    let empty = tempfile::tempdir().unwrap();
+    let output = heaplab_with_path(&["bench", "exit", "--heap", "beam"], empty.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "heaplab: workload 'exit' has no Erlang version for --heap beam; workloads with one: ring, spawn\n"
+    );
+}
+
+#[test]
+fn bad_parameters_are_refused_before_looking_for_erl() {
+    let empty = tempfile::tempdir().unwrap();
+    let output = heaplab_with_path(&["bench", "ring", "--heap", "beam", "--set", "laps=0"], empty.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("'0'"), "{}", stderr(&output));
+}
+
+fn erl_installed() -> bool {
+    let found = heaplab::beam::find_on_path("erl").is_some() && heaplab::beam::find_on_path("erlc").is_some();
+    if !found {
+        eprintln!("note: erl or erlc is not on PATH; skipping the runs under the BEAM");
+    }
+    found
+}
+
+fn beam_report(args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let mut all = vec!["bench"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--heap", "beam", "--schedulers", "2", "--json", json.to_str().unwrap()]);
+    let output = heaplab(&all);
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["schema"], "heaplab.report/1");
+    assert_eq!(report["heap"], "beam");
+    assert_eq!(report["schedulers"], 2);
+    report
+}
+
+#[test]
+fn spawn_runs_under_the_beam_where_erl_is_installed() {
+    if !erl_installed() {
+        return;
+    }
+    let report = beam_report(&["spawn", "--set", "processes=1000"]);
+    assert_eq!(report["workload"], "spawn");
+    assert_eq!(report["params"]["processes"], 1000);
+    for metric in ["spawn_ns_per_process", "bytes_per_process", "exit_ns_per_process", "peak_rss_bytes"] {
+        assert!(report["metrics"][metric].as_f64().unwrap() > 0.0, "{metric}: {report}");
+    }
+    assert!(report["metrics"]["heap_words_per_process"].as_f64().unwrap() >= 233.0, "{report}");
+}
+
+#[test]
+fn ring_runs_under_the_beam_where_erl_is_installed() {
+    if !erl_installed() {
+        return;
+    }
+    let report = beam_report(&["ring", "--set", "processes=10", "--set", "laps=10"]);
+    assert_eq!(report["workload"], "ring");
+    assert_eq!(report["metrics"]["hops"], 100.0);
+    assert!(report["metrics"]["ns_per_hop"].as_f64().unwrap() > 0.0, "{report}");
+}

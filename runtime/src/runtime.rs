@@ -9,7 +9,7 @@
 //!    finished with reason `shutdown`, and no process cell or heap is left.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -57,6 +57,9 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) table: ProcessTable,
     pub(crate) injectors: [Injector<Arc<Task>>; 4],
+    /// Processes queued per priority, anywhere: lets a scheduler skip empty levels without
+    /// probing every queue.
+    pub(crate) runnable: [AtomicUsize; 4],
     pub(crate) stealers: Vec<[Stealer<Arc<Task>>; 4]>,
     pub(crate) sleepers: Sleepers,
     pub(crate) timers: Vec<Mutex<TimerWheel>>,
@@ -271,6 +274,7 @@ impl Runtime {
         let shared = Arc::new(Shared {
             table: ProcessTable::new(config.max_processes),
             injectors: scheduler::new_injectors(),
+            runnable: Default::default(),
             stealers,
             sleepers: Sleepers::default(),
             timers: (0..n).map(|_| Mutex::new(TimerWheel::new(origin))).collect(),

@@ -149,6 +149,9 @@ pub(crate) fn budget_spent() -> bool {
 /// runtime's schedulers, otherwise onto the injector.
 pub(crate) fn push(shared: &Arc<Shared>, task: Arc<Task>) {
     let priority = task.priority() as usize;
+    // Counted before it becomes visible, so a scheduler that reads zero has really nothing
+    // to find at that level (or finds it on its next pass; parking checks the queues).
+    shared.runnable[priority].fetch_add(1, Ordering::AcqRel);
     let mut task = Some(task);
     let mut share = true;
     LOCAL.with(|l| {
@@ -195,18 +198,22 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     let mut normal_picks = 0u32;
     let mut picks = 0u32;
     let mut slices = SliceRecorder::new();
+    // One clock read per slice: a slice's end is the next one's start.
+    let mut clock = Instant::now();
     while !shared.is_shutting_down() {
-        fire_timers(&shared, index);
+        fire_timers(&shared, index, clock);
         picks = picks.wrapping_add(1);
         let injector_first = picks.is_multiple_of(INJECTOR_INTERVAL);
         match find_work(&shared, index, &mut rng, &mut normal_picks, injector_first) {
             Some(task) => {
-                let elapsed = run_task(&shared, index, task);
-                slices.record(&shared.counters[index], elapsed);
+                let end = run_task(&shared, index, task, clock);
+                slices.record(&shared.counters[index], end.saturating_duration_since(clock));
+                clock = end;
             }
             None => {
                 slices.publish_if_many(&shared.counters[index]);
                 park(&shared, index);
+                clock = Instant::now();
             }
         }
     }
@@ -215,13 +222,13 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     SCHEDULER.with(|s| s.set(None));
 }
 
-fn fire_timers(shared: &Arc<Shared>, index: usize) {
+fn fire_timers(shared: &Arc<Shared>, index: usize, now: Instant) {
     let fired = {
         let mut wheel = shared.timers[index].lock().unwrap_or_else(|e| e.into_inner());
         if wheel.len() == 0 {
             return;
         }
-        wheel.advance(Instant::now())
+        wheel.advance(now)
     };
     for action in fired {
         action.fire(shared);
@@ -245,6 +252,9 @@ fn take(
     rng: &mut XorShift,
     injector_first: bool,
 ) -> Option<Arc<Task>> {
+    if shared.runnable[priority].load(Ordering::Acquire) == 0 {
+        return None;
+    }
     let found = LOCAL.with(|l| {
         let l = l.borrow();
         let local = l.as_ref().expect("scheduler thread");
@@ -287,6 +297,9 @@ fn take(
         }
         None
     });
+    if found.is_some() {
+        shared.runnable[priority].fetch_sub(1, Ordering::AcqRel);
+    }
     found
 }
 
@@ -386,13 +399,12 @@ impl SliceRecorder {
     }
 }
 
-/// Polls one process for one slice and decides what happens to it next; returns the slice
-/// length.
-fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>) -> Duration {
+/// Polls one process for one slice, begun at `start`, and decides what happens to it next;
+/// returns when the slice ended.
+fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Instant) -> Instant {
     if !task.start_running() {
-        return Duration::ZERO;
+        return start;
     }
-    let start = Instant::now();
     BUDGET.with(|b| b.set(i64::from(shared.config.reductions)));
     let waker = Waker::from(Arc::clone(&task));
     let mut cx = Context::from_waker(&waker);
@@ -404,7 +416,8 @@ fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>) -> Duration {
         }
     };
     BUDGET.with(|b| b.set(i64::MAX));
-    let elapsed = start.elapsed();
+    let end = Instant::now();
+    let elapsed = end.saturating_duration_since(start);
     let counters = &shared.counters[index];
     counters.slices.fetch_add(1, Ordering::Relaxed);
     if elapsed > shared.config.overrun_threshold {
@@ -413,7 +426,7 @@ fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>) -> Duration {
     let exit = match outcome {
         Ok(Poll::Ready(())) => Some(ExitReason::Normal),
         Err(payload) => Some(ExitReason::Panic(panic_message(payload.as_ref()))),
-        Ok(Poll::Pending) => task.exit_request.lock().unwrap_or_else(|e| e.into_inner()).take(),
+        Ok(Poll::Pending) => task.take_exit_request(),
     };
     match exit {
         Some(reason) => shared.finish(&task, reason),
@@ -423,7 +436,7 @@ fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>) -> Duration {
             }
         }
     }
-    elapsed
+    end
 }
 
 /// The text of a panic payload.

@@ -76,6 +76,8 @@ pub(crate) struct Task {
     /// An exit the process asked for from inside (e.g. `max_heap_size`), applied after the
     /// current poll.
     pub(crate) exit_request: Mutex<Option<ExitReason>>,
+    /// Whether `exit_request` is set: read at every await point, so an atomic, not the lock.
+    pub(crate) exiting: std::sync::atomic::AtomicBool,
     /// The registered name, removed from the registry at exit.
     pub(crate) name: Mutex<Option<Atom>>,
     /// Links and monitors; boxed on first use so a process without any pays one word.
@@ -96,6 +98,7 @@ impl Task {
             inbox: Inbox::new(),
             body: Mutex::new(None),
             exit_request: Mutex::new(None),
+            exiting: std::sync::atomic::AtomicBool::new(false),
             name: Mutex::new(None),
             control: Mutex::new(None),
             trap_exit: std::sync::atomic::AtomicBool::new(false),
@@ -157,6 +160,24 @@ impl Task {
 
     pub(crate) fn is_done(&self) -> bool {
         self.state.load(Ordering::Acquire) == DONE
+    }
+
+    /// Records an exit for the scheduler to carry out after the current poll; the first
+    /// request wins.
+    pub(crate) fn request_exit(&self, reason: ExitReason) {
+        let mut request = self.exit_request.lock().unwrap_or_else(|e| e.into_inner());
+        if request.is_none() {
+            *request = Some(reason);
+            self.exiting.store(true, Ordering::Release);
+        }
+    }
+
+    /// The exit requested, if any (taken: the scheduler carries it out once).
+    pub(crate) fn take_exit_request(&self) -> Option<ExitReason> {
+        if !self.exiting.load(Ordering::Acquire) {
+            return None;
+        }
+        self.exit_request.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// Runs `f` on the control block, creating it if needed.

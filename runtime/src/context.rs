@@ -297,11 +297,7 @@ impl Cx {
     /// Asks the scheduler to end this process after the current poll (the first request
     /// wins).
     fn request_exit(&mut self, reason: ExitReason) {
-        let mut request = self.task.exit_request.lock().unwrap_or_else(|e| e.into_inner());
-        if request.is_none() {
-            *request = Some(reason);
-        }
-        drop(request);
+        self.task.request_exit(reason);
         // End the slice: no further work is done in it.
         scheduler::consume(u64::MAX);
     }
@@ -340,7 +336,7 @@ impl Cx {
 
     /// Whether an exit was requested for this process (it will end at its next await).
     fn exiting(&self) -> bool {
-        self.task.exit_request.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+        self.task.exiting.load(Ordering::Acquire)
     }
 
     /// Yields to other processes: the process goes to the back of its run queue.

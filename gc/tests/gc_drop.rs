@@ -1,0 +1,197 @@
+//! Exit: dropping a heap (or a fragment) gives back its blocks and its binary references,
+//! whatever it holds, wherever it is dropped.
+//!
+//! `block_stats()` and the live-binary counters count the whole program, so every test here
+//! takes the same lock.
+
+mod common;
+
+use common::{check, collect, int_list, root_owned, serial};
+use heaplab_gc::{
+    block_stats, live_binaries, live_binary_bytes, release_pooled_blocks, Binary, Collect, Fragment, Heap,
+    HeapOptions, OwnedTerm, MMAP_THRESHOLD_WORDS,
+};
+
+#[test]
+fn dropping_a_heap_returns_its_blocks_and_binaries() {
+    let _serial = serial();
+    let blocks = block_stats();
+    let (binaries, bytes) = (live_binaries(), live_binary_bytes());
+    let outside = Binary::from_bytes(&[1; 5000]);
+    {
+        let mut heap = Heap::default();
+        let roots: Vec<_> = (0..50)
+            .map(|i| {
+                root_owned(
+                    &mut heap,
+                    &OwnedTerm::tuple(vec![int_list(500, i), OwnedTerm::Binary(vec![i as u8; 200])]),
+                )
+            })
+            .collect();
+        let outside_root = heap.enter(|h| h.root(h.refc_binary(&outside)));
+        collect(&mut heap, Collect::Minor);
+        collect(&mut heap, Collect::Minor);
+        // Young, old, fragments and attached messages all at once.
+        heap.enter(|h| {
+            h.list((0..5000).map(|i| h.int(i)));
+            h.attach(Fragment::from_owned(&OwnedTerm::Binary(vec![2; 300])));
+        });
+        let s = heap.stats();
+        assert!(s.old_capacity > 0 && s.fragments > 0 && s.young_used > 0, "{s:?}");
+        assert!(block_stats().in_use_bytes > blocks.in_use_bytes);
+        assert_eq!(live_binaries() - binaries, 1 + 50 + 1);
+        assert_eq!(outside.refcount(), 2);
+        check(&mut heap, &roots);
+        drop(heap);
+        // The roots outlive their heap harmlessly.
+        drop((roots, outside_root));
+    }
+    assert_eq!(outside.refcount(), 1);
+    assert_eq!((live_binaries() - binaries, live_binary_bytes() - bytes), (1, 5000));
+    let after = block_stats();
+    assert_eq!(after.in_use_bytes, blocks.in_use_bytes);
+    assert_eq!(after.mapped_bytes, blocks.mapped_bytes);
+}
+
+#[test]
+fn large_heaps_are_mapped_and_unmapped() {
+    let _serial = serial();
+    let before = block_stats();
+    let mut heap = Heap::default();
+    let n = MMAP_THRESHOLD_WORDS as i64; // 2n words of cons cells
+    let roots = [root_owned(&mut heap, &int_list(n, 0))];
+    collect(&mut heap, Collect::Major);
+    let s = heap.stats();
+    assert!(s.young_capacity >= 2 * MMAP_THRESHOLD_WORDS);
+    let during = block_stats();
+    assert_eq!(during.mapped_bytes - before.mapped_bytes, s.young_capacity * 8);
+    assert_eq!(during.in_use_bytes - before.in_use_bytes, s.heap_words() * 8);
+    check(&mut heap, &roots);
+    drop(heap);
+    let after = block_stats();
+    assert_eq!((after.in_use_bytes, after.mapped_bytes), (before.in_use_bytes, before.mapped_bytes));
+}
+
+#[test]
+fn released_pool_blocks_leave_the_pool_empty() {
+    let _serial = serial();
+    for _ in 0..10 {
+        let mut heap = Heap::default();
+        root_owned(&mut heap, &int_list(10, 0));
+    }
+    assert!(block_stats().pooled_bytes > 0, "small heap blocks are pooled");
+    release_pooled_blocks();
+    assert_eq!(block_stats().pooled_bytes, 0);
+    // A pooled block is handed out again before the allocator is asked.
+    let heap = {
+        let mut heap = Heap::default();
+        root_owned(&mut heap, &int_list(1, 0));
+        heap
+    };
+    drop(heap);
+    let pooled = block_stats().pooled_bytes;
+    assert_eq!(pooled, 233 * 8);
+    let mut heap = Heap::default();
+    heap.enter(|h| {
+        h.int(i64::MAX);
+    });
+    assert_eq!(block_stats().pooled_bytes, 0);
+}
+
+#[test]
+fn a_heap_can_be_dropped_on_another_thread() {
+    let _serial = serial();
+    let before = block_stats().in_use_bytes;
+    let binaries = live_binaries();
+    let mut heap = Heap::default();
+    let root = root_owned(&mut heap, &OwnedTerm::list(vec![OwnedTerm::Binary(vec![3; 1000]); 10]));
+    assert_eq!(live_binaries() - binaries, 10);
+    std::thread::spawn(move || {
+        check(&mut heap, std::slice::from_ref(&root));
+        drop(heap);
+        drop(root);
+    })
+    .join()
+    .unwrap();
+    assert_eq!(live_binaries(), binaries);
+    assert_eq!(block_stats().in_use_bytes, before);
+}
+
+#[test]
+fn an_unattached_fragment_returns_its_memory() {
+    let _serial = serial();
+    let before = block_stats().in_use_bytes;
+    let binaries = live_binaries();
+    let fragment =
+        Fragment::from_owned(&OwnedTerm::tuple(vec![int_list(10_000, 0), OwnedTerm::Binary(vec![1; 99])]));
+    assert_eq!(fragment.words(), 3 + 20_000 + 3);
+    assert!(block_stats().in_use_bytes >= before + fragment.words() * 8);
+    assert_eq!(live_binaries() - binaries, 1);
+    drop(fragment);
+    assert_eq!(block_stats().in_use_bytes, before);
+    assert_eq!(live_binaries(), binaries);
+}
+
+#[test]
+fn an_idle_heap_costs_no_block() {
+    let _serial = serial();
+    let before = block_stats().in_use_bytes;
+    let mut heap = Heap::default();
+    let root = heap.enter(|h| h.root(h.atom_named("idle")));
+    assert_eq!(block_stats().in_use_bytes, before, "immediates need no young block");
+    heap.enter(|h| {
+        h.float(1.0);
+    });
+    assert_eq!(block_stats().in_use_bytes, before + 233 * 8);
+    drop(root);
+    drop(heap);
+    assert_eq!(block_stats().in_use_bytes, before);
+}
+
+/// A heap whose first young block is a memory map of about `bytes` bytes; only its first
+/// page is touched.
+fn heap_with_mapped_block(bytes: usize) -> Heap {
+    let opts = HeapOptions { min_heap_size: bytes / 8, ..Default::default() };
+    let mut heap = Heap::new(opts).unwrap();
+    heap.enter(|h| {
+        h.float(0.0);
+    });
+    heap
+}
+
+#[test]
+fn freed_maps_are_cached_up_to_ten_maps_and_one_gib() {
+    let _serial = serial();
+    release_pooled_blocks();
+    assert_eq!(block_stats().cached_map_bytes, 0);
+    const MB: usize = 1 << 20;
+
+    // A freed map is kept, and handed out again for a block of the same size.
+    let heap = heap_with_mapped_block(MB);
+    let map_bytes = heap.stats().young_capacity * 8;
+    drop(heap);
+    assert_eq!(block_stats().cached_map_bytes, map_bytes);
+    let heap = heap_with_mapped_block(MB);
+    assert_eq!(block_stats().cached_map_bytes, 0);
+    drop(heap);
+
+    // At most ten maps.
+    let heaps: Vec<Heap> = (0..12).map(|_| heap_with_mapped_block(MB)).collect();
+    drop(heaps);
+    assert_eq!(block_stats().cached_map_bytes, 10 * map_bytes);
+    release_pooled_blocks();
+
+    // At most 1 GiB, whatever the sizes: nine maps of ~100 MB, then one of ~500 MB.
+    let heaps: Vec<Heap> = (0..9).map(|_| heap_with_mapped_block(100 * MB)).collect();
+    drop(heaps);
+    let nine = block_stats().cached_map_bytes;
+    assert!(nine <= 1 << 30, "{nine}");
+    drop(heap_with_mapped_block(500 * MB));
+    let cached = block_stats().cached_map_bytes;
+    assert!(cached <= 1 << 30, "the segment cache holds {} MB", cached / MB);
+    // A map larger than the whole cache is never kept.
+    release_pooled_blocks();
+    drop(heap_with_mapped_block(1100 * MB));
+    assert_eq!(block_stats().cached_map_bytes, 0);
+    release_pooled_blocks();
+}

@@ -48,6 +48,11 @@ pub struct Program {
 /// Every workload with an Erlang version, in workload name order (Invariant 1).
 pub const PROGRAMS: &[Program] = &[
     Program {
+        workload: "restart",
+        module: "heaplab_restart",
+        source: include_str!("../bench/erlang/heaplab_restart.erl"),
+    },
+    Program {
         workload: "ring",
         module: "heaplab_ring",
         source: include_str!("../bench/erlang/heaplab_ring.erl"),
@@ -310,7 +315,7 @@ mod tests {
         assert_eq!(failure.exit_code(), 2);
         assert_eq!(
             failure.message(),
-            "workload 'exit' has no Erlang version for --heap beam; workloads with one: ring, spawn"
+            "workload 'exit' has no Erlang version for --heap beam; workloads with one: restart, ring, spawn"
         );
     }
 

@@ -250,6 +250,8 @@ impl Cx {
                 }
             }
             Envelope::Exit { from, reason, linked } => self.handle_exit_signal(from, reason, linked),
+            // No term is alive here (`&mut self`), so a collection is safe at any delivery.
+            Envelope::GarbageCollect => self.collect(Collect::Major),
         }
     }
 

@@ -1,8 +1,12 @@
 //! Exit reasons: why a process ended, or what an exit signal carries.
 //!
 //! # Invariants
-//! 1. Reasons are normalised: the atoms `normal`, `kill`, `killed` and `shutdown` are always
-//!    the dedicated variants, never `Other`, so equality of reasons is equality of terms.
+//! 1. Reasons are normalised: the atoms `normal`, `kill`, `killed` and `shutdown` and the
+//!    term `{panic, Message}` (a UTF-8 binary message) are always the dedicated variants,
+//!    never `Other`, so a reason read back from its term (from an `'EXIT'` or `'DOWN'`
+//!    message) equals the reason, and equality of reasons is equality of terms. The one
+//!    exception is [`ExitReason::MaxHeapSize`], whose term does not carry the limit: read
+//!    back, it is `Other({max_heap_size, Words})`.
 
 use std::fmt;
 
@@ -41,6 +45,15 @@ impl ExitReason {
             OwnedTerm::Atom(a) if *a == Atom::KILL => ExitReason::Kill,
             OwnedTerm::Atom(a) if *a == Atom::KILLED => ExitReason::Killed,
             OwnedTerm::Atom(a) if a.name() == "shutdown" => ExitReason::Shutdown,
+            OwnedTerm::Tuple(items) => match items.as_slice() {
+                [OwnedTerm::Atom(tag), OwnedTerm::Binary(message)] if tag.name() == "panic" => {
+                    match std::str::from_utf8(message) {
+                        Ok(message) => ExitReason::Panic(message.to_owned()),
+                        Err(_) => ExitReason::Other(term),
+                    }
+                }
+                _ => ExitReason::Other(term),
+            },
             _ => ExitReason::Other(term),
         }
     }
@@ -106,5 +119,23 @@ mod tests {
         assert_eq!(ExitReason::noproc().to_string(), "noproc");
         assert_eq!(ExitReason::MaxHeapSize { limit: 10, size: 20 }.to_string(), "{max_heap_size,20}");
         assert_eq!(ExitReason::Panic("boom".into()).to_string(), "{panic,\"boom\"}");
+    }
+
+    #[test]
+    fn a_reason_read_back_from_its_term_is_the_same_reason() {
+        let reasons = [
+            ExitReason::Normal,
+            ExitReason::Kill,
+            ExitReason::Killed,
+            ExitReason::Shutdown,
+            ExitReason::Panic("boom".into()),
+            ExitReason::atom("other"),
+            ExitReason::Other(OwnedTerm::tuple(vec![OwnedTerm::atom("shutdown"), OwnedTerm::Int(1)])),
+        ];
+        for reason in reasons {
+            assert_eq!(ExitReason::from_term(reason.to_term()), reason);
+        }
+        let not_utf8 = OwnedTerm::tuple(vec![OwnedTerm::atom("panic"), OwnedTerm::Binary(vec![0xff])]);
+        assert_eq!(ExitReason::from_term(not_utf8.clone()), ExitReason::Other(not_utf8));
     }
 }

@@ -46,6 +46,7 @@ mod config;
 mod context;
 pub mod costs;
 mod exit;
+pub mod gen_server;
 #[allow(unsafe_code)] // the lock-free inbox; see its module doc
 mod inbox;
 mod priority;
@@ -53,6 +54,7 @@ mod registry;
 mod runtime;
 mod scheduler;
 mod stats;
+pub mod supervisor;
 mod table;
 mod task;
 mod timer;
@@ -61,7 +63,7 @@ pub use config::{
     Builder, Config, ConfigError, DEFAULT_MAX_PROCESSES, DEFAULT_OVERRUN_THRESHOLD, DEFAULT_REDUCTIONS,
     MAX_SCHEDULERS,
 };
-pub use context::{Cx, NoProc, NotRegistered};
+pub use context::{Cx, NoProc, NotRegistered, UNALIASED_TAGS};
 pub use exit::ExitReason;
 pub use heaplab_gc;
 pub use priority::{Priority, LOW_SKIPS};

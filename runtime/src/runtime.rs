@@ -374,6 +374,14 @@ impl Runtime {
         self.shared.post(pid, Envelope::Exit { from: EXTERNAL_PID, reason, linked: false });
     }
 
+    /// Asks `pid` to run a major collection of its heap as soon as it runs
+    /// (`erlang:garbage_collect(Pid)`); the process is woken for it. A heap grown by a burst
+    /// of messages otherwise keeps its size until the process collects on its own, which an
+    /// idle process does not. Does nothing if `pid` does not exist.
+    pub fn garbage_collect(&self, pid: Pid) {
+        self.shared.post(pid, Envelope::GarbageCollect);
+    }
+
     /// Monitors `pid` from outside: `on_exit` runs once with the exit reason (`noproc` at
     /// once if `pid` does not exist).
     pub fn on_exit(&self, pid: Pid, on_exit: impl FnOnce(Pid, &ExitReason) + Send + 'static) {

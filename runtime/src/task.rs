@@ -53,6 +53,9 @@ pub(crate) enum Envelope {
     /// The process `from` that this process monitors under `reference` ended; becomes a
     /// `'DOWN'` message unless the monitor was dropped meanwhile.
     Down { from: Pid, reference: Ref, reason: ExitReason },
+    /// Run a major collection now (`erlang:garbage_collect/1`): an idle process keeps the
+    /// heap it grew to until its next collection, which only this brings about.
+    GarbageCollect,
 }
 
 /// Links and monitors of one process; touched by the process itself and, once, by the code

@@ -5,6 +5,7 @@
 
 mod exit;
 mod gc_copy;
+mod restart;
 mod ring;
 mod runtime;
 mod spawn;
@@ -12,7 +13,8 @@ mod spawn;
 use crate::workload::Workload;
 
 /// Every workload, in name order (Invariant 1).
-pub const ALL: &[Workload] = &[exit::WORKLOAD, gc_copy::WORKLOAD, ring::WORKLOAD, spawn::WORKLOAD];
+pub const ALL: &[Workload] =
+    &[exit::WORKLOAD, gc_copy::WORKLOAD, restart::WORKLOAD, ring::WORKLOAD, spawn::WORKLOAD];
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,157 @@
+%% heaplab_restart: the `restart` workload of heaplab on the real BEAM (see workloads.md).
+%%
+%% A one_for_one supervisor runs one gen_server worker registered under a name. The calling
+%% process crashes the worker and calls the name until a call is answered by the restarted
+%% worker: the time from the crash to that answer is one restart latency. Prints one line of
+%% JSON with the metrics to stdout.
+%%
+%% Protocol (the Rust version in src/workloads/restart.rs follows the same steps):
+%% 1. The crashes are made in batches of SupervisorCrashes: each batch starts a fresh
+%%    supervisor (this module's init({sup, N})) with the worker (init(worker)), whose
+%%    intensity allows exactly the batch's crashes within an hour, and stops it afterwards
+%%    (neither is timed). The supervisor walks its whole restart history at each restart
+%%    (add_restart/1 filters a list), so a batch keeps that history as short as a real
+%%    supervisor's. Logging is switched off first: heaplab has no logger, and a report per
+%%    crash would be timed here only.
+%% 2. For each crash: look the worker up by name, start the clock, crash it (kill:
+%%    exit(Pid, kill); panic: a `crash` cast its handle_cast answers with
+%%    erlang:error(crash)), then call the name with `ping` until the reply comes from a pid
+%%    other than the crashed one; a call that exits (noproc, or the dying worker) is retried
+%%    at once, after a yield. Stop the clock: one latency sample.
+%% 3. A first batch of 100 crashes is not recorded (warm-up).
+%%
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_restart:main([{crashes, 10000}, {crash, kill},
+%%        {supervisor_crashes, 100}])' -s init stop
+
+-module(heaplab_restart).
+-export([main/1]).
+%% The supervisor and gen_server callbacks of the module (init/1 serves both, by argument).
+-export([init/1, handle_call/3, handle_cast/2]).
+
+-define(WORKER, heaplab_restart_worker).
+-define(WARM_UP, 100).
+-define(CALL_TIMEOUT, 5000).
+-define(PERIOD_S, 3600).
+
+main(Params) ->
+    Crashes = proplists:get_value(crashes, Params, 10000),
+    Crash = proplists:get_value(crash, Params, kill),
+    PerSupervisor = proplists:get_value(supervisor_crashes, Params, 100),
+    logger:set_primary_config(level, none),
+    {_, _} = batch(?WARM_UP, Crash, [], 0),
+    {Samples, Calls} = batches(Crashes, PerSupervisor, Crash, [], 0),
+    Sorted = lists:sort(Samples),
+    N = length(Sorted),
+    Peak = vm_kb("VmHWM:") * 1024,
+    {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
+    print_json([
+        {restart_latency_p50_us, percentile(Sorted, N, 0.50)},
+        {restart_latency_p90_us, percentile(Sorted, N, 0.90)},
+        {restart_latency_p99_us, percentile(Sorted, N, 0.99)},
+        {restart_latency_p999_us, percentile(Sorted, N, 0.999)},
+        {restart_latency_max_us, lists:last(Sorted)},
+        {restart_latency_mean_us, lists:sum(Sorted) / N},
+        {calls_per_restart, Calls / N},
+        {restarts, N},
+        {peak_rss_bytes, Peak},
+        {beam_gc_count, Gcs},
+        {beam_gc_words_reclaimed, Reclaimed}
+    ]).
+
+%% Step 1: the supervisor and the worker.
+init({sup, Intensity}) ->
+    Flags = #{strategy => one_for_one, intensity => Intensity, period => ?PERIOD_S},
+    Worker = #{id => worker, start => {gen_server, start_link, [{local, ?WORKER}, ?MODULE, worker, []]}},
+    {ok, {Flags, [Worker]}};
+init(worker) ->
+    {ok, no_state}.
+
+handle_call(ping, _From, State) ->
+    {reply, self(), State}.
+
+handle_cast(crash, _State) ->
+    erlang:error(crash).
+
+%% Steps 1 and 2: Left crashes, batch by batch.
+batches(0, _PerSupervisor, _Crash, Samples, Calls) ->
+    {Samples, Calls};
+batches(Left, PerSupervisor, Crash, Samples, Calls) ->
+    Size = min(Left, PerSupervisor),
+    {Samples1, Calls1} = batch(Size, Crash, Samples, Calls),
+    batches(Left - Size, PerSupervisor, Crash, Samples1, Calls1).
+
+%% One batch under a fresh supervisor, stopped afterwards (a normal exit, which the linked
+%% caller ignores).
+batch(Size, Crash, Samples, Calls) ->
+    {ok, Sup} = supervisor:start_link(?MODULE, {sup, Size}),
+    Result = crash_all(Size, Crash, Samples, Calls),
+    ok = gen_server:stop(Sup),
+    Result.
+
+%% Step 2, Left times: the latencies in microseconds and the calls they took.
+crash_all(0, _Crash, Samples, Calls) ->
+    {Samples, Calls};
+crash_all(Left, Crash, Samples, Calls) ->
+    {Us, Made} = one_crash(Crash),
+    crash_all(Left - 1, Crash, [Us | Samples], Calls + Made).
+
+%% Step 2 once: the latency in microseconds and the calls made.
+one_crash(Crash) ->
+    Old = whereis(?WORKER),
+    T0 = erlang:monotonic_time(nanosecond),
+    crash(Crash, Old),
+    Made = serve_again(Old, 0),
+    T1 = erlang:monotonic_time(nanosecond),
+    {(T1 - T0) / 1000, Made}.
+
+crash(kill, Pid) ->
+    exit(Pid, kill);
+crash(panic, Pid) ->
+    gen_server:cast(Pid, crash).
+
+%% Step 2: calls the worker's name until a process other than Old answers; returns the
+%% number of calls made.
+serve_again(Old, Made) ->
+    try gen_server:call(?WORKER, ping, ?CALL_TIMEOUT) of
+        Old ->
+            erlang:yield(),
+            serve_again(Old, Made + 1);
+        _New ->
+            Made + 1
+    catch
+        exit:{timeout, _} ->
+            erlang:error(worker_did_not_come_back);
+        exit:_ ->
+            erlang:yield(),
+            serve_again(Old, Made + 1)
+    end.
+
+%% The value at rank ceil(P * N) of a sorted list, as HdrHistogram reports percentiles.
+percentile(Sorted, N, P) ->
+    Rank = max(1, min(N, ceil(P * N))),
+    lists:nth(Rank, Sorted).
+
+%% A "Name:  value kB" line of /proc/self/status, in kB; 0 where there is none.
+vm_kb(Name) ->
+    case file:read_file("/proc/self/status") of
+        {ok, Status} ->
+            Lines = string:split(binary_to_list(Status), "\n", all),
+            case [L || L <- Lines, lists:prefix(Name, L)] of
+                [Line | _] ->
+                    [Value | _] = string:lexemes(string:slice(Line, length(Name)), " \t"),
+                    list_to_integer(Value);
+                [] ->
+                    0
+            end;
+        _ ->
+            0
+    end.
+
+print_json(Pairs) ->
+    Fields = [io_lib:format("\"~s\":~s", [Key, number(Value)]) || {Key, Value} <- Pairs],
+    io:format("{~s}~n", [lists:join(",", Fields)]).
+
+number(Value) when is_integer(Value) ->
+    integer_to_list(Value);
+number(Value) when is_float(Value) ->
+    float_to_list(Value, [{decimals, 3}, compact]).

@@ -1,0 +1,232 @@
+//! restart: how long a supervised worker is out of service after a crash.
+//!
+//! A `one_for_one` supervisor runs one gen_server worker registered under a name. The
+//! bench process crashes the worker and calls the name until a call is answered by the
+//! restarted worker: the time from the crash to that answer is one restart latency. It
+//! covers everything between a failure and service again: the exit signal to the
+//! supervisor, its restart decision, the new process, its `init`, the name registered again,
+//! and the first request served.
+//!
+//! # Protocol (the Erlang version, bench/erlang/heaplab_restart.erl, follows the same steps)
+//! 1. The crashes are made in batches of `supervisor_crashes`: each batch starts a fresh
+//!    supervisor with the worker, whose intensity allows exactly the batch's crashes within
+//!    an hour, and stops it afterwards (neither is timed). A supervisor remembers every
+//!    restart within its period, and OTP's walks that whole history at each restart
+//!    (`add_restart/1` filters a list); one supervisor for 10,000 back-to-back crashes would
+//!    make the BEAM figure that of a 10,000-element list walk (about 50 us here) rather than
+//!    of a restart. A batch keeps the history as short as a real supervisor's; raise
+//!    `supervisor_crashes` to see its cost.
+//! 2. For each crash: look the worker up by name, start the clock, crash it (`kill`:
+//!    `exit(Pid, kill)`; `panic`: a `crash` cast that its `handle_cast` answers by
+//!    panicking, `erlang:error(crash)` in Erlang), then call the name with `ping` until the
+//!    reply comes from a pid other than the crashed one. A call that fails (the name is not
+//!    registered yet, or still names the dying process) is retried at once, after a yield.
+//!    Stop the clock: one `restart_latency_us` sample.
+//! 3. A first batch of [`WARM_UP`] crashes is not recorded (first use of the code paths and
+//!    of the block pool).
+//!
+//! Metrics: `restart_latency_us` (histogram), `restart_latency_p50_us` and
+//! `restart_latency_p99_us` (the same figures as metrics, as the Erlang version reports
+//! them), `calls_per_restart` (calls made until one was answered, averaged), `restarts`.
+
+use std::time::{Duration, Instant};
+
+use heaplab_gc::{Atom, Pid, Root};
+use heaplab_runtime::gen_server::{self, CallError, CallResult, Caller, CastResult, GenServer, Timeout};
+use heaplab_runtime::supervisor::{self, ChildSpec, Flags, Strategy};
+use heaplab_runtime::{Cx, ExitReason, Runtime};
+
+use super::runtime;
+use crate::failure::Failure;
+use crate::histogram::DurationHistogram;
+use crate::params::{ParamKind, ParamSpec};
+use crate::workload::{Measurements, RunContext, Threads, Workload};
+
+/// The restart workload.
+pub const WORKLOAD: Workload = Workload {
+    name: "restart",
+    summary: "crash a supervised, registered worker; time until a call to its name is answered again",
+    params: PARAMS,
+    threads: Threads::Schedulers,
+    run,
+};
+
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "crash",
+        default: "kill",
+        kind: ParamKind::OneOf(&["kill", "panic"]),
+        description: "how the worker dies: exit(Pid, kill), or a panic in its handle_cast",
+    },
+    ParamSpec {
+        name: "crashes",
+        default: "10000",
+        kind: ParamKind::Integer { min: 1, max: 1_000_000 },
+        description: "crashes measured",
+    },
+    ParamSpec {
+        name: "supervisor_crashes",
+        default: "100",
+        kind: ParamKind::Integer { min: 1, max: 1_000_000 },
+        description: "crashes per supervisor before a fresh one takes over (its restart history)",
+    },
+];
+
+/// Crashes before the measured ones (Protocol step 3).
+const WARM_UP: u64 = 100;
+
+/// The registered name of the worker.
+const WORKER_NAME: &str = "heaplab_restart_worker";
+
+/// How long one call may wait: far above any restart; a call that times out fails the run.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The supervisors' intensity period: a whole batch fits in it (Protocol step 1).
+const PERIOD: Duration = Duration::from_secs(3600);
+
+/// The worker: answers any call with its own pid, panics on any cast.
+struct Worker;
+
+impl GenServer for Worker {
+    async fn handle_call(&mut self, cx: &mut Cx, _request: Root, _from: Caller) -> CallResult {
+        let me = cx.self_pid();
+        CallResult::reply(move |h| h.pid(me))
+    }
+
+    async fn handle_cast(&mut self, _cx: &mut Cx, _request: Root) -> CastResult {
+        panic!("crash");
+    }
+}
+
+/// How the worker is crashed.
+#[derive(Clone, Copy)]
+enum Crash {
+    Kill,
+    Panic,
+}
+
+/// What the bench process measured.
+struct Measured {
+    latencies: DurationHistogram,
+    calls: u64,
+}
+
+fn run(context: &RunContext) -> Result<Measurements, Failure> {
+    let crashes = context.params.integer("crashes");
+    let per_supervisor = context.params.integer("supervisor_crashes");
+    let crash = if context.params.word("crash") == "panic" { Crash::Panic } else { Crash::Kill };
+    // As `runtime::start`, with quiet panics: the workload panics on purpose, `crashes` times.
+    let rt = Runtime::builder()
+        .schedulers(context.schedulers as usize)
+        .gc_sink(context.gc_log.clone())
+        .report_panics(false)
+        .build()
+        .map_err(|e| Failure::run(format!("cannot start the runtime: {e}")))?;
+
+    let measured = rt
+        .block_on(move |mut cx| async move {
+            let mut measured = Measured { latencies: DurationHistogram::new(), calls: 0 };
+            // Protocol step 3, then steps 1 and 2 batch by batch.
+            batch(&mut cx, crash, WARM_UP, None).await?;
+            let mut left = crashes;
+            while left > 0 {
+                let size = left.min(per_supervisor);
+                batch(&mut cx, crash, size, Some(&mut measured)).await?;
+                left -= size;
+            }
+            Ok::<_, String>(measured)
+        })
+        .map_err(|reason| runtime::process_failed("restart", "bench", reason))?
+        .map_err(|e| Failure::run(format!("restart: {e}")))?;
+    rt.shutdown();
+
+    let summary = measured.latencies.summary();
+    let mut measurements = Measurements::default();
+    measurements.metric("restarts", crashes as f64);
+    measurements.metric("calls_per_restart", measured.calls as f64 / crashes as f64);
+    measurements.metric("restart_latency_p50_us", summary.p50);
+    measurements.metric("restart_latency_p99_us", summary.p99);
+    measurements.histogram("restart_latency_us", measured.latencies);
+    Ok(measurements)
+}
+
+/// Protocol steps 1 and 2 for one batch of `crashes` crashes; records them in `measured`,
+/// if given.
+async fn batch(
+    cx: &mut Cx,
+    crash: Crash,
+    crashes: u64,
+    mut measured: Option<&mut Measured>,
+) -> Result<(), String> {
+    let name = Atom::new(WORKER_NAME);
+    let intensity = u32::try_from(crashes).unwrap_or(u32::MAX);
+    let flags = Flags::new(Strategy::OneForOne).intensity(intensity).period(PERIOD);
+    let worker = ChildSpec::gen_server_named("worker", name, || Worker);
+    let started = supervisor::start_link(cx, flags, vec![worker]).await.map_err(|r| r.to_string())?;
+    let supervisor = started.pid().ok_or("the supervisor ignored its start")?;
+    for _ in 0..crashes {
+        let old = cx.whereis(name).ok_or("the worker is not registered")?;
+        let start = Instant::now();
+        match crash {
+            Crash::Kill => cx.exit_process(old, ExitReason::Kill),
+            Crash::Panic => gen_server::cast(cx, old, |h| h.atom_named("crash")),
+        }
+        let calls = serve_again(cx, name, old).await?;
+        let latency = start.elapsed();
+        if let Some(measured) = measured.as_deref_mut() {
+            measured.latencies.record(latency);
+            measured.calls += calls;
+        }
+    }
+    // A normal exit, which the linked bench process ignores.
+    gen_server::stop(cx, supervisor, ExitReason::Normal, Timeout::Infinity).await.map_err(|e| e.to_string())
+}
+
+/// Protocol step 2: calls `name` until a process other than `old` answers; returns the
+/// number of calls made.
+async fn serve_again(cx: &mut Cx, name: Atom, old: Pid) -> Result<u64, String> {
+    let mut calls = 0;
+    loop {
+        calls += 1;
+        let answer =
+            gen_server::call_with(cx, name, |h| h.atom_named("ping"), CALL_TIMEOUT, |_, t| t.as_pid()).await;
+        match answer {
+            Ok(Some(pid)) if pid != old => return Ok(calls),
+            // Not registered yet, or the name still held by the dying worker.
+            Ok(_) | Err(CallError::NoProc | CallError::Exit(_)) => cx.yield_now().await,
+            Err(e) => return Err(format!("the worker did not come back: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::gc_log::GcLog;
+    use crate::params::Params;
+    use crate::strategy::Strategy as HeapStrategy;
+
+    fn run_with(assignments: &[&str]) -> Measurements {
+        let context = RunContext {
+            params: Params::from_assignments("restart", PARAMS, assignments).unwrap(),
+            strategy: HeapStrategy::PerProcess,
+            schedulers: 2,
+            gc_log: Arc::new(GcLog::new()),
+        };
+        run(&context).unwrap()
+    }
+
+    #[test]
+    fn every_crash_is_followed_by_a_restart_and_measured() {
+        for crash in ["kill", "panic"] {
+            let measurements = run_with(&["crashes=50", "supervisor_crashes=20", &format!("crash={crash}")]);
+            assert_eq!(measurements.histograms["restart_latency_us"].len(), 50, "{crash}");
+            assert_eq!(measurements.metrics["restarts"], 50.0);
+            assert!(measurements.metrics["calls_per_restart"] >= 1.0);
+            let p50 = measurements.metrics["restart_latency_p50_us"];
+            assert!(p50 > 0.0 && p50 <= measurements.metrics["restart_latency_p99_us"], "{crash}: {p50}");
+        }
+    }
+}

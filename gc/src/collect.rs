@@ -349,7 +349,7 @@ impl Heap {
         self.young_top = ev.young.top;
         self.high_water = ev.young.top;
         self.old_top = ev.old.top;
-        self.fragments.clear();
+        self.release_fragment_list();
         self.open_chunk = None;
         self.fragment_words = 0;
         self.minor_count += 1;
@@ -405,12 +405,23 @@ impl Heap {
         self.high_water = ev.young.top;
         self.old = None;
         self.old_top = 0;
-        self.fragments.clear();
+        self.release_fragment_list();
         self.open_chunk = None;
         self.fragment_words = 0;
         self.major_count += 1;
         self.minor_since_major = 0;
         (GcKind::Major, ev.words_copied, 0, freed)
+    }
+
+    /// Step 6: the fragments are released; the list itself and the message queue give back
+    /// capacity a burst left behind (ERTS frees its fragment list and queue cells too), so a
+    /// process that once took a flood of messages does not keep their bookkeeping for good.
+    fn release_fragment_list(&mut self) {
+        self.fragments = Vec::new();
+        let queued = self.messages.len();
+        if self.messages.capacity() > 64 && queued < self.messages.capacity() / 4 {
+            self.messages.shrink_to(queued * 2);
+        }
     }
 
     /// Step 7: the young heap size the live data calls for.

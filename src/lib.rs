@@ -31,6 +31,7 @@ pub mod beam;
 pub mod bench;
 pub mod cli;
 pub mod csv;
+pub mod entries;
 pub mod failure;
 pub mod gc_log;
 pub mod histogram;

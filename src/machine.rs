@@ -39,10 +39,20 @@ pub fn reset_peak_rss() {
     let _ = fs::write("/proc/self/clear_refs", "5");
 }
 
+/// The resident set size of this process now (`VmRSS`), in bytes; `None` without `/proc`.
+pub fn resident_bytes() -> Option<u64> {
+    status_field_bytes(&fs::read_to_string("/proc/self/status").ok()?, "VmRSS")
+}
+
 /// The `VmHWM:` line of a `/proc/<pid>/status` text, in bytes.
 fn parse_vm_hwm(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    let mut fields = line["VmHWM:".len()..].split_whitespace();
+    status_field_bytes(status, "VmHWM")
+}
+
+/// A `NAME:  N kB` line of a `/proc/<pid>/status` text, in bytes.
+pub fn status_field_bytes(status: &str, name: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.strip_prefix(name).is_some_and(|r| r.starts_with(':')))?;
+    let mut fields = line[name.len() + 1..].split_whitespace();
     let value: u64 = fields.next()?.parse().ok()?;
     match fields.next() {
         Some("kB") => Some(value * 1024),
@@ -59,6 +69,8 @@ mod tests {
         let status = "Name:\theaplab\nVmPeak:\t  20000 kB\nVmHWM:\t    1234 kB\nVmRSS:\t 1000 kB\n";
         assert_eq!(parse_vm_hwm(status), Some(1234 * 1024));
         assert_eq!(parse_vm_hwm("Name:\tx\n"), None);
+        assert_eq!(status_field_bytes(status, "VmRSS"), Some(1000 * 1024));
+        assert_eq!(status_field_bytes(status, "VmRS"), None);
     }
 
     #[test]

@@ -7,73 +7,16 @@
 //! Each benchmark binary includes this module and uses part of it.
 #![allow(dead_code)]
 
-use heaplab_gc::{Heap, Mu, Root, Term};
+use heaplab_gc::Heap;
 
-/// Heap words of one entry: the tuple `{I, V, [I, V]}` (header + 3 fields), the two cons
-/// cells of `[I, V]`, and the state list's cons cell holding the tuple.
-pub const WORDS_PER_ENTRY: u64 = 4 + 2 * 2 + 2;
-
-/// Bytes of one heap word.
-pub const BYTES_PER_WORD: u64 = 8;
+// Each benchmark binary uses part of these (see the module doc).
+#[allow(unused_imports)]
+pub use heaplab::entries::{
+    build_state, entries_for, entry, rewrite_prefix, BYTES_PER_WORD, WORDS_PER_ENTRY,
+};
 
 /// Live-data sizes of the collection benchmarks: (label, bytes).
 pub const LIVE_SIZES: [(&str, u64); 3] = [("1KiB", 1 << 10), ("1MiB", 1 << 20), ("16MiB", 16 << 20)];
-
-/// Entries built per `enter` closure: long enough that the closure costs nothing, short
-/// enough to keep each closure's temporaries small.
-const BUILD_BATCH: u64 = 10_000;
-
-/// Entries that hold at least `bytes` bytes.
-pub fn entries_for(bytes: u64) -> u64 {
-    bytes.div_ceil(BYTES_PER_WORD * WORDS_PER_ENTRY)
-}
-
-/// One entry `{I, V, [I, V]}`.
-pub fn entry<'h>(h: Mu<'h>, key: i64, value: i64) -> Term<'h> {
-    let (key, value) = (h.int(key), h.int(value));
-    let pair = h.list([key, value]);
-    h.tuple(&[key, value, pair])
-}
-
-/// A rooted list of `entries` entries, built without collecting (the data lands in the
-/// young block and overflow fragments).
-pub fn build_state(heap: &mut Heap, entries: u64) -> Root {
-    let state = heap.enter(|h| h.root(h.nil()));
-    let mut built = 0;
-    while built < entries {
-        let batch = (entries - built).min(BUILD_BATCH);
-        heap.enter(|h| {
-            let mut list = h.get(&state);
-            for key in built..built + batch {
-                list = h.cons(entry(h, key as i64, 0), list);
-            }
-            h.set(&state, list);
-        });
-        built += batch;
-    }
-    state
-}
-
-/// Replaces the first `count` entries of the state with new tuples holding V+1, on new cons
-/// cells; the rest of the list is shared (a churn request's update).
-pub fn rewrite_prefix(heap: &mut Heap, state: &Root, count: u64) {
-    heap.enter(|h| {
-        let mut rest = h.get(state);
-        let mut prefix = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            let Some((head, tail)) = rest.as_cons() else { break };
-            prefix.push(head);
-            rest = tail;
-        }
-        for old in prefix.into_iter().rev() {
-            let fields = old.as_tuple().expect("state entries are tuples");
-            let key = fields[0].as_int().expect("entry keys are integers");
-            let value = fields[1].as_int().expect("entry values are integers");
-            rest = h.cons(entry(h, key, value + 1), rest);
-        }
-        h.set(state, rest);
-    });
-}
 
 /// Bytes in use on `heap` (young + old + fragments).
 pub fn used_bytes(heap: &Heap) -> u64 {

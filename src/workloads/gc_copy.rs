@@ -13,7 +13,7 @@
 //!   data and leaves the old generation in place.
 //!
 //! # Protocol
-//! 1. Build the state in batches of [`BUILD_BATCH`] entries, without collecting: allocation
+//! 1. Build the state in batches of [`BUILD_BATCH`](crate::entries::BUILD_BATCH) entries, without collecting: allocation
 //!    overflows into heap fragments.
 //! 2. Warm up (not timed): one major collection compacts the fragments into one young
 //!    block; for `kind=minor`, one minor collection then promotes everything to the old
@@ -34,8 +34,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use heaplab_gc::{Collect, GcKind, Heap, Mu, Root, Term};
+use heaplab_gc::{Collect, GcKind, Heap};
 
+use crate::entries::{build_state, entries_for, rewrite_prefix, BYTES_PER_WORD};
 use crate::failure::Failure;
 use crate::histogram::DurationHistogram;
 use crate::params::{ParamKind, ParamSpec};
@@ -71,19 +72,10 @@ const PARAMS: &[ParamSpec] = &[
     },
 ];
 
-/// Heap words of one entry: the tuple `{I, V, [I, V]}` (header + 3 fields), the two cons
-/// cells of `[I, V]`, and the state list's cons cell holding the tuple.
-const WORDS_PER_ENTRY: u64 = 4 + 2 * 2 + 2;
-
-/// Entries built per `enter` closure (Protocol step 1): large enough that closure overhead
-/// is negligible, small enough to keep each closure short.
-const BUILD_BATCH: u64 = 10_000;
-
 /// Share of the entries rewritten before each timed minor collection: a churn-like update
 /// rate that gives each minor collection a tenth of the live data to copy.
 const REWRITE_PERCENT: u64 = 10;
 
-const BYTES_PER_WORD: u64 = 8;
 const BYTES_PER_MIB: u64 = 1 << 20;
 
 fn run(context: &RunContext) -> Result<Measurements, Failure> {
@@ -91,7 +83,7 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     let collections = params.integer("collections");
     let minor = params.word("kind") == "minor";
     let live_bytes_wanted = params.integer("live_mb") * BYTES_PER_MIB;
-    let entries = live_bytes_wanted.div_ceil(BYTES_PER_WORD * WORDS_PER_ENTRY);
+    let entries = entries_for(live_bytes_wanted);
 
     // Protocol step 1.
     let mut heap = context.new_heap();
@@ -148,52 +140,6 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     Ok(measurements)
 }
 
-/// One entry `{I, V, [I, V]}`.
-fn entry<'h>(h: Mu<'h>, key: i64, value: i64) -> Term<'h> {
-    let (key, value) = (h.int(key), h.int(value));
-    let pair = h.list([key, value]);
-    h.tuple(&[key, value, pair])
-}
-
-/// Protocol step 1: a list of `entries` entries, rooted.
-fn build_state(heap: &mut Heap, entries: u64) -> Root {
-    let state = heap.enter(|h| h.root(h.nil()));
-    let mut built = 0;
-    while built < entries {
-        let batch = (entries - built).min(BUILD_BATCH);
-        heap.enter(|h| {
-            let mut list = h.get(&state);
-            for key in built..built + batch {
-                list = h.cons(entry(h, key as i64, 0), list);
-            }
-            h.set(&state, list);
-        });
-        built += batch;
-    }
-    state
-}
-
-/// Replaces the first `count` entries with new tuples holding V+1, on new cons cells; the
-/// rest of the list is shared.
-fn rewrite_prefix(heap: &mut Heap, state: &Root, count: u64) {
-    heap.enter(|h| {
-        let mut rest = h.get(state);
-        let mut prefix = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            let Some((head, tail)) = rest.as_cons() else { break };
-            prefix.push(head);
-            rest = tail;
-        }
-        for old in prefix.into_iter().rev() {
-            let fields = old.as_tuple().expect("state entries are tuples");
-            let key = fields[0].as_int().expect("entry keys are integers");
-            let value = fields[1].as_int().expect("entry values are integers");
-            rest = h.cons(entry(h, key, value + 1), rest);
-        }
-        h.set(state, rest);
-    });
-}
-
 /// What the workload needs of one collection's event.
 struct Collected {
     kind: GcKind,
@@ -241,15 +187,6 @@ mod tests {
         let context =
             RunContext { params, strategy: Strategy::PerProcess, schedulers: 1, gc_log: gc_log.clone() };
         (run(&context).unwrap(), gc_log)
-    }
-
-    #[test]
-    fn entries_have_the_documented_size() {
-        let mut heap = Heap::default();
-        let state = build_state(&mut heap, 100);
-        heap.collect(Collect::Major).unwrap();
-        assert_eq!(heap.stats().used_words() as u64, 100 * WORDS_PER_ENTRY);
-        drop(state);
     }
 
     #[test]

@@ -31,6 +31,7 @@ use heaplab_runtime::SpawnError;
 
 use super::runtime;
 use crate::failure::Failure;
+use crate::machine::resident_bytes;
 use crate::params::{ParamKind, ParamSpec};
 use crate::workload::{ratio, Measurements, RunContext, Threads, Workload};
 
@@ -115,23 +116,6 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     Ok(measurements)
 }
 
-/// The resident set size of this process (`VmRSS`), in bytes; `None` without `/proc`.
-fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    parse_vm_rss(&status)
-}
-
-/// The `VmRSS:` line of a `/proc/<pid>/status` text, in bytes.
-fn parse_vm_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    let mut fields = line["VmRSS:".len()..].split_whitespace();
-    let value: u64 = fields.next()?.parse().ok()?;
-    match fields.next() {
-        Some("kB") => Some(value * 1024),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -140,13 +124,6 @@ mod tests {
     use crate::gc_log::GcLog;
     use crate::params::Params;
     use crate::strategy::Strategy;
-
-    #[test]
-    fn vm_rss_is_read_in_bytes() {
-        let status = "Name:\theaplab\nVmHWM:\t    1234 kB\nVmRSS:\t 1000 kB\n";
-        assert_eq!(parse_vm_rss(status), Some(1000 * 1024));
-        assert_eq!(parse_vm_rss("Name:\tx\n"), None);
-    }
 
     #[test]
     fn a_small_run_reports_every_metric_and_leaves_no_process() {

@@ -64,6 +64,13 @@ pub const PROGRAMS: &[Program] = &[
     },
 ];
 
+/// Helpers every program calls (`heaplab_report:vm_kb/1`, `print_json/1`), compiled beside it.
+pub const SUPPORT: Program = Program {
+    workload: "",
+    module: "heaplab_report",
+    source: include_str!("../bench/erlang/heaplab_report.erl"),
+};
+
 /// The smallest `+P` passed to the emulator: the BEAM's default.
 const MIN_PROCESS_LIMIT: u64 = 1 << 20;
 /// Processes the VM itself may run besides the workload's (Invariant 2).
@@ -136,14 +143,18 @@ fn is_executable(path: &Path) -> bool {
 pub fn run(workload: &Workload, context: &RunContext) -> Result<Measurements, Failure> {
     let (program, tools) = require(workload)?;
     let dir = TempDir::new(program.module)?;
-    let source = dir.path().join(format!("{}.erl", program.module));
-    std::fs::write(&source, program.source)
-        .map_err(|e| Failure::run(format!("cannot write '{}': {e}", source.display())))?;
+    let mut sources = Vec::new();
+    for module in [program, &SUPPORT] {
+        let source = dir.path().join(format!("{}.erl", module.module));
+        std::fs::write(&source, module.source)
+            .map_err(|e| Failure::run(format!("cannot write '{}': {e}", source.display())))?;
+        sources.push(source);
+    }
 
     let compiled = Command::new(&tools.erlc)
         .arg("-o")
         .arg(dir.path())
-        .arg(&source)
+        .args(&sources)
         .output()
         .map_err(|e| Failure::run(format!("cannot run '{}': {e}", tools.erlc.display())))?;
     if !compiled.status.success() {

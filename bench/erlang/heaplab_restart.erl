@@ -42,9 +42,9 @@ main(Params) ->
     {Samples, Calls} = batches(Crashes, PerSupervisor, Crash, [], 0),
     Sorted = lists:sort(Samples),
     N = length(Sorted),
-    Peak = vm_kb("VmHWM:") * 1024,
+    Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
     {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
-    print_json([
+    heaplab_report:print_json([
         {restart_latency_p50_us, percentile(Sorted, N, 0.50)},
         {restart_latency_p90_us, percentile(Sorted, N, 0.90)},
         {restart_latency_p99_us, percentile(Sorted, N, 0.99)},
@@ -130,28 +130,3 @@ serve_again(Old, Made) ->
 percentile(Sorted, N, P) ->
     Rank = max(1, min(N, ceil(P * N))),
     lists:nth(Rank, Sorted).
-
-%% A "Name:  value kB" line of /proc/self/status, in kB; 0 where there is none.
-vm_kb(Name) ->
-    case file:read_file("/proc/self/status") of
-        {ok, Status} ->
-            Lines = string:split(binary_to_list(Status), "\n", all),
-            case [L || L <- Lines, lists:prefix(Name, L)] of
-                [Line | _] ->
-                    [Value | _] = string:lexemes(string:slice(Line, length(Name)), " \t"),
-                    list_to_integer(Value);
-                [] ->
-                    0
-            end;
-        _ ->
-            0
-    end.
-
-print_json(Pairs) ->
-    Fields = [io_lib:format("\"~s\":~s", [Key, number(Value)]) || {Key, Value} <- Pairs],
-    io:format("{~s}~n", [lists:join(",", Fields)]).
-
-number(Value) when is_integer(Value) ->
-    integer_to_list(Value);
-number(Value) when is_float(Value) ->
-    float_to_list(Value, [{decimals, 3}, compact]).

@@ -27,9 +27,9 @@ main(Params) ->
     Next ! Hops - 1,
     first(Next),
     T1 = erlang:monotonic_time(nanosecond),
-    Peak = vm_kb("VmHWM:") * 1024,
+    Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
     {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
-    print_json([
+    heaplab_report:print_json([
         {ns_per_hop, (T1 - T0) / Hops},
         {hops, Hops},
         {peak_rss_bytes, Peak},
@@ -66,28 +66,3 @@ member(Next, N) ->
                 true -> ok
             end
     end.
-
-%% A "Name:  value kB" line of /proc/self/status, in kB; 0 where there is none.
-vm_kb(Name) ->
-    case file:read_file("/proc/self/status") of
-        {ok, Status} ->
-            Lines = string:split(binary_to_list(Status), "\n", all),
-            case [L || L <- Lines, lists:prefix(Name, L)] of
-                [Line | _] ->
-                    [Value | _] = string:lexemes(string:slice(Line, length(Name)), " \t"),
-                    list_to_integer(Value);
-                [] ->
-                    0
-            end;
-        _ ->
-            0
-    end.
-
-print_json(Pairs) ->
-    Fields = [io_lib:format("\"~s\":~s", [Key, number(Value)]) || {Key, Value} <- Pairs],
-    io:format("{~s}~n", [lists:join(",", Fields)]).
-
-number(Value) when is_integer(Value) ->
-    integer_to_list(Value);
-number(Value) when is_float(Value) ->
-    float_to_list(Value, [{decimals, 3}, compact]).

@@ -26,7 +26,7 @@ main(Params) ->
     erlang:garbage_collect(),
     Mem0 = erlang:memory(processes),
     Self0 = self_memory(),
-    Rss0 = vm_kb("VmRSS:") * 1024,
+    Rss0 = heaplab_report:vm_kb("VmRSS:") * 1024,
 
     T0 = erlang:monotonic_time(nanosecond),
     Pids = spawn_all(N, []),
@@ -35,7 +35,7 @@ main(Params) ->
     wait_idle(),
     Mem1 = erlang:memory(processes),
     Self1 = self_memory(),
-    Rss1 = vm_kb("VmRSS:") * 1024,
+    Rss1 = heaplab_report:vm_kb("VmRSS:") * 1024,
     HeapWords = heap_words(Pids),
 
     T2 = erlang:monotonic_time(nanosecond),
@@ -43,9 +43,9 @@ main(Params) ->
     wait_count(Base),
     T3 = erlang:monotonic_time(nanosecond),
 
-    Peak = vm_kb("VmHWM:") * 1024,
+    Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
     {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
-    print_json([
+    heaplab_report:print_json([
         {spawn_ns_per_process, (T1 - T0) / N},
         {bytes_per_process, (Mem1 - Mem0 - (Self1 - Self0)) / N},
         {rss_bytes_per_process, (Rss1 - Rss0 - (Self1 - Self0)) / N},
@@ -100,28 +100,3 @@ heap_words([Pid | _]) ->
 self_memory() ->
     {memory, Bytes} = erlang:process_info(self(), memory),
     Bytes.
-
-%% A "Name:  value kB" line of /proc/self/status, in kB; 0 where there is none.
-vm_kb(Name) ->
-    case file:read_file("/proc/self/status") of
-        {ok, Status} ->
-            Lines = string:split(binary_to_list(Status), "\n", all),
-            case [L || L <- Lines, lists:prefix(Name, L)] of
-                [Line | _] ->
-                    [Value | _] = string:lexemes(string:slice(Line, length(Name)), " \t"),
-                    list_to_integer(Value);
-                [] ->
-                    0
-            end;
-        _ ->
-            0
-    end.
-
-print_json(Pairs) ->
-    Fields = [io_lib:format("\"~s\":~s", [Key, number(Value)]) || {Key, Value} <- Pairs],
-    io:format("{~s}~n", [lists:join(",", Fields)]).
-
-number(Value) when is_integer(Value) ->
-    integer_to_list(Value);
-number(Value) when is_float(Value) ->
-    float_to_list(Value, [{decimals, 3}, compact]).

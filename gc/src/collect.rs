@@ -26,7 +26,7 @@
 //! 7. **Resize** the young heap to the live data (grow above 75% full, shrink below 25% for
 //!    large heaps) and adjust the vheap budget; then check `max_heap_size`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::binary;
 use crate::block::Block;
@@ -242,6 +242,7 @@ impl Heap {
             scheduler: self.scheduler,
             start,
             duration: start.elapsed(),
+            time_to_safepoint: Duration::ZERO,
             words_before,
             words_after,
             words_copied,

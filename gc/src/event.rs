@@ -53,10 +53,14 @@ pub struct GcEvent {
     pub pid: Option<Pid>,
     /// The scheduler that ran the collection, when known.
     pub scheduler: Option<u32>,
-    /// When the collection started.
+    /// When the collection started; for the shared heap, when it was requested.
     pub start: Instant,
-    /// How long the collection took (the pause of this process).
+    /// How long the collection took: the pause of this process, or for the shared heap the
+    /// pause of every process, from the request to the restart.
     pub duration: Duration,
+    /// Of `duration`, the time from the request until every worker had stopped at a
+    /// safepoint (zero for a per-process collection, which needs no safepoint).
+    pub time_to_safepoint: Duration,
     /// Words in use before (young + old + fragments).
     pub words_before: u64,
     /// Words in use after.

@@ -44,6 +44,11 @@ use crate::term::Pid;
 
 static NEXT_HEAP_ID: AtomicU64 = AtomicU64::new(1);
 
+/// A fresh id for a heap or a root table: roots check it.
+pub(crate) fn next_heap_id() -> u64 {
+    NEXT_HEAP_ID.fetch_add(1, Ordering::Relaxed)
+}
+
 /// A filled prefix of a block: `used` words of gap-free objects (Invariant 4).
 pub(crate) struct Area {
     pub(crate) block: Block,
@@ -167,7 +172,7 @@ impl Heap {
     /// allocation, so an idle process costs no heap memory.
     pub fn new(opts: HeapOptions) -> Result<Heap, ConfigError> {
         opts.validate()?;
-        let id = NEXT_HEAP_ID.fetch_add(1, Ordering::Relaxed);
+        let id = next_heap_id();
         Ok(Heap {
             id,
             young: None,
@@ -401,6 +406,29 @@ impl Heap {
             .into_iter()
             .chain(old)
             .chain(self.fragments.iter().map(|a| (AreaKind::Fragment, a.block.start() as *const u64, a.used)))
+    }
+}
+
+impl crate::mutator::Space for Heap {
+    #[inline]
+    fn alloc(&mut self, words: usize) -> *mut u64 {
+        Heap::alloc(self, words)
+    }
+
+    fn note_young_handle(&mut self, addr: usize, bytes: usize) {
+        Heap::note_young_handle(self, addr, bytes)
+    }
+
+    fn roots(&mut self) -> &mut RootTable {
+        &mut self.roots
+    }
+
+    fn messages(&mut self) -> &mut VecDeque<u64> {
+        &mut self.messages
+    }
+
+    fn adopt(&mut self, areas: Vec<Area>, mso: Vec<usize>, vheap_words: usize) {
+        Heap::adopt(self, areas, mso, vheap_words)
     }
 }
 

@@ -25,6 +25,7 @@
 //! | 3      | heap binary   | byte length, then the bytes (at most 64)                    |
 //! | 4      | refc binary   | byte length, raw pointer to the off-heap binary ("ProcBin") |
 //! | 5      | sub-binary    | byte length, byte offset, the original binary term          |
+//! | 14     | filler        | `arity` unused words (the unused tail of an allocation buffer)|
 //! | 15     | moved cons    | never a real header: marks the car of a forwarded cons      |
 //!
 //! During a collection a copied boxed object's header is overwritten with a boxed pointer to
@@ -89,6 +90,8 @@ pub(crate) const SUB_HEAP_BIN: u64 = 3;
 pub(crate) const SUB_REFC_BIN: u64 = 4;
 /// Header subtag: sub-binary (a slice of another binary).
 pub(crate) const SUB_SUB_BIN: u64 = 5;
+/// Header subtag: a filler covering unused words, so a region with gaps stays walkable.
+pub(crate) const SUB_FILLER: u64 = 14;
 /// Header subtag reserved for the moved-cons marker.
 pub(crate) const SUB_MOVED: u64 = 15;
 
@@ -131,6 +134,17 @@ pub(crate) const fn header_subtag(header: u64) -> u64 {
 #[inline]
 pub(crate) const fn header_arity(header: u64) -> usize {
     (header >> ARITY_SHIFT) as usize
+}
+
+/// Writes a filler over `words` words (at least one) at `at`, so a walk steps over them.
+///
+/// # Safety
+/// `at` points at `words` writable words that hold no live object.
+pub(crate) unsafe fn write_filler(at: *mut u64, words: usize) {
+    debug_assert!(words >= 1);
+    // SAFETY: the caller guarantees the words are ours to overwrite; only the header is
+    // written, the payload is never read.
+    unsafe { at.write(header(SUB_FILLER, words as u64 - 1)) };
 }
 
 /// Whether a word is a header of a real object (not a forwarding pointer, not a marker).

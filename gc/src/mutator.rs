@@ -1,13 +1,19 @@
 //! [`Mu`]: the allocation handle of a heap inside a brand.
 //!
+//! A `Mu` allocates into a [`Space`]: a per-process [`Heap`], or a process's view of the
+//! shared heap (its roots and messages, and the allocation buffer of the scheduler it runs
+//! on). User code sees one type either way, so it runs unchanged under every heap strategy.
+//!
 //! # Invariants
-//! 1. A `Mu<'h>` exists only inside [`Heap::enter`] (or a fragment builder), which holds the
-//!    heap exclusively for `'h`; `Mu` is `!Send`, so every copy stays on that thread.
-//! 2. A method that needs `&mut Heap` creates it for the duration of the method only and
-//!    runs no caller code while holding it, so two such references never coexist.
+//! 1. A `Mu<'h>` exists only inside [`Heap::enter`] (or a shared-heap mutator's `enter`, or a
+//!    fragment builder), which holds its space exclusively for `'h`; `Mu` is `!Send`, so
+//!    every copy stays on that thread.
+//! 2. A method that needs `&mut` access to the space creates it for the duration of the
+//!    method only and runs no caller code while holding it, so two never coexist.
 //! 3. Every term a method returns addresses objects of this heap only: terms of other brands
 //!    are copied in ([`Mu::copy`]), never linked.
 
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
@@ -15,15 +21,36 @@ use crate::atom::Atom;
 use crate::binary::{self, Binary};
 use crate::copy;
 use crate::fragment::Fragment;
-use crate::heap::Heap;
+use crate::heap::{Area, Heap};
 use crate::layout::*;
-use crate::root::Root;
+use crate::root::{Root, RootTable};
 use crate::term::{Brand, Pid, Ref, Term};
+
+/// What a `Mu` allocates into: the operations a heap strategy provides to terms.
+pub(crate) trait Space {
+    /// Allocates `words` uninitialised words that never move while the brand lasts.
+    fn alloc(&mut self, words: usize) -> *mut u64;
+    /// Records a refc-binary handle just written at `addr`, referencing `bytes` bytes.
+    fn note_young_handle(&mut self, addr: usize, bytes: usize);
+    /// The process's root table.
+    fn roots(&mut self) -> &mut RootTable;
+    /// The process's delivered, unconsumed messages.
+    fn messages(&mut self) -> &mut VecDeque<u64>;
+    /// Takes over a fragment's memory and handles as young data.
+    fn adopt(&mut self, areas: Vec<Area>, mso: Vec<usize>, vheap_words: usize);
+}
+
+/// The space behind a `Mu`. A closed set: a new heap strategy adds its variant here.
+#[derive(Copy, Clone)]
+enum Target {
+    Private(NonNull<Heap>),
+    Shared(NonNull<crate::shared::Bound>),
+}
 
 /// Allocation handle of the heap branded `'h`: builds terms, roots them, copies terms in.
 #[derive(Copy, Clone)]
 pub struct Mu<'h> {
-    heap: NonNull<Heap>,
+    target: Target,
     _brand: Brand<'h>,
     _not_send: PhantomData<*const ()>,
 }
@@ -32,15 +59,38 @@ impl<'h> Mu<'h> {
     /// # Safety
     /// `heap` is exclusively borrowed for the whole of `'h`, on this thread (Invariant 1).
     pub(crate) unsafe fn new(heap: NonNull<Heap>) -> Mu<'h> {
-        Mu { heap, _brand: PhantomData, _not_send: PhantomData }
+        Mu { target: Target::Private(heap), _brand: PhantomData, _not_send: PhantomData }
     }
 
-    /// Runs `f` on the heap. `f` must not call back into caller code (Invariant 2).
+    /// # Safety
+    /// `bound` is exclusively borrowed for the whole of `'h`, on this thread (Invariant 1).
+    pub(crate) unsafe fn new_shared(bound: NonNull<crate::shared::Bound>) -> Mu<'h> {
+        Mu { target: Target::Shared(bound), _brand: PhantomData, _not_send: PhantomData }
+    }
+
+    /// Runs `f` on the space. `f` must not call back into caller code (Invariant 2).
     #[inline]
-    fn with_heap<R>(self, f: impl FnOnce(&mut Heap) -> R) -> R {
-        // SAFETY: the heap is exclusively ours for 'h (Invariant 1), and no other `&mut Heap`
-        // exists while `f` runs because `f` runs no caller code (Invariant 2).
-        f(unsafe { &mut *self.heap.as_ptr() })
+    fn with_heap<R>(self, f: impl FnOnce(&mut dyn Space) -> R) -> R {
+        // SAFETY: the space is exclusively ours for 'h (Invariant 1), and no other `&mut`
+        // to it exists while `f` runs because `f` runs no caller code (Invariant 2).
+        unsafe {
+            match self.target {
+                Target::Private(heap) => f(&mut *heap.as_ptr()),
+                Target::Shared(bound) => f(&mut *bound.as_ptr()),
+            }
+        }
+    }
+
+    /// The allocation fast path, matched rather than dispatched.
+    #[inline(always)]
+    fn alloc(self, words: usize) -> *mut u64 {
+        // SAFETY: as for `with_heap`.
+        unsafe {
+            match self.target {
+                Target::Private(heap) => (*heap.as_ptr()).alloc(words),
+                Target::Shared(bound) => Space::alloc(&mut *bound.as_ptr(), words),
+            }
+        }
     }
 
     /// Allocates `words` words and lets `fill` write them (all of them).
@@ -49,7 +99,7 @@ impl<'h> Mu<'h> {
     /// `fill` writes every word of the allocation with a well-formed object of this heap.
     #[inline]
     pub(crate) unsafe fn alloc_with(self, words: usize, fill: impl FnOnce(*mut u64)) -> *mut u64 {
-        let p = self.with_heap(|h| h.alloc(words));
+        let p = self.alloc(words);
         fill(p);
         p
     }
@@ -262,7 +312,7 @@ impl<'h> Mu<'h> {
 
     /// Roots `term`: it survives collections and is read back with [`Mu::get`].
     pub fn root(self, term: Term<'h>) -> Root {
-        self.with_heap(|h| h.roots.insert(term.raw()))
+        self.with_heap(|h| h.roots().insert(term.raw()))
     }
 
     /// The term held by `root` (moved, if a collection moved it).
@@ -270,7 +320,7 @@ impl<'h> Mu<'h> {
     /// # Panics
     /// If `root` belongs to another heap.
     pub fn get(self, root: &Root) -> Term<'h> {
-        let word = self.with_heap(|h| h.roots.get(root));
+        let word = self.with_heap(|h| h.roots().get(root));
         // SAFETY: root slots hold terms of this heap, updated by every collection.
         unsafe { Term::from_raw(word) }
     }
@@ -280,12 +330,12 @@ impl<'h> Mu<'h> {
     /// # Panics
     /// If `root` belongs to another heap.
     pub fn set(self, root: &Root, term: Term<'h>) {
-        self.with_heap(|h| h.roots.set(root, term.raw()))
+        self.with_heap(|h| h.roots().set(root, term.raw()))
     }
 
     /// The `i`-th delivered message not yet taken (0 is the oldest).
     pub fn message(self, i: usize) -> Option<Term<'h>> {
-        let word = self.with_heap(|h| h.messages.get(i).copied())?;
+        let word = self.with_heap(|h| h.messages().get(i).copied())?;
         // SAFETY: queued messages are terms of this heap (attached on delivery).
         Some(unsafe { Term::from_raw(word) })
     }
@@ -293,14 +343,19 @@ impl<'h> Mu<'h> {
     /// Removes the `i`-th delivered message from the queue and returns it; it stays valid for
     /// the rest of this brand, and becomes garbage unless rooted or linked from a root.
     pub fn take_message(self, i: usize) -> Option<Term<'h>> {
-        let word = self.with_heap(|h| h.messages.remove(i))?;
+        let word = self.with_heap(|h| h.messages().remove(i))?;
         // SAFETY: as for `message`; removal from the queue does not free or move anything.
         Some(unsafe { Term::from_raw(word) })
     }
 
+    /// Appends `term` to the message queue (a delivery made inside a brand).
+    pub(crate) fn push_message(self, term: Term<'h>) {
+        self.with_heap(|h| h.messages().push_back(term.raw()));
+    }
+
     /// Number of delivered messages not yet taken.
     pub fn message_count(self) -> usize {
-        self.with_heap(|h| h.messages.len())
+        self.with_heap(|h| h.messages().len())
     }
 
     /// Copies a term of any heap or fragment (any brand) into this heap.

@@ -45,129 +45,143 @@ type Objects = HashMap<usize, (bool, AreaKind)>;
 impl Heap {
     /// Checks every invariant of the heap; see the `verify` module.
     pub fn verify(&self) -> Result<(), VerifyError> {
-        let mut objects: Objects = HashMap::new();
-        let mut handles = Vec::new();
         let areas: Vec<_> = self.areas().collect();
-        // Pass 1: walk each area, check headers, record object starts.
-        for &(kind, base, used) in &areas {
-            let mut at = 0;
-            while at < used {
-                // SAFETY: `at < used`: inside the area's occupied words, which are readable.
-                let (obj, first) = unsafe { (base.add(at), *base.add(at)) };
-                let addr = obj as usize;
-                let size = if first & PRIMARY_MASK == TAG_HEADER {
-                    if !is_header(first) {
-                        return fail("forwarding mark or moved cons left in the heap", addr);
-                    }
-                    let arity = header_arity(first);
-                    if at + 1 + arity > used {
-                        return fail("object runs past the end of its area", addr);
-                    }
-                    // SAFETY: the payload is inside the area (checked just above).
-                    unsafe { check_header(obj, first)? };
-                    if header_subtag(first) == SUB_REFC_BIN {
-                        handles.push((addr, kind));
-                    }
-                    objects.insert(addr, (false, kind));
-                    1 + arity
-                } else {
-                    if at + 2 > used {
-                        return fail("cons cell runs past the end of its area", addr);
-                    }
-                    objects.insert(addr, (true, kind));
-                    2
-                };
-                at += size;
-            }
-        }
-        // Pass 2: every term field of every object, and every root.
-        for &(kind, base, used) in &areas {
-            let mut at = 0;
-            while at < used {
-                let obj = base.wrapping_add(at) as *mut u64;
-                let mut result = Ok(());
-                // SAFETY: pass 1 showed the area is a gap-free sequence of well-formed objects,
-                // so `obj` starts one; the walk only reads its fields.
-                let size = unsafe {
-                    crate::object::for_each_field(obj, |field| {
-                        if result.is_ok() {
-                            result = check_pointer(&objects, *field, field as usize, Some(kind));
-                        }
-                    })
-                };
-                result?;
-                at += size;
-            }
-        }
-        for word in self.roots.live_slots().chain(self.messages.iter().copied()) {
-            check_pointer(&objects, word, 0, None)?;
-        }
-        // Sub-binary originals must be binaries.
-        for (&addr, &(is_cons, _)) in &objects {
-            if is_cons {
-                continue;
-            }
-            // SAFETY: `addr` is an object start found in pass 1.
-            let first = unsafe { word(addr, 0) };
-            if header_subtag(first) == SUB_SUB_BIN {
-                // SAFETY: pass 1 checked a sub-binary's arity, so its payload is readable.
-                let original = unsafe { word(addr, 1 + SUB_BIN_ORIGINAL) };
-                let target = pointer_address(original);
-                let ok = original & PRIMARY_MASK == TAG_BOXED
-                    && objects.get(&target).is_some_and(|&(c, _)| !c)
-                    // SAFETY: `target` is a boxed object start found in pass 1 (checked).
-                    && matches!(header_subtag(unsafe { word(target, 0) }), SUB_HEAP_BIN | SUB_REFC_BIN);
-                if !ok {
-                    return fail("sub-binary whose original is not a binary", addr);
-                }
-                // SAFETY: `target` is a binary object (checked); its first payload word is
-                // its byte length.
-                let orig_len = unsafe { word(target, 1) } as usize;
-                // SAFETY: a sub-binary's first two payload words are its length and offset.
-                let (len, offset) = unsafe { (word(addr, 1), word(addr, 2)) };
-                if offset as usize + len as usize > orig_len {
-                    return fail("sub-binary range outside its original", addr);
-                }
-            }
-        }
-        // Handles and MSO lists (heap Invariant 3).
-        let mut listed: HashMap<usize, bool> = HashMap::new();
-        for (&addr, old) in
-            self.mso_young.iter().map(|a| (a, false)).chain(self.mso_old.iter().map(|a| (a, true)))
-        {
-            if listed.insert(addr, old).is_some() {
-                return fail("refc-binary handle listed twice in the MSO lists", addr);
-            }
-        }
-        if listed.len() != handles.len() {
-            return fail(
-                format!("MSO lists hold {} entries for {} handles on the heap", listed.len(), handles.len()),
-                0,
-            );
-        }
-        for (addr, kind) in handles {
-            match listed.get(&addr) {
-                None => return fail("refc-binary handle missing from the MSO lists", addr),
-                Some(&old) if old != (kind == AreaKind::Old) => {
-                    return fail("refc-binary handle in the wrong MSO list", addr);
-                }
-                _ => {}
-            }
-            // SAFETY: `addr` is a handle found in pass 1: payload word 1 is its length and
-            // word 2 its binary, which stays allocated while a listed handle refers to it
-            // (heap Invariant 3) — a freed one is what this check reports.
-            let (len, bin) = unsafe { (word(addr, 1) as usize, word(addr, 2) as *const binary::RefcHeader) };
-            // SAFETY: as above.
-            if unsafe { binary::refcount(bin) } == 0 {
-                return fail("refc-binary handle to a freed binary", addr);
-            }
-            // SAFETY: as above.
-            if unsafe { binary::len(bin) } != len {
-                return fail("refc-binary handle length differs from its binary", addr);
-            }
-        }
-        Ok(())
+        let roots = self.roots.live_slots().chain(self.messages.iter().copied());
+        verify_space(&areas, roots, &self.mso_young, &self.mso_old)
     }
+}
+
+/// Checks a space made of `areas` (kind, start, used words), reachable from `roots`, whose
+/// refc-binary handles are listed in `mso_young` (handles outside old areas) and `mso_old`.
+/// Shared by the per-process heap and the shared heap.
+pub(crate) fn verify_space(
+    areas: &[(AreaKind, *const u64, usize)],
+    roots: impl Iterator<Item = u64>,
+    mso_young: &[usize],
+    mso_old: &[usize],
+) -> Result<(), VerifyError> {
+    let mut objects: Objects = HashMap::new();
+    let mut handles = Vec::new();
+    // Pass 1: walk each area, check headers, record object starts.
+    for &(kind, base, used) in areas {
+        let mut at = 0;
+        while at < used {
+            // SAFETY: `at < used`: inside the area's occupied words, which are readable.
+            let (obj, first) = unsafe { (base.add(at), *base.add(at)) };
+            let addr = obj as usize;
+            let size = if first & PRIMARY_MASK == TAG_HEADER {
+                if !is_header(first) {
+                    return fail("forwarding mark or moved cons left in the heap", addr);
+                }
+                let arity = header_arity(first);
+                if at + 1 + arity > used {
+                    return fail("object runs past the end of its area", addr);
+                }
+                // SAFETY: the payload is inside the area (checked just above).
+                unsafe { check_header(obj, first)? };
+                if header_subtag(first) == SUB_REFC_BIN {
+                    handles.push((addr, kind));
+                }
+                // A filler covers unused words; nothing may point at it.
+                if header_subtag(first) != SUB_FILLER {
+                    objects.insert(addr, (false, kind));
+                }
+                1 + arity
+            } else {
+                if at + 2 > used {
+                    return fail("cons cell runs past the end of its area", addr);
+                }
+                objects.insert(addr, (true, kind));
+                2
+            };
+            at += size;
+        }
+    }
+    // Pass 2: every term field of every object, and every root.
+    for &(kind, base, used) in areas {
+        let mut at = 0;
+        while at < used {
+            let obj = base.wrapping_add(at) as *mut u64;
+            let mut result = Ok(());
+            // SAFETY: pass 1 showed the area is a gap-free sequence of well-formed objects,
+            // so `obj` starts one; the walk only reads its fields.
+            let size = unsafe {
+                crate::object::for_each_field(obj, |field| {
+                    if result.is_ok() {
+                        result = check_pointer(&objects, *field, field as usize, Some(kind));
+                    }
+                })
+            };
+            result?;
+            at += size;
+        }
+    }
+    for word in roots {
+        check_pointer(&objects, word, 0, None)?;
+    }
+    // Sub-binary originals must be binaries.
+    for (&addr, &(is_cons, _)) in &objects {
+        if is_cons {
+            continue;
+        }
+        // SAFETY: `addr` is an object start found in pass 1.
+        let first = unsafe { word(addr, 0) };
+        if header_subtag(first) == SUB_SUB_BIN {
+            // SAFETY: pass 1 checked a sub-binary's arity, so its payload is readable.
+            let original = unsafe { word(addr, 1 + SUB_BIN_ORIGINAL) };
+            let target = pointer_address(original);
+            let ok = original & PRIMARY_MASK == TAG_BOXED
+                && objects.get(&target).is_some_and(|&(c, _)| !c)
+                // SAFETY: `target` is a boxed object start found in pass 1 (checked).
+                && matches!(header_subtag(unsafe { word(target, 0) }), SUB_HEAP_BIN | SUB_REFC_BIN);
+            if !ok {
+                return fail("sub-binary whose original is not a binary", addr);
+            }
+            // SAFETY: `target` is a binary object (checked); its first payload word is
+            // its byte length.
+            let orig_len = unsafe { word(target, 1) } as usize;
+            // SAFETY: a sub-binary's first two payload words are its length and offset.
+            let (len, offset) = unsafe { (word(addr, 1), word(addr, 2)) };
+            if offset as usize + len as usize > orig_len {
+                return fail("sub-binary range outside its original", addr);
+            }
+        }
+    }
+    // Handles and MSO lists (heap Invariant 3).
+    let mut listed: HashMap<usize, bool> = HashMap::new();
+    for (&addr, old) in mso_young.iter().map(|a| (a, false)).chain(mso_old.iter().map(|a| (a, true))) {
+        if listed.insert(addr, old).is_some() {
+            return fail("refc-binary handle listed twice in the MSO lists", addr);
+        }
+    }
+    if listed.len() != handles.len() {
+        return fail(
+            format!("MSO lists hold {} entries for {} handles on the heap", listed.len(), handles.len()),
+            0,
+        );
+    }
+    for (addr, kind) in handles {
+        match listed.get(&addr) {
+            None => return fail("refc-binary handle missing from the MSO lists", addr),
+            Some(&old) if old != (kind == AreaKind::Old) => {
+                return fail("refc-binary handle in the wrong MSO list", addr);
+            }
+            _ => {}
+        }
+        // SAFETY: `addr` is a handle found in pass 1: payload word 1 is its length and
+        // word 2 its binary, which stays allocated while a listed handle refers to it
+        // (heap Invariant 3) — a freed one is what this check reports.
+        let (len, bin) = unsafe { (word(addr, 1) as usize, word(addr, 2) as *const binary::RefcHeader) };
+        // SAFETY: as above.
+        if unsafe { binary::refcount(bin) } == 0 {
+            return fail("refc-binary handle to a freed binary", addr);
+        }
+        // SAFETY: as above.
+        if unsafe { binary::len(bin) } != len {
+            return fail("refc-binary handle length differs from its binary", addr);
+        }
+    }
+    Ok(())
 }
 
 /// Word `i` of the object at `addr`.
@@ -198,6 +212,7 @@ unsafe fn check_header(obj: *const u64, first: u64) -> Result<(), VerifyError> {
         }
         SUB_REFC_BIN => arity == REFC_BIN_PAYLOAD,
         SUB_SUB_BIN => arity == SUB_BIN_PAYLOAD,
+        SUB_FILLER => true,
         _ => false,
     };
     if ok {

@@ -1,0 +1,169 @@
+//! Thread-local allocation buffers: one per worker, bump allocation on the fast path.
+//!
+//! # Invariants
+//! 1. `[top, end)` is unused memory owned by this TLAB alone: a piece of the nursery, or of
+//!    `chunk`, an overflow chunk no one else sees until the TLAB retires it.
+//! 2. Retiring covers `[top, end)` with a filler and hands the chunk and the handles to the
+//!    heap, so after every TLAB retired the young areas are walkable (module Invariant 4).
+//! 3. A registered TLAB is counted by the safepoint: a collection starts only when every
+//!    registered TLAB is stopped in [`super::SharedHeap::safepoint`] (module Invariant 1).
+
+use std::ptr;
+use std::sync::Arc;
+
+use super::{safepoint, Inner, Want};
+use crate::block::Block;
+use crate::event::GcReason;
+use crate::heap::Area;
+use crate::layout::write_filler;
+
+/// A worker's allocation buffer in a shared heap. Not `Send`: it belongs to the thread that
+/// registered it, which must stop at every safepoint (or drop it).
+pub struct Tlab {
+    pub(crate) inner: Arc<Inner>,
+    /// Which in-flight shard this worker's sends use.
+    pub(crate) index: usize,
+    top: *mut u64,
+    end: *mut u64,
+    /// The overflow chunk `[top, end)` lies in, when not in the nursery.
+    chunk: Option<Block>,
+    /// Refc-binary handles allocated since the last retire, and their off-heap words.
+    mso: Vec<usize>,
+    vheap: usize,
+    /// Words allocated through this TLAB, ever.
+    pub(crate) allocated: u64,
+}
+
+impl Tlab {
+    pub(crate) fn register(inner: Arc<Inner>) -> Tlab {
+        let index = safepoint::join(&inner);
+        Tlab {
+            inner,
+            index,
+            top: ptr::null_mut(),
+            end: ptr::null_mut(),
+            chunk: None,
+            mso: Vec::new(),
+            vheap: 0,
+            allocated: 0,
+        }
+    }
+
+    /// Words allocated through this TLAB so far.
+    pub fn allocated_words(&self) -> u64 {
+        self.allocated
+    }
+
+    /// Allocates `words` uninitialised words; never fails and never moves anything.
+    #[inline]
+    pub(crate) fn alloc(&mut self, words: usize) -> *mut u64 {
+        let free = (self.end as usize - self.top as usize) / 8;
+        if words <= free {
+            let p = self.top;
+            // SAFETY: `words <= free`: the new top stays within `[top, end]` (Invariant 1).
+            self.top = unsafe { p.add(words) };
+            self.allocated += words as u64;
+            return p;
+        }
+        self.alloc_slow(words)
+    }
+
+    #[cold]
+    fn alloc_slow(&mut self, words: usize) -> *mut u64 {
+        self.allocated += words as u64;
+        let tlab_words = self.inner.opts.tlab_words;
+        if words > tlab_words / 4 {
+            return self.alloc_large(words);
+        }
+        self.retire();
+        match self.inner.spaces.take_nursery(tlab_words) {
+            Some((p, n)) if n >= words => self.set_buffer(p, n, None),
+            Some((p, n)) => {
+                // The nursery's last piece is too small for this object: cover it and
+                // overflow.
+                // SAFETY: the piece is ours and unused.
+                unsafe { write_filler(p, n) };
+                self.overflow(tlab_words);
+            }
+            None => self.overflow(tlab_words),
+        }
+        let p = self.top;
+        // SAFETY: the new buffer holds at least `words` words (checked or sized above).
+        self.top = unsafe { p.add(words) };
+        p
+    }
+
+    /// An object of more than a quarter TLAB: straight from the nursery, or in a chunk of
+    /// its own, so a TLAB never wastes more than a quarter of itself on a tail.
+    fn alloc_large(&mut self, words: usize) -> *mut u64 {
+        match self.inner.spaces.take_nursery(words) {
+            Some((p, n)) if n == words => p,
+            other => {
+                if let Some((p, n)) = other {
+                    // SAFETY: the nursery's last piece is ours and unused.
+                    unsafe { write_filler(p, n) };
+                }
+                let block = Block::new(words);
+                let p = block.start();
+                self.inner.spaces.add_young([Area { block, used: words }], &mut Vec::new(), 0);
+                self.nursery_full();
+                p
+            }
+        }
+    }
+
+    /// The nursery is exhausted: allocate on in an overflow chunk and ask for a collection.
+    fn overflow(&mut self, words: usize) {
+        let block = Block::new(words);
+        let p = block.start();
+        self.set_buffer(p, words, Some(block));
+        self.nursery_full();
+    }
+
+    fn nursery_full(&self) {
+        self.inner.request(Want::Minor, GcReason::HeapFull);
+    }
+
+    fn set_buffer(&mut self, p: *mut u64, words: usize, chunk: Option<Block>) {
+        self.top = p;
+        // SAFETY: `p` starts `words` words we own.
+        self.end = unsafe { p.add(words) };
+        self.chunk = chunk;
+    }
+
+    /// Records a refc-binary handle written at `addr`; asks for a collection when the
+    /// binaries referenced from this worker's young data pass its vheap budget.
+    pub(crate) fn note_handle(&mut self, addr: usize, bytes: usize) {
+        self.mso.push(addr);
+        self.vheap += bytes.div_ceil(8);
+        if self.vheap > self.inner.opts.vheap_words_per_worker {
+            self.inner.request(Want::Minor, GcReason::VheapFull);
+        }
+    }
+
+    /// Hands the buffer's tail, its chunk and its handles to the heap (Invariant 2).
+    pub(crate) fn retire(&mut self) {
+        let free = (self.end as usize - self.top as usize) / 8;
+        if free > 0 {
+            // SAFETY: `[top, end)` is unused memory of this TLAB (Invariant 1).
+            unsafe { write_filler(self.top, free) };
+        }
+        let chunk = self.chunk.take().map(|block| {
+            let used = block.words();
+            Area { block, used }
+        });
+        if chunk.is_some() || !self.mso.is_empty() {
+            self.inner.spaces.add_young(chunk, &mut self.mso, self.vheap);
+        }
+        self.vheap = 0;
+        self.top = ptr::null_mut();
+        self.end = ptr::null_mut();
+    }
+}
+
+impl Drop for Tlab {
+    fn drop(&mut self) {
+        self.retire();
+        safepoint::leave(&self.inner);
+    }
+}

@@ -1,0 +1,364 @@
+//! The shared heap: allocation through TLABs, messages by reference, parallel stop-the-world
+//! minor and major collections at safepoints, and reclamation by collection only. The
+//! verifier runs before and after every collection (debug builds) and after each test step.
+
+mod common;
+
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use common::{arb_recipe, build, config, serial, Env, Rooted};
+use heaplab_gc::shared::{Mutator, SharedHeap, SharedOptions, Tlab};
+use heaplab_gc::{live_binaries, Binary, Fragment, GcKind, GcReason, OwnedTerm, VecSink};
+use proptest::prelude::*;
+
+/// A small heap, so tests cross the nursery and old-generation limits quickly.
+fn small(workers: usize) -> SharedHeap {
+    let opts = SharedOptions {
+        nursery_words_per_worker: 4096,
+        tlab_words: 256,
+        min_old_words: 20_000,
+        ..SharedOptions::default()
+    };
+    let heap = SharedHeap::new(opts, workers).unwrap();
+    heap.set_verify(true);
+    heap
+}
+
+fn collect(heap: &SharedHeap, tlab: &mut Tlab, major: bool) -> heaplab_gc::GcEvent {
+    if major {
+        heap.request_major();
+    } else {
+        heap.request_minor();
+    }
+    let event = heap.safepoint(tlab).expect("the only worker leads");
+    heap.verify(tlab).unwrap();
+    event
+}
+
+fn roots_match(m: &mut Mutator, tlab: &mut Tlab, roots: &[Rooted]) {
+    m.enter(tlab, |h| {
+        for (i, (root, snap)) in roots.iter().enumerate() {
+            assert_eq!(h.get(root).to_owned_term(), *snap, "root {i}");
+        }
+    });
+}
+
+fn int_list(n: i64) -> OwnedTerm {
+    OwnedTerm::list((0..n).map(OwnedTerm::from).collect())
+}
+
+#[test]
+fn minor_promotes_live_data_and_drops_garbage() {
+    let heap = small(1);
+    let mut tlab = heap.tlab();
+    let mut m = heap.mutator();
+    let root = m.enter(&mut tlab, |h| h.root(h.list((0..1000).map(|i| h.tuple(&[h.int(i)])))));
+    m.enter(&mut tlab, |h| {
+        for i in 0..5000 {
+            h.tuple(&[h.int(i), h.int(i)]);
+        }
+    });
+    heap.verify(&mut tlab).unwrap();
+    let before = heap.stats();
+    assert!(before.nursery_used + before.overflow_words >= 1000 * 4 + 5000 * 3);
+    let event = collect(&heap, &mut tlab, false);
+    assert_eq!(event.kind, GcKind::Minor);
+    assert_eq!(event.words_copied, 1000 * 4);
+    let after = heap.stats();
+    assert_eq!((after.nursery_used, after.overflow_words), (0, 0));
+    assert!(after.old_used >= 4000);
+    let expected = OwnedTerm::list((0..1000).map(|i| OwnedTerm::tuple(vec![i.into()])).collect());
+    roots_match(&mut m, &mut tlab, &[(root, expected)]);
+}
+
+#[test]
+fn major_reclaims_old_garbage_and_sizes_the_next_major() {
+    let heap = small(1);
+    let mut tlab = heap.tlab();
+    let mut m = heap.mutator();
+    let keep = m.enter(&mut tlab, |h| h.root(h.list((0..500).map(|i| h.int(i)))));
+    let drop_me = m.enter(&mut tlab, |h| h.root(h.list((0..3000).map(|i| h.int(i)))));
+    collect(&heap, &mut tlab, false);
+    let old_before = heap.stats().old_used;
+    drop(drop_me);
+    let event = collect(&heap, &mut tlab, true);
+    assert_eq!(event.kind, GcKind::Major);
+    assert_eq!(event.words_copied, 1000);
+    let stats = heap.stats();
+    assert!(stats.old_used < old_before, "{} !< {old_before}", stats.old_used);
+    assert_eq!(stats.next_major_at, 20_000, "floor of min_old_words");
+    roots_match(&mut m, &mut tlab, &[(keep, int_list(500))]);
+}
+
+#[test]
+fn old_growth_triggers_a_major_collection() {
+    let heap = small(1);
+    let mut tlab = heap.tlab();
+    let mut m = heap.mutator();
+    let mut roots = Vec::new();
+    let mut kinds = Vec::new();
+    for round in 0..12 {
+        roots.push(m.enter(&mut tlab, |h| h.root(h.list((0..1000).map(|i| h.int(i))))));
+        if round % 2 == 0 {
+            roots.remove(0);
+        }
+        kinds.push(collect(&heap, &mut tlab, false));
+    }
+    assert!(kinds.iter().any(|e| e.kind == GcKind::Major && e.reason == GcReason::OldFull));
+    let expected: Vec<Rooted> = roots.into_iter().map(|r| (r, int_list(1000))).collect();
+    roots_match(&mut m, &mut tlab, &expected);
+}
+
+#[test]
+fn full_nursery_overflows_and_requests_a_collection() {
+    let heap = small(1);
+    let mut tlab = heap.tlab();
+    let mut m = heap.mutator();
+    assert!(!heap.collection_requested());
+    // 3 words per tuple: the 4096-word nursery fills after ~1365 of them.
+    let root = m.enter(&mut tlab, |h| h.root(h.list((0..3000).map(|i| h.tuple(&[h.int(i), h.nil()])))));
+    assert!(heap.collection_requested());
+    assert!(heap.stats().overflow_words > 0);
+    let event = heap.safepoint(&mut tlab).unwrap();
+    assert_eq!(event.reason, GcReason::HeapFull);
+    assert_eq!(event.words_copied, 3000 * 5);
+    let expected =
+        OwnedTerm::list((0..3000).map(|i| OwnedTerm::tuple(vec![i.into(), OwnedTerm::Nil])).collect());
+    roots_match(&mut m, &mut tlab, &[(root, expected)]);
+    // No request pending: a safepoint is a no-op.
+    assert!(heap.safepoint(&mut tlab).is_none());
+}
+
+#[test]
+fn large_objects_get_their_own_space() {
+    let heap = small(1);
+    let mut tlab = heap.tlab();
+    let mut m = heap.mutator();
+    let big: Vec<OwnedTerm> = (0..5000).map(OwnedTerm::from).collect();
+    let root = m.enter(&mut tlab, |h| {
+        let items: Vec<_> = (0..5000).map(|i| h.int(i)).collect();
+        h.root(h.tuple(&items))
+    });
+    heap.verify(&mut tlab).unwrap();
+    collect(&heap, &mut tlab, false);
+    collect(&heap, &mut tlab, true);
+    roots_match(&mut m, &mut tlab, &[(root, OwnedTerm::tuple(big))]);
+}
+
+#[test]
+fn messages_are_sent_by_reference_and_rooted_in_flight() {
+    let heap = small(1);
+    let mut tlab = heap.tlab();
+    let (mut a, mut b) = (heap.mutator(), heap.mutator());
+    let words_before = tlab.allocated_words();
+    let message = a.send(&mut tlab, |h| h.list((0..100).map(|i| h.int(i))));
+    let sent_words = tlab.allocated_words() - words_before;
+    assert_eq!(sent_words, 200, "built once, never copied");
+    assert_eq!(heap.stats().in_flight, 1);
+    // A collection while the message is in flight moves it and keeps it.
+    collect(&heap, &mut tlab, false);
+    b.deliver(message);
+    assert_eq!(b.message_count(), 1);
+    b.enter(&mut tlab, |h| {
+        let m = h.take_message(0).unwrap();
+        assert_eq!(m.to_owned_term(), int_list(100));
+        let r = h.root(m);
+        assert_eq!(h.get(&r).list_len(), Some(100));
+    });
+    collect(&heap, &mut tlab, true);
+    assert_eq!(heap.stats().in_flight, 0);
+}
+
+#[test]
+fn an_undelivered_message_and_a_dead_process_are_reclaimed_by_collection_only() {
+    let heap = small(1);
+    let mut tlab = heap.tlab();
+    let mut a = heap.mutator();
+    let _kept = a.enter(&mut tlab, |h| h.root(h.list((0..2000).map(|i| h.int(i)))));
+    let lost = a.send(&mut tlab, |h| h.list((0..1000).map(|i| h.int(i))));
+    collect(&heap, &mut tlab, false);
+    let with_all = heap.stats().old_used;
+    drop(lost);
+    drop(a);
+    // Dropping frees nothing by itself.
+    assert_eq!(heap.stats().old_used, with_all);
+    assert_eq!(heap.stats().mutators, 0);
+    let event = collect(&heap, &mut tlab, true);
+    assert_eq!(event.words_copied, 0);
+    assert_eq!(heap.stats().old_used, 0);
+}
+
+#[test]
+fn fragments_are_adopted_and_binaries_released() {
+    let _serial = serial();
+    let base = live_binaries();
+    let heap = small(1);
+    let mut tlab = heap.tlab();
+    let mut m = heap.mutator();
+    let bin = Binary::from_bytes(&[7u8; 1000]);
+    let fragment = Fragment::build(|h| h.tuple(&[h.refc_binary(&bin), h.binary(b"small")]));
+    m.deliver_fragment(&mut tlab, fragment);
+    let (root, garbage_handles) = m.enter(&mut tlab, |h| {
+        let msg = h.take_message(0).unwrap();
+        for _ in 0..10 {
+            h.refc_binary(&bin);
+        }
+        (h.root(msg), 10)
+    });
+    assert_eq!(bin.refcount(), 2 + garbage_handles);
+    collect(&heap, &mut tlab, false);
+    assert_eq!(bin.refcount(), 2, "garbage handles dropped their references");
+    let expected =
+        OwnedTerm::tuple(vec![OwnedTerm::Binary(vec![7; 1000]), OwnedTerm::Binary(b"small".to_vec())]);
+    roots_match(&mut m, &mut tlab, &[(root, expected)]);
+    drop(m);
+    collect(&heap, &mut tlab, true);
+    assert_eq!(bin.refcount(), 1);
+    drop(bin);
+    assert_eq!(live_binaries(), base);
+}
+
+#[test]
+fn events_reach_the_sink_with_time_to_safepoint() {
+    let heap = small(1);
+    let sink = Arc::new(VecSink::new());
+    heap.set_event_sink(sink.clone());
+    let mut tlab = heap.tlab();
+    collect(&heap, &mut tlab, false);
+    collect(&heap, &mut tlab, true);
+    let events = sink.take();
+    assert_eq!(events.iter().map(|e| e.kind).collect::<Vec<_>>(), [GcKind::Minor, GcKind::Major]);
+    for e in events {
+        assert!(e.time_to_safepoint <= e.duration);
+    }
+    assert_eq!((heap.stats().minor_collections, heap.stats().major_collections), (1, 1));
+}
+
+#[test]
+fn options_are_validated() {
+    let bad = SharedOptions { tlab_words: 10, ..SharedOptions::default() };
+    assert!(SharedHeap::new(bad, 1).unwrap_err().to_string().contains("TLAB"));
+    let bad = SharedOptions { major_growth: 0.5, ..SharedOptions::default() };
+    assert!(SharedHeap::new(bad, 1).is_err());
+    assert!(SharedHeap::new(SharedOptions::default(), 0).is_err());
+}
+
+#[test]
+#[should_panic(expected = "another shared heap")]
+fn a_tlab_of_another_heap_is_refused() {
+    let (a, b) = (small(1), small(1));
+    let mut tlab = b.tlab();
+    a.mutator().enter(&mut tlab, |h| h.int(1).raw());
+}
+
+/// Workers allocating, rooting and exchanging messages by reference while collections run
+/// at their safepoints; every worker checks its processes' roots deeply after each one.
+#[test]
+fn parallel_stress_loses_no_reachable_term() {
+    const WORKERS: usize = 4;
+    const ROUNDS: i64 = 300;
+    let heap = small(WORKERS);
+    let start = Arc::new(Barrier::new(WORKERS));
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..WORKERS).map(|_| mpsc::channel::<(i64, _)>()).unzip();
+    let handles: Vec<_> = receivers
+        .into_iter()
+        .enumerate()
+        .map(|(me, inbox)| {
+            let heap = heap.clone();
+            let start = Arc::clone(&start);
+            let peers = senders.clone();
+            thread::spawn(move || {
+                let mut tlab = heap.tlab();
+                start.wait();
+                let mut procs: Vec<Mutator> = (0..3).map(|_| heap.mutator()).collect();
+                let mut kept: Vec<(usize, Rooted)> = Vec::new();
+                let mut received = 0;
+                for round in 0..ROUNDS {
+                    let p = round as usize % procs.len();
+                    let n = 1 + (round * 7 + me as i64) % 60;
+                    let root = procs[p].enter(&mut tlab, |h| {
+                        for g in 0..n {
+                            h.tuple(&[h.int(g), h.nil()]);
+                        }
+                        h.root(h.list((0..n).map(|i| h.tuple(&[h.int(i), h.int(round)]))))
+                    });
+                    let snap = OwnedTerm::list(
+                        (0..n).map(|i| OwnedTerm::tuple(vec![i.into(), round.into()])).collect(),
+                    );
+                    kept.push((p, (root, snap)));
+                    if kept.len() > 20 {
+                        kept.remove(round as usize % kept.len());
+                    }
+                    let to = (me + 1 + round as usize) % WORKERS;
+                    let msg = procs[p].send(&mut tlab, |h| h.list((0..n).map(|i| h.int(i * round))));
+                    // A peer that has finished drops what it is sent; the collector reclaims it.
+                    let _ = peers[to].send((n * 1000 + round, msg));
+                    while let Ok((tag, msg)) = inbox.try_recv() {
+                        let q = (tag as usize) % procs.len();
+                        procs[q].deliver(msg);
+                        let got = procs[q].enter(&mut tlab, |h| {
+                            let last = h.message_count() - 1;
+                            h.take_message(last).unwrap().to_owned_term()
+                        });
+                        let (n, r) = (tag / 1000, tag % 1000);
+                        assert_eq!(got, OwnedTerm::list((0..n).map(|i| (i * r).into()).collect()));
+                        received += 1;
+                    }
+                    if round % 50 == 49 {
+                        heap.request_major();
+                    }
+                    heap.safepoint(&mut tlab);
+                    for (p, (root, snap)) in &kept {
+                        procs[*p].enter(&mut tlab, |h| assert_eq!(h.get(root).to_owned_term(), *snap));
+                    }
+                }
+                drop(tlab);
+                received
+            })
+        })
+        .collect();
+    drop(senders);
+    let received: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert!(received > 0);
+    let stats = heap.stats();
+    assert!(stats.minor_collections > 0, "{stats:?}");
+    assert!(stats.major_collections > 0, "{stats:?}");
+}
+
+proptest! {
+    #![proptest_config(config(24))]
+
+    /// Random terms built through the shared heap keep their value across random minor and
+    /// major collections, and every off-heap binary is released once nothing holds it.
+    #[test]
+    fn random_terms_survive_collections(
+        recipes in proptest::collection::vec(arb_recipe(), 1..12),
+        plan in proptest::collection::vec(0u8..3, 1..8),
+    ) {
+        let _serial = serial();
+        let base = live_binaries();
+        {
+            let heap = small(1);
+            let mut tlab = heap.tlab();
+            let mut m = heap.mutator();
+            let binaries = vec![Binary::from_bytes(&[1u8; 200]), Binary::from_bytes(&[2u8; 90])];
+            let mut roots: Vec<Rooted> = Vec::new();
+            for (i, recipe) in recipes.iter().enumerate() {
+                let rooted = m.enter(&mut tlab, |h| {
+                    let (t, o) = build(h, recipe, &Env { roots: &roots, binaries: &binaries });
+                    (h.root(t), o)
+                });
+                roots.push(rooted);
+                match plan[i % plan.len()] {
+                    0 => {}
+                    1 => { collect(&heap, &mut tlab, false); }
+                    _ => { collect(&heap, &mut tlab, true); }
+                }
+                roots_match(&mut m, &mut tlab, &roots);
+            }
+        }
+        prop_assert_eq!(live_binaries(), base);
+    }
+}

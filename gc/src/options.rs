@@ -55,6 +55,8 @@ pub enum ConfigError {
         /// The min in force.
         min: usize,
     },
+    /// `max_heap_size` under the shared heap, where no process has a heap of its own.
+    MaxHeapSizeShared,
 }
 
 impl fmt::Display for ConfigError {
@@ -68,6 +70,10 @@ impl fmt::Display for ConfigError {
             ConfigError::MaxBelowMin { max, min } => {
                 write!(f, "max_heap_size {max} words is below min_heap_size {min} words")
             }
+            ConfigError::MaxHeapSizeShared => write!(
+                f,
+                "max_heap_size limits a process's own heap; under the shared heap no process has one"
+            ),
         }
     }
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use heaplab_gc::{GcEventSink, HeapOptions};
 
+use crate::strategy::HeapKind;
+
 /// Reductions a process may spend before it must yield: the modern BEAM's slice
 /// (erl_vm.h `CONTEXT_REDS`, 4000). Larger slices mean fewer context switches and longer
 /// waits for other processes on the same scheduler.
@@ -35,6 +37,8 @@ pub struct Config {
     pub max_processes: usize,
     /// Options of every process heap (a process may change its own later).
     pub heap: HeapOptions,
+    /// The heap strategy: per-process heaps (default) or one shared heap.
+    pub heap_kind: HeapKind,
     /// Receives every collection event, with pid and scheduler id.
     pub gc_sink: Option<Arc<dyn GcEventSink>>,
     /// A slice longer than this is recorded as an overrun.
@@ -53,6 +57,7 @@ impl fmt::Debug for Config {
             .field("reductions", &self.reductions)
             .field("max_processes", &self.max_processes)
             .field("heap", &self.heap)
+            .field("heap_kind", &self.heap_kind)
             .field("gc_sink", &self.gc_sink.is_some())
             .field("overrun_threshold", &self.overrun_threshold)
             .field("report_panics", &self.report_panics)
@@ -67,6 +72,7 @@ impl Default for Config {
             reductions: DEFAULT_REDUCTIONS,
             max_processes: DEFAULT_MAX_PROCESSES,
             heap: HeapOptions::default(),
+            heap_kind: HeapKind::PerProcess,
             gc_sink: None,
             overrun_threshold: DEFAULT_OVERRUN_THRESHOLD,
             report_panics: true,
@@ -75,7 +81,7 @@ impl Default for Config {
 }
 
 /// Why a configuration was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum ConfigError {
     /// Scheduler count outside 1..=[`MAX_SCHEDULERS`].
     Schedulers(usize),
@@ -85,6 +91,8 @@ pub enum ConfigError {
     MaxProcesses(usize),
     /// Invalid heap options.
     Heap(heaplab_gc::ConfigError),
+    /// Invalid shared-heap options.
+    SharedHeap(heaplab_gc::shared::SharedConfigError),
 }
 
 impl fmt::Display for ConfigError {
@@ -102,6 +110,7 @@ impl fmt::Display for ConfigError {
                 )
             }
             ConfigError::Heap(e) => write!(f, "invalid heap options: {e}"),
+            ConfigError::SharedHeap(e) => write!(f, "invalid heap options: {e}"),
         }
     }
 }
@@ -120,7 +129,14 @@ impl Config {
         if !(1..=crate::table::MAX_TABLE_PROCESSES).contains(&self.max_processes) {
             return Err(ConfigError::MaxProcesses(self.max_processes));
         }
-        self.heap.validate().map_err(ConfigError::Heap)
+        self.heap.validate().map_err(ConfigError::Heap)?;
+        if let HeapKind::Shared(opts) = &self.heap_kind {
+            opts.validate(self.schedulers).map_err(ConfigError::SharedHeap)?;
+            if self.heap.max_heap_size.is_some() {
+                return Err(ConfigError::Heap(heaplab_gc::ConfigError::MaxHeapSizeShared));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -177,6 +193,12 @@ impl Builder {
     /// Largest heap a process may have, in words (`None`: unlimited).
     pub fn max_heap_size(mut self, words: Option<usize>) -> Self {
         self.config.heap.max_heap_size = words;
+        self
+    }
+
+    /// The heap strategy ([`HeapKind::PerProcess`] by default).
+    pub fn heap_kind(mut self, kind: HeapKind) -> Self {
+        self.config.heap_kind = kind;
         self
     }
 

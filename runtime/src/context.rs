@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use heaplab_gc::{Atom, Collect, Fragment, Heap, HeapError, HeapStats, Mu, Pid, Ref, Term};
+use heaplab_gc::{Atom, Collect, Fragment, HeapError, HeapStats, Mu, Pid, Ref, Term};
 
 use crate::costs;
 use crate::exit::ExitReason;
@@ -27,6 +27,7 @@ use crate::priority::Priority;
 use crate::registry::RegisterError;
 use crate::runtime::{down_message, exit_message, Relation, SpawnOptions};
 use crate::scheduler;
+use crate::strategy::{Message, ProcessHeap};
 use crate::table::SpawnError;
 use crate::task::{Envelope, Task};
 use crate::timer::TimerAction;
@@ -34,7 +35,7 @@ use crate::timer::TimerAction;
 /// A process's context: its identity, heap and mailbox.
 pub struct Cx {
     task: Arc<Task>,
-    heap: Heap,
+    heap: Box<dyn ProcessHeap>,
     /// Tags given up with [`Cx::unalias`], oldest first: a message `{Tag, _}` carrying one
     /// is dropped on delivery. At most [`UNALIASED_TAGS`] are kept.
     unaliased: Vec<Ref>,
@@ -91,8 +92,18 @@ impl std::fmt::Display for NotRegistered {
 impl std::error::Error for NotRegistered {}
 
 impl Cx {
-    pub(crate) fn new(task: Arc<Task>, heap: Heap) -> Cx {
+    pub(crate) fn new(task: Arc<Task>, heap: Box<dyn ProcessHeap>) -> Cx {
         Cx { task, heap, unaliased: Vec::new() }
+    }
+
+    /// Runs `f` under a fresh brand of this process's heap; returns its result and the
+    /// words allocated.
+    fn enter<R>(&mut self, f: impl for<'h> FnOnce(Mu<'h>) -> R) -> (R, u64) {
+        let mut f = Some(f);
+        let mut out = None;
+        let words =
+            self.heap.enter(&mut |h| out = Some((f.take().expect("a brand runs its closure once"))(h)));
+        (out.expect("the heap ran the closure"), words)
     }
 
     /// This process's pid.
@@ -103,27 +114,28 @@ impl Cx {
     /// Builds or reads terms on this process's heap under a fresh brand. Costs one reduction
     /// plus one per 16 words allocated.
     pub fn with<R>(&mut self, f: impl for<'h> FnOnce(Mu<'h>) -> R) -> R {
-        let before = self.heap.used_words();
-        let r = self.heap.enter(f);
-        let words = self.heap.used_words().saturating_sub(before) as u64;
+        let (r, words) = self.enter(f);
         scheduler::consume(costs::WITH + words / costs::WORDS_PER_REDUCTION);
         r
     }
 
-    /// Sends the term `build` makes (on this heap) to `to`: the term is copied into a
-    /// message fragment, as a BEAM send copies. Sending to a dead process does nothing.
+    /// Sends the term `build` makes (on this heap) to `to`. Under per-process heaps the term
+    /// is copied into a message fragment, as a BEAM send copies; under the shared heap it is
+    /// sent by reference. Sending to a dead process does nothing.
     pub fn send(&mut self, to: Pid, build: impl for<'h> FnOnce(Mu<'h>) -> Term<'h>) {
-        let fragment = self.heap.enter(|h| {
-            let t = build(h);
-            h.to_fragment(t)
-        });
-        self.send_fragment(to, fragment);
+        let mut build = Some(build);
+        let message = self.heap.message(&mut |h| (build.take().expect("a message is built once"))(h));
+        self.send_message(to, message);
     }
 
-    /// Sends a prepared fragment.
+    /// Sends a prepared fragment (copied into the receiver's heap on delivery).
     pub fn send_fragment(&mut self, to: Pid, message: Fragment) {
-        scheduler::consume(costs::SEND + message.words() as u64 / costs::WORDS_PER_REDUCTION);
-        self.task.shared.send_fragment(to, message);
+        self.send_message(to, Message::Copied(message));
+    }
+
+    fn send_message(&mut self, to: Pid, message: Message) {
+        scheduler::consume(costs::SEND + message.copied_words() as u64 / costs::WORDS_PER_REDUCTION);
+        self.task.shared.send_message(to, message);
     }
 
     /// Sends to a registered name.
@@ -139,7 +151,7 @@ impl Cx {
 
     /// Delivers the message to `to` after `delay` (`erlang:send_after/3`).
     pub fn send_after(&mut self, delay: Duration, to: Pid, build: impl for<'h> FnOnce(Mu<'h>) -> Term<'h>) {
-        let fragment = self.heap.enter(|h| {
+        let (fragment, _) = self.enter(|h| {
             let t = build(h);
             h.to_fragment(t)
         });
@@ -180,7 +192,7 @@ impl Cx {
             while scanned < count {
                 scheduler::consume(costs::RECEIVE_PER_MESSAGE);
                 let i = scanned;
-                let hit = self.heap.enter(|h| {
+                let (hit, _) = self.enter(|h| {
                     let message = h.message(i).expect("index below message count");
                     let r = matcher(h, message)?;
                     h.take_message(i);
@@ -226,9 +238,10 @@ impl Cx {
 
     fn handle(&mut self, envelope: Envelope) {
         match envelope {
-            Envelope::Message(fragment) => {
-                if self.unaliased.is_empty() || !self.drop_if_unaliased(&fragment) {
-                    self.heap.deliver(fragment);
+            Envelope::Message(message) => {
+                self.heap.deliver(message);
+                if !self.unaliased.is_empty() {
+                    self.drop_newest_if_unaliased();
                 }
             }
             Envelope::Link { from } => self.task.with_control(|c| {
@@ -246,7 +259,7 @@ impl Cx {
             Envelope::Down { from, reference, reason } => {
                 let active = self.task.with_control(|c| remove_pair(&mut c.monitors, reference, from));
                 if active {
-                    self.heap.deliver(down_message(reference, from, &reason));
+                    self.heap.deliver(down_message(reference, from, &reason).into());
                 }
             }
             Envelope::Exit { from, reason, linked } => self.handle_exit_signal(from, reason, linked),
@@ -255,17 +268,20 @@ impl Cx {
         }
     }
 
-    /// Whether `message` is `{Tag, _}` with a tag given up by [`Cx::unalias`]; forgets the
-    /// tag if so (the one message it was waiting for has come).
-    fn drop_if_unaliased(&mut self, message: &Fragment) -> bool {
-        let Some(tag) = message.with(tag_of) else { return false };
-        match self.unaliased.iter().position(|&t| t == tag) {
-            Some(i) => {
-                self.unaliased.remove(i);
-                true
-            }
-            None => false,
-        }
+    /// Drops the message just delivered if it is `{Tag, _}` with a tag given up by
+    /// [`Cx::unalias`], and forgets the tag (the one message it was waiting for has come).
+    fn drop_newest_if_unaliased(&mut self) {
+        let unaliased = &mut self.unaliased;
+        self.heap.enter(&mut |h| {
+            let mut drop_last = || -> Option<()> {
+                let last = h.message_count().checked_sub(1)?;
+                let tag = h.message(last).and_then(tag_of)?;
+                let i = unaliased.iter().position(|&t| t == tag)?;
+                unaliased.remove(i);
+                h.take_message(last).map(|_| ())
+            };
+            drop_last();
+        });
     }
 
     /// What an exit signal does (erlang:exit/2, links): `kill` from `exit/2` kills
@@ -286,7 +302,7 @@ impl Cx {
         if !linked && reason == ExitReason::Kill {
             self.request_exit(ExitReason::Killed);
         } else if self.task.trap_exit.load(Ordering::Acquire) {
-            self.heap.deliver(exit_message(from, &reason));
+            self.heap.deliver(exit_message(from, &reason).into());
         } else if reason.is_normal() {
             if from == self.task.pid && !linked {
                 self.request_exit(ExitReason::Normal);
@@ -310,7 +326,8 @@ impl Cx {
         if self.exiting() {
             return Poll::Pending;
         }
-        if scheduler::budget_spent() {
+        // A spent slice, or a stop-the-world collection waiting for this scheduler: yield.
+        if scheduler::budget_spent() || self.task.shared.strategy.stop_requested() {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
@@ -325,10 +342,9 @@ impl Cx {
     }
 
     fn collect(&mut self, request: Collect) {
-        self.heap.set_scheduler(scheduler::current_scheduler());
-        match self.heap.collect(request) {
-            Ok(outcome) => {
-                scheduler::consume(outcome.reductions);
+        match self.heap.collect(request, scheduler::current_scheduler()) {
+            Ok(reductions) => {
+                scheduler::consume(reductions);
             }
             Err(HeapError::MaxHeapSize { limit, size }) => {
                 self.request_exit(ExitReason::MaxHeapSize { limit, size });
@@ -413,7 +429,7 @@ impl Cx {
     }
 
     async fn yield_if_spent(&mut self) {
-        if scheduler::budget_spent() || self.exiting() {
+        if scheduler::budget_spent() || self.exiting() || self.task.shared.strategy.stop_requested() {
             self.yield_now().await;
         }
     }
@@ -450,7 +466,7 @@ impl Cx {
         }
         let Some(target) = self.task.shared.table.get(pid).filter(|t| !t.is_done()) else {
             if self.task.trap_exit.load(Ordering::Acquire) {
-                self.heap.deliver(exit_message(pid, &ExitReason::noproc()));
+                self.heap.deliver(exit_message(pid, &ExitReason::noproc()).into());
                 return Ok(());
             }
             return Err(NoProc(pid));
@@ -511,7 +527,7 @@ impl Cx {
     pub fn demonitor_flush(&mut self, reference: Ref) -> bool {
         let active = self.demonitor(reference);
         self.deliver_inbox();
-        self.heap.enter(|h| {
+        self.enter(|h| {
             let found = (0..h.message_count()).find(|&i| {
                 h.message(i).and_then(|m| m.as_tuple()).is_some_and(|t| {
                     t.len() == 5
@@ -532,7 +548,7 @@ impl Cx {
     /// uses it so that a late reply never reaches the caller. See [`UNALIASED_TAGS`].
     pub fn unalias(&mut self, tag: Ref) {
         self.deliver_inbox();
-        let found = self.heap.enter(|h| {
+        let (found, _) = self.enter(|h| {
             let i = (0..h.message_count()).find(|&i| h.message(i).and_then(tag_of) == Some(tag))?;
             h.take_message(i).map(|_| ())
         });

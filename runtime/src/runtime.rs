@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_deque::{Injector, Stealer};
-use heaplab_gc::{Atom, Fragment, Heap, HeapOptions, OwnedTerm, Pid, Ref};
+use heaplab_gc::{Atom, Fragment, HeapOptions, OwnedTerm, Pid, Ref};
 
 use crate::config::{Builder, Config, ConfigError};
 use crate::context::Cx;
@@ -24,6 +24,7 @@ use crate::priority::Priority;
 use crate::registry::Registry;
 use crate::scheduler::{self, SchedulerCounters, Sleepers};
 use crate::stats::{RuntimeStats, SchedulerStats};
+use crate::strategy::{self, HeapStrategy, Message};
 use crate::table::{ProcessTable, SpawnError};
 use crate::task::{Envelope, Task};
 use crate::timer::TimerWheel;
@@ -65,6 +66,8 @@ pub(crate) struct Shared {
     pub(crate) timers: Vec<Mutex<TimerWheel>>,
     pub(crate) counters: Vec<SchedulerCounters>,
     pub(crate) registry: Registry,
+    /// The heap strategy (config `heap_kind`).
+    pub(crate) strategy: Box<dyn HeapStrategy>,
     shutting_down: AtomicBool,
     spawned: AtomicU64,
     exited: AtomicU64,
@@ -98,11 +101,9 @@ impl Shared {
         if self.is_shutting_down() {
             return Err(SpawnError::ShuttingDown);
         }
-        let heap = match &opts.heap {
-            Some(custom) => Heap::new(custom.clone()).map_err(SpawnError::InvalidHeapOptions)?,
-            // The runtime's options were validated when it started (config Invariant 1).
-            None => Heap::new(self.config.heap.clone()).expect("validated runtime heap options"),
-        };
+        let options = opts.heap.as_ref().unwrap_or(&self.config.heap);
+        // Checked before the pid is taken, so a refusal leaves no trace.
+        self.strategy.validate(options).map_err(SpawnError::InvalidHeapOptions)?;
         let task = self.table.insert_with(|pid| Arc::new(Task::new(pid, opts.priority, Arc::clone(self))))?;
         if let Some(hook) = hook {
             if let Some(hooks) = task.exit_hooks.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
@@ -120,11 +121,11 @@ impl Shared {
                 parent.with_control(|c| c.monitors.push((reference, task.pid)));
             }
         }
-        let mut heap = heap;
-        heap.set_pid(Some(task.pid));
-        if let Some(sink) = &self.config.gc_sink {
-            heap.set_event_sink(Arc::clone(sink));
-        }
+        // Options were checked above (and the runtime's when it started, config Invariant 1).
+        let heap = self
+            .strategy
+            .new_process(task.pid, options, self.config.gc_sink.as_ref())
+            .expect("heap options validated before the process was created");
         let cx = Cx::new(Arc::clone(&task), heap);
         *task.body.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::pin(body(cx)));
         self.spawned.fetch_add(1, Ordering::Relaxed);
@@ -135,7 +136,7 @@ impl Shared {
 
     /// Delivers a message; a message to a process that does not exist is dropped, as on the
     /// BEAM.
-    pub(crate) fn send_fragment(&self, to: Pid, message: Fragment) {
+    pub(crate) fn send_message(&self, to: Pid, message: Message) {
         if let Some(task) = self.table.get(to) {
             task.post(Envelope::Message(message));
         }
@@ -280,6 +281,7 @@ impl Runtime {
             timers: (0..n).map(|_| Mutex::new(TimerWheel::new(origin))).collect(),
             counters: (0..n).map(|_| SchedulerCounters::default()).collect(),
             registry: Registry::default(),
+            strategy: strategy::build(&config.heap_kind, n, config.gc_sink.as_ref()),
             shutting_down: AtomicBool::new(false),
             spawned: AtomicU64::new(0),
             exited: AtomicU64::new(0),
@@ -360,7 +362,7 @@ impl Runtime {
 
     /// Sends a message from outside the runtime.
     pub fn send(&self, to: Pid, message: Fragment) {
-        self.shared.send_fragment(to, message);
+        self.shared.send_message(to, message.into());
     }
 
     /// Sends an owned term from outside the runtime.

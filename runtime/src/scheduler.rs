@@ -200,7 +200,12 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     let mut slices = SliceRecorder::new();
     // One clock read per slice: a slice's end is the next one's start.
     let mut clock = Instant::now();
+    shared.strategy.scheduler_started(index);
     while !shared.is_shutting_down() {
+        if shared.strategy.stop_requested() {
+            stop_for_strategy(&shared, index);
+            clock = Instant::now();
+        }
         fire_timers(&shared, index, clock);
         picks = picks.wrapping_add(1);
         let injector_first = picks.is_multiple_of(INJECTOR_INTERVAL);
@@ -217,6 +222,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
             }
         }
     }
+    shared.strategy.scheduler_stopped(index);
     slices.publish(&shared.counters[index]);
     LOCAL.with(|l| *l.borrow_mut() = None);
     SCHEDULER.with(|s| s.set(None));
@@ -335,11 +341,19 @@ fn has_visible_work(shared: &Shared) -> bool {
         || shared.stealers.iter().any(|s| s.iter().any(|q| !q.is_empty()))
 }
 
-/// Protocol step 2.
+/// Stops this scheduler at the strategy's safepoint, between two slices. Parked schedulers
+/// are woken first: each must reach the safepoint too.
+fn stop_for_strategy(shared: &Shared, index: usize) {
+    shared.sleepers.unpark_all();
+    shared.strategy.safepoint(index);
+}
+
+/// Protocol step 2. A pending safepoint counts as work: the requester wakes sleepers after
+/// raising it, so checking it after registering loses no wake-up.
 fn park(shared: &Shared, index: usize) {
     shared.sleepers.register(index);
     fence(Ordering::SeqCst);
-    if has_visible_work(shared) || shared.is_shutting_down() {
+    if has_visible_work(shared) || shared.is_shutting_down() || shared.strategy.stop_requested() {
         shared.sleepers.unregister(index);
         return;
     }

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Wake;
 
-use heaplab_gc::{Atom, Fragment, Pid, Ref};
+use heaplab_gc::{Atom, Pid, Ref};
 
 use crate::exit::ExitReason;
 use crate::inbox::Inbox;
@@ -38,8 +38,8 @@ pub(crate) type Body = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// What arrives in an inbox: messages and signals share one queue, so everything one
 /// process sends another arrives in the order sent (the BEAM's signal ordering guarantee).
 pub(crate) enum Envelope {
-    /// A message, already copied out of the sender's heap.
-    Message(Fragment),
+    /// A message: copied out of the sender's heap, or a reference into the shared heap.
+    Message(crate::strategy::Message),
     /// An exit signal: from a link partner that ended (`linked`), or from `exit/2`.
     Exit { from: Pid, reason: ExitReason, linked: bool },
     /// `from` linked itself to this process.

@@ -51,7 +51,7 @@ impl TimerAction {
                     }
                 }
             }
-            TimerAction::Send(pid, fragment) => shared.send_fragment(pid, fragment),
+            TimerAction::Send(pid, fragment) => shared.send_message(pid, fragment.into()),
         }
     }
 }

@@ -1,0 +1,140 @@
+//! Heap strategies: the boundary between the runtime and the memory model of its processes.
+//!
+//! The scheduler, the process API ([`Cx`](crate::Cx)) and the workloads see a strategy only
+//! through two small traits, in the spirit of MMTk's plans:
+//! - [`HeapStrategy`], one per runtime: makes each process's heap, and says whether every
+//!   scheduler must stop at a safepoint (and stops it there);
+//! - [`ProcessHeap`], one per process: runs a brand, makes a message out of a term,
+//!   delivers a message, collects when asked.
+//!
+//! Two strategies exist, chosen with [`HeapKind`]: [`per_process`] (the BEAM's model) and
+//! [`shared`] (one heap, stop-the-world). `docs/adding-a-heap-strategy.md` walks through
+//! adding a third.
+//!
+//! # Invariants
+//! 1. A process body only reaches its heap through its `ProcessHeap`, inside `Cx`; a
+//!    strategy may stop the world only between two slices of every scheduler
+//!    ([`HeapStrategy::safepoint`]), when no brand is open anywhere.
+//! 2. A [`Message`] carries its term out of the sender's brand in a form the receiver's
+//!    `deliver` accepts: a copy, or a reference the strategy keeps rooted while in flight.
+
+pub(crate) mod per_process;
+pub(crate) mod shared;
+
+use std::sync::Arc;
+
+use heaplab_gc::shared::{SharedMessage, SharedOptions};
+use heaplab_gc::{
+    Collect, ConfigError, Fragment, GcEventSink, HeapError, HeapOptions, HeapStats, Mu, Pid, Term,
+};
+
+/// Which heap strategy a runtime uses; chosen when it is built.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum HeapKind {
+    /// One private heap per process, collected on its own, freed whole at exit (default).
+    #[default]
+    PerProcess,
+    /// One heap shared by every process, collected stop-the-world by all schedulers; memory
+    /// is reclaimed by collection only (an exit frees nothing at once).
+    Shared(SharedOptions),
+}
+
+impl HeapKind {
+    /// The shared heap with its default sizing.
+    pub fn shared() -> HeapKind {
+        HeapKind::Shared(SharedOptions::default())
+    }
+
+    /// The `--heap` spelling: `per-process` or `shared`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            HeapKind::PerProcess => "per-process",
+            HeapKind::Shared(_) => "shared",
+        }
+    }
+}
+
+/// A message on its way from one process to another (Invariant 2).
+pub enum Message {
+    /// Copied into a standalone fragment (per-process heaps, and senders outside the runtime).
+    Copied(Fragment),
+    /// A reference into the shared heap, rooted while in flight.
+    Shared(SharedMessage),
+}
+
+impl Message {
+    /// Words the sender copied (0 for a message sent by reference).
+    pub fn copied_words(&self) -> usize {
+        match self {
+            Message::Copied(f) => f.words(),
+            Message::Shared(_) => 0,
+        }
+    }
+}
+
+impl From<Fragment> for Message {
+    fn from(f: Fragment) -> Message {
+        Message::Copied(f)
+    }
+}
+
+/// A closure run under a brand, as the object-safe traits take it.
+pub(crate) type BrandFn<'a> = &'a mut dyn for<'h> FnMut(Mu<'h>);
+/// A closure building a message under a brand.
+pub(crate) type BuildFn<'a> = &'a mut dyn for<'h> FnMut(Mu<'h>) -> Term<'h>;
+
+/// One runtime's heap strategy.
+pub(crate) trait HeapStrategy: Send + Sync {
+    /// Checks heap options for a process of this strategy.
+    fn validate(&self, options: &HeapOptions) -> Result<(), ConfigError>;
+    /// The heap of a new process, with options [`HeapStrategy::validate`] accepted.
+    fn new_process(
+        &self,
+        pid: Pid,
+        options: &HeapOptions,
+        sink: Option<&Arc<dyn GcEventSink>>,
+    ) -> Result<Box<dyn ProcessHeap>, ConfigError>;
+    /// Called on each scheduler thread before its first slice.
+    fn scheduler_started(&self, index: usize);
+    /// Called on each scheduler thread after its last slice.
+    fn scheduler_stopped(&self, index: usize);
+    /// Whether schedulers must stop at their next safepoint (cheap: polled per slice).
+    fn stop_requested(&self) -> bool;
+    /// Stops this scheduler, between two slices, for whatever the strategy needs done with
+    /// every scheduler stopped (Invariant 1). Returns when it may run processes again.
+    fn safepoint(&self, index: usize);
+}
+
+/// One process's heap, as the process API uses it.
+pub(crate) trait ProcessHeap: Send {
+    /// Runs `f` under a fresh brand; returns the words allocated meanwhile.
+    fn enter(&mut self, f: BrandFn<'_>) -> u64;
+    /// Makes the term `build` returns into a message.
+    fn message(&mut self, build: BuildFn<'_>) -> Message;
+    /// Appends an arrived message to the message queue.
+    fn deliver(&mut self, message: Message);
+    /// Delivered messages not yet taken.
+    fn message_count(&self) -> usize;
+    /// Whether the process should collect at its next await point.
+    fn needs_gc(&self) -> bool;
+    /// Collects (or asks for a collection); returns the reductions to charge.
+    fn collect(&mut self, request: Collect, scheduler: Option<u32>) -> Result<u64, HeapError>;
+    /// Sizes and counters.
+    fn stats(&self) -> HeapStats;
+    /// `process_flag(max_heap_size, _)`.
+    fn set_max_heap_size(&mut self, words: Option<usize>) -> Result<(), ConfigError>;
+    /// `process_flag(fullsweep_after, _)`.
+    fn set_fullsweep_after(&mut self, n: u32);
+}
+
+/// The strategy object for `kind`.
+pub(crate) fn build(
+    kind: &HeapKind,
+    schedulers: usize,
+    sink: Option<&Arc<dyn GcEventSink>>,
+) -> Box<dyn HeapStrategy> {
+    match kind {
+        HeapKind::PerProcess => Box::new(per_process::PerProcess),
+        HeapKind::Shared(opts) => Box::new(shared::Shared::new(opts.clone(), schedulers, sink)),
+    }
+}

@@ -1,0 +1,93 @@
+//! The per-process strategy: every process owns a [`Heap`]; a send copies the message into
+//! a fragment the receiver attaches in O(1); a process collects its own heap at its own
+//! await points; its heap is freed whole when it exits. No safepoint is ever needed.
+//!
+//! # Invariants
+//! 1. A `Heap` is touched only by its process (through `Cx`), so no lock is taken.
+
+use std::sync::Arc;
+
+use heaplab_gc::{Collect, ConfigError, GcEventSink, Heap, HeapError, HeapOptions, HeapStats, Pid};
+
+use super::{BrandFn, BuildFn, HeapStrategy, Message, ProcessHeap};
+
+pub(crate) struct PerProcess;
+
+impl HeapStrategy for PerProcess {
+    fn validate(&self, options: &HeapOptions) -> Result<(), ConfigError> {
+        options.validate()
+    }
+
+    fn new_process(
+        &self,
+        pid: Pid,
+        options: &HeapOptions,
+        sink: Option<&Arc<dyn GcEventSink>>,
+    ) -> Result<Box<dyn ProcessHeap>, ConfigError> {
+        let mut heap = Heap::new(options.clone())?;
+        heap.set_pid(Some(pid));
+        if let Some(sink) = sink {
+            heap.set_event_sink(Arc::clone(sink));
+        }
+        Ok(Box::new(heap))
+    }
+
+    fn scheduler_started(&self, _index: usize) {}
+
+    fn scheduler_stopped(&self, _index: usize) {}
+
+    #[inline]
+    fn stop_requested(&self) -> bool {
+        false
+    }
+
+    fn safepoint(&self, _index: usize) {}
+}
+
+impl ProcessHeap for Heap {
+    #[inline]
+    fn enter(&mut self, f: BrandFn<'_>) -> u64 {
+        let before = self.used_words();
+        Heap::enter(self, |h| f(h));
+        self.used_words().saturating_sub(before) as u64
+    }
+
+    fn message(&mut self, build: BuildFn<'_>) -> Message {
+        Message::Copied(Heap::enter(self, |h| {
+            let t = build(h);
+            h.to_fragment(t)
+        }))
+    }
+
+    fn deliver(&mut self, message: Message) {
+        match message {
+            Message::Copied(fragment) => Heap::deliver(self, fragment),
+            Message::Shared(_) => unreachable!("a per-process runtime never sends by reference"),
+        }
+    }
+
+    fn message_count(&self) -> usize {
+        Heap::message_count(self)
+    }
+
+    fn needs_gc(&self) -> bool {
+        Heap::needs_gc(self)
+    }
+
+    fn collect(&mut self, request: Collect, scheduler: Option<u32>) -> Result<u64, HeapError> {
+        self.set_scheduler(scheduler);
+        Heap::collect(self, request).map(|outcome| outcome.reductions)
+    }
+
+    fn stats(&self) -> HeapStats {
+        Heap::stats(self)
+    }
+
+    fn set_max_heap_size(&mut self, words: Option<usize>) -> Result<(), ConfigError> {
+        Heap::set_max_heap_size(self, words)
+    }
+
+    fn set_fullsweep_after(&mut self, n: u32) {
+        Heap::set_fullsweep_after(self, n)
+    }
+}

@@ -48,7 +48,7 @@ impl ProcessHeap for Heap {
     #[inline]
     fn enter(&mut self, f: BrandFn<'_>) -> u64 {
         let before = self.used_words();
-        Heap::enter(self, |h| f(h));
+        Heap::enter(self, f);
         self.used_words().saturating_sub(before) as u64
     }
 

@@ -100,13 +100,13 @@ impl ProcessHeap for SharedProcess {
     fn enter(&mut self, f: BrandFn<'_>) -> u64 {
         with_tlab(|tlab| {
             let before = tlab.allocated_words();
-            self.mutator.enter(tlab, |h| f(h));
+            self.mutator.enter(tlab, f);
             tlab.allocated_words() - before
         })
     }
 
     fn message(&mut self, build: BuildFn<'_>) -> Message {
-        Message::Shared(with_tlab(|tlab| self.mutator.send(tlab, |h| build(h))))
+        Message::Shared(with_tlab(|tlab| self.mutator.send(tlab, build)))
     }
 
     fn deliver(&mut self, message: Message) {

@@ -43,7 +43,17 @@ impl Strategy {
     /// the workloads that have an Erlang version, where `erl` is installed (see
     /// [`crate::beam`]).
     pub fn available(self) -> bool {
-        matches!(self, Strategy::PerProcess | Strategy::Beam)
+        matches!(self, Strategy::PerProcess | Strategy::Shared | Strategy::Beam)
+    }
+
+    /// The runtime heap kind a heaplab strategy runs on: `None` for `beam` (another
+    /// program) and strategies this build lacks.
+    pub fn heap_kind(self) -> Option<heaplab_runtime::HeapKind> {
+        match self {
+            Strategy::PerProcess => Some(heaplab_runtime::HeapKind::PerProcess),
+            Strategy::Shared => Some(heaplab_runtime::HeapKind::shared()),
+            Strategy::Hybrid | Strategy::Beam => None,
+        }
     }
 
     /// `Ok` if available, else a usage failure naming the strategies that are.
@@ -84,8 +94,12 @@ mod tests {
     #[test]
     fn unavailable_strategies_name_the_available_ones() {
         assert_eq!(Strategy::PerProcess.require_available(), Ok(Strategy::PerProcess));
-        let failure = Strategy::Shared.require_available().unwrap_err();
-        assert_eq!(failure.message(), "heap 'shared' is not available yet; available: per-process, beam");
+        assert_eq!(Strategy::Shared.require_available(), Ok(Strategy::Shared));
+        let failure = Strategy::Hybrid.require_available().unwrap_err();
+        assert_eq!(
+            failure.message(),
+            "heap 'hybrid' is not available yet; available: per-process, shared, beam"
+        );
         assert_eq!(failure.exit_code(), 2);
     }
 }

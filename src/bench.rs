@@ -206,11 +206,11 @@ mod tests {
 
     #[test]
     fn unavailable_strategies_are_refused_before_running() {
-        let mut shared = args("exit", &[]);
-        shared.heap = Strategy::Shared;
+        let mut hybrid = args("exit", &[]);
+        hybrid.heap = Strategy::Hybrid;
         assert_eq!(
-            usage_message(&shared),
-            "heap 'shared' is not available yet; available: per-process, beam"
+            usage_message(&hybrid),
+            "heap 'hybrid' is not available yet; available: per-process, shared, beam"
         );
     }
 

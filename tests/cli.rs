@@ -35,8 +35,8 @@ fn bad_arguments_exit_2_with_one_line() {
     assert_usage_error(&["bench", "gc-copy", "--set", "kind=full"], &["'full'", "major, minor"]);
     assert_usage_error(&["bench", "gc-copy", "--set", "live_mb"], &["NAME=VALUE"]);
     assert_usage_error(
-        &["bench", "exit", "--heap", "shared"],
-        &["heap 'shared' is not available yet; available: per-process, beam"],
+        &["bench", "exit", "--heap", "hybrid"],
+        &["heap 'hybrid' is not available yet; available: per-process, shared, beam"],
     );
     assert_usage_error(&["bench", "exit", "--heap", "global"], &["'global'", "per-process"]);
     assert_usage_error(&["bench", "exit", "--schedulers", "0"], &["'0'"]);

@@ -418,14 +418,19 @@ impl Cx {
 
     /// A major collection of this process's heap now (`erlang:garbage_collect/0`).
     pub async fn garbage_collect(&mut self) {
-        self.collect(Collect::Major);
-        self.yield_if_spent().await;
+        self.collect_now(Collect::Major).await;
     }
 
-    /// A collection of the kind requested, at this await point.
+    /// A collection of the kind requested, done when this returns.
     pub async fn collect_now(&mut self, request: Collect) {
         self.collect(request);
         self.yield_if_spent().await;
+        // A shared heap collects at the next safepoint of every scheduler, and another
+        // scheduler may resume this process before its own scheduler gets there: wait, so
+        // the call returns after the collection, as it does on a private heap.
+        while self.heap.collection_pending() {
+            self.yield_now().await;
+        }
     }
 
     async fn yield_if_spent(&mut self) {

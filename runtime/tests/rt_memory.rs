@@ -6,6 +6,11 @@
 
 mod common;
 
+/// These tests are about per-process heaps (see `suite/` for the ones run under both).
+fn heap_kind() -> heaplab_runtime::HeapKind {
+    heaplab_runtime::HeapKind::PerProcess
+}
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -31,6 +31,11 @@
 
 mod common;
 
+/// These tests are about per-process heaps (see `suite/` for the ones run under both).
+fn heap_kind() -> heaplab_runtime::HeapKind {
+    heaplab_runtime::HeapKind::PerProcess
+}
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};

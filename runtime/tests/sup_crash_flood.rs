@@ -10,6 +10,11 @@
 
 mod common;
 
+/// These tests are about per-process heaps (see `suite/` for the ones run under both).
+fn heap_kind() -> heaplab_runtime::HeapKind {
+    heaplab_runtime::HeapKind::PerProcess
+}
+
 use std::time::{Duration, Instant};
 
 use common::{wait_until, within};

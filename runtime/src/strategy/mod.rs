@@ -117,6 +117,11 @@ pub(crate) trait ProcessHeap: Send {
     fn message_count(&self) -> usize;
     /// Whether the process should collect at its next await point.
     fn needs_gc(&self) -> bool;
+    /// Whether a collection was asked for and has not happened yet (a strategy that
+    /// collects at safepoints); a private heap collects at once and never has one pending.
+    fn collection_pending(&self) -> bool {
+        false
+    }
     /// Collects (or asks for a collection); returns the reductions to charge.
     fn collect(&mut self, request: Collect, scheduler: Option<u32>) -> Result<u64, HeapError>;
     /// Sizes and counters.

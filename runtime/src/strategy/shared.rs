@@ -125,6 +125,10 @@ impl ProcessHeap for SharedProcess {
         false
     }
 
+    fn collection_pending(&self) -> bool {
+        self.heap.collection_requested()
+    }
+
     fn collect(&mut self, request: Collect, _scheduler: Option<u32>) -> Result<u64, HeapError> {
         match request {
             Collect::Major => self.heap.request_major(),

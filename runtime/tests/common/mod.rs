@@ -1,5 +1,9 @@
 //! Helpers shared by the runtime's integration tests.
 //!
+//! Every test crate that includes this module defines `fn heap_kind() -> HeapKind` at its
+//! root, and every runtime a test builds comes from [`builder`], so that the suite under
+//! `suite/` runs once per heap strategy.
+//!
 //! Every test that waits on the runtime runs under [`within`], so that a regression that
 //! hangs (a lost wake-up, a starved process, a scheduler that never preempts) fails the
 //! test with a message instead of hanging the suite. Limits are generous on purpose: they
@@ -10,7 +14,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use heaplab_runtime::heaplab_gc::{Mu, Term};
-use heaplab_runtime::Runtime;
+use heaplab_runtime::{Builder, Runtime};
 
 /// How long any single test may wait for the runtime before it counts as hung.
 pub const HANG: Duration = Duration::from_secs(60);
@@ -58,9 +62,14 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// A runtime builder under the test crate's heap strategy.
+pub fn builder() -> Builder {
+    Runtime::builder().heap_kind(crate::heap_kind())
+}
+
 /// A runtime with `schedulers` scheduler threads and otherwise default options.
 pub fn runtime(schedulers: usize) -> Runtime {
-    Runtime::builder().schedulers(schedulers).build().expect("valid configuration")
+    builder().schedulers(schedulers).build().expect("valid configuration")
 }
 
 /// Waits until every process of `rt` has exited (their exit is processed after their last

@@ -17,7 +17,7 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 /// A two-scheduler runtime whose process panics are not printed (tests crash processes on
 /// purpose).
 pub fn runtime() -> Runtime {
-    Runtime::builder().schedulers(2).report_panics(false).build().expect("valid configuration")
+    crate::common::builder().schedulers(2).report_panics(false).build().expect("valid configuration")
 }
 
 /// Events recorded by processes, in the order they happened.

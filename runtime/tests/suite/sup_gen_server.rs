@@ -2,18 +2,15 @@
 //! replies from other processes, timeouts and late replies, dead servers, `stop`, and when
 //! `terminate` runs.
 
-mod common;
-mod sup_support;
-
 use std::time::{Duration, Instant};
 
-use common::guarded;
+use crate::common::guarded;
+use crate::sup_support::{down, drain, exit_reason_of, runtime, Log};
 use heaplab_runtime::gen_server::{
     self, CallError, CallResult, Caller, CastResult, GenServer, Init, Reply, Started, DEFAULT_CALL_TIMEOUT,
 };
 use heaplab_runtime::heaplab_gc::{Atom, Mu, OwnedTerm, Pid, Root, Term};
 use heaplab_runtime::{Cx, ExitReason};
-use sup_support::{down, drain, exit_reason_of, runtime, Log};
 
 const SECOND: Duration = Duration::from_secs(1);
 

@@ -2,24 +2,21 @@
 //! `supervisor`: which children a crash restarts, in which order they stop and start, when a
 //! child is not restarted, and when the supervisor gives up.
 
-mod common;
-mod sup_support;
-
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::guarded;
+use crate::common::guarded;
+use crate::sup_support::{
+    child_pid, down, exit_command, exit_message_from, restarted, runtime, shutdown_with, spawn_worker,
+    worker, worker_with, Log, OnShutdown,
+};
 use heaplab_runtime::gen_server::Started;
 use heaplab_runtime::heaplab_gc::{OwnedTerm, Pid};
 use heaplab_runtime::supervisor::{
     self, start_fn, ChildCounts, ChildSpec, ChildState, Flags, Restart, Strategy,
 };
 use heaplab_runtime::{Cx, ExitReason};
-use sup_support::{
-    child_pid, down, exit_command, exit_message_from, restarted, runtime, shutdown_with, spawn_worker,
-    worker, worker_with, Log, OnShutdown,
-};
 
 /// Starts a supervisor with these flags and children; returns its pid.
 async fn start(cx: &mut Cx, flags: Flags, children: Vec<ChildSpec>) -> Pid {

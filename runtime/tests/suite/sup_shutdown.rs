@@ -2,19 +2,16 @@
 //! shutdown timeout and `brutal_kill`, `infinity` for supervisors, nested trees, and a
 //! supervisor following its parent out.
 
-mod common;
-mod sup_support;
-
 use std::time::{Duration, Instant};
 
-use common::guarded;
+use crate::common::guarded;
+use crate::sup_support::{child_pid, down, restarted, runtime, worker_with, Log, OnShutdown};
 use heaplab_runtime::gen_server::{self, Timeout};
 use heaplab_runtime::heaplab_gc::Pid;
 use heaplab_runtime::supervisor::{
     self, ChildCounts, ChildSpec, ChildState, ChildType, Flags, Shutdown, Strategy,
 };
 use heaplab_runtime::{Cx, ExitReason};
-use sup_support::{child_pid, down, restarted, runtime, worker_with, Log, OnShutdown};
 
 async fn start(cx: &mut Cx, flags: Flags, children: Vec<ChildSpec>) -> Pid {
     supervisor::start_link(cx, flags, children).await.expect("supervisor starts").pid().unwrap()

@@ -1,9 +1,7 @@
 //! The registry of process names: `register`, `whereis`, `unregister`, `send_named`, and
 //! names removed when their process exits.
 
-mod common;
-
-use common::{assert_drains, atom, guarded, int, runtime};
+use crate::common::{assert_drains, atom, guarded, int, runtime};
 use heaplab_runtime::heaplab_gc::{Atom, OwnedTerm};
 use heaplab_runtime::{NotRegistered, RegisterError};
 
@@ -34,7 +32,7 @@ fn register_whereis_send_named_unregister() {
                 }
             })
             .unwrap();
-        common::wait_until(common::HANG, || rt.whereis("rt_registry_echo").is_some());
+        crate::common::wait_until(crate::common::HANG, || rt.whereis("rt_registry_echo").is_some());
         assert_eq!(rt.whereis("rt_registry_echo"), Some(server));
         assert_eq!(rt.stats().registered, 1);
         let (seen, reply, after, err) = rt
@@ -169,7 +167,7 @@ fn a_name_is_removed_when_its_process_exits() {
 #[test]
 fn names_of_crashed_processes_are_removed() {
     guarded(|| {
-        let rt = heaplab_runtime::Runtime::builder().schedulers(2).report_panics(false).build().unwrap();
+        let rt = crate::common::builder().schedulers(2).report_panics(false).build().unwrap();
         let reason = rt
             .block_on(|mut cx| async move {
                 cx.register(Atom::new("rt_registry_crash")).unwrap();
@@ -184,7 +182,7 @@ fn names_of_crashed_processes_are_removed() {
             cx.receive(atom).await;
         })
         .unwrap();
-        common::wait_until(common::HANG, || rt.whereis("rt_registry_idle").is_some());
+        crate::common::wait_until(crate::common::HANG, || rt.whereis("rt_registry_idle").is_some());
         assert_eq!(rt.stats().registered, 1);
         let stats = rt.shutdown();
         assert_eq!(stats.registered, 0);

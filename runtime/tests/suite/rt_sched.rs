@@ -1,15 +1,13 @@
 //! Scheduling: work stealing, preemption by reductions (fairness), priorities, and parking
 //! when idle.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{assert_drains, guarded, int, runtime, wait_until};
+use crate::common::{assert_drains, guarded, int, runtime, wait_until};
 use heaplab_runtime::{Priority, SpawnOptions, LOW_SKIPS};
 
 /// Some real computation between two reduction charges.
@@ -325,7 +323,7 @@ fn idle_schedulers_park_and_stay_parked() {
         assert_drains(&rt, 0);
         // Every scheduler gets to its park.
         assert!(
-            wait_until(common::HANG, || rt.stats().schedulers.iter().all(|s| s.parks > 0)),
+            wait_until(crate::common::HANG, || rt.stats().schedulers.iter().all(|s| s.parks > 0)),
             "a scheduler never parked: {:?}",
             rt.stats().schedulers
         );
@@ -349,11 +347,7 @@ fn idle_schedulers_park_and_stay_parked() {
 fn a_long_slice_counts_as_an_overrun() {
     let run = |threshold: Duration| {
         guarded(move || {
-            let rt = heaplab_runtime::Runtime::builder()
-                .schedulers(1)
-                .overrun_threshold(threshold)
-                .build()
-                .unwrap();
+            let rt = crate::common::builder().schedulers(1).overrun_threshold(threshold).build().unwrap();
             rt.block_on(|_cx| async {
                 // A deliberate overrun: blocking without an await point.
                 std::thread::sleep(Duration::from_millis(10));

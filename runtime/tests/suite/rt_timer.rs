@@ -3,11 +3,9 @@
 //! Only lower bounds on elapsed time are asserted (a timer never fires early); how late it
 //! fires depends on the machine's load and is not asserted.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{assert_drains, atom, guarded, int, runtime};
+use crate::common::{assert_drains, atom, guarded, int, runtime};
 
 /// Nothing matches: the receive gives up with `None` after at least the timeout, and the
 /// message it did not match is still there.

@@ -2,15 +2,12 @@
 //! for every way a process can end, `exit/2` in all its cases, `unlink`, signal order
 //! between a pair of processes, and names released at exit.
 
-mod common;
-mod sup_support;
-
 use std::time::Duration;
 
-use common::guarded;
+use crate::common::guarded;
+use crate::sup_support::{down, drain, exit_message_from, exit_reason_of, runtime};
 use heaplab_runtime::heaplab_gc::{Atom, Mu, OwnedTerm, Pid, Term};
 use heaplab_runtime::{Cx, ExitReason, NoProc};
-use sup_support::{down, drain, exit_message_from, exit_reason_of, runtime};
 
 /// How the process under test ends.
 #[derive(Clone, Copy, Debug)]
@@ -37,7 +34,7 @@ impl Ending {
             Ending::KilledByExit2 => ExitReason::Killed,
             Ending::ExitKill => ExitReason::Kill,
             Ending::OtherAtom => ExitReason::atom("oops"),
-            Ending::OtherTuple => sup_support::shutdown_with(OwnedTerm::Int(1)),
+            Ending::OtherTuple => crate::sup_support::shutdown_with(OwnedTerm::Int(1)),
             Ending::Panic => ExitReason::Panic("boom".into()),
         }
     }

@@ -1,12 +1,10 @@
 //! Spawning: fan-out and fan-in at scale, the process limit, and panics inside processes.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{assert_drains, guarded, int, runtime};
+use crate::common::{assert_drains, guarded, int, runtime};
 use heaplab_runtime::heaplab_gc::OwnedTerm;
 use heaplab_runtime::{ExitReason, Runtime, SpawnError};
 
@@ -86,7 +84,7 @@ fn reporter(
 #[test]
 fn spawning_past_the_limit_fails_and_the_runtime_carries_on() {
     guarded(|| {
-        let rt = Runtime::builder().schedulers(2).max_processes(100).build().unwrap();
+        let rt = crate::common::builder().schedulers(2).max_processes(100).build().unwrap();
         let (tx, rx) = mpsc::channel();
         let mut pids = Vec::new();
         for id in 0..100 {
@@ -147,7 +145,7 @@ fn spawning_past_the_limit_fails_and_the_runtime_carries_on() {
 #[test]
 fn spawn_past_the_limit_from_a_process_returns_the_error() {
     let (err, answered) = guarded(|| {
-        let rt = Runtime::builder().schedulers(2).max_processes(10).build().unwrap();
+        let rt = crate::common::builder().schedulers(2).max_processes(10).build().unwrap();
         let out = rt
             .block_on(|mut cx| async move {
                 let me = cx.self_pid();
@@ -186,7 +184,7 @@ fn spawn_past_the_limit_from_a_process_returns_the_error() {
 #[test]
 fn a_panic_ends_the_process_with_its_message_and_the_runtime_carries_on() {
     guarded(|| {
-        let rt = Runtime::builder().schedulers(2).report_panics(false).build().unwrap();
+        let rt = crate::common::builder().schedulers(2).report_panics(false).build().unwrap();
         let reason = rt.block_on(|_cx| async { panic!("boom") }).unwrap_err();
         assert_eq!(reason, ExitReason::Panic("boom".to_owned()));
         assert_eq!(reason.to_string(), r#"{panic,"boom"}"#);
@@ -234,7 +232,7 @@ fn a_panic_ends_the_process_with_its_message_and_the_runtime_carries_on() {
 #[test]
 fn a_panicking_child_does_not_disturb_its_parent() {
     let got = guarded(|| {
-        let rt = Runtime::builder().schedulers(2).report_panics(false).build().unwrap();
+        let rt = crate::common::builder().schedulers(2).report_panics(false).build().unwrap();
         rt.block_on(|mut cx| async move {
             let me = cx.self_pid();
             for i in 0..20 {
@@ -266,7 +264,7 @@ fn concurrent_spawns_at_the_limit_never_exceed_it() {
     const SPAWNERS: i64 = 4;
     const ATTEMPTS: i64 = 500;
     let (ok, failed, spawned) = guarded(|| {
-        let rt = Runtime::builder().schedulers(2).max_processes(LIMIT).build().unwrap();
+        let rt = crate::common::builder().schedulers(2).max_processes(LIMIT).build().unwrap();
         let out = rt
             .block_on(|mut cx| async move {
                 let me = cx.self_pid();
@@ -327,7 +325,7 @@ fn concurrent_spawns_at_the_limit_never_exceed_it() {
 fn spawn_with_invalid_heap_options_is_an_error_and_the_runtime_goes_on() {
     use heaplab_runtime::heaplab_gc::{ConfigError, HeapOptions};
     use heaplab_runtime::SpawnOptions;
-    let rt = Runtime::builder().schedulers(1).build().unwrap();
+    let rt = crate::common::builder().schedulers(1).build().unwrap();
     let bad = SpawnOptions {
         heap: Some(HeapOptions { min_heap_size: 1, ..HeapOptions::default() }),
         ..SpawnOptions::default()

@@ -1,11 +1,9 @@
 //! Mailboxes: message order between a pair of processes, selective receive, and the save
 //! pointer that keeps a waiting receive from examining a message twice.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
-use common::{atom, guarded, int, runtime};
+use crate::common::{atom, guarded, int, runtime};
 
 /// Messages sent from one process to another arrive in the order they were sent.
 #[test]

@@ -4,7 +4,7 @@ use heaplab_runtime::heaplab_gc::{OwnedTerm, Pid};
 use heaplab_runtime::{ExitReason, Runtime};
 
 fn runtime() -> Runtime {
-    Runtime::builder().schedulers(2).build().unwrap()
+    crate::common::builder().schedulers(2).build().unwrap()
 }
 
 fn tuple_owned(t: heaplab_runtime::heaplab_gc::Term<'_>) -> Option<OwnedTerm> {

@@ -2,19 +2,16 @@
 //! `terminate_child`, `restart_child`, `delete_child`, `which_children`, `count_children`,
 //! start failures, registered names, and a gen_server child found by name after a restart.
 
-mod common;
-mod sup_support;
-
 use std::time::Duration;
 
-use common::guarded;
+use crate::common::guarded;
+use crate::sup_support::{child_pid, drain, restarted, runtime, worker, worker_with, Log, OnShutdown};
 use heaplab_runtime::gen_server::{self, CallResult, Caller, GenServer, Started};
 use heaplab_runtime::heaplab_gc::{Atom, OwnedTerm, Pid, Root};
 use heaplab_runtime::supervisor::{
     self, start_fn, ChildCounts, ChildSpec, ChildState, Flags, Restart, Strategy, SupervisorError,
 };
 use heaplab_runtime::{Cx, ExitReason};
-use sup_support::{child_pid, drain, restarted, runtime, worker, worker_with, Log, OnShutdown};
 
 async fn start(cx: &mut Cx, children: Vec<ChildSpec>) -> Pid {
     supervisor::start_link(cx, Flags::default().intensity(10), children)

@@ -7,6 +7,19 @@
 
 use heaplab_gc::{Heap, Mu, Root, Term};
 
+/// A heap a closure can run in under a fresh brand: a private [`Heap`], or one process of a
+/// shared heap ([`crate::one_heap::OneHeap`]).
+pub trait Enter {
+    /// Runs `f` under a fresh brand.
+    fn enter<R>(&mut self, f: impl for<'h> FnOnce(Mu<'h>) -> R) -> R;
+}
+
+impl Enter for Heap {
+    fn enter<R>(&mut self, f: impl for<'h> FnOnce(Mu<'h>) -> R) -> R {
+        Heap::enter(self, f)
+    }
+}
+
 /// Heap words of one entry: the tuple `{I, V, [I, V]}` (header + 3 fields), the two cons
 /// cells of `[I, V]`, and the state list's cons cell holding the tuple.
 pub const WORDS_PER_ENTRY: u64 = 4 + 2 * 2 + 2;
@@ -33,7 +46,7 @@ pub fn entry<'h>(h: Mu<'h>, key: i64, value: i64) -> Term<'h> {
 /// A rooted list of `entries` entries (keys counting up from 0, values 0), built in batches
 /// of [`BUILD_BATCH`] without collecting: the data lands in the young block and overflow
 /// fragments.
-pub fn build_state(heap: &mut Heap, entries: u64) -> Root {
+pub fn build_state(heap: &mut impl Enter, entries: u64) -> Root {
     let state = heap.enter(|h| h.root(h.nil()));
     let mut built = 0;
     while built < entries {
@@ -52,7 +65,7 @@ pub fn build_state(heap: &mut Heap, entries: u64) -> Root {
 
 /// Replaces the first `count` entries of the state with new tuples holding V+1, on new cons
 /// cells; the rest of the list is shared (a churn request's update).
-pub fn rewrite_prefix(heap: &mut Heap, state: &Root, count: u64) {
+pub fn rewrite_prefix(heap: &mut impl Enter, state: &Root, count: u64) {
     heap.enter(|h| {
         let mut rest = h.get(state);
         let mut prefix = Vec::with_capacity(count as usize);

@@ -36,6 +36,7 @@ pub mod failure;
 pub mod gc_log;
 pub mod histogram;
 pub mod machine;
+pub mod one_heap;
 pub mod params;
 pub mod report;
 pub mod strategy;

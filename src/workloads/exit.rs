@@ -6,12 +6,18 @@
 //! MSO list; it never visits live objects, so both drops should take the same time
 //! (`drop_ratio` near 1).
 //!
+//! Under `--heap shared` the "heap" is one process's data in a one-worker shared heap (see
+//! [`crate::one_heap`]): the exit unregisters the process in O(1) but frees nothing, so the
+//! report adds what the exit left behind (`bytes_held_after_exit`) and the major collection
+//! that reclaimed it (`reclaim_gc_ns_one_object`, `reclaim_gc_ns_many_objects`).
+//!
 //! # Protocol
 //! 1. Build the heap's content in one `enter` closure (the allocations overflow into heap
 //!    fragments), with exactly `heap_mb` MiB of live words in both cases.
 //! 2. Compact it with one major collection, so both heaps hold their data in one block sized
 //!    by the same growth policy from the same live word count; record the heap's size.
-//! 3. Release the root, then time `drop(heap)` alone.
+//! 3. Release the root, then time the exit alone (`drop(heap)`; under `shared`, dropping the
+//!    process's mutator, then, untimed by this step, the collection that reclaims its data).
 //! 4. Repeat `repeats` times with fresh heaps, alternating which kind is built first so
 //!    allocator state does not favour one; report the median and the minimum of each.
 //!
@@ -19,12 +25,12 @@
 //! 1. Both heaps hold the same number of live words; their sizes are measured and reported
 //!    (`heap_bytes`, `heap_bytes_many_objects`), not assumed equal.
 
-use std::time::Instant;
+use heaplab_gc::Collect;
 
-use heaplab_gc::{Collect, Heap};
-
+use crate::entries::Enter;
 use crate::failure::Failure;
 use crate::histogram::DurationHistogram;
+use crate::one_heap::OneHeap;
 use crate::params::{ParamKind, ParamSpec};
 use crate::workload::{ratio, Measurements, RunContext, Threads, Workload};
 
@@ -69,6 +75,11 @@ enum Content {
 struct Drops {
     histogram: DurationHistogram,
     heap_bytes: u64,
+    /// Shared heap only: the pauses of the collections that reclaimed the exited data.
+    reclaim: DurationHistogram,
+    /// Shared heap only: bytes in use right after the exit, and after the reclaiming collection.
+    held_bytes: u64,
+    after_reclaim_bytes: u64,
 }
 
 fn run(context: &RunContext) -> Result<Measurements, Failure> {
@@ -85,11 +96,15 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
         for content in order {
             let drops = if content == Content::OneObject { &mut one } else { &mut many };
             let heap = build(context, content, words)?;
-            drops.heap_bytes = heap.stats().heap_words() as u64 * BYTES_PER_WORD;
+            drops.heap_bytes = heap.heap_words() as u64 * BYTES_PER_WORD;
             // Protocol step 3.
-            let start = Instant::now();
-            drop(heap);
-            drops.histogram.record(start.elapsed());
+            let exit = heap.exit();
+            drops.histogram.record(exit.drop);
+            if let Some(reclaim) = exit.reclaim {
+                drops.reclaim.record(reclaim.pause);
+                drops.held_bytes = reclaim.words_held as u64 * BYTES_PER_WORD;
+                drops.after_reclaim_bytes = reclaim.words_after as u64 * BYTES_PER_WORD;
+            }
         }
     }
 
@@ -103,14 +118,22 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     measurements.metric("drop_ns_many_objects", many_median);
     measurements.metric("drop_ns_many_objects_min", minimum(many.histogram.raw_ns()));
     measurements.metric("drop_ratio", ratio(many_median, one_median));
+    if !many.reclaim.is_empty() {
+        measurements.metric("bytes_held_after_exit", many.held_bytes as f64);
+        measurements.metric("bytes_after_reclaim", many.after_reclaim_bytes as f64);
+        measurements.metric("reclaim_gc_ns_one_object", median(one.reclaim.raw_ns()));
+        measurements.metric("reclaim_gc_ns_many_objects", median(many.reclaim.raw_ns()));
+        measurements.histogram("reclaim_gc_one_object_us", one.reclaim);
+        measurements.histogram("reclaim_gc_many_objects_us", many.reclaim);
+    }
     measurements.histogram("drop_one_object_us", one.histogram);
     measurements.histogram("drop_many_objects_us", many.histogram);
     Ok(measurements)
 }
 
 /// Protocol steps 1 and 2: a compacted heap holding `words` live words of `content`.
-fn build(context: &RunContext, content: Content, words: u64) -> Result<Heap, Failure> {
-    let mut heap = context.new_heap();
+fn build(context: &RunContext, content: Content, words: u64) -> Result<OneHeap, Failure> {
+    let mut heap = OneHeap::new(context)?;
     let root = heap.enter(|h| {
         let term = match content {
             // Header plus `words - 1` elements.
@@ -119,8 +142,7 @@ fn build(context: &RunContext, content: Content, words: u64) -> Result<Heap, Fai
         };
         h.root(term)
     });
-    heap.collect(Collect::Major)
-        .map_err(|error| Failure::run(format!("exit: collection failed: {error}")))?;
+    heap.collect(Collect::Major).map_err(|failure| Failure::run(format!("exit: {failure}")))?;
     drop(root);
     Ok(heap)
 }
@@ -168,9 +190,9 @@ mod tests {
         let words = 4096;
         let one = build(&context, Content::OneObject, words).unwrap();
         let many = build(&context, Content::ManyObjects, words).unwrap();
-        assert_eq!(one.stats().used_words() as u64, words);
-        assert_eq!(many.stats().used_words() as u64, words);
-        assert_eq!(one.stats().heap_words(), many.stats().heap_words());
+        assert_eq!(one.used_words() as u64, words);
+        assert_eq!(many.used_words() as u64, words);
+        assert_eq!(one.heap_words(), many.heap_words());
     }
 
     #[test]

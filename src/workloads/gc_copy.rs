@@ -12,6 +12,10 @@
 //!   of the list shared), as a churn request does; the minor collection copies that young
 //!   data and leaves the old generation in place.
 //!
+//! Under `--heap shared` the same state lives in a one-worker shared heap (see
+//! [`crate::one_heap`]): a major collection copies the whole old generation into fresh
+//! chunks, a minor one promotes the nursery (the rewritten entries) to the old generation.
+//!
 //! # Protocol
 //! 1. Build the state in batches of [`BUILD_BATCH`](crate::entries::BUILD_BATCH) entries, without collecting: allocation
 //!    overflows into heap fragments.
@@ -34,11 +38,12 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use heaplab_gc::{Collect, GcKind, Heap};
+use heaplab_gc::{Collect, GcKind};
 
 use crate::entries::{build_state, entries_for, rewrite_prefix, BYTES_PER_WORD};
 use crate::failure::Failure;
 use crate::histogram::DurationHistogram;
+use crate::one_heap::OneHeap;
 use crate::params::{ParamKind, ParamSpec};
 use crate::workload::{ratio, Measurements, RunContext, Threads, Workload};
 
@@ -86,7 +91,7 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     let entries = entries_for(live_bytes_wanted);
 
     // Protocol step 1.
-    let mut heap = context.new_heap();
+    let mut heap = OneHeap::new(context)?;
     let state = build_state(&mut heap, entries);
 
     // Protocol step 2.
@@ -94,7 +99,7 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     if minor {
         collect(&mut heap, Collect::Minor)?;
     }
-    let live_bytes = heap.stats().used_words() as u64 * BYTES_PER_WORD;
+    let live_bytes = heap.used_words() as u64 * BYTES_PER_WORD;
 
     // Protocol step 3.
     let request = if minor { Collect::Minor } else { Collect::Major };
@@ -146,11 +151,9 @@ struct Collected {
     words_copied: u64,
 }
 
-fn collect(heap: &mut Heap, request: Collect) -> Result<Collected, Failure> {
-    let outcome = heap
-        .collect(request)
-        .map_err(|error| Failure::run(format!("gc-copy: collection failed: {error}")))?;
-    Ok(Collected { kind: outcome.event.kind, words_copied: outcome.event.words_copied })
+fn collect(heap: &mut OneHeap, request: Collect) -> Result<Collected, Failure> {
+    let event = heap.collect(request).map_err(|failure| Failure::run(format!("gc-copy: {failure}")))?;
+    Ok(Collected { kind: event.kind, words_copied: event.words_copied })
 }
 
 /// Protocol step 4: the time of `times` copies of `bytes` bytes between two buffers.

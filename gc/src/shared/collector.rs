@@ -5,6 +5,11 @@
 //! and steals from the others until every worker is idle. Copying is speculative: a worker
 //! copies an object into its PLAB (a private piece of an old chunk) and installs the
 //! forwarding pointer with one compare-and-swap; a loser gives its copy back to its PLAB.
+//! With one worker there is no race, and a plain store installs it.
+//!
+//! Grey objects go on a worker-local stack, which costs no synchronization; a worker moves
+//! the older half of that stack to its public deque, where others can steal it, when its
+//! deque is empty and some worker is idle (checked every [`SHARE_EVERY`] objects).
 //!
 //! Forwarding, one word each so a CAS installs it: a copied boxed object's header becomes a
 //! boxed pointer to the copy; a copied cons cell's car becomes the copy's raw address
@@ -12,11 +17,11 @@
 //!
 //! # Invariants
 //! 1. Only the first word of a from-space object is ever written during a collection, and
-//!    only by a successful CAS; every other access to it is a read.
+//!    only by a successful CAS (or by the only worker); every other access to it is a read.
 //! 2. A grey object is a copy whose fields still hold from-space words; exactly one worker
 //!    (the one that popped or stole it) rewrites them.
-//! 3. When every worker is idle, every deque is empty: a worker only pushes while not idle,
-//!    and goes idle only with an empty deque.
+//! 3. When every worker is idle, every deque and local stack is empty: a worker only pushes
+//!    while not idle, and goes idle only with both empty.
 //! 4. Minor collections treat old words as already evacuated (old never points young,
 //!    module Invariant 2).
 
@@ -38,6 +43,8 @@ use crate::object::{object_size, refc_binary_of};
 const PLAB_WORDS: usize = 4096;
 /// Root sources a worker claims at a time.
 const ROOT_BATCH: usize = 32;
+/// Grey objects a worker scans between two looks at whether others starve.
+const SHARE_EVERY: u32 = 64;
 
 pub(crate) struct Collection {
     kind: GcKind,
@@ -133,8 +140,17 @@ impl Collection {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
             .expect("one worker per deque");
-        let mut evac =
-            Evacuator { collection: self, inner, deque, plab: (0, 0), copied: 0, handles: Vec::new() };
+        let mut evac = Evacuator {
+            collection: self,
+            inner,
+            deque,
+            local: Vec::new(),
+            until_share: SHARE_EVERY,
+            single: self.workers() == 1,
+            plab: (0, 0),
+            copied: 0,
+            handles: Vec::new(),
+        };
         loop {
             let first = self.cursor.fetch_add(ROOT_BATCH, Ordering::Relaxed);
             if first >= self.sources.len() {
@@ -274,6 +290,12 @@ struct Evacuator<'c> {
     collection: &'c Collection,
     inner: &'c Inner,
     deque: Worker<usize>,
+    /// Grey objects not yet offered to other workers.
+    local: Vec<usize>,
+    /// Objects to scan before the next look at starving workers.
+    until_share: u32,
+    /// The only worker: forwarding needs no CAS.
+    single: bool,
     /// The PLAB: `[top, end)` addresses in an old chunk.
     plab: (usize, usize),
     copied: u64,
@@ -319,6 +341,13 @@ impl Evacuator<'_> {
             }
         }
         let forward = if tag == TAG_LIST { dst as u64 } else { dst as u64 | TAG_BOXED };
+        if self.single {
+            first_cell.store(forward, Ordering::Relaxed);
+            self.copied += size as u64;
+            // SAFETY: `dst` is the intact copy just made.
+            unsafe { self.note_copy(dst, tag) };
+            return dst as u64 | tag;
+        }
         match first_cell.compare_exchange(first, forward, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
                 self.copied += size as u64;
@@ -340,7 +369,7 @@ impl Evacuator<'_> {
     /// `dst` is a copy made by this worker.
     unsafe fn note_copy(&mut self, dst: *mut u64, tag: u64) {
         if tag == TAG_LIST {
-            self.deque.push(dst as usize);
+            self.local.push(dst as usize);
             return;
         }
         // SAFETY: the copy's header is intact.
@@ -349,7 +378,7 @@ impl Evacuator<'_> {
         if unsafe { refc_binary_of(dst) }.is_some() {
             self.handles.push(dst as usize);
         } else if term_fields(header).next().is_some() {
-            self.deque.push(dst as usize);
+            self.local.push(dst as usize);
         }
     }
 
@@ -367,9 +396,30 @@ impl Evacuator<'_> {
     }
 
     fn drain(&mut self) {
-        while let Some(obj) = self.deque.pop() {
-            // SAFETY: popped from this worker's deque (Invariant 2).
+        loop {
+            let Some(obj) = self.local.pop().or_else(|| self.deque.pop()) else { return };
+            self.until_share -= 1;
+            if self.until_share == 0 {
+                self.until_share = SHARE_EVERY;
+                self.share_if_others_starve();
+            }
+            // SAFETY: taken from this worker's stack or deque (Invariant 2).
             unsafe { self.scan(obj) };
+        }
+    }
+
+    /// Offers the older half of the local stack to the other workers when they have
+    /// nothing to steal.
+    fn share_if_others_starve(&mut self) {
+        if self.single || self.local.len() < 2 || !self.deque.is_empty() {
+            return;
+        }
+        if self.collection.idle.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let half = self.local.len() / 2;
+        for obj in self.local.drain(..half) {
+            self.deque.push(obj);
         }
     }
 

@@ -167,5 +167,5 @@ fn ring_writes_a_report_with_its_metrics() {
 #[test]
 fn spawn_and_ring_refuse_bad_parameters() {
     assert_usage_error(&["bench", "spawn", "--set", "processes=0"], &["'0'", "positive integer"]);
-    assert_usage_error(&["bench", "ring", "--set", "hops=3"], &["'hops'", "laps, processes"]);
+    assert_usage_error(&["bench", "ring", "--set", "hops=3"], &["'hops'", "laps, payload, processes"]);
 }

@@ -1,19 +1,20 @@
 %% heaplab_ring: the `ring` workload of heaplab on the real BEAM (see workloads.md).
 %%
-%% N processes form a ring and pass a token around it M times (N * M hops). Prints one line
-%% of JSON with the metrics to stdout.
+%% N processes form a ring and pass a token {K, Payload} around it M times (N * M hops);
+%% Payload is a list of `payload` integers built once and forwarded unchanged (the BEAM
+%% copies it at every send). Prints one line of JSON with the metrics to stdout.
 %%
 %% Protocol (the Rust version in src/workloads/ring.rs follows the same steps):
 %% 1. The calling process is member 0 of the ring; it spawns the other N - 1 members, the
 %%    last one first, each knowing the next member's pid (the last one's next is member 0).
-%% 2. The token is the number of hops still to make. Member 0 starts the clock and sends
-%%    N * M - 1 to the next member; every member that receives K > 0 sends K - 1 to its
-%%    next member. After exactly N * M hops member 0 receives 0 and stops the clock.
+%% 2. K in the token is the number of hops still to make. Member 0 builds the payload,
+%%    starts the clock and sends K = N * M - 1 to the next member; every member that
+%%    receives K > 0 sends K - 1, with the payload it received, to its next member. After exactly N * M hops member 0 receives 0 and stops the clock.
 %% 3. A member other than 0 that receives K < N will not see the token again (the next
 %%    value to reach it would be K - N < 0), so it exits after forwarding it: the ring
 %%    winds down during the last lap without any extra message.
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_ring:main([{processes, 1000}, {laps, 1000}])' -s init stop
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_ring:main([{processes, 1000}, {laps, 1000}, {payload, 0}])' -s init stop
 
 -module(heaplab_ring).
 -export([main/1, member/2]).
@@ -21,10 +22,12 @@
 main(Params) ->
     N = proplists:get_value(processes, Params, 1000),
     M = proplists:get_value(laps, Params, 1000),
+    P = proplists:get_value(payload, Params, 0),
     Hops = N * M,
     Next = build(N - 1, self(), N),
+    Payload = lists:seq(0, P - 1),
     T0 = erlang:monotonic_time(nanosecond),
-    Next ! Hops - 1,
+    Next ! {Hops - 1, Payload},
     first(Next),
     T1 = erlang:monotonic_time(nanosecond),
     Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
@@ -32,6 +35,7 @@ main(Params) ->
     heaplab_report:print_json([
         {ns_per_hop, (T1 - T0) / Hops},
         {hops, Hops},
+        {copied_words_per_hop, 2 * P + 3},
         {peak_rss_bytes, Peak},
         {beam_gc_count, Gcs},
         {beam_gc_words_reclaimed, Reclaimed}
@@ -46,19 +50,19 @@ build(K, Next, N) ->
 %% Member 0 (step 2): forwards the token until it comes back as 0.
 first(Next) ->
     receive
-        0 ->
+        {0, _} ->
             ok;
-        K when is_integer(K) ->
-            Next ! K - 1,
+        {K, Payload} when is_integer(K) ->
+            Next ! {K - 1, Payload},
             first(Next)
     end.
 
 %% The other members (steps 2 and 3).
 member(Next, N) ->
     receive
-        K when is_integer(K) ->
+        {K, Payload} when is_integer(K) ->
             if
-                K > 0 -> Next ! K - 1;
+                K > 0 -> Next ! {K - 1, Payload};
                 true -> ok
             end,
             if

@@ -50,8 +50,24 @@ type AddressSet = HashSet<usize, BuildHasherDefault<AddressHasher>>;
 
 /// Words needed to copy `word` (counting each shared subterm once when `shared`).
 pub(crate) fn size_of(word: u64, shared: bool) -> usize {
+    if !is_pointer(word) {
+        return 0;
+    }
+    // Sends are frequent and messages small: reuse one stack per thread rather than
+    // allocating one per message.
+    thread_local! {
+        static STACK: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
+    }
+    let mut stack = STACK.take();
+    let words = size_with(word, shared, &mut stack);
+    stack.clear();
+    STACK.set(stack);
+    words
+}
+
+fn size_with(word: u64, shared: bool, stack: &mut Vec<u64>) -> usize {
     let mut seen = AddressSet::default();
-    let mut stack = vec![word];
+    stack.push(word);
     let mut words = 0;
     while let Some(w) = stack.pop() {
         if !is_pointer(w) {

@@ -82,7 +82,16 @@ impl RootTable {
 
     pub(crate) fn insert(&mut self, word: u64) -> Root {
         self.drain_released();
-        let slot = match self.free.pop() {
+        let slot = self.insert_slot(word);
+        let released = Arc::clone(self.released.get_or_insert_with(Arc::default));
+        Root { heap: self.heap, slot, released }
+    }
+
+    /// Occupies a slot with `word` without a [`Root`] handle: the caller frees it with
+    /// [`RootTable::take_slot`] (in-flight messages of the shared heap, which need no
+    /// release list because their owner always has the table at hand).
+    pub(crate) fn insert_slot(&mut self, word: u64) -> u32 {
+        match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = word;
                 s
@@ -91,9 +100,15 @@ impl RootTable {
                 self.slots.push(word);
                 u32::try_from(self.slots.len() - 1).expect("more than 2^32 roots")
             }
-        };
-        let released = Arc::clone(self.released.get_or_insert_with(Arc::default));
-        Root { heap: self.heap, slot, released }
+        }
+    }
+
+    /// Frees a slot taken by [`RootTable::insert_slot`] and returns its word.
+    pub(crate) fn take_slot(&mut self, slot: u32) -> u64 {
+        let word = std::mem::replace(&mut self.slots[slot as usize], NON_VALUE);
+        debug_assert_ne!(word, NON_VALUE, "in-flight slot {slot} taken twice");
+        self.free.push(slot);
+        word
     }
 
     fn check(&self, root: &Root) -> usize {

@@ -1,16 +1,20 @@
 //! ring: the cost of one message hop between processes.
 //!
 //! N processes form a ring and pass a token around it M times: N * M sends, each waking the
-//! next process. Every hop is a send (the token is copied into a message fragment), a
-//! wake-up, a context switch and a receive, so `ns_per_hop` is the price of the smallest
-//! unit of actor work.
+//! next process. Every hop is a send, a wake-up, a context switch and a receive, so
+//! `ns_per_hop` is the price of the smallest unit of actor work.
+//!
+//! The token is `{K, Payload}`, where `Payload` is a list of `payload` integers [0] built
+//! once by member 0 and forwarded unchanged: on private heaps every hop copies it (2 words
+//! per element), on the shared heap no hop does, so sweeping `payload` shows what copying
+//! messages costs (`copied_words_per_hop`).
 //!
 //! # Protocol (the Erlang version, bench/erlang/heaplab_ring.erl, follows the same steps)
 //! 1. The root process is member 0 of the ring; it spawns the other N - 1 members, the last
 //!    one first, each knowing the next member's pid (the last one's next is member 0).
-//! 2. The token is the number of hops still to make. Member 0 starts the clock and sends
-//!    N * M - 1 to the next member; every member that receives K > 0 sends K - 1 to its
-//!    next member. After exactly N * M hops member 0 receives 0 and stops the clock:
+//! 2. K in the token is the number of hops still to make. Member 0 builds the payload,
+//!    starts the clock and sends K = N * M - 1 to the next member; every member that
+//!    receives K > 0 sends K - 1, with the payload it received, to its next member. After exactly N * M hops member 0 receives 0 and stops the clock:
 //!    `ns_per_hop` is the time over N * M (`hops`).
 //! 3. A member other than 0 that receives K < N will not see the token again (the next
 //!    value to reach it would be K - N < 0), so it exits after forwarding it: the ring
@@ -18,7 +22,7 @@
 
 use std::time::Instant;
 
-use heaplab_gc::Pid;
+use heaplab_gc::{Mu, Pid, Root, Term};
 use heaplab_runtime::{Cx, SpawnError};
 
 use super::runtime;
@@ -43,6 +47,12 @@ const PARAMS: &[ParamSpec] = &[
         description: "times the token goes round the ring",
     },
     ParamSpec {
+        name: "payload",
+        default: "0",
+        kind: ParamKind::Integer { min: 0, max: 10_000_000 },
+        description: "integers in the list the token carries (copied at every hop on private heaps)",
+    },
+    ParamSpec {
         name: "processes",
         default: "1000",
         kind: ParamKind::Integer { min: 1, max: 1_000_000 },
@@ -53,6 +63,7 @@ const PARAMS: &[ParamSpec] = &[
 fn run(context: &RunContext) -> Result<Measurements, Failure> {
     let n = context.params.integer("processes");
     let hops = n * context.params.integer("laps");
+    let payload = context.params.integer("payload") as i64;
     let rt = runtime::start(context, n as usize)?;
     let (n, hops_term) = (n as i64, hops as i64);
 
@@ -65,14 +76,15 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
                 next = cx.spawn(move |cx| member(cx, after, n))?;
             }
             // Protocol step 2, member 0.
+            let list = cx.with(|h| (payload > 0).then(|| h.root(h.list((0..payload).map(|i| h.int(i))))));
             let start = Instant::now();
-            cx.send(next, |h| h.int(hops_term - 1));
+            cx.send(next, |h| token(h, hops_term - 1, &list));
             loop {
-                let k = cx.receive(|_, m| m.as_int()).await;
+                let (k, list) = cx.receive(take_token).await;
                 if k == 0 {
                     break;
                 }
-                cx.send(next, |h| h.int(k - 1));
+                cx.send(next, |h| token(h, k - 1, &list));
             }
             Ok::<_, SpawnError>(start.elapsed())
         })
@@ -83,15 +95,32 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     let mut measurements = Measurements::default();
     measurements.metric("ns_per_hop", elapsed.as_nanos() as f64 / hops as f64);
     measurements.metric("hops", hops as f64);
+    let copied = if context.strategy == crate::strategy::Strategy::Shared { 0 } else { 2 * payload + 3 };
+    measurements.metric("copied_words_per_hop", copied as f64);
     Ok(measurements)
+}
+
+/// The token `{K, Payload}`, with the payload `list` roots (`None`: the empty list).
+fn token<'h>(h: Mu<'h>, k: i64, list: &Option<Root>) -> Term<'h> {
+    let payload = list.as_ref().map_or_else(|| h.nil(), |root| h.get(root));
+    h.tuple(&[h.int(k), payload])
+}
+
+/// Matcher for a token: its K and its payload, rooted for the next send (an empty payload
+/// is an immediate and needs no root).
+fn take_token<'h>(h: Mu<'h>, m: Term<'h>) -> Option<(i64, Option<Root>)> {
+    match m.as_tuple()? {
+        [k, list] => Some((k.as_int()?, (!list.is_nil()).then(|| h.root(*list)))),
+        _ => None,
+    }
 }
 
 /// Protocol steps 2 and 3: a member other than 0.
 async fn member(mut cx: Cx, next: Pid, n: i64) {
     loop {
-        let k = cx.receive(|_, m| m.as_int()).await;
+        let (k, list) = cx.receive(take_token).await;
         if k > 0 {
-            cx.send(next, |h| h.int(k - 1));
+            cx.send(next, |h| token(h, k - 1, &list));
         }
         if k < n {
             return;
@@ -109,9 +138,13 @@ mod tests {
     use crate::strategy::Strategy;
 
     fn run_with(assignments: &[&str], schedulers: u32) -> Measurements {
+        run_under(Strategy::PerProcess, assignments, schedulers)
+    }
+
+    fn run_under(strategy: Strategy, assignments: &[&str], schedulers: u32) -> Measurements {
         let context = RunContext {
             params: Params::from_assignments("ring", PARAMS, assignments).unwrap(),
-            strategy: Strategy::PerProcess,
+            strategy,
             schedulers,
             gc_log: Arc::new(GcLog::new()),
         };
@@ -131,5 +164,14 @@ mod tests {
     fn one_scheduler_runs_the_ring_too() {
         let measurements = run_with(&["processes=50", "laps=4"], 1);
         assert_eq!(measurements.metrics["hops"], 200.0);
+    }
+
+    #[test]
+    fn a_payload_is_copied_at_every_hop_only_on_private_heaps() {
+        for (strategy, copied) in [(Strategy::PerProcess, 2.0 * 100.0 + 3.0), (Strategy::Shared, 0.0)] {
+            let measurements = run_under(strategy, &["processes=10", "laps=3", "payload=100"], 2);
+            assert_eq!(measurements.metrics["hops"], 30.0, "{strategy}");
+            assert_eq!(measurements.metrics["copied_words_per_hop"], copied, "{strategy}");
+        }
     }
 }

@@ -20,7 +20,7 @@ use crate::event::GcReason;
 use crate::fragment::Fragment;
 use crate::heap::{next_heap_id, Area};
 use crate::mutator::{Mu, Space};
-use crate::root::{Root, RootTable};
+use crate::root::RootTable;
 use crate::term::Term;
 
 /// One process's roots and delivered messages.
@@ -160,12 +160,28 @@ impl fmt::Debug for Mutator {
 pub struct SharedMessage {
     heap: u64,
     shard: Arc<Mutex<RootTable>>,
-    root: Root,
+    /// The shard slot holding the word; `None` once delivered.
+    slot: Option<u32>,
 }
 
 impl fmt::Debug for SharedMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SharedMessage(heap {}, {:?})", self.heap, self.root)
+        write!(f, "SharedMessage(heap {}, slot {:?})", self.heap, self.slot)
+    }
+}
+
+impl SharedMessage {
+    /// Frees the message's slot and returns its word.
+    fn take(&mut self) -> Option<u64> {
+        let slot = self.slot.take()?;
+        Some(lock(&self.shard).take_slot(slot))
+    }
+}
+
+impl Drop for SharedMessage {
+    /// An undelivered message stops being a root: the next collection reclaims its term.
+    fn drop(&mut self) {
+        self.take();
     }
 }
 
@@ -198,22 +214,28 @@ impl Mutator {
     pub fn send(&mut self, tlab: &mut Tlab, build: impl for<'h> FnOnce(Mu<'h>) -> Term<'h>) -> SharedMessage {
         let word = self.enter(tlab, |h| build(h).raw());
         // Still holding `tlab`, so no collection can run before the word is rooted.
-        let shard = self.inner.registry.shard(tlab.index);
-        let root = lock(&shard).insert(word);
-        SharedMessage { heap: self.inner.id, shard, root }
+        let shard = match &tlab.shard {
+            Some(shard) => Arc::clone(shard),
+            None => {
+                let shard = self.inner.registry.shard(tlab.index);
+                tlab.shard = Some(Arc::clone(&shard));
+                shard
+            }
+        };
+        let slot = lock(&shard).insert_slot(word);
+        SharedMessage { heap: self.inner.id, shard, slot: Some(slot) }
     }
 
     /// Appends a message sent by reference to the message queue.
     ///
     /// # Panics
     /// If the message was sent on another heap.
-    pub fn deliver(&mut self, message: SharedMessage) {
+    pub fn deliver(&mut self, mut message: SharedMessage) {
         assert_eq!(message.heap, self.inner.id, "a message of another shared heap was delivered");
         // Both locks: the word is a root in one place or the other at every moment.
         let mut state = lock(&self.state);
-        let word = lock(&message.shard).get(&message.root);
+        let word = message.take().expect("an undelivered message holds its slot");
         state.messages.push_back(word);
-        drop(message);
     }
 
     /// Appends a message copied from outside the heap (a fragment): its memory becomes young

@@ -23,6 +23,8 @@ pub struct Tlab {
     pub(crate) inner: Arc<Inner>,
     /// Which in-flight shard this worker's sends use.
     pub(crate) index: usize,
+    /// That shard, once this worker has sent a message (saves the registry's lock per send).
+    pub(crate) shard: Option<Arc<std::sync::Mutex<crate::root::RootTable>>>,
     top: *mut u64,
     end: *mut u64,
     /// The overflow chunk `[top, end)` lies in, when not in the nursery.
@@ -40,6 +42,7 @@ impl Tlab {
         Tlab {
             inner,
             index,
+            shard: None,
             top: ptr::null_mut(),
             end: ptr::null_mut(),
             chunk: None,

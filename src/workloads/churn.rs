@@ -100,7 +100,7 @@ const fn params(entries: &'static str, rewrites: &'static str, requests: &'stati
 }
 
 /// The atom a server sends the root once its state is built (Protocol step 1).
-const READY: &str = "heaplab_ready";
+pub(super) const READY: &str = "heaplab_ready";
 
 fn run_churn(context: &RunContext) -> Result<Measurements, Failure> {
     run(context, "churn")

@@ -8,6 +8,7 @@ mod churn;
 mod clients;
 mod exit;
 mod gc_copy;
+mod large_state;
 mod random;
 mod restart;
 mod ring;
@@ -23,6 +24,7 @@ pub const ALL: &[Workload] = &[
     churn::BIG_WORKLOAD,
     exit::WORKLOAD,
     gc_copy::WORKLOAD,
+    large_state::WORKLOAD,
     restart::WORKLOAD,
     ring::WORKLOAD,
     spawn::WORKLOAD,

@@ -55,7 +55,7 @@ impl ClientResults {
 }
 
 /// The requests of client `index` of `clients`, `requests` in all (Protocol step 1).
-fn quota(requests: u64, clients: u64, index: u64) -> u64 {
+pub(super) fn quota(requests: u64, clients: u64, index: u64) -> u64 {
     requests / clients + u64::from(index < requests % clients)
 }
 

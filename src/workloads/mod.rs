@@ -4,6 +4,7 @@
 //! 1. [`ALL`] is in name order, so `--help` and error messages list workloads alphabetically.
 
 mod big;
+mod binaries;
 mod churn;
 mod clients;
 mod exit;
@@ -20,6 +21,7 @@ use crate::workload::Workload;
 /// Every workload, in name order (Invariant 1).
 pub const ALL: &[Workload] = &[
     big::WORKLOAD,
+    binaries::WORKLOAD,
     churn::WORKLOAD,
     churn::BIG_WORKLOAD,
     exit::WORKLOAD,

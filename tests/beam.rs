@@ -44,7 +44,7 @@ fn workloads_without_an_erlang_version_are_refused_under_beam() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr(&output),
-        "heaplab: workload 'exit' has no Erlang version for --heap beam; workloads with one: restart, ring, spawn\n"
+        "heaplab: workload 'exit' has no Erlang version for --heap beam; workloads with one: big, binaries, churn, churn-big, large-state, restart, ring, spawn\n"
     );
 }
 

@@ -16,7 +16,7 @@
 %%    made (state_rewrites).
 %%
 %% Usage: erl -noshell -pa DIR -eval 'heaplab_large_state:main([{state_mb, 64},
-%%        {rewrite_entries, 10000}, {processes, 1000}, {clients, 4}, {requests, 100000}])'
+%%        {rewrite_entries, 10000}, {processes, 1000}, {clients, 4}, {requests, 200000}])'
 %%        -s init stop
 
 -module(heaplab_large_state).
@@ -29,7 +29,7 @@
 main(Params) ->
     C = proplists:get_value(clients, Params, 4),
     P = proplists:get_value(processes, Params, 1000),
-    R = proplists:get_value(requests, Params, 100000),
+    R = proplists:get_value(requests, Params, 200000),
     Rewrite = proplists:get_value(rewrite_entries, Params, 10000),
     StateMb = proplists:get_value(state_mb, Params, 64),
     Entries = (StateMb * 1048576 + ?ENTRY_BYTES - 1) div ?ENTRY_BYTES,

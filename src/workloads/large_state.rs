@@ -62,7 +62,7 @@ const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "requests",
-        default: "100000",
+        default: "200000",
         kind: ParamKind::Integer { min: 1, max: 100_000_000 },
         description: "requests to the small servers by all clients together",
     },

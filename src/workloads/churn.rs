@@ -24,7 +24,8 @@
 //!
 //! # Invariants
 //! 1. Every server's state holds exactly K entries with keys 0..K, in the order built, at
-//!    every reply (entries Invariant 2): the reply is K, which the root checks.
+//!    every reply (entries Invariant 2): the reply is K, which the server asserts in debug
+//!    builds.
 //! 2. `churn-big` is `churn` with other defaults only (K = 1000, W = 1, R = 50,000).
 
 use std::sync::Arc;

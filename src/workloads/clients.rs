@@ -21,7 +21,8 @@
 //! 1. A server answers each request with exactly one integer message to the pid it
 //!    received. A client has one request outstanding at a time and gets no other integer
 //!    message, so an integer is the reply to its last request.
-//! 2. Nothing on a client's measured path (step 3) allocates outside its process heap.
+//! 2. A client's own bookkeeping on its measured path (step 3: the random choice, the clock
+//!    reads, the recording) allocates nothing; what is timed is the request itself.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@
 //! every small server too.
 //!
 //! # Protocol (the Erlang version, bench/erlang/heaplab_large_state.erl, follows the same steps)
-//! 1. The root spawns the large process. It builds a state of `state_mb` MB of entries
+//! 1. The root spawns the large process. It builds a state of `state_mb` MiB of entries
 //!    `{I, V, [I, V]}` (module [`crate::entries`]; 80 bytes each), sends the root
 //!    `heaplab_ready`, then loops until told to stop: it rebuilds the first
 //!    `rewrite_entries` entries of its state (new tuples holding V+1 on new cons cells, the
@@ -76,7 +76,7 @@ const PARAMS: &[ParamSpec] = &[
         name: "state_mb",
         default: "64",
         kind: ParamKind::Integer { min: 1, max: 16_384 },
-        description: "live state of the large process, in MB",
+        description: "live state of the large process, in MiB",
     },
 ];
 
@@ -87,7 +87,7 @@ pub(super) const SMALL_ENTRIES: u64 = 10;
 /// Rewrites of a small server's state per request: a little work and garbage per request.
 pub(super) const SMALL_REWRITES: u64 = 1;
 
-/// Bytes per MB of `state_mb`.
+/// Bytes per MiB of `state_mb`.
 const BYTES_PER_MB: u64 = 1 << 20;
 
 /// The atom of the stop request (Protocol step 4).

@@ -7,8 +7,8 @@
 //! # Protocol
 //! 1. [`require`] (before anything runs): the workload has an Erlang version, and `erl` and
 //!    `erlc` are on the `PATH`. Otherwise a usage failure; nothing is ever installed.
-//! 2. [`run`]: write the module's source into a fresh temporary directory, compile it with
-//!    `erlc`, and run `erl -noshell -pa DIR +S N:N +P LIMIT -eval 'MODULE:main(PARAMS)' -s
+//! 2. [`run`]: write the module's source, the sources of the modules it uses and
+//!    [`SUPPORT`] into a fresh temporary directory, compile them with `erlc`, and run `erl -noshell -pa DIR +S N:N +P LIMIT -eval 'MODULE:main(PARAMS)' -s
 //!    init stop`, where PARAMS is the proplist of the run's parameters.
 //! 3. The module measures inside the VM (`erlang:monotonic_time`, `erlang:memory`) and
 //!    prints one line of JSON: an object of metric names to numbers. Its last such line on
@@ -43,24 +43,63 @@ pub struct Program {
     pub module: &'static str,
     /// The module's source.
     pub source: &'static str,
+    /// Other programs whose modules this one calls, compiled beside it (`churn-big` runs
+    /// `heaplab_churn` with other defaults).
+    pub uses: &'static [Program],
 }
+
+/// The churn program, whose servers and clients `churn-big` and `large-state` use too.
+const CHURN: Program = Program {
+    workload: "churn",
+    module: "heaplab_churn",
+    source: include_str!("../bench/erlang/heaplab_churn.erl"),
+    uses: &[],
+};
 
 /// Every workload with an Erlang version, in workload name order (Invariant 1).
 pub const PROGRAMS: &[Program] = &[
     Program {
+        workload: "big",
+        module: "heaplab_big",
+        source: include_str!("../bench/erlang/heaplab_big.erl"),
+        uses: &[],
+    },
+    Program {
+        workload: "binaries",
+        module: "heaplab_binaries",
+        source: include_str!("../bench/erlang/heaplab_binaries.erl"),
+        uses: &[],
+    },
+    CHURN,
+    Program {
+        workload: "churn-big",
+        module: "heaplab_churn_big",
+        source: include_str!("../bench/erlang/heaplab_churn_big.erl"),
+        uses: &[CHURN],
+    },
+    Program {
+        workload: "large-state",
+        module: "heaplab_large_state",
+        source: include_str!("../bench/erlang/heaplab_large_state.erl"),
+        uses: &[CHURN],
+    },
+    Program {
         workload: "restart",
         module: "heaplab_restart",
         source: include_str!("../bench/erlang/heaplab_restart.erl"),
+        uses: &[],
     },
     Program {
         workload: "ring",
         module: "heaplab_ring",
         source: include_str!("../bench/erlang/heaplab_ring.erl"),
+        uses: &[],
     },
     Program {
         workload: "spawn",
         module: "heaplab_spawn",
         source: include_str!("../bench/erlang/heaplab_spawn.erl"),
+        uses: &[],
     },
 ];
 
@@ -69,6 +108,7 @@ pub const SUPPORT: Program = Program {
     workload: "",
     module: "heaplab_report",
     source: include_str!("../bench/erlang/heaplab_report.erl"),
+    uses: &[],
 };
 
 /// The smallest `+P` passed to the emulator: the BEAM's default.
@@ -144,7 +184,7 @@ pub fn run(workload: &Workload, context: &RunContext) -> Result<Measurements, Fa
     let (program, tools) = require(workload)?;
     let dir = TempDir::new(program.module)?;
     let mut sources = Vec::new();
-    for module in [program, &SUPPORT] {
+    for module in std::iter::once(program).chain(program.uses).chain([&SUPPORT]) {
         let source = dir.path().join(format!("{}.erl", module.module));
         std::fs::write(&source, module.source)
             .map_err(|e| Failure::run(format!("cannot write '{}': {e}", source.display())))?;
@@ -289,6 +329,11 @@ mod tests {
                 let pattern = format!("proplists:get_value({}, Params, {})", param.name, param.default);
                 assert!(program.source.contains(&pattern), "{}: {pattern}", program.module);
             }
+            for used in program.uses {
+                assert!(PROGRAMS.iter().any(|p| p.module == used.module), "{}", used.module);
+                let call = format!("{}:", used.module);
+                assert!(program.source.contains(&call), "{} does not call {}", program.module, used.module);
+            }
         }
     }
 
@@ -326,7 +371,7 @@ mod tests {
         assert_eq!(failure.exit_code(), 2);
         assert_eq!(
             failure.message(),
-            "workload 'exit' has no Erlang version for --heap beam; workloads with one: restart, ring, spawn"
+            "workload 'exit' has no Erlang version for --heap beam; workloads with one: big, binaries, churn, churn-big, large-state, restart, ring, spawn"
         );
     }
 

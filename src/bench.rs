@@ -201,7 +201,10 @@ mod tests {
     #[test]
     fn unknown_workloads_list_the_available_ones() {
         let message = usage_message(&args("chrun", &[]));
-        assert_eq!(message, "unknown workload 'chrun'; available: exit, gc-copy, restart, ring, spawn");
+        assert_eq!(
+            message,
+            "unknown workload 'chrun'; available: big, binaries, churn, churn-big, exit, gc-copy, large-state, restart, ring, spawn"
+        );
     }
 
     #[test]

@@ -8,7 +8,11 @@
 //! 2. The HdrHistogram keeps 3 significant digits (relative error below 0.1%) and resizes
 //!    itself, so no value is clamped or dropped.
 //! 3. The raw samples are kept next to the histogram, in recording order, so `--csv` can
-//!    write every value for re-analysis.
+//!    write every value for re-analysis; [`DurationHistogram::merge`] appends the other
+//!    histogram's samples after this one's.
+//! 4. A histogram made with [`DurationHistogram::with_capacity`] records its first
+//!    `samples` values up to [`PRESIZED_MAX`] without allocating, so a workload can record on
+//!    its measured path.
 
 use std::time::Duration;
 
@@ -22,6 +26,10 @@ const SIGNIFICANT_DIGITS: u8 = 3;
 
 /// Nanoseconds per microsecond, the unit of every `*_us` summary.
 const NANOS_PER_MICRO: f64 = 1000.0;
+
+/// The largest value a pre-sized histogram covers without growing (Invariant 4): 100 s, far
+/// above any latency a run records; a larger value still counts, after a resize.
+pub const PRESIZED_MAX: Duration = Duration::from_secs(100);
 
 /// A distribution of durations, with its raw samples.
 #[derive(Debug, Clone)]
@@ -42,6 +50,23 @@ impl DurationHistogram {
         let histogram = Histogram::new(SIGNIFICANT_DIGITS)
             .expect("3 significant digits is within HdrHistogram's supported range");
         DurationHistogram { histogram, raw_ns: Vec::new() }
+    }
+
+    /// An empty histogram that records `samples` values up to [`PRESIZED_MAX`] without
+    /// allocating (Invariant 4).
+    pub fn with_capacity(samples: usize) -> DurationHistogram {
+        let high = u64::try_from(PRESIZED_MAX.as_nanos()).unwrap_or(u64::MAX);
+        let mut histogram = Histogram::new_with_bounds(1, high, SIGNIFICANT_DIGITS)
+            .expect("1 ns to 100 s at 3 significant digits is a valid range");
+        histogram.auto(true);
+        DurationHistogram { histogram, raw_ns: Vec::with_capacity(samples) }
+    }
+
+    /// Adds every value of `other` to this histogram; its raw samples follow this one's
+    /// (Invariant 3).
+    pub fn merge(&mut self, other: &DurationHistogram) {
+        self.histogram.add(&other.histogram).expect("histograms resize themselves (Invariant 2)");
+        self.raw_ns.extend_from_slice(&other.raw_ns);
     }
 
     /// Records one duration.
@@ -110,6 +135,22 @@ mod tests {
         assert_eq!(summary.count, 1);
         assert!((summary.p50 - 0.25).abs() < 0.001, "{summary:?}");
         assert!((summary.max - 0.25).abs() < 0.001, "{summary:?}");
+    }
+
+    #[test]
+    fn merged_histograms_hold_both_and_presized_ones_keep_their_buffers() {
+        let mut first = DurationHistogram::with_capacity(4);
+        let capacity = first.raw_ns.capacity();
+        for micros in [1, 2, 3, 4] {
+            first.record(Duration::from_micros(micros));
+        }
+        assert_eq!(first.raw_ns.capacity(), capacity, "recorded without growing");
+        let mut second = DurationHistogram::new();
+        second.record(Duration::from_secs(1000));
+        first.merge(&second);
+        assert_eq!(first.len(), 5);
+        assert_eq!(first.raw_ns(), [1000, 2000, 3000, 4000, 1_000_000_000_000]);
+        assert!((first.summary().max - 1.0e9).abs() < 1.0e6, "{:?}", first.summary());
     }
 
     #[test]

@@ -110,7 +110,7 @@ pub fn find(table: &'static [Workload], name: &str) -> Result<&'static Workload,
 pub fn describe(table: &[Workload]) -> String {
     let mut text = String::from("Workloads (parameters set with --set NAME=VALUE; defaults shown):\n");
     for workload in table {
-        let _ = writeln!(text, "  {:<10} {}", workload.name, workload.summary);
+        let _ = writeln!(text, "  {:<11} {}", workload.name, workload.summary);
         text.push_str(&crate::params::describe(workload.params));
     }
     text

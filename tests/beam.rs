@@ -44,7 +44,7 @@ fn workloads_without_an_erlang_version_are_refused_under_beam() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr(&output),
-        "heaplab: workload 'exit' has no Erlang version for --heap beam; workloads with one: restart, ring, spawn\n"
+        "heaplab: workload 'exit' has no Erlang version for --heap beam; workloads with one: big, binaries, churn, churn-big, large-state, restart, ring, spawn\n"
     );
 }
 
@@ -102,4 +102,61 @@ fn ring_runs_under_the_beam_where_erl_is_installed() {
     assert_eq!(report["workload"], "ring");
     assert_eq!(report["metrics"]["hops"], 100.0);
     assert!(report["metrics"]["ns_per_hop"].as_f64().unwrap() > 0.0, "{report}");
+}
+
+/// Asserts the latency figures an Erlang version prints for `name`: `count` samples and
+/// ordered percentiles.
+fn assert_latency_metrics(report: &serde_json::Value, name: &str, count: f64) {
+    let metric = |suffix: &str| report["metrics"][format!("{name}_{suffix}")].as_f64().unwrap();
+    assert_eq!(metric("count"), count, "{report}");
+    assert!(0.0 < metric("p50_us") && metric("p50_us") <= metric("p99_us"), "{report}");
+    assert!(metric("p99_us") <= metric("max_us"), "{report}");
+}
+
+#[test]
+fn churn_and_churn_big_run_under_the_beam_where_erl_is_installed() {
+    if !erl_installed() {
+        return;
+    }
+    let report = beam_report(&["churn", "--set", "processes=20", "--set", "requests=200"]);
+    assert_eq!(report["workload"], "churn");
+    assert_latency_metrics(&report, "request_latency", 200.0);
+    assert_eq!(report["metrics"]["live_bytes"], 20.0 * 100.0 * 80.0);
+    let report = beam_report(&["churn-big", "--set", "processes=10", "--set", "requests=50"]);
+    assert_eq!(report["params"]["entries"], 1000);
+    assert_latency_metrics(&report, "request_latency", 50.0);
+}
+
+#[test]
+fn large_state_runs_under_the_beam_where_erl_is_installed() {
+    if !erl_installed() {
+        return;
+    }
+    let set = ["--set", "state_mb=1", "--set", "processes=10", "--set", "requests=200"];
+    let report = beam_report(&[&["large-state"], &set[..]].concat());
+    assert_latency_metrics(&report, "request_latency", 200.0);
+    assert!(report["metrics"]["state_bytes"].as_f64().unwrap() >= 1_048_576.0, "{report}");
+}
+
+#[test]
+fn binaries_runs_under_the_beam_where_erl_is_installed() {
+    if !erl_installed() {
+        return;
+    }
+    let set = ["--set", "max_bytes=8192", "--set", "sizes=2", "--set", "messages=40"];
+    let report = beam_report(&[&["binaries"], &set[..]].concat());
+    assert_eq!(report["metrics"]["messages"], 80.0);
+    assert!(report["metrics"]["throughput_4096b_per_s"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(report["metrics"]["bytes_copied_per_message"].as_f64().unwrap() > 0.0, "{report}");
+    assert_eq!(report["metrics"]["binaries_live_at_end"], 0.0, "{report}");
+}
+
+#[test]
+fn big_runs_under_the_beam_where_erl_is_installed() {
+    if !erl_installed() {
+        return;
+    }
+    let report = beam_report(&["big", "--set", "processes=20", "--set", "rounds=2"]);
+    assert_eq!(report["metrics"]["messages"], 2.0 * 20.0 * 19.0 * 2.0);
+    assert!(report["metrics"]["messages_per_s"].as_f64().unwrap() > 0.0, "{report}");
 }

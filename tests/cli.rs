@@ -169,3 +169,112 @@ fn spawn_and_ring_refuse_bad_parameters() {
     assert_usage_error(&["bench", "spawn", "--set", "processes=0"], &["'0'", "positive integer"]);
     assert_usage_error(&["bench", "ring", "--set", "hops=3"], &["'hops'", "laps, payload, processes"]);
 }
+
+/// The heap strategies every runtime workload runs under.
+const RUNTIME_HEAPS: [&str; 2] = ["per-process", "shared"];
+
+/// Runs `workload` with `set` under each of [`RUNTIME_HEAPS`]; checks the report's header
+/// and returns the reports.
+fn runtime_reports(workload: &str, set: &[&str]) -> Vec<serde_json::Value> {
+    RUNTIME_HEAPS
+        .iter()
+        .map(|heap| {
+            let mut args = vec![workload, "--heap", heap, "--schedulers", "2"];
+            for assignment in set {
+                args.extend_from_slice(&["--set", assignment]);
+            }
+            let report = bench_report(&args);
+            assert_eq!(report["schema"], "heaplab.report/1");
+            assert_eq!(report["workload"], workload);
+            assert_eq!(report["heap"], *heap);
+            assert_eq!(report["schedulers"], 2);
+            assert!(report["wall_s"].as_f64().unwrap() > 0.0, "{report}");
+            assert!(report["histograms"]["gc_pause_us"].is_object(), "{report}");
+            report
+        })
+        .collect()
+}
+
+/// Asserts a histogram summary with `count` values in order p50 <= p99 <= max.
+fn assert_histogram(report: &serde_json::Value, name: &str, count: u64) {
+    let histogram = &report["histograms"][name];
+    assert_eq!(histogram["count"], count, "{name}: {report}");
+    let (p50, p99, max) = (
+        histogram["p50"].as_f64().unwrap(),
+        histogram["p99"].as_f64().unwrap(),
+        histogram["max"].as_f64().unwrap(),
+    );
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{name}: {histogram}");
+}
+
+#[test]
+fn churn_and_churn_big_report_latencies_under_both_heaps() {
+    let set = ["processes=20", "entries=40", "rewrites=2", "clients=2", "requests=200"];
+    for report in runtime_reports("churn", &set) {
+        assert_eq!(report["params"]["entries"], 40);
+        assert!(report["metrics"]["throughput_per_s"].as_f64().unwrap() > 0.0, "{report}");
+        assert_eq!(report["metrics"]["live_bytes"], 20.0 * 40.0 * 80.0);
+        assert_histogram(&report, "request_latency_us", 200);
+    }
+    for report in runtime_reports("churn-big", &["processes=10", "requests=50"]) {
+        assert_eq!(report["params"]["entries"], 1000, "churn-big's default");
+        assert_eq!(report["params"]["rewrites"], 1, "churn-big's default");
+        assert_histogram(&report, "request_latency_us", 50);
+    }
+}
+
+#[test]
+fn large_state_reports_the_small_servers_latency_under_both_heaps() {
+    let set = ["state_mb=1", "rewrite_entries=200", "processes=10", "clients=2", "requests=200"];
+    for report in runtime_reports("large-state", &set) {
+        assert_histogram(&report, "request_latency_us", 200);
+        assert!(report["metrics"]["throughput_per_s"].as_f64().unwrap() > 0.0, "{report}");
+        assert!(report["metrics"]["state_bytes"].as_f64().unwrap() >= 1_048_576.0, "{report}");
+        assert!(report["metrics"]["state_rewrites"].as_f64().unwrap() >= 0.0, "{report}");
+    }
+}
+
+#[test]
+fn binaries_sweeps_sizes_and_leaves_no_binary_under_both_heaps() {
+    let set = ["max_bytes=8192", "sizes=4", "messages=40", "keep=5"];
+    let reports = runtime_reports("binaries", &set);
+    for report in &reports {
+        assert_eq!(report["metrics"]["messages"], 160.0);
+        for size in [1024, 2048, 4096, 8192] {
+            let metric = format!("throughput_{size}b_per_s");
+            assert!(report["metrics"][&metric].as_f64().unwrap() > 0.0, "{metric}: {report}");
+        }
+        assert!(report["metrics"]["throughput_per_s"].as_f64().unwrap() > 0.0, "{report}");
+        assert_eq!(report["metrics"]["binaries_live_at_end"], 0.0, "{report}");
+        assert_eq!(report["metrics"]["binary_bytes_live_at_end"], 0.0, "{report}");
+        assert!(report["metrics"]["peak_rss_bytes"].as_f64().unwrap() > 0.0, "{report}");
+    }
+    // Two hops of {Pid, Bin}: a copied handle per-process, a reference on the shared heap.
+    let copied = reports[0]["metrics"]["bytes_copied_per_message"].as_f64().unwrap();
+    assert!(copied > 0.0 && copied < 1024.0, "{copied}");
+    assert_eq!(reports[1]["metrics"]["bytes_copied_per_message"], 0.0);
+}
+
+#[test]
+fn big_counts_every_ping_and_pong_under_both_heaps() {
+    for report in runtime_reports("big", &["processes=20", "rounds=2"]) {
+        assert_eq!(report["metrics"]["messages"], 2.0 * 20.0 * 19.0 * 2.0);
+        assert!(report["metrics"]["messages_per_s"].as_f64().unwrap() > 0.0, "{report}");
+    }
+}
+
+#[test]
+fn new_workloads_refuse_bad_parameters() {
+    assert_usage_error(&["bench", "churn", "--set", "entries=0"], &["'0'", "positive integer"]);
+    assert_usage_error(&["bench", "churn", "--set", "rewrites=-1"], &["'-1'", "from 0 to 10000"]);
+    assert_usage_error(
+        &["bench", "churn-big", "--set", "servers=5"],
+        &["'servers'", "clients, entries, processes, requests, rewrites"],
+    );
+    assert_usage_error(&["bench", "large-state", "--set", "state_mb=0"], &["'0'", "positive integer"]);
+    assert_usage_error(&["bench", "large-state", "--set", "state_mb=99999"], &["'99999'", "up to 16384"]);
+    assert_usage_error(&["bench", "binaries", "--set", "sizes=0"], &["'0'", "positive integer"]);
+    assert_usage_error(&["bench", "binaries", "--set", "max_bytes=1MB"], &["'1MB'", "positive integer"]);
+    assert_usage_error(&["bench", "big", "--set", "processes=0"], &["'0'", "positive integer"]);
+    assert_usage_error(&["bench", "big", "--heap", "hybrid"], &["heap 'hybrid' is not available yet"]);
+}

@@ -3,8 +3,14 @@
 //! # Invariants
 //! 1. [`ALL`] is in name order, so `--help` and error messages list workloads alphabetically.
 
+mod big;
+mod binaries;
+mod churn;
+mod clients;
 mod exit;
 mod gc_copy;
+mod large_state;
+mod random;
 mod restart;
 mod ring;
 mod runtime;
@@ -13,8 +19,18 @@ mod spawn;
 use crate::workload::Workload;
 
 /// Every workload, in name order (Invariant 1).
-pub const ALL: &[Workload] =
-    &[exit::WORKLOAD, gc_copy::WORKLOAD, restart::WORKLOAD, ring::WORKLOAD, spawn::WORKLOAD];
+pub const ALL: &[Workload] = &[
+    big::WORKLOAD,
+    binaries::WORKLOAD,
+    churn::WORKLOAD,
+    churn::BIG_WORKLOAD,
+    exit::WORKLOAD,
+    gc_copy::WORKLOAD,
+    large_state::WORKLOAD,
+    restart::WORKLOAD,
+    ring::WORKLOAD,
+    spawn::WORKLOAD,
+];
 
 #[cfg(test)]
 mod tests {

@@ -116,7 +116,11 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     let per_supervisor = context.params.integer("supervisor_crashes");
     let crash = if context.params.word("crash") == "panic" { Crash::Panic } else { Crash::Kill };
     // As `runtime::start`, with quiet panics: the workload panics on purpose, `crashes` times.
+    let heap_kind = context.strategy.heap_kind().ok_or_else(|| {
+        Failure::usage(format!("heap '{}' does not run on the heaplab runtime", context.strategy))
+    })?;
     let rt = Runtime::builder()
+        .heap_kind(heap_kind)
         .schedulers(context.schedulers as usize)
         .gc_sink(context.gc_log.clone())
         .report_panics(false)

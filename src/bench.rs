@@ -194,7 +194,7 @@ pub fn write_outputs(args: &BenchArgs, run: &Run) -> Result<Vec<PathBuf>, Failur
         written.extend(paths);
     }
     if let Some(path) = &args.trace {
-        let trace = trace_of(&run);
+        let trace = trace_of(run);
         trace.write(path).map_err(|e| cannot_write(path, &e))?;
         written.push(path.clone());
     }

@@ -296,7 +296,7 @@ impl Axis {
                 let magnitude = value.abs();
                 if magnitude == 0.0 {
                     "0".to_owned()
-                } else if magnitude >= 1e5 || magnitude < 1e-2 {
+                } else if !(1e-2..1e5).contains(&magnitude) {
                     format!("{value:.0e}")
                 } else if magnitude >= 10.0 {
                     format!("{value:.0}")

@@ -109,8 +109,11 @@ struct Row<'n> {
     values: Vec<Option<f64>>,
 }
 
+/// Reads one figure of a `T`.
+type Get<T> = fn(&T) -> f64;
+
 /// The percentiles shown per histogram, with their labels.
-const PERCENTILES: [(&str, fn(&HistogramSummary) -> f64); 5] =
+const PERCENTILES: [(&str, Get<HistogramSummary>); 5] =
     [("p50", |h| h.p50), ("p90", |h| h.p90), ("p99", |h| h.p99), ("p999", |h| h.p999), ("max", |h| h.max)];
 
 fn reports<'a, 'c>(columns: &'c [Column<'a>]) -> impl Iterator<Item = &'a Report> + 'c {
@@ -151,7 +154,7 @@ fn rows<'a>(columns: &[Column<'a>]) -> Vec<Row<'a>> {
         }
     }
 
-    let gc: [(&str, Unit, fn(&Report) -> f64); 5] = [
+    let gc: [(&str, Unit, Get<Report>); 5] = [
         ("gc minor collections", Unit::Count, |r| r.gc.minor as f64),
         ("gc major collections", Unit::Count, |r| r.gc.major as f64),
         ("gc words copied", Unit::Count, |r| r.gc.words_copied as f64),

@@ -39,7 +39,7 @@ pub enum Command {
     /// csv/<workload>-<heap>/ (raw GC events and samples), plots/ (SVG) and a Chrome trace
     /// of a short traced run (trace-<workload>.json, opens in Perfetto). --quick takes under
     /// 10 minutes on 2 cores; the full suite (default parameters, plus churn-big with 850 MB
-    /// live) about 30 minutes.
+    /// live) about 15 minutes.
     Compare(CompareArgs),
     /// Reproduce one published result (one folder of papers/).
     Reproduce(ReproduceArgs),
@@ -75,7 +75,7 @@ pub struct BenchArgs {
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
     /// Run the quick suite: cut-down parameters, no churn-big (under 10 minutes on 2 cores;
-    /// the full suite takes about 30).
+    /// the full suite takes about 15).
     #[arg(long)]
     pub quick: bool,
     /// Directory for reports, tables, plots and raw data [default: target/heaplab/compare].

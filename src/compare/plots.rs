@@ -274,12 +274,18 @@ fn bounds(series: &[Series]) -> (Range<f64>, Range<f64>) {
     (fold(|p| p.0), fold(|p| p.1))
 }
 
-/// A positive range around `range` for a log axis, a little wider than the data.
+/// A positive range around `range` for a log axis: a little wider than the data, and at
+/// least [`MIN_DECADES`] decades wide so the axis gets several labelled ticks.
 fn log_range(range: Range<f64>) -> Range<f64> {
-    let low = range.start.max(1e-3);
-    let high = range.end.max(low);
-    (low / 1.5)..(high * 1.5)
+    let low = range.start.max(1e-3) / 1.5;
+    let high = range.end.max(low) * 1.5;
+    let missing = (MIN_DECADES - (high / low).log10()).max(0.0);
+    let widen = 10f64.powf(missing / 2.0);
+    (low / widen)..(high * widen)
 }
+
+/// Decades a log axis spans at least (see [`log_range`]).
+const MIN_DECADES: f64 = 2.0;
 
 /// How an axis labels its ticks.
 #[derive(Clone, Copy)]
@@ -353,7 +359,7 @@ where
         let drawn = match mark {
             Mark::Line => chart.draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2))),
             Mark::Dots => chart
-                .draw_series(s.points.iter().map(|&point| Circle::new(point, 2, color.mix(0.6).filled()))),
+                .draw_series(s.points.iter().map(|&point| Circle::new(point, 3, color.mix(0.6).filled()))),
         }
         .map_err(|e| e.to_string())?;
         drawn.label(s.label.clone()).legend(move |(x, y)| {

@@ -107,3 +107,64 @@ fn help_states_how_long_the_suites_take() {
     assert!(help.contains("full suite"), "{help}");
     assert!(!help.contains("--suite"), "the smoke suite stays hidden: {help}");
 }
+
+/// Writes an executable shell script `name` into `dir`.
+#[cfg(unix)]
+fn script(dir: &Path, name: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The BEAM column's plumbing, with stand-ins for `erlc` (compiles nothing) and `erl` (prints
+/// one line of metrics as the Erlang programs do), so it is tested where Erlang is not
+/// installed. The real programs are tested by `bench --heap beam` where it is.
+#[cfg(unix)]
+#[test]
+fn the_beam_column_appears_when_erl_is_on_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    script(&bin, "erlc", "exit 0");
+    script(&bin, "erl", r#"echo '{"ns_per_hop": 250, "hops": 100, "spawn_ns_per_process": 1500}'"#);
+    let out = dir.path().join("compare");
+    let output = Command::new(env!("CARGO_BIN_EXE_heaplab"))
+        .args(["compare", "--suite", "smoke", "--out", out.to_str().unwrap()])
+        .env("PATH", &bin)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let reports: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
+    let beam: Vec<&str> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["heap"] == "beam")
+        .map(|r| r["workload"].as_str().unwrap())
+        .collect();
+    assert_eq!(beam, ["spawn", "ring", "restart"], "the workloads with an Erlang version");
+    let summary = read(&out.join("summary.md"));
+    assert!(
+        summary.contains("| figure | per-process | shared | beam | shared/per-process | beam/per-process |")
+    );
+    assert!(summary.contains("| `ns_per_hop` |"), "{summary}");
+    assert!(summary.contains("No Erlang version of this workload yet: no BEAM column."), "{summary}");
+    assert!(!stderr(&output).contains("apt-get install erlang-base"), "erl was found");
+}
+
+#[test]
+fn without_erl_the_beam_column_is_left_out_with_one_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("compare");
+    let output = Command::new(env!("CARGO_BIN_EXE_heaplab"))
+        .args(["compare", "--suite", "smoke", "--out", out.to_str().unwrap()])
+        .env("PATH", dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let notes = stderr(&output);
+    assert_eq!(notes.matches("apt-get install erlang-base").count(), 1, "{notes}");
+    let summary = read(&out.join("summary.md"));
+    assert!(summary.contains("beam not run (erl not on PATH"), "{summary}");
+}

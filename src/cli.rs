@@ -75,7 +75,7 @@ pub struct BenchArgs {
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
     /// Run the quick suite: cut-down parameters, no churn-big (under 10 minutes on 2 cores;
-    /// the full suite takes about 15).
+    /// the full suite about 15 minutes).
     #[arg(long)]
     pub quick: bool,
     /// Directory for reports, tables, plots and raw data [default: target/heaplab/compare].

@@ -10,8 +10,9 @@
 //!    an Erlang version.
 //! 3. Run them one at a time (one run owns the machine: timings of concurrent runs would
 //!    mean nothing), showing an overall and a current-run progress bar. After each run its
-//!    raw data goes to `csv/<workload>-<heap>/` and `report.json` is rewritten, so an
-//!    interrupted suite keeps what it measured.
+//!    raw data goes to `csv/<workload>-<heap>/`, is reduced to what the plots need
+//!    ([`RunPlot`]) and dropped, and `report.json` is rewritten: an interrupted suite keeps
+//!    what it measured, and a run's memory figures do not include earlier runs' samples.
 //! 4. Run the traced run ([`suite::TRACE_CANDIDATES`]) and write `trace-<workload>.json`.
 //! 5. Draw the plots, write `summary.md`, print where everything went and one headline line
 //!    per workload.
@@ -30,7 +31,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::plots::{self, RunData};
+use super::plots::{self, RunData, RunPlot};
 use super::suite::{self, Planned, SuiteName};
 use super::summary::{self, Column, Header, Section};
 use crate::bench::{self, Run};
@@ -56,10 +57,11 @@ struct Planned1 {
     strategy: Strategy,
 }
 
-/// A finished (or failed) run.
+/// A finished (or failed) run: its report and what its plots need; the raw data is
+/// written and dropped right after the run (see [`RunPlot`]).
 struct Outcome {
     plan: Planned1,
-    result: Result<Run, String>,
+    result: Result<(Report, RunPlot), String>,
 }
 
 /// The suite a command line asks for.
@@ -156,13 +158,19 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
             ),
         };
         progress.finish_one(&line);
-        if let Ok(run) = &result {
+        let result = result.map(|run| {
             let dir = out.join("csv").join(format!("{}-{}", planned.entry.id(), planned.strategy));
             let histograms = run.histograms.iter().map(|(name, h)| (name.as_str(), h));
             if let Err(e) = csv::write_dir(&dir, &run.gc_records, histograms) {
                 problems.push(format!("cannot write '{}': {e}", dir.display()));
             }
-        }
+            let plot = RunPlot::new(RunData {
+                heap: planned.strategy.name(),
+                gc_records: &run.gc_records,
+                histograms: &run.histograms,
+            });
+            (run.report, plot)
+        });
         outcomes.push(Outcome { plan: planned, result });
         write_reports(&out.join("report.json"), &outcomes)?;
     }
@@ -208,17 +216,10 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
         }
     }
     for id in &order {
-        let runs: Vec<RunData<'_>> = outcomes
+        let runs: Vec<RunPlot> = outcomes
             .iter()
             .filter(|o| o.plan.entry.id() == *id)
-            .filter_map(|o| {
-                let run = o.result.as_ref().ok()?;
-                Some(RunData {
-                    heap: o.plan.strategy.name(),
-                    gc_records: &run.gc_records,
-                    histograms: &run.histograms,
-                })
-            })
+            .filter_map(|o| Some(o.result.as_ref().ok()?.1.clone()))
             .collect();
         match plots::write_workload(&plots_dir, id, &runs) {
             Ok(written) => plot_files.extend(written),
@@ -240,7 +241,7 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
                     .iter()
                     .map(|o| Column {
                         heap: o.plan.strategy.name(),
-                        outcome: o.result.as_ref().map(|run| &run.report).map_err(String::as_str),
+                        outcome: o.result.as_ref().map(|(report, _)| report).map_err(String::as_str),
                     })
                     .collect(),
                 notes: section_notes.remove(id).unwrap_or_default(),
@@ -325,7 +326,7 @@ fn run_one(workload: &Workload, strategy: Strategy, params: &[&str], traced: boo
 /// Writes every report so far as one JSON array (Protocol step 3, Invariant 2).
 fn write_reports(path: &Path, outcomes: &[Outcome]) -> Result<(), Failure> {
     let reports: Vec<&Report> =
-        outcomes.iter().filter_map(|o| o.result.as_ref().ok()).map(|run| &run.report).collect();
+        outcomes.iter().filter_map(|o| o.result.as_ref().ok()).map(|(report, _)| report).collect();
     let text = serde_json::to_string_pretty(&reports).expect("reports hold only maps, numbers and strings");
     std::fs::write(path, text + "\n").map_err(|e| cannot_write(path, &e))
 }

@@ -59,6 +59,60 @@ pub struct RunData<'a> {
     pub histograms: &'a BTreeMap<String, DurationHistogram>,
 }
 
+/// What the plots need of one run, reduced from its raw data (Invariant 4) so the driver
+/// can drop the raw data as soon as the run is written: a suite keeps kilobytes per run, not
+/// every sample, and later runs' memory figures do not carry earlier runs' data.
+#[derive(Debug, Clone)]
+pub struct RunPlot {
+    heap: String,
+    /// CDF points (µs, percentile) of each `*_latency_us` histogram with samples.
+    latency: Vec<(String, Vec<(f64, f64)>)>,
+    /// CDF points of `gc_pause_us`, if it has samples.
+    pauses: Option<Vec<(f64, f64)>>,
+    /// (seconds since the start, pause in µs) of the collections kept.
+    over_time: Vec<(f64, f64)>,
+    /// (live bytes after, pause in µs) of the same collections.
+    vs_heap: Vec<(f64, f64)>,
+    /// Collections kept and collections in all.
+    kept: usize,
+    collections: usize,
+}
+
+impl RunPlot {
+    /// Reduces one run's raw data to what its plots show.
+    pub fn new(run: RunData<'_>) -> RunPlot {
+        let latency = run
+            .histograms
+            .iter()
+            .filter(|(name, _)| name.ends_with("_latency_us"))
+            .filter_map(|(name, histogram)| Some((name.clone(), cdf_points(histogram)?)))
+            .collect();
+        let pauses = run.histograms.get(GC_PAUSE_HISTOGRAM).and_then(cdf_points);
+        let kept = thin(run.gc_records);
+        RunPlot {
+            heap: run.heap.to_owned(),
+            latency,
+            pauses,
+            over_time: kept.iter().map(|r| (r.start_ns as f64 / 1e9, micros(r.duration_ns))).collect(),
+            vs_heap: kept
+                .iter()
+                .map(|r| (r.words_after.max(1) as f64 * BYTES_PER_WORD, micros(r.duration_ns)))
+                .collect(),
+            kept: kept.len(),
+            collections: run.gc_records.len(),
+        }
+    }
+
+    /// The legend label of this run's scatter series (Invariant 4).
+    fn scatter_label(&self) -> String {
+        if self.kept < self.collections {
+            format!("{} ({} of {} collections)", self.heap, self.kept, self.collections)
+        } else {
+            self.heap.clone()
+        }
+    }
+}
+
 /// The colour of a strategy (Invariant 3).
 pub fn color(heap: &str) -> RGBColor {
     match heap {
@@ -96,7 +150,7 @@ struct Text<'t> {
 ///
 /// # Errors
 /// A one-line message naming the plot that could not be drawn or written.
-pub fn write_workload(dir: &Path, workload: &str, runs: &[RunData<'_>]) -> Result<Vec<PathBuf>, String> {
+pub fn write_workload(dir: &Path, workload: &str, runs: &[RunPlot]) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
     let mut written = Vec::new();
     let mut emit = |name: &str, result: Result<bool, String>| -> Result<(), String> {
@@ -117,18 +171,17 @@ pub fn write_workload(dir: &Path, workload: &str, runs: &[RunData<'_>]) -> Resul
 }
 
 /// The CDF of every `*_latency_us` histogram of every strategy; `false` if none has samples.
-fn latency_cdf(path: &Path, workload: &str, runs: &[RunData<'_>]) -> Result<bool, String> {
-    let latency = |name: &String| name.ends_with("_latency_us");
+fn latency_cdf(path: &Path, workload: &str, runs: &[RunPlot]) -> Result<bool, String> {
     let names: std::collections::BTreeSet<&String> =
-        runs.iter().flat_map(|run| run.histograms.keys().filter(|name| latency(name))).collect();
+        runs.iter().flat_map(|run| run.latency.iter().map(|(name, _)| name)).collect();
     let several = names.len() > 1;
     let mut series = Vec::new();
     for run in runs {
-        for (name, histogram) in run.histograms.iter().filter(|(name, _)| latency(name)) {
-            let label = if several { format!("{} {name}", run.heap) } else { run.heap.to_owned() };
+        for (name, points) in &run.latency {
+            let label = if several { format!("{} {name}", run.heap) } else { run.heap.clone() };
             // Several histograms per strategy: the palette tells them apart, the label says which.
-            let color = if several { palette(series.len()) } else { color(run.heap) };
-            series.extend(cdf_series(label, color, histogram));
+            let color = if several { palette(series.len()) } else { color(&run.heap) };
+            series.push(Series { label, color, points: points.clone() });
         }
     }
     let title = format!("{workload}: latency CDF (every *_latency_us histogram, every strategy)");
@@ -136,21 +189,29 @@ fn latency_cdf(path: &Path, workload: &str, runs: &[RunData<'_>]) -> Result<bool
 }
 
 /// The CDF of `gc_pause_us` of every strategy; `false` if none has samples.
-fn pause_cdf(path: &Path, workload: &str, runs: &[RunData<'_>]) -> Result<bool, String> {
+fn pause_cdf(path: &Path, workload: &str, runs: &[RunPlot]) -> Result<bool, String> {
     let series: Vec<Series> = runs
         .iter()
         .filter_map(|run| {
-            let histogram = run.histograms.get(GC_PAUSE_HISTOGRAM)?;
-            cdf_series(run.heap.to_owned(), color(run.heap), histogram)
+            let points = run.pauses.clone()?;
+            Some(Series { label: run.heap.clone(), color: color(&run.heap), points })
         })
         .collect();
     let title = format!("{workload}: GC pause CDF (gc_pause_us, every strategy)");
     cdf_chart(path, &title, "GC pause (µs, log scale)", series)
 }
 
+/// One series per strategy with collections, of the points `get` picks.
+fn scatter_series(runs: &[RunPlot], get: fn(&RunPlot) -> &Vec<(f64, f64)>) -> Vec<Series> {
+    runs.iter()
+        .filter(|run| !get(run).is_empty())
+        .map(|run| Series { label: run.scatter_label(), color: color(&run.heap), points: get(run).clone() })
+        .collect()
+}
+
 /// One collection per point, over the run's time; `false` if no strategy has records.
-fn pauses_over_time(path: &Path, workload: &str, runs: &[RunData<'_>]) -> Result<bool, String> {
-    let series = scatter_series(runs, |record| (record.start_ns as f64 / 1e9, micros(record.duration_ns)));
+fn pauses_over_time(path: &Path, workload: &str, runs: &[RunPlot]) -> Result<bool, String> {
+    let series = scatter_series(runs, |run| &run.over_time);
     if series.is_empty() {
         return Ok(false);
     }
@@ -166,10 +227,8 @@ fn pauses_over_time(path: &Path, workload: &str, runs: &[RunData<'_>]) -> Result
 }
 
 /// One collection per point, against the live heap it left; `false` if no records.
-fn pause_vs_heap(path: &Path, workload: &str, runs: &[RunData<'_>]) -> Result<bool, String> {
-    let series = scatter_series(runs, |record| {
-        ((record.words_after.max(1)) as f64 * BYTES_PER_WORD, micros(record.duration_ns))
-    });
+fn pause_vs_heap(path: &Path, workload: &str, runs: &[RunPlot]) -> Result<bool, String> {
+    let series = scatter_series(runs, |run| &run.vs_heap);
     if series.is_empty() {
         return Ok(false);
     }
@@ -203,8 +262,9 @@ fn palette(index: usize) -> RGBColor {
     RGBColor(r, g, b)
 }
 
-/// The CDF of `histogram`'s raw samples as a line (Invariant 4); `None` when empty.
-fn cdf_series(label: String, color: RGBColor, histogram: &DurationHistogram) -> Option<Series> {
+/// The CDF of `histogram`'s raw samples as (µs, percentile) points (Invariant 4); `None`
+/// when empty.
+fn cdf_points(histogram: &DurationHistogram) -> Option<Vec<(f64, f64)>> {
     let mut samples: Vec<u64> = histogram.raw_ns().to_vec();
     if samples.is_empty() {
         return None;
@@ -223,7 +283,7 @@ fn cdf_series(label: String, color: RGBColor, histogram: &DurationHistogram) -> 
             (micros(samples[index]), q * 100.0)
         })
         .collect();
-    Some(Series { label, color, points })
+    Some(points)
 }
 
 /// Draws CDF lines on a log x axis and a percentile y axis; `false` if there are none.
@@ -237,30 +297,19 @@ fn cdf_chart(path: &Path, title: &str, x_label: &str, series: Vec<Series>) -> Re
     Ok(true)
 }
 
-/// One series per strategy with collection records, `point` of each record, thinned to
-/// [`SCATTER_POINTS`] keeping the largest pauses (Invariant 4).
-fn scatter_series(runs: &[RunData<'_>], point: impl Fn(&GcRecord) -> (f64, f64)) -> Vec<Series> {
-    runs.iter()
-        .filter(|run| !run.gc_records.is_empty())
-        .map(|run| {
-            let records = run.gc_records;
-            let mut label = run.heap.to_owned();
-            let points = if records.len() <= SCATTER_POINTS {
-                records.iter().map(&point).collect()
-            } else {
-                // Every stride-th collection plus the largest pauses.
-                let largest = SCATTER_POINTS / 4;
-                let stride = records.len().div_ceil(SCATTER_POINTS - largest);
-                let mut by_pause: Vec<&GcRecord> = records.iter().collect();
-                by_pause.sort_by_key(|record| std::cmp::Reverse(record.duration_ns));
-                let mut points: Vec<(f64, f64)> = records.iter().step_by(stride).map(&point).collect();
-                points.extend(by_pause.into_iter().take(largest).map(&point));
-                label = format!("{} ({} of {} collections)", run.heap, points.len(), records.len());
-                points
-            };
-            Series { label, color: color(run.heap), points }
-        })
-        .collect()
+/// The collections a scatter shows: all of them up to [`SCATTER_POINTS`], else every
+/// stride-th one plus the largest pauses (Invariant 4).
+fn thin(records: &[GcRecord]) -> Vec<&GcRecord> {
+    if records.len() <= SCATTER_POINTS {
+        return records.iter().collect();
+    }
+    let largest = SCATTER_POINTS / 4;
+    let stride = records.len().div_ceil(SCATTER_POINTS - largest);
+    let mut by_pause: Vec<&GcRecord> = records.iter().collect();
+    by_pause.sort_by_key(|record| std::cmp::Reverse(record.duration_ns));
+    let mut kept: Vec<&GcRecord> = records.iter().step_by(stride).collect();
+    kept.extend(by_pause.into_iter().take(largest));
+    kept
 }
 
 /// The x and y extent of every point (only called with at least one point).
@@ -421,7 +470,8 @@ mod tests {
             RunData { heap: "shared", gc_records: &stw, histograms: &shared },
             RunData { heap: "beam", gc_records: &[], histograms: &empty },
         ];
-        let written = write_workload(dir.path(), "churn", &runs).unwrap();
+        let plots: Vec<RunPlot> = runs.into_iter().map(RunPlot::new).collect();
+        let written = write_workload(dir.path(), "churn", &plots).unwrap();
         let names: Vec<String> =
             written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(
@@ -450,17 +500,21 @@ mod tests {
     fn runs_without_data_make_no_plots() {
         let dir = tempfile::tempdir().unwrap();
         let empty = BTreeMap::from([(GC_PAUSE_HISTOGRAM.to_owned(), DurationHistogram::new())]);
-        let runs = [RunData { heap: "beam", gc_records: &[], histograms: &empty }];
+        let runs = [RunPlot::new(RunData { heap: "beam", gc_records: &[], histograms: &empty })];
         assert!(write_workload(dir.path(), "ring", &runs).unwrap().is_empty());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]
     fn cdf_lines_are_bounded_and_end_at_the_maximum() {
-        let series = cdf_series("x".to_owned(), color("shared"), &histogram(1..=100_000)).unwrap();
-        assert!(series.points.len() <= CDF_POINTS);
-        assert_eq!(*series.points.last().unwrap(), (100.0, 100.0));
-        assert!(series.points.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+        let points = cdf_points(&histogram(1..=100_000)).unwrap();
+        assert!(points.len() <= CDF_POINTS);
+        assert_eq!(*points.last().unwrap(), (100.0, 100.0));
+        assert!(points.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+        let records: Vec<GcRecord> = (0..10 * SCATTER_POINTS as u64).map(|i| record("minor", i, i)).collect();
+        let kept = thin(&records);
+        assert!(kept.len() <= SCATTER_POINTS);
+        assert_eq!(kept.iter().map(|r| r.duration_ns).max(), Some(10 * SCATTER_POINTS as u64 - 1));
         assert_eq!(Axis::Number.tick(1000.0), "1000");
         assert_eq!(Axis::Number.tick(0.5), "0.5");
         assert_eq!(Axis::Number.tick(1e6), "1e6");

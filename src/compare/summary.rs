@@ -16,6 +16,10 @@
 //!    summary and `heaplab bench` show a figure alike; the JSON keeps full precision.
 //! 4. Rendering is a pure function of its inputs (no clock, no environment), so it is tested
 //!    on made-up reports.
+//! 5. A run that reports a distribution as metrics rather than a histogram (the BEAM
+//!    programs print `restart_latency_p99_us` and its siblings: the VM keeps no samples for
+//!    heaplab) fills that histogram's percentile rows from those metrics, so the BEAM column
+//!    lines up with the others; its count row stays `—`.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -116,6 +120,17 @@ type Get<T> = fn(&T) -> f64;
 const PERCENTILES: [(&str, Get<HistogramSummary>); 5] =
     [("p50", |h| h.p50), ("p90", |h| h.p90), ("p99", |h| h.p99), ("p999", |h| h.p999), ("max", |h| h.max)];
 
+/// Percentile `label` of distribution `name` in `report` (Invariant 5): from its histogram
+/// when it recorded anything (an empty one has no percentiles, Invariant 2), else from the
+/// metric `<base>_<label>_us` for a histogram `<base>_us`.
+fn percentile(report: &Report, name: &str, label: &str, get: Get<HistogramSummary>) -> Option<f64> {
+    if let Some(histogram) = report.histograms.get(name).filter(|h| h.count > 0) {
+        return Some(get(histogram));
+    }
+    let base = name.strip_suffix("_us")?;
+    report.metrics.get(&format!("{base}_{label}_us")).copied()
+}
+
 fn reports<'a, 'c>(columns: &'c [Column<'a>]) -> impl Iterator<Item = &'a Report> + 'c {
     columns.iter().filter_map(|column| column.outcome.ok())
 }
@@ -148,8 +163,7 @@ fn rows<'a>(columns: &[Column<'a>]) -> Vec<Row<'a>> {
         }
         let unit = if name.ends_with("_us") { Unit::Micros } else { Unit::Count };
         for (label, get) in PERCENTILES {
-            // A histogram a run did not record (count 0) has no percentiles (Invariant 2).
-            let values = each(&|r| r.histograms.get(name).filter(|h| h.count > 0).map(get));
+            let values = each(&|r| percentile(r, name, label, get));
             rows.push(Row { label: format!("`{name}` {label}"), unit, values });
         }
     }
@@ -247,8 +261,8 @@ fn params(section: &Section<'_>) -> String {
 fn headline_value(headline: Headline, report: &Report) -> Option<String> {
     match headline {
         Headline::Metric(name) => report.metrics.get(name).map(|v| table::metric(name, *v)),
-        Headline::P99(name) => report.histograms.get(name).filter(|h| h.count > 0).map(|h| micros(h.p99)),
-        Headline::P999(name) => report.histograms.get(name).filter(|h| h.count > 0).map(|h| micros(h.p999)),
+        Headline::P99(name) => percentile(report, name, "p99", |h| h.p99).map(micros),
+        Headline::P999(name) => percentile(report, name, "p999", |h| h.p999).map(micros),
         Headline::WallTime => Some(table::seconds(report.wall_s)),
     }
 }
@@ -434,6 +448,33 @@ pub(crate) mod tests {
                 "- churn: request_latency_us p999: per-process 100 us, shared failed, beam 50.0 us"
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn percentiles_reported_as_metrics_fill_the_histogram_rows() {
+        let per_process = fake_report("churn", "per-process", 100.0);
+        let mut beam = fake_report("churn", "beam", 0.0);
+        beam.histograms.clear();
+        beam.metrics.insert("request_latency_p99_us".to_owned(), 40.0);
+        let columns = vec![
+            Column { heap: "per-process", outcome: Ok(&per_process) },
+            Column { heap: "beam", outcome: Ok(&beam) },
+        ];
+        let text = table(&columns);
+        assert!(text.contains("| `request_latency_us` p99 | 20.0 us | 40.0 us | 2.00× |"), "{text}");
+        assert!(text.contains("| `request_latency_us` p50 | 8.00 us | — | — |"), "{text}");
+        assert!(text.contains("| `request_latency_us` count | 100 | — | — |"), "{text}");
+        let section = Section {
+            workload: "churn",
+            assignments: &[],
+            headline: Headline::P99("request_latency_us"),
+            columns,
+            notes: Vec::new(),
+        };
+        assert_eq!(
+            headline_line(&section),
+            "churn: request_latency_us p99: per-process 20.0 us, beam 40.0 us"
         );
     }
 

@@ -36,8 +36,8 @@ pub enum Command {
     /// Run the suite under every heap strategy (and the BEAM) and write side-by-side reports.
     ///
     /// Writes to DIR: report.json (every report), summary.md (a table per workload),
-    /// csv/<workload>-<heap>/ (raw GC events and samples), plots/ (SVG) and a Chrome trace
-    /// of a short traced run (trace-<workload>.json, opens in Perfetto). --quick takes under
+    /// csv/WORKLOAD-HEAP/ (raw GC events and samples), plots/ (SVG) and a Chrome trace
+    /// of a short traced run (trace-WORKLOAD.json, opens in Perfetto). --quick takes under
     /// 10 minutes on 2 cores; the full suite (default parameters, plus churn-big with 850 MB
     /// live) about 15 minutes.
     Compare(CompareArgs),

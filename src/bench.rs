@@ -11,12 +11,16 @@
 //! 3. Build the report: the workload's metrics and histograms, plus `peak_rss_bytes` (under
 //!    the BEAM, the emulator's own, as it reports it), the GC totals and, unless the workload
 //!    measured its own, `gc_pause_us` from the GC log.
-//! 4. Print the table; write `--json`, `--csv` and `--trace` files; see [`run`].
+//! 4. Print the table; write `--json`, `--csv` and `--trace` files; see [`run`]. With
+//!    `--trace`, step 2 also records every scheduler slice ([`measure_traced`]), so the trace
+//!    shows which process ran where, next to the collections.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+
+use heaplab_runtime::trace::with_default_slice_sink;
 
 use crate::cli::BenchArgs;
 use crate::failure::Failure;
@@ -25,6 +29,7 @@ use crate::histogram::DurationHistogram;
 use crate::machine;
 use crate::params::Params;
 use crate::report::{Machine, Report, SCHEMA};
+use crate::slice_log::{SliceLog, SliceRecord};
 use crate::strategy::Strategy;
 use crate::trace::Trace;
 use crate::workload::{self, RunContext, Threads, Workload};
@@ -42,6 +47,10 @@ pub struct Run {
     pub gc_records: Vec<GcRecord>,
     /// The histograms with their raw samples.
     pub histograms: BTreeMap<String, DurationHistogram>,
+    /// Every scheduler slice, when the run was traced ([`measure_traced`]); else empty.
+    pub slices: Vec<SliceRecord>,
+    /// Slices the trace did not keep (see [`crate::slice_log`]).
+    pub slices_dropped: u64,
 }
 
 /// Protocol step 1: the workload to run and its context.
@@ -74,11 +83,30 @@ fn default_schedulers() -> u32 {
 /// # Errors
 /// The workload's failure, if it fails.
 pub fn measure(workload: &Workload, context: &RunContext) -> Result<Run, Failure> {
+    measure_with(workload, context, None)
+}
+
+/// Protocol steps 2 and 3, recording every scheduler slice of the runtimes the workload
+/// starts into [`Run::slices`] (a BEAM run and a workload on the calling thread have none).
+///
+/// # Errors
+/// The workload's failure, if it fails.
+pub fn measure_traced(workload: &Workload, context: &RunContext) -> Result<Run, Failure> {
+    measure_with(workload, context, Some(Arc::new(SliceLog::new(context.gc_log.origin()))))
+}
+
+fn measure_with(
+    workload: &Workload,
+    context: &RunContext,
+    slice_log: Option<Arc<SliceLog>>,
+) -> Result<Run, Failure> {
     machine::reset_peak_rss();
     let start = Instant::now();
-    let measurements = match context.strategy {
-        Strategy::Beam => beam::run(workload, context)?,
-        _ => (workload.run)(context)?,
+    let measurements = match (context.strategy, &slice_log) {
+        (Strategy::Beam, _) => beam::run(workload, context)?,
+        // Workloads build their own runtimes; the scoped default reaches every one of them.
+        (_, Some(log)) => with_default_slice_sink(log.clone(), || (workload.run)(context))?,
+        (_, None) => (workload.run)(context)?,
     };
     let wall = start.elapsed();
 
@@ -112,7 +140,9 @@ pub fn measure(workload: &Workload, context: &RunContext) -> Result<Run, Failure
         gc: gc_log::summarize(&gc_records),
         machine: Machine::current(),
     };
-    Ok(Run { report, gc_records, histograms })
+    let slices = slice_log.as_ref().map(|log| log.take()).unwrap_or_default();
+    let slices_dropped = slice_log.as_ref().map_or(0, |log| log.dropped());
+    Ok(Run { report, gc_records, histograms, slices, slices_dropped })
 }
 
 /// Runs `heaplab bench` (the whole protocol) and returns the run.
@@ -136,7 +166,8 @@ pub fn run(args: &BenchArgs) -> Result<Run, Failure> {
              so timings are not representative (build with --release)"
         );
     }
-    let run = measure(workload, &context)?;
+    let run =
+        if args.trace.is_some() { measure_traced(workload, &context)? } else { measure(workload, &context)? };
     print!("{}", table::render(&run.report));
     for path in write_outputs(args, &run)? {
         eprintln!("heaplab: wrote {}", path.display());
@@ -163,12 +194,27 @@ pub fn write_outputs(args: &BenchArgs, run: &Run) -> Result<Vec<PathBuf>, Failur
         written.extend(paths);
     }
     if let Some(path) = &args.trace {
-        let mut trace = Trace::new();
-        trace.add_gc_records(&run.gc_records);
+        let trace = trace_of(run);
         trace.write(path).map_err(|e| cannot_write(path, &e))?;
         written.push(path.clone());
     }
     Ok(written)
+}
+
+/// The Chrome trace of a run: its scheduler slices and collections.
+pub fn trace_of(run: &Run) -> Trace {
+    let mut title = format!("heaplab {} on {} heaps", run.report.workload, run.report.heap);
+    if run.slices_dropped > 0 {
+        title.push_str(&format!(
+            " (first {} slices; {} more not recorded)",
+            run.slices.len(),
+            run.slices_dropped
+        ));
+    }
+    let mut trace = Trace::named(title);
+    trace.add_slices(&run.slices);
+    trace.add_gc_records(&run.gc_records);
+    trace
 }
 
 fn cannot_write(path: &std::path::Path, error: &std::io::Error) -> Failure {

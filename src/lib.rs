@@ -30,6 +30,7 @@
 pub mod beam;
 pub mod bench;
 pub mod cli;
+pub mod compare;
 pub mod csv;
 pub mod entries;
 pub mod failure;
@@ -39,6 +40,7 @@ pub mod machine;
 pub mod one_heap;
 pub mod params;
 pub mod report;
+pub mod slice_log;
 pub mod strategy;
 pub mod table;
 pub mod trace;

@@ -82,7 +82,7 @@ fn plain(value: &serde_json::Value) -> String {
 /// A metric value in the unit its name implies (Invariant 2): a `bytes`, `ns` or `us` word
 /// anywhere in the name (`heap_bytes_many_objects`, `drop_ns_one_object_min`), a `_per_s`
 /// or `_s` ending.
-fn metric(name: &str, value: f64) -> String {
+pub(crate) fn metric(name: &str, value: f64) -> String {
     let has = |unit: &str| name.split('_').any(|word| word == unit);
     if name.ends_with("_per_s") {
         if has("bytes") {
@@ -104,7 +104,7 @@ fn metric(name: &str, value: f64) -> String {
 }
 
 /// A duration given in seconds, in the largest unit that keeps it at or above 1.
-fn duration(seconds: f64) -> String {
+pub(crate) fn duration(seconds: f64) -> String {
     if seconds == 0.0 {
         "0 s".to_owned()
     } else if seconds < 1e-6 {
@@ -135,7 +135,7 @@ fn bytes(value: f64) -> String {
 }
 
 /// Seconds, or milliseconds below one second.
-fn seconds(value: f64) -> String {
+pub(crate) fn seconds(value: f64) -> String {
     if value >= 1.0 || value == 0.0 {
         format!("{value:.3} s")
     } else {
@@ -145,7 +145,7 @@ fn seconds(value: f64) -> String {
 
 /// A plain number: integers in full with thousands separators, others to 3-4 significant
 /// digits.
-fn number(value: f64) -> String {
+pub(crate) fn number(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 {
         let digits = format!("{}", value.abs() as u64);
         let mut grouped = String::new();
@@ -167,7 +167,7 @@ fn number(value: f64) -> String {
 }
 
 /// Three significant digits for values below 1000, without exponent notation.
-fn significant(value: f64) -> String {
+pub(crate) fn significant(value: f64) -> String {
     let magnitude = value.abs();
     let decimals = if magnitude >= 100.0 {
         0

@@ -10,6 +10,7 @@ use std::time::Duration;
 use heaplab_gc::{GcEventSink, HeapOptions};
 
 use crate::strategy::HeapKind;
+use crate::trace::SliceSink;
 
 /// Reductions a process may spend before it must yield: the modern BEAM's slice
 /// (erl_vm.h `CONTEXT_REDS`, 4000). Larger slices mean fewer context switches and longer
@@ -48,6 +49,10 @@ pub struct Config {
     /// reported to links and monitors alone, which suits tests that crash processes by the
     /// million.
     pub report_panics: bool,
+    /// Receives every scheduler slice (see [`crate::trace`]); `None` costs one check per
+    /// slice. Defaults to the thread's scoped default
+    /// ([`with_default_slice_sink`](crate::trace::with_default_slice_sink)), usually none.
+    pub slice_sink: Option<Arc<dyn SliceSink>>,
 }
 
 impl fmt::Debug for Config {
@@ -61,6 +66,7 @@ impl fmt::Debug for Config {
             .field("gc_sink", &self.gc_sink.is_some())
             .field("overrun_threshold", &self.overrun_threshold)
             .field("report_panics", &self.report_panics)
+            .field("slice_sink", &self.slice_sink.is_some())
             .finish()
     }
 }
@@ -76,6 +82,7 @@ impl Default for Config {
             gc_sink: None,
             overrun_threshold: DEFAULT_OVERRUN_THRESHOLD,
             report_panics: true,
+            slice_sink: crate::trace::default_slice_sink(),
         }
     }
 }
@@ -217,6 +224,12 @@ impl Builder {
     /// Whether a panicking process prints the usual panic message.
     pub fn report_panics(mut self, on: bool) -> Self {
         self.config.report_panics = on;
+        self
+    }
+
+    /// Where scheduler slices go (see [`crate::trace`]).
+    pub fn slice_sink(mut self, sink: Arc<dyn SliceSink>) -> Self {
+        self.config.slice_sink = Some(sink);
         self
     }
 

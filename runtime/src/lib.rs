@@ -59,6 +59,7 @@ pub mod supervisor;
 mod table;
 mod task;
 mod timer;
+pub mod trace;
 
 pub use config::{
     Builder, Config, ConfigError, DEFAULT_MAX_PROCESSES, DEFAULT_OVERRUN_THRESHOLD, DEFAULT_REDUCTIONS,

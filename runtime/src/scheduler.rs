@@ -420,6 +420,8 @@ fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Instant)
         return start;
     }
     BUDGET.with(|b| b.set(i64::from(shared.config.reductions)));
+    // Slice tracing, trace.rs Invariant 1: one check, and a clock read only when traced.
+    let traced_start = shared.config.slice_sink.as_ref().map(|_| Instant::now());
     let waker = Waker::from(Arc::clone(&task));
     let mut cx = Context::from_waker(&waker);
     let outcome = {
@@ -432,6 +434,10 @@ fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Instant)
     BUDGET.with(|b| b.set(i64::MAX));
     let end = Instant::now();
     let elapsed = end.saturating_duration_since(start);
+    if let (Some(sink), Some(begun)) = (&shared.config.slice_sink, traced_start) {
+        let duration = end.saturating_duration_since(begun);
+        sink.record(&crate::trace::Slice { scheduler: index as u32, pid: task.pid, start: begun, duration });
+    }
     let counters = &shared.counters[index];
     counters.slices.fetch_add(1, Ordering::Relaxed);
     if elapsed > shared.config.overrun_threshold {

@@ -1,0 +1,276 @@
+//! The comparison suite: which workloads `heaplab compare` runs, with which parameters, and
+//! which figure of each is its headline.
+//!
+//! Entries name their workload rather than point at it, so the suite can list workloads a
+//! build does not have yet: such an entry is skipped with a note ([`resolve`]), and runs as
+//! soon as the workload is in [`workloads::ALL`].
+//!
+//! # Invariants
+//! 1. Every parameter assignment of every suite is valid for its workload whenever that
+//!    workload is in [`workloads::ALL`] (tested), so a suite never fails on a typo.
+//! 2. Entry ids are unique within a suite (they name the CSV directories and plots).
+//! 3. The quick suite finishes in under 10 minutes on 2 cores with every strategy and the
+//!    BEAM column: its parameters are cut down from the defaults (workloads.md), and
+//!    `churn-big` (850 MB live) is in the full suite only.
+
+use clap::ValueEnum;
+
+use crate::workload::{self, Workload};
+use crate::workloads;
+
+/// A suite: what `--quick`, the default and the hidden `--suite` select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SuiteName {
+    /// `--quick`: every workload, cut-down parameters (minutes).
+    Quick,
+    /// The default: every workload at its workloads.md parameters, plus `churn-big`.
+    Full,
+    /// Tiny parameters that only check the machinery works (seconds, even in a debug
+    /// build); used by the end-to-end tests through the hidden `--suite smoke`.
+    Smoke,
+}
+
+impl SuiteName {
+    /// The name as given to `--suite`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SuiteName::Quick => "quick",
+            SuiteName::Full => "full",
+            SuiteName::Smoke => "smoke",
+        }
+    }
+}
+
+/// The figure that sums a workload up in the closing lines and at the top of summary.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Headline {
+    /// A metric of the report, by name.
+    Metric(&'static str),
+    /// The 99th percentile of a histogram, by name.
+    P99(&'static str),
+    /// The 99.9th percentile of a histogram, by name.
+    P999(&'static str),
+    /// The run's wall time.
+    WallTime,
+}
+
+/// One workload of the suite, with its parameters in each suite (`NAME=VALUE`, as for
+/// `--set`; unset parameters keep their defaults).
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// The workload's name in [`workloads::ALL`].
+    pub workload: &'static str,
+    /// Parameters in the quick suite; `None`: not in the quick suite.
+    pub quick: Option<&'static [&'static str]>,
+    /// Parameters in the full suite.
+    pub full: &'static [&'static str],
+    /// Parameters in the smoke suite; `None`: not in the smoke suite.
+    pub smoke: Option<&'static [&'static str]>,
+    /// Its headline figure.
+    pub headline: Headline,
+}
+
+/// Every entry, in the order workloads.md lists them.
+///
+/// Quick parameters (Invariant 3), measured on the reference machine (2 cores, release,
+/// both heaplab strategies): spawn at 200,000 processes (not a million) takes about a
+/// second; ring, gc-copy and restart keep their defaults (under a second each); exit at
+/// 32 MiB x 3 (not 64 MiB x 5) about half a second; churn at 2,000 servers and 20,000
+/// requests keeps 16 MB live instead of 80 MB. Workloads whose parameters workloads.md does
+/// not name keep their defaults, which are sized for seconds per run. The whole quick suite
+/// of the workloads in this build took 4 s and the full one 11 s; with every workload the
+/// full suite (churn-big included) is estimated at
+/// 15 minutes.
+pub const ENTRIES: &[Entry] = &[
+    Entry {
+        workload: "spawn",
+        quick: Some(&["processes=200000"]),
+        full: &[],
+        smoke: Some(&["processes=1000"]),
+        headline: Headline::Metric("spawn_ns_per_process"),
+    },
+    Entry {
+        workload: "ring",
+        quick: Some(&[]),
+        full: &[],
+        smoke: Some(&["processes=10", "laps=10"]),
+        headline: Headline::Metric("ns_per_hop"),
+    },
+    Entry {
+        workload: "churn",
+        quick: Some(&["processes=2000", "requests=20000"]),
+        full: &[],
+        smoke: Some(&["processes=20", "entries=10", "requests=200"]),
+        headline: Headline::P999("request_latency_us"),
+    },
+    Entry {
+        workload: "churn-big",
+        quick: None,
+        full: &[],
+        smoke: None,
+        headline: Headline::P999("request_latency_us"),
+    },
+    Entry {
+        workload: "large-state",
+        quick: Some(&[]),
+        full: &[],
+        smoke: None,
+        headline: Headline::P999("request_latency_us"),
+    },
+    Entry {
+        workload: "binaries",
+        quick: Some(&[]),
+        full: &[],
+        smoke: None,
+        headline: Headline::Metric("throughput_per_s"),
+    },
+    Entry { workload: "big", quick: Some(&[]), full: &[], smoke: None, headline: Headline::WallTime },
+    Entry {
+        workload: "exit",
+        quick: Some(&["heap_mb=32", "repeats=3"]),
+        full: &[],
+        smoke: Some(&["heap_mb=1", "repeats=1"]),
+        headline: Headline::Metric("drop_ns_many_objects"),
+    },
+    Entry {
+        workload: "gc-copy",
+        quick: Some(&[]),
+        full: &[],
+        smoke: Some(&["live_mb=1", "collections=2"]),
+        headline: Headline::Metric("copy_bytes_per_s"),
+    },
+    Entry {
+        workload: "restart",
+        quick: Some(&[]),
+        full: &[],
+        smoke: Some(&["crashes=20", "supervisor_crashes=10"]),
+        headline: Headline::P99("restart_latency_us"),
+    },
+];
+
+/// The traced run of a suite: the first of these workloads that the build has, run once on
+/// per-process heaps with every scheduler slice recorded (`trace-<workload>.json`).
+pub const TRACE_CANDIDATES: &[&str] = &["churn", "ring"];
+
+/// Parameters of the traced run: short, so the trace opens at once (a few thousand
+/// requests or hops, tens of thousands of slices).
+pub fn trace_params(workload: &str, suite: SuiteName) -> &'static [&'static str] {
+    match (workload, suite) {
+        ("churn", SuiteName::Smoke) => &["processes=20", "entries=10", "requests=200"],
+        ("churn", _) => &["processes=1000", "requests=5000"],
+        ("ring", SuiteName::Smoke) => &["processes=10", "laps=10"],
+        ("ring", _) => &["processes=100", "laps=100"],
+        _ => &[],
+    }
+}
+
+/// One entry as one suite runs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Planned {
+    /// The entry.
+    pub entry: &'static Entry,
+    /// Its parameters in this suite.
+    pub params: &'static [&'static str],
+}
+
+impl Planned {
+    /// The id of the entry: its workload's name (Invariant 2).
+    pub fn id(&self) -> &'static str {
+        self.entry.workload
+    }
+}
+
+/// The entries of `suite`, in order.
+pub fn plan(suite: SuiteName) -> Vec<Planned> {
+    ENTRIES
+        .iter()
+        .filter_map(|entry| {
+            let params = match suite {
+                SuiteName::Quick => entry.quick?,
+                SuiteName::Full => entry.full,
+                SuiteName::Smoke => entry.smoke?,
+            };
+            Some(Planned { entry, params })
+        })
+        .collect()
+}
+
+/// The workload of `name` in this build, or the one-line note saying it is skipped.
+///
+/// # Errors
+/// The note, when the build has no such workload.
+pub fn resolve(name: &str) -> Result<&'static Workload, String> {
+    workload::find(workloads::ALL, name)
+        .map_err(|_| format!("skipped {name}: this build has no '{name}' workload (not in workloads::ALL)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::Params;
+
+    fn check(workload: &str, params: &[&str]) {
+        if let Ok(found) = resolve(workload) {
+            Params::from_assignments(found.name, found.params, params)
+                .unwrap_or_else(|e| panic!("suite parameters of {workload}: {e}"));
+        }
+    }
+
+    #[test]
+    fn every_suite_parameter_is_valid_for_its_workload_when_it_exists() {
+        for entry in ENTRIES {
+            for params in [entry.quick, Some(entry.full), entry.smoke].into_iter().flatten() {
+                check(entry.workload, params);
+            }
+        }
+        for workload in TRACE_CANDIDATES {
+            for suite in [SuiteName::Quick, SuiteName::Full, SuiteName::Smoke] {
+                check(workload, trace_params(workload, suite));
+            }
+        }
+    }
+
+    #[test]
+    fn ids_are_unique_and_suites_nest() {
+        let mut ids: Vec<&str> = ENTRIES.iter().map(|e| e.workload).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), ENTRIES.len());
+        let full = plan(SuiteName::Full).len();
+        assert_eq!(full, ENTRIES.len(), "the full suite runs every entry");
+        assert!(plan(SuiteName::Quick).len() < full);
+        assert!(plan(SuiteName::Quick).iter().all(|p| p.id() != "churn-big"));
+        assert!(plan(SuiteName::Smoke).len() <= plan(SuiteName::Quick).len());
+    }
+
+    #[test]
+    fn the_workloads_md_suite_is_listed() {
+        let ids: Vec<&str> = plan(SuiteName::Full).iter().map(Planned::id).collect();
+        for name in [
+            "spawn",
+            "ring",
+            "churn",
+            "churn-big",
+            "large-state",
+            "binaries",
+            "big",
+            "exit",
+            "gc-copy",
+            "restart",
+        ] {
+            assert!(ids.contains(&name), "{name}");
+        }
+    }
+
+    #[test]
+    fn missing_workloads_are_a_note_and_present_ones_resolve() {
+        assert_eq!(resolve("ring").unwrap().name, "ring");
+        let note = resolve("no-such-workload").unwrap_err();
+        assert!(note.starts_with("skipped no-such-workload:") && !note.contains('\n'), "{note}");
+    }
+
+    #[test]
+    fn a_trace_candidate_exists_in_every_build() {
+        assert!(TRACE_CANDIDATES.iter().any(|name| resolve(name).is_ok()));
+    }
+}

@@ -1,0 +1,490 @@
+//! `summary.md`: the comparison as Markdown, one side-by-side table per workload, and the
+//! closing lines `compare` prints.
+//!
+//! A table's rows are the run's wall time, every metric, the percentiles of every histogram
+//! and the GC totals; its columns are the heap strategies in `--heap` order (per-process,
+//! shared, hybrid, beam), then one ratio column per strategy against per-process
+//! (`shared/per-process`: above 1 means the figure is larger under the shared heap).
+//!
+//! # Invariants
+//! 1. Every report of a workload has its column; a failed run has its column too, with `—`
+//!    in every cell and its one-line reason under the table, so a failure is never mistaken
+//!    for a missing strategy.
+//! 2. A missing value is `—`, never 0; a ratio is `—` when either side is missing or the
+//!    per-process value is 0.
+//! 3. Values are rendered by [`crate::table`]'s unit rules (from the name's suffix), so the
+//!    summary and `heaplab bench` show a figure alike; the JSON keeps full precision.
+//! 4. Rendering is a pure function of its inputs (no clock, no environment), so it is tested
+//!    on made-up reports.
+//! 5. A run that reports a distribution as metrics rather than a histogram (the BEAM
+//!    programs print `restart_latency_p99_us` and its siblings: the VM keeps no samples for
+//!    heaplab) fills that histogram's percentile rows from those metrics, so the BEAM column
+//!    lines up with the others; its count row stays `—`.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use super::suite::Headline;
+use crate::report::{HistogramSummary, Report};
+use crate::table;
+
+/// The strategy the ratio columns divide by.
+pub const BASELINE: &str = "per-process";
+
+/// What summary.md says about the whole run.
+#[derive(Debug, Clone, Default)]
+pub struct Header {
+    /// When the suite started, e.g. `2026-12-01 13:24 UTC`.
+    pub date: String,
+    /// The command line, e.g. `heaplab compare --quick`.
+    pub command: String,
+    /// The suite's name.
+    pub suite: String,
+    /// The machine, one line.
+    pub machine: String,
+    /// The columns run and why any is missing, one line.
+    pub strategies: String,
+    /// Wall time of the whole suite.
+    pub elapsed_s: f64,
+}
+
+/// One column of a workload's table: a strategy's report, or why it has none.
+#[derive(Debug, Clone, Copy)]
+pub struct Column<'a> {
+    /// The strategy's name.
+    pub heap: &'a str,
+    /// The report, or the failure's one-line message.
+    pub outcome: Result<&'a Report, &'a str>,
+}
+
+/// One workload's table.
+#[derive(Debug, Clone)]
+pub struct Section<'a> {
+    /// The workload's name.
+    pub workload: &'a str,
+    /// The parameters as set by the suite (`NAME=VALUE`), shown when no run succeeded.
+    pub assignments: &'a [&'a str],
+    /// Its headline figure.
+    pub headline: Headline,
+    /// The columns, in strategy order.
+    pub columns: Vec<Column<'a>>,
+    /// Notes printed under the heading.
+    pub notes: Vec<String>,
+}
+
+/// How a row's values are shown.
+#[derive(Debug, Clone, Copy)]
+enum Unit<'n> {
+    /// By the metric name's suffix.
+    Metric(&'n str),
+    /// Microseconds.
+    Micros,
+    /// Seconds.
+    Seconds,
+    /// A plain count.
+    Count,
+}
+
+impl Unit<'_> {
+    fn render(self, value: f64) -> String {
+        match self {
+            Unit::Metric(name) => table::metric(name, value),
+            Unit::Micros => micros(value),
+            Unit::Seconds => table::seconds(value),
+            Unit::Count => table::number(value),
+        }
+    }
+}
+
+/// Microseconds in the largest fitting unit; below a millisecond straight from the
+/// microsecond value, so 100 µs does not become `100.0 us` through a round trip in seconds.
+fn micros(value: f64) -> String {
+    if value.abs() < 1000.0 && value != 0.0 {
+        format!("{} us", table::significant(value))
+    } else {
+        table::duration(value * 1e-6)
+    }
+}
+
+/// One row: a label and one value per column.
+struct Row<'n> {
+    label: String,
+    unit: Unit<'n>,
+    values: Vec<Option<f64>>,
+}
+
+/// Reads one figure of a `T`.
+type Get<T> = fn(&T) -> f64;
+
+/// The percentiles shown per histogram, with their labels.
+const PERCENTILES: [(&str, Get<HistogramSummary>); 5] =
+    [("p50", |h| h.p50), ("p90", |h| h.p90), ("p99", |h| h.p99), ("p999", |h| h.p999), ("max", |h| h.max)];
+
+/// Percentile `label` of distribution `name` in `report` (Invariant 5): from its histogram
+/// when it recorded anything (an empty one has no percentiles, Invariant 2), else from the
+/// metric `<base>_<label>_us` for a histogram `<base>_us`.
+fn percentile(report: &Report, name: &str, label: &str, get: Get<HistogramSummary>) -> Option<f64> {
+    if let Some(histogram) = report.histograms.get(name).filter(|h| h.count > 0) {
+        return Some(get(histogram));
+    }
+    let base = name.strip_suffix("_us")?;
+    report.metrics.get(&format!("{base}_{label}_us")).copied()
+}
+
+fn reports<'a, 'c>(columns: &'c [Column<'a>]) -> impl Iterator<Item = &'a Report> + 'c {
+    columns.iter().filter_map(|column| column.outcome.ok())
+}
+
+fn rows<'a>(columns: &[Column<'a>]) -> Vec<Row<'a>> {
+    let each = |get: &dyn Fn(&Report) -> Option<f64>| -> Vec<Option<f64>> {
+        columns.iter().map(|column| column.outcome.ok().and_then(get)).collect()
+    };
+    let mut rows =
+        vec![Row { label: "wall time".to_owned(), unit: Unit::Seconds, values: each(&|r| Some(r.wall_s)) }];
+
+    let metrics: BTreeSet<&str> =
+        reports(columns).flat_map(|r| r.metrics.keys().map(String::as_str)).collect();
+    for name in metrics {
+        rows.push(Row {
+            label: format!("`{name}`"),
+            unit: Unit::Metric(name),
+            values: each(&|r| r.metrics.get(name).copied()),
+        });
+    }
+
+    let histograms: BTreeSet<&str> =
+        reports(columns).flat_map(|r| r.histograms.keys().map(String::as_str)).collect();
+    for name in histograms {
+        let counts = each(&|r| r.histograms.get(name).map(|h| h.count as f64));
+        let recorded = counts.iter().flatten().any(|count| *count > 0.0);
+        rows.push(Row { label: format!("`{name}` count"), unit: Unit::Count, values: counts });
+        if !recorded {
+            continue;
+        }
+        let unit = if name.ends_with("_us") { Unit::Micros } else { Unit::Count };
+        for (label, get) in PERCENTILES {
+            let values = each(&|r| percentile(r, name, label, get));
+            rows.push(Row { label: format!("`{name}` {label}"), unit, values });
+        }
+    }
+
+    let gc: [(&str, Unit, Get<Report>); 5] = [
+        ("gc minor collections", Unit::Count, |r| r.gc.minor as f64),
+        ("gc major collections", Unit::Count, |r| r.gc.major as f64),
+        ("gc words copied", Unit::Count, |r| r.gc.words_copied as f64),
+        ("gc words promoted", Unit::Count, |r| r.gc.words_promoted as f64),
+        ("gc time", Unit::Seconds, |r| r.gc.gc_time_s),
+    ];
+    for (label, unit, get) in gc {
+        rows.push(Row { label: label.to_owned(), unit, values: each(&|r| Some(get(r))) });
+    }
+    rows
+}
+
+/// `value / base` as a table cell (Invariant 2).
+fn ratio(value: Option<f64>, base: Option<f64>) -> String {
+    match (value, base) {
+        (Some(value), Some(base)) if base != 0.0 && value.is_finite() && base.is_finite() => {
+            let ratio = value / base;
+            if ratio.abs() >= 100.0 {
+                format!("{ratio:.0}×")
+            } else {
+                format!("{ratio:.2}×")
+            }
+        }
+        _ => "—".to_owned(),
+    }
+}
+
+/// Markdown-safe text for a table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+/// The table of one workload.
+pub fn table(columns: &[Column<'_>]) -> String {
+    let mut out = String::new();
+    let baseline = columns.iter().position(|column| column.heap == BASELINE);
+    let others: Vec<usize> = match baseline {
+        Some(base) => (0..columns.len()).filter(|i| *i != base).collect(),
+        None => Vec::new(),
+    };
+    let mut header = String::from("| figure |");
+    let mut rule = String::from("|---|");
+    for column in columns {
+        let _ = write!(header, " {} |", column.heap);
+        rule.push_str("---:|");
+    }
+    for &i in &others {
+        let _ = write!(header, " {}/{BASELINE} |", columns[i].heap);
+        rule.push_str("---:|");
+    }
+    let _ = writeln!(out, "{header}\n{rule}");
+    for row in rows(columns) {
+        let _ = write!(out, "| {} |", row.label);
+        for value in &row.values {
+            let text = value.map_or_else(|| "—".to_owned(), |v| row.unit.render(v));
+            let _ = write!(out, " {} |", cell(&text));
+        }
+        if let Some(base) = baseline {
+            for &i in &others {
+                let _ = write!(out, " {} |", ratio(row.values[i], row.values[base]));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The parameters a workload ran with: those of its first report (defaults included), else
+/// the suite's assignments.
+fn params(section: &Section<'_>) -> String {
+    if let Some(report) = reports(&section.columns).next() {
+        let params: Vec<String> = report
+            .params
+            .iter()
+            .map(|(name, value)| match value {
+                serde_json::Value::String(text) => format!("{name}={text}"),
+                other => format!("{name}={other}"),
+            })
+            .collect();
+        return params.join(" ");
+    }
+    if section.assignments.is_empty() {
+        "defaults".to_owned()
+    } else {
+        section.assignments.join(" ")
+    }
+}
+
+/// The headline figure of one report, rendered, with its label.
+fn headline_value(headline: Headline, report: &Report) -> Option<String> {
+    match headline {
+        Headline::Metric(name) => report.metrics.get(name).map(|v| table::metric(name, *v)),
+        Headline::P99(name) => percentile(report, name, "p99", |h| h.p99).map(micros),
+        Headline::P999(name) => percentile(report, name, "p999", |h| h.p999).map(micros),
+        Headline::WallTime => Some(table::seconds(report.wall_s)),
+    }
+}
+
+/// What a headline is called, e.g. `request_latency_us p999`.
+pub fn headline_label(headline: Headline) -> String {
+    match headline {
+        Headline::Metric(name) => name.to_owned(),
+        Headline::P99(name) => format!("{name} p99"),
+        Headline::P999(name) => format!("{name} p999"),
+        Headline::WallTime => "wall time".to_owned(),
+    }
+}
+
+/// One line for a workload: its headline under every strategy, e.g.
+/// `churn: request_latency_us p999: per-process 1.20 ms, shared 31.0 ms`.
+pub fn headline_line(section: &Section<'_>) -> String {
+    let values: Vec<String> = section
+        .columns
+        .iter()
+        .map(|column| {
+            let value = match column.outcome {
+                Ok(report) => headline_value(section.headline, report).unwrap_or_else(|| "—".to_owned()),
+                Err(_) => "failed".to_owned(),
+            };
+            format!("{} {value}", column.heap)
+        })
+        .collect();
+    format!("{}: {}: {}", section.workload, headline_label(section.headline), values.join(", "))
+}
+
+/// The whole of summary.md.
+pub fn render(header: &Header, notes: &[String], sections: &[Section<'_>]) -> String {
+    let mut out = String::from("# heaplab compare\n\n");
+    let _ = writeln!(out, "- date: {}", header.date);
+    let _ = writeln!(out, "- command: `{}`", header.command);
+    let _ = writeln!(out, "- suite: {}", header.suite);
+    let _ = writeln!(out, "- machine: {}", header.machine);
+    let _ = writeln!(out, "- strategies: {}", header.strategies);
+    let _ = writeln!(out, "- suite wall time: {}", table::seconds(header.elapsed_s));
+    out.push_str(
+        "\nTimings on a shared 2-core machine are noisy: compare columns of one run, and rerun \
+         before trusting a digit. Ratio columns divide by per-process: above 1 means larger \
+         under that strategy. Histogram figures are microseconds as recorded, shown in the \
+         largest fitting unit.\n",
+    );
+    if !notes.is_empty() {
+        out.push_str("\n## Notes\n\n");
+        for note in notes {
+            let _ = writeln!(out, "- {note}");
+        }
+    }
+    if !sections.is_empty() {
+        out.push_str("\n## Headlines\n\n");
+        for section in sections {
+            let _ = writeln!(out, "- {}", headline_line(section));
+        }
+    }
+    for section in sections {
+        let _ = writeln!(out, "\n## {}\n", section.workload);
+        let _ = writeln!(out, "params: `{}`\n", params(section));
+        for note in &section.notes {
+            let _ = writeln!(out, "> {note}\n");
+        }
+        out.push_str(&table(&section.columns));
+        let failures: Vec<String> = section
+            .columns
+            .iter()
+            .filter_map(|column| {
+                column.outcome.err().map(|message| format!("- {} failed: {message}", column.heap))
+            })
+            .collect();
+        if !failures.is_empty() {
+            out.push('\n');
+            for failure in failures {
+                let _ = writeln!(out, "{failure}");
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::report::{GcSummary, Machine, SCHEMA};
+
+    /// A made-up report for tests of the compare modules.
+    pub(crate) fn fake_report(workload: &str, heap: &str, p999_us: f64) -> Report {
+        let latency = HistogramSummary {
+            count: 100,
+            mean: 10.0,
+            p50: 8.0,
+            p90: 12.0,
+            p99: 20.0,
+            p999: p999_us,
+            max: p999_us,
+        };
+        Report {
+            schema: SCHEMA.to_owned(),
+            workload: workload.to_owned(),
+            heap: heap.to_owned(),
+            schedulers: 2,
+            params: BTreeMap::from([("processes".to_owned(), serde_json::json!(20))]),
+            wall_s: 1.5,
+            metrics: BTreeMap::from([("throughput_per_s".to_owned(), 1000.0)]),
+            histograms: BTreeMap::from([
+                ("request_latency_us".to_owned(), latency),
+                ("gc_pause_us".to_owned(), HistogramSummary::default()),
+            ]),
+            gc: GcSummary { minor: 4, major: 1, words_copied: 1000, words_promoted: 10, gc_time_s: 0.002 },
+            machine: Machine { cores: 2, os: "linux".to_owned(), rustc: "1.95.0".to_owned() },
+        }
+    }
+
+    fn section<'a>(columns: Vec<Column<'a>>) -> Section<'a> {
+        Section {
+            workload: "churn",
+            assignments: &["processes=20"],
+            headline: Headline::P999("request_latency_us"),
+            columns,
+            notes: vec!["a note".to_owned()],
+        }
+    }
+
+    #[test]
+    fn tables_put_strategies_side_by_side_with_ratios() {
+        let per_process = fake_report("churn", "per-process", 100.0);
+        let shared = fake_report("churn", "shared", 2500.0);
+        let columns = vec![
+            Column { heap: "per-process", outcome: Ok(&per_process) },
+            Column { heap: "shared", outcome: Ok(&shared) },
+        ];
+        let text = table(&columns);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "| figure | per-process | shared | shared/per-process |");
+        assert_eq!(lines[1], "|---|---:|---:|---:|");
+        assert!(text.contains("| wall time | 1.500 s | 1.500 s | 1.00× |"), "{text}");
+        assert!(text.contains("| `throughput_per_s` | 1,000/s | 1,000/s | 1.00× |"), "{text}");
+        assert!(text.contains("| `request_latency_us` p999 | 100 us | 2.50 ms | 25.00× |"), "{text}");
+        assert!(text.contains("| `request_latency_us` max |"), "{text}");
+        // An empty histogram shows its count and no percentiles.
+        assert!(text.contains("| `gc_pause_us` count | 0 | 0 | — |"), "{text}");
+        assert!(!text.contains("`gc_pause_us` p50"), "{text}");
+        assert!(text.contains("| gc minor collections | 4 | 4 | 1.00× |"), "{text}");
+        assert!(lines.iter().all(|line| line.matches('|').count() == 5), "{text}");
+    }
+
+    #[test]
+    fn failed_runs_keep_their_column_and_say_why() {
+        let per_process = fake_report("churn", "per-process", 100.0);
+        let beam = fake_report("churn", "beam", 50.0);
+        let sections = [section(vec![
+            Column { heap: "per-process", outcome: Ok(&per_process) },
+            Column { heap: "shared", outcome: Err("churn: out of memory | badly") },
+            Column { heap: "beam", outcome: Ok(&beam) },
+        ])];
+        let header = Header {
+            date: "2026-12-01 13:24 UTC".to_owned(),
+            command: "heaplab compare --quick".to_owned(),
+            suite: "quick".to_owned(),
+            machine: "2 cores".to_owned(),
+            strategies: "per-process, shared, beam".to_owned(),
+            elapsed_s: 12.0,
+        };
+        let text = render(&header, &["skipped big: not in this build".to_owned()], &sections);
+        assert!(text.starts_with("# heaplab compare\n"), "{text}");
+        assert!(text.contains("- command: `heaplab compare --quick`"), "{text}");
+        assert!(text.contains("- skipped big: not in this build"), "{text}");
+        assert!(text.contains("## churn\n"), "{text}");
+        assert!(text.contains("params: `processes=20`"), "{text}");
+        assert!(text.contains("> a note"), "{text}");
+        assert!(
+            text.contains("| figure | per-process | shared | beam | shared/per-process | beam/per-process |"),
+            "{text}"
+        );
+        assert!(text.contains("| wall time | 1.500 s | — | 1.500 s | — | 1.00× |"), "{text}");
+        assert!(text.contains("- shared failed: churn: out of memory | badly"), "{text}");
+        assert!(
+            text.contains(
+                "- churn: request_latency_us p999: per-process 100 us, shared failed, beam 50.0 us"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn percentiles_reported_as_metrics_fill_the_histogram_rows() {
+        let per_process = fake_report("churn", "per-process", 100.0);
+        let mut beam = fake_report("churn", "beam", 0.0);
+        beam.histograms.clear();
+        beam.metrics.insert("request_latency_p99_us".to_owned(), 40.0);
+        let columns = vec![
+            Column { heap: "per-process", outcome: Ok(&per_process) },
+            Column { heap: "beam", outcome: Ok(&beam) },
+        ];
+        let text = table(&columns);
+        assert!(text.contains("| `request_latency_us` p99 | 20.0 us | 40.0 us | 2.00× |"), "{text}");
+        assert!(text.contains("| `request_latency_us` p50 | 8.00 us | — | — |"), "{text}");
+        assert!(text.contains("| `request_latency_us` count | 100 | — | — |"), "{text}");
+        let section = Section {
+            workload: "churn",
+            assignments: &[],
+            headline: Headline::P99("request_latency_us"),
+            columns,
+            notes: Vec::new(),
+        };
+        assert_eq!(
+            headline_line(&section),
+            "churn: request_latency_us p99: per-process 20.0 us, beam 40.0 us"
+        );
+    }
+
+    #[test]
+    fn without_a_per_process_column_there_are_no_ratios() {
+        let shared = fake_report("churn", "shared", 100.0);
+        let text = table(&[Column { heap: "shared", outcome: Ok(&shared) }]);
+        assert!(text.starts_with("| figure | shared |\n"), "{text}");
+        assert_eq!(ratio(Some(1.0), Some(0.0)), "—");
+        assert_eq!(ratio(None, Some(1.0)), "—");
+        assert_eq!(ratio(Some(300.0), Some(1.0)), "300×");
+    }
+}

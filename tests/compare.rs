@@ -1,0 +1,173 @@
+//! `heaplab compare` end to end, on the hidden smoke suite (tiny parameters, seconds in a
+//! debug build) without the BEAM: every output is written and readable.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn heaplab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_heaplab")).args(args).output().expect("the heaplab binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn the_smoke_suite_writes_reports_summary_csv_plots_and_a_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("compare");
+    let output = heaplab(&["compare", "--suite", "smoke", "--no-beam", "--out", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+
+    // report.json: one report per workload and strategy, in the report schema.
+    let reports: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
+    let reports = reports.as_array().expect("an array of reports");
+    let workloads = ["spawn", "ring", "exit", "gc-copy", "restart"];
+    for workload in workloads {
+        for heap in ["per-process", "shared"] {
+            let found = reports.iter().find(|r| r["workload"] == workload && r["heap"] == heap);
+            let report = found.unwrap_or_else(|| panic!("no report of {workload} on {heap}"));
+            assert_eq!(report["schema"], "heaplab.report/1");
+            assert!(report["histograms"]["gc_pause_us"].is_object(), "{report}");
+            assert!(
+                Path::new(&out.join("csv").join(format!("{workload}-{heap}")).join("gc_events.csv")).exists(),
+                "csv of {workload} on {heap}"
+            );
+        }
+    }
+    assert!(reports.iter().all(|r| r["heap"] != "beam"), "--no-beam");
+
+    // summary.md: a header and one side-by-side table per workload.
+    let summary = read(&out.join("summary.md"));
+    assert!(summary.starts_with("# heaplab compare\n"), "{summary}");
+    assert!(summary.contains("- suite: smoke"), "{summary}");
+    assert!(summary.contains("beam not run (--no-beam)"), "{summary}");
+    for workload in workloads {
+        assert!(summary.contains(&format!("\n## {workload}\n")), "{workload}: {summary}");
+    }
+    assert!(summary.contains("| figure | per-process | shared | shared/per-process |"), "{summary}");
+    assert!(summary.contains("| `ns_per_hop` |"), "{summary}");
+    assert!(summary.contains("| `restart_latency_us` p99 |"), "{summary}");
+
+    // Plots: SVG files with a title, at least the GC and restart latency ones.
+    let plots: Vec<_> = std::fs::read_dir(out.join("plots")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(plots.iter().any(|p| p.ends_with("restart-latency-cdf.svg")), "{plots:?}");
+    assert!(plots.iter().any(|p| p.ends_with("gc-copy-gc-pause-cdf.svg")), "{plots:?}");
+    for plot in &plots {
+        let svg = read(plot);
+        assert!(svg.contains("<svg") && svg.contains("</svg>"), "{}", plot.display());
+        let name = plot.file_name().unwrap().to_string_lossy().into_owned();
+        let workload =
+            workloads.iter().filter(|w| name.starts_with(&format!("{w}-"))).max_by_key(|w| w.len());
+        let workload = workload.unwrap_or_else(|| panic!("{name}: a plot of no workload"));
+        assert!(svg.contains(&format!("{workload}: ")), "{}: no title", plot.display());
+    }
+
+    // The trace: scheduler tracks with process slices.
+    let trace_name =
+        if reports.iter().any(|r| r["workload"] == "churn") { "trace-churn.json" } else { "trace-ring.json" };
+    let trace: serde_json::Value = serde_json::from_str(&read(&out.join(trace_name))).unwrap();
+    let events = trace.as_array().unwrap();
+    assert!(events.iter().any(|e| e["ph"] == "M" && e["name"] == "thread_name"));
+    assert!(events.iter().any(|e| e["ph"] == "X" && e["cat"] == "process"));
+
+    // The closing lines: where things went and one headline per workload.
+    assert!(stdout.contains("summary.md") && stdout.contains(trace_name), "{stdout}");
+    assert!(stdout.contains("ring: ns_per_hop: per-process "), "{stdout}");
+}
+
+#[test]
+fn bad_compare_arguments_exit_2_with_one_line() {
+    for args in [
+        &["compare", "--bogus"][..],
+        &["compare", "--suite", "huge"],
+        &["compare", "--quick", "--suite", "smoke"],
+        &["compare", "--out"],
+    ] {
+        let output = heaplab(args);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {message}");
+        assert_eq!(message.lines().count(), 1, "{args:?}: {message}");
+        assert!(message.starts_with("heaplab: "), "{args:?}: {message}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn help_states_how_long_the_suites_take() {
+    let output = heaplab(&["compare", "--help"]);
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("under 10 minutes"), "{help}");
+    assert!(help.contains("full suite"), "{help}");
+    assert!(!help.contains("--suite"), "the smoke suite stays hidden: {help}");
+}
+
+/// Writes an executable shell script `name` into `dir`.
+#[cfg(unix)]
+fn script(dir: &Path, name: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The BEAM column's plumbing, with stand-ins for `erlc` (compiles nothing) and `erl` (prints
+/// one line of metrics as the Erlang programs do), so it is tested where Erlang is not
+/// installed. The real programs are tested by `bench --heap beam` where it is.
+#[cfg(unix)]
+#[test]
+fn the_beam_column_appears_when_erl_is_on_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    script(&bin, "erlc", "exit 0");
+    script(&bin, "erl", r#"echo '{"ns_per_hop": 250, "hops": 100, "spawn_ns_per_process": 1500}'"#);
+    let out = dir.path().join("compare");
+    let output = Command::new(env!("CARGO_BIN_EXE_heaplab"))
+        .args(["compare", "--suite", "smoke", "--out", out.to_str().unwrap()])
+        .env("PATH", &bin)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let reports: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
+    let beam: Vec<&str> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["heap"] == "beam")
+        .map(|r| r["workload"].as_str().unwrap())
+        .collect();
+    for workload in ["spawn", "ring", "restart"] {
+        assert!(beam.contains(&workload), "{workload} has an Erlang version: {beam:?}");
+    }
+    assert!(!beam.contains(&"gc-copy") && !beam.contains(&"exit"), "no Erlang version: {beam:?}");
+    let summary = read(&out.join("summary.md"));
+    assert!(
+        summary.contains("| figure | per-process | shared | beam | shared/per-process | beam/per-process |")
+    );
+    assert!(summary.contains("| `ns_per_hop` |"), "{summary}");
+    assert!(summary.contains("No Erlang version of this workload yet: no BEAM column."), "{summary}");
+    assert!(!stderr(&output).contains("apt-get install erlang-base"), "erl was found");
+}
+
+#[test]
+fn without_erl_the_beam_column_is_left_out_with_one_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("compare");
+    let output = Command::new(env!("CARGO_BIN_EXE_heaplab"))
+        .args(["compare", "--suite", "smoke", "--out", out.to_str().unwrap()])
+        .env("PATH", dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let notes = stderr(&output);
+    assert_eq!(notes.matches("apt-get install erlang-base").count(), 1, "{notes}");
+    let summary = read(&out.join("summary.md"));
+    assert!(summary.contains("beam not run (erl not on PATH"), "{summary}");
+}

@@ -114,6 +114,18 @@ fn measure_with(
     let mut histograms = measurements.histograms;
     histograms.entry(GC_PAUSE_HISTOGRAM.to_owned()).or_insert_with(|| gc_log::pause_histogram(&gc_records));
     let mut metrics = measurements.metrics;
+    if context.strategy == Strategy::Shared && !gc_records.is_empty() {
+        // What a stop-the-world pause is made of: the wait for every scheduler to stop, and
+        // how many threads shared the copying.
+        let mut to_safepoint = DurationHistogram::new();
+        for record in &gc_records {
+            to_safepoint.record_ns(record.time_to_safepoint_ns);
+        }
+        histograms.insert("time_to_safepoint_us".to_owned(), to_safepoint);
+        if let Some(parallelism) = gc_log::copy_parallelism(&gc_records) {
+            metrics.insert("gc_copy_parallelism".to_owned(), parallelism);
+        }
+    }
     // Under the BEAM the emulator reports its own peak; this process's is not the run's.
     if context.strategy != Strategy::Beam {
         if let Some(bytes) = machine::peak_rss_bytes() {
@@ -249,7 +261,7 @@ mod tests {
         let message = usage_message(&args("chrun", &[]));
         assert_eq!(
             message,
-            "unknown workload 'chrun'; available: big, binaries, churn, churn-big, exit, gc-copy, large-state, restart, ring, spawn"
+            "unknown workload 'chrun'; available: alloc, big, binaries, churn, churn-big, exit, gc-copy, large-state, restart, ring, spawn"
         );
     }
 

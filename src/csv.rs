@@ -18,7 +18,7 @@ use crate::histogram::DurationHistogram;
 
 /// The header of `gc_events.csv`.
 pub const GC_EVENTS_HEADER: &str = "kind,pid,scheduler,start_ns,duration_ns,words_before,\
-words_after,words_copied,words_promoted,binaries_freed,reason";
+words_after,words_copied,words_promoted,binaries_freed,reason,time_to_safepoint_ns,max_worker_words";
 
 /// `records` as the text of `gc_events.csv`.
 pub fn gc_events_csv(records: &[GcRecord]) -> String {
@@ -29,7 +29,7 @@ pub fn gc_events_csv(records: &[GcRecord]) -> String {
         let optional = |value: Option<u64>| value.map(|v| v.to_string()).unwrap_or_default();
         let _ = writeln!(
             text,
-            "{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
             record.kind,
             optional(record.pid),
             optional(record.scheduler.map(u64::from)),
@@ -41,6 +41,8 @@ pub fn gc_events_csv(records: &[GcRecord]) -> String {
             record.words_promoted,
             record.binaries_freed,
             record.reason,
+            record.time_to_safepoint_ns,
+            record.max_worker_words,
         );
     }
     text
@@ -93,8 +95,8 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("kind,pid,scheduler,start_ns,duration_ns,"));
-        assert_eq!(lines[1], "minor,,,0,1000,100,60,60,10,0,Requested");
-        assert_eq!(lines[2], "major,7,1,5000,2000,100,60,60,10,0,Requested");
+        assert_eq!(lines[1], "minor,,,0,1000,100,60,60,10,0,Requested,0,0");
+        assert_eq!(lines[2], "major,7,1,5000,2000,100,60,60,10,0,Requested,0,0");
     }
 
     #[test]

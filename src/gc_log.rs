@@ -41,6 +41,11 @@ pub struct GcRecord {
     pub words_promoted: u64,
     /// Off-heap binaries freed.
     pub binaries_freed: u64,
+    /// Of `duration_ns`, the wait for every scheduler to reach the safepoint (shared heap;
+    /// 0 for a private heap).
+    pub time_to_safepoint_ns: u64,
+    /// Words copied by the busiest collector thread.
+    pub max_worker_words: u64,
 }
 
 impl GcRecord {
@@ -58,6 +63,8 @@ impl GcRecord {
             words_copied: event.words_copied,
             words_promoted: event.words_promoted,
             binaries_freed: event.binaries_freed,
+            time_to_safepoint_ns: nanos(event.time_to_safepoint.as_nanos()),
+            max_worker_words: event.max_worker_words,
         }
     }
 }
@@ -121,6 +128,15 @@ pub fn summarize(records: &[GcRecord]) -> GcSummary {
     summary
 }
 
+/// How many collector threads' worth of copying ran in parallel, over the whole run:
+/// words copied / words copied by each collection's busiest thread (1 = one thread did all
+/// the copying; 2 = two threads shared it evenly). `None` if nothing was copied.
+pub fn copy_parallelism(records: &[GcRecord]) -> Option<f64> {
+    let copied: u64 = records.iter().map(|r| r.words_copied).sum();
+    let busiest: u64 = records.iter().map(|r| r.max_worker_words).sum();
+    (busiest > 0).then(|| copied as f64 / busiest as f64)
+}
+
 /// The pause of every collection in `records`, as the collector measured it.
 pub fn pause_histogram(records: &[GcRecord]) -> DurationHistogram {
     let mut histogram = DurationHistogram::new();
@@ -148,6 +164,8 @@ pub(crate) mod tests {
             words_copied: 60,
             words_promoted: 10,
             binaries_freed: 0,
+            time_to_safepoint_ns: 0,
+            max_worker_words: 0,
         }
     }
 

@@ -27,7 +27,7 @@ fn the_smoke_suite_writes_reports_summary_csv_plots_and_a_trace() {
     // report.json: one report per workload and strategy, in the report schema.
     let reports: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
     let reports = reports.as_array().expect("an array of reports");
-    let workloads = ["spawn", "ring", "exit", "gc-copy", "restart"];
+    let workloads = ["spawn", "ring", "churn", "exit", "gc-copy", "restart"];
     for workload in workloads {
         for heap in ["per-process", "shared"] {
             let found = reports.iter().find(|r| r["workload"] == workload && r["heap"] == heap);

@@ -36,6 +36,8 @@ use crate::layout::*;
 use crate::object::{for_each_field, object_size};
 use crate::sizes::{next_heap_size, step_above};
 
+/// Fragment-list capacity a collection keeps (entries); above it the list is freed.
+const FRAGMENT_LIST_KEPT: usize = 64;
 /// What collection to run.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Collect {
@@ -248,6 +250,7 @@ impl Heap {
             words_copied,
             words_promoted,
             binaries_freed,
+            max_worker_words: words_copied,
         };
         self.check_verify("after collection");
         if let Some(sink) = &self.sink {
@@ -418,7 +421,13 @@ impl Heap {
     /// capacity a burst left behind (ERTS frees its fragment list and queue cells too), so a
     /// process that once took a flood of messages does not keep their bookkeeping for good.
     fn release_fragment_list(&mut self) {
-        self.fragments = Vec::new();
+        // A small list keeps its capacity: a process receiving a steady stream of messages
+        // would otherwise regrow it from nothing after every collection.
+        if self.fragments.capacity() > FRAGMENT_LIST_KEPT {
+            self.fragments = Vec::new();
+        } else {
+            self.fragments.clear();
+        }
         let queued = self.messages.len();
         if self.messages.capacity() > 64 && queued < self.messages.capacity() / 4 {
             self.messages.shrink_to(queued * 2);

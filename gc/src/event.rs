@@ -71,6 +71,10 @@ pub struct GcEvent {
     pub words_promoted: u64,
     /// Off-heap binaries whose last reference this collection dropped.
     pub binaries_freed: u64,
+    /// Words copied by the busiest collector thread: `words_copied` for a private heap;
+    /// `words_copied / max_worker_words` is how many threads' worth of copying ran in
+    /// parallel (1 to the number of workers).
+    pub max_worker_words: u64,
 }
 
 /// Receives every collection event of the heaps it is attached to.

@@ -381,12 +381,15 @@ impl Cx {
         .await
     }
 
-    /// Charges `n` reductions of pure computation; yields if the slice is spent. Long loops
-    /// call this so the scheduler can be fair (a busy loop cannot be preempted otherwise).
+    /// Charges `n` reductions of pure computation, then passes a safepoint: yields if the
+    /// slice is spent or a stop-the-world collection waits, and collects this process's heap
+    /// if it is full. Long loops call this so the scheduler can be fair and the heap
+    /// collected (a busy loop cannot be preempted otherwise).
     pub async fn tick(&mut self, n: u64) {
-        if scheduler::consume(n) {
-            self.yield_now().await;
-        }
+        scheduler::consume(n);
+        // `move` so the future holds `&mut Cx` (Send), not `&&mut Cx` (which needs Sync).
+        let this = self;
+        poll_fn(move |cx| this.safepoint(cx)).await;
     }
 
     /// Sleeps for `d` (`timer:sleep/1`); other processes run meanwhile.

@@ -118,8 +118,8 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
         let notes = section_notes.entry(entry.id()).or_default();
         if workload.threads == Threads::CallingThread {
             notes.push(
-                "This workload runs its heaps on the calling thread, not on the runtime: every heaplab \
-                 strategy runs the same code, so its heaplab columns differ by noise only."
+                "This workload runs one heap on the calling thread, not on the runtime: under shared, \
+                 a one-worker shared heap (its collector on one thread)."
                     .to_owned(),
             );
         }

@@ -3,6 +3,7 @@
 //! # Invariants
 //! 1. [`ALL`] is in name order, so `--help` and error messages list workloads alphabetically.
 
+mod alloc;
 mod big;
 mod binaries;
 mod churn;
@@ -20,6 +21,7 @@ use crate::workload::Workload;
 
 /// Every workload, in name order (Invariant 1).
 pub const ALL: &[Workload] = &[
+    alloc::WORKLOAD,
     big::WORKLOAD,
     binaries::WORKLOAD,
     churn::WORKLOAD,

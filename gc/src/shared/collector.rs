@@ -62,6 +62,8 @@ pub(crate) struct Collection {
     stealers: Vec<Stealer<usize>>,
     idle: AtomicUsize,
     copied: AtomicU64,
+    /// Words copied by the busiest worker.
+    max_worker: AtomicU64,
     /// Handles of the copies (the new old MSO entries).
     handles: Mutex<Vec<usize>>,
 }
@@ -125,6 +127,7 @@ impl Collection {
             stealers,
             idle: AtomicUsize::new(0),
             copied: AtomicU64::new(0),
+            max_worker: AtomicU64::new(0),
             handles: Mutex::new(Vec::new()),
         }
     }
@@ -275,6 +278,7 @@ impl Collection {
             words_copied: copied,
             words_promoted: copied,
             binaries_freed,
+            max_worker_words: self.max_worker.load(Ordering::Relaxed),
         }
     }
 
@@ -462,6 +466,7 @@ impl Evacuator<'_> {
     fn finish(mut self) {
         self.retire_plab();
         self.collection.copied.fetch_add(self.copied, Ordering::Relaxed);
+        self.collection.max_worker.fetch_max(self.copied, Ordering::Relaxed);
         self.collection.handles.lock().unwrap_or_else(PoisonError::into_inner).append(&mut self.handles);
     }
 }

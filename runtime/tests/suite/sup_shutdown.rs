@@ -226,16 +226,19 @@ fn a_killed_nested_supervisor_is_restarted_with_fresh_children() {
                 );
                 let x = child_pid(&mut cx, top, "x").await.unwrap();
                 let i1_monitor = cx.monitor(i1);
+                let i2_monitor = cx.monitor(i2);
                 cx.exit_process(inner, ExitReason::Kill);
-                // Its children see it die (they trap exits and leave with its reason).
+                // Its children see it die (they trap exits and leave with its reason); each
+                // does so on its own schedule, so wait for both.
                 assert_eq!(down(&mut cx, i1_monitor).await, ExitReason::Killed);
+                assert_eq!(down(&mut cx, i2_monitor).await, ExitReason::Killed);
                 let new_inner = restarted(&mut cx, top, "inner", inner).await;
                 let (n1, n2) = (
                     child_pid(&mut cx, new_inner, "i1").await.unwrap(),
                     child_pid(&mut cx, new_inner, "i2").await.unwrap(),
                 );
                 assert!(n1 != i1 && n2 != i2);
-                assert!(!cx.is_alive(i2));
+                assert!(!cx.is_alive(i1) && !cx.is_alive(i2));
                 assert_eq!(child_pid(&mut cx, top, "x").await, Some(x), "one_for_one: x untouched");
             })
             .unwrap()

@@ -1,8 +1,9 @@
 %% heaplab_ring: the `ring` workload of heaplab on the real BEAM (see workloads.md).
 %%
-%% N processes form a ring and pass a token {K, Payload} around it M times (N * M hops);
-%% Payload is a list of `payload` integers built once and forwarded unchanged (the BEAM
-%% copies it at every send). Prints one line of JSON with the metrics to stdout.
+%% N processes form a ring and pass a token around it M times (N * M hops): the integer K
+%% when `payload` is 0, else {K, Payload}, where Payload is a list of `payload` integers
+%% built once and forwarded unchanged (the BEAM copies it at every send). Prints one line
+%% of JSON with the metrics to stdout.
 %%
 %% Protocol (the Rust version in src/workloads/ring.rs follows the same steps):
 %% 1. The calling process is member 0 of the ring; it spawns the other N - 1 members, the
@@ -27,7 +28,7 @@ main(Params) ->
     Next = build(N - 1, self(), N),
     Payload = lists:seq(0, P - 1),
     T0 = erlang:monotonic_time(nanosecond),
-    Next ! {Hops - 1, Payload},
+    Next ! token(Hops - 1, Payload),
     first(Next),
     T1 = erlang:monotonic_time(nanosecond),
     Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
@@ -35,11 +36,19 @@ main(Params) ->
     heaplab_report:print_json([
         {ns_per_hop, (T1 - T0) / Hops},
         {hops, Hops},
-        {copied_words_per_hop, 2 * P + 3},
+        {copied_words_per_hop, copied(P)},
         {peak_rss_bytes, Peak},
         {beam_gc_count, Gcs},
         {beam_gc_words_reclaimed, Reclaimed}
     ]).
+
+%% The token: K alone without a payload.
+token(K, []) -> K;
+token(K, Payload) -> {K, Payload}.
+
+%% Words a send of the token copies.
+copied(0) -> 0;
+copied(P) -> 2 * P + 3.
 
 %% Step 1: spawns K members in front of Next; returns the first one.
 build(0, Next, _N) ->
@@ -50,8 +59,13 @@ build(K, Next, N) ->
 %% Member 0 (step 2): forwards the token until it comes back as 0.
 first(Next) ->
     receive
+        0 ->
+            ok;
         {0, _} ->
             ok;
+        K when is_integer(K) ->
+            Next ! K - 1,
+            first(Next);
         {K, Payload} when is_integer(K) ->
             Next ! {K - 1, Payload},
             first(Next)
@@ -60,9 +74,13 @@ first(Next) ->
 %% The other members (steps 2 and 3).
 member(Next, N) ->
     receive
-        {K, Payload} when is_integer(K) ->
+        Token ->
+            {K, Payload} = case Token of
+                {K0, P0} -> {K0, P0};
+                K0 -> {K0, []}
+            end,
             if
-                K > 0 -> Next ! {K - 1, Payload};
+                K > 0 -> Next ! token(K - 1, Payload);
                 true -> ok
             end,
             if

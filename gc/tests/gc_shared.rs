@@ -171,6 +171,28 @@ fn messages_are_sent_by_reference_and_rooted_in_flight() {
     assert_eq!(heap.stats().in_flight, 0);
 }
 
+/// An immediate needs no in-flight root: it travels in the message itself, in order with
+/// the messages that do, and dropping it undelivered leaves nothing behind.
+#[test]
+fn immediate_messages_travel_without_a_root() {
+    let heap = small(1);
+    let mut tlab = heap.tlab();
+    let (mut a, mut b) = (heap.mutator(), heap.mutator());
+    let first = a.send(&mut tlab, |h| h.int(7));
+    let second = a.send(&mut tlab, |h| h.list([h.int(0)]));
+    let dropped = a.send(&mut tlab, |h| h.atom_named("gone"));
+    assert_eq!(heap.stats().in_flight, 1, "only the list is rooted in flight");
+    collect(&heap, &mut tlab, false);
+    b.deliver(first);
+    b.deliver(second);
+    drop(dropped);
+    b.enter(&mut tlab, |h| {
+        assert_eq!(h.take_message(0).unwrap().as_int(), Some(7));
+        assert_eq!(h.take_message(0).unwrap().to_owned_term(), int_list(1));
+    });
+    assert_eq!(heap.stats().in_flight, 0);
+}
+
 #[test]
 fn an_undelivered_message_and_a_dead_process_are_reclaimed_by_collection_only() {
     let heap = small(1);

@@ -4,10 +4,11 @@
 //! next process. Every hop is a send, a wake-up, a context switch and a receive, so
 //! `ns_per_hop` is the price of the smallest unit of actor work.
 //!
-//! The token is `{K, Payload}`, where `Payload` is a list of `payload` integers [0] built
-//! once by member 0 and forwarded unchanged: on private heaps every hop copies it (2 words
-//! per element), on the shared heap no hop does, so sweeping `payload` shows what copying
-//! messages costs (`copied_words_per_hop`).
+//! The token is the integer K (an immediate: no heap data) when `payload` is 0 [the
+//! default], else `{K, Payload}`, where `Payload` is a list of `payload` integers built once
+//! by member 0 and forwarded unchanged: on private heaps every hop copies it (2 words per
+//! element, 3 for the tuple), on the shared heap no hop does, so sweeping `payload` shows
+//! what copying messages costs (`copied_words_per_hop`).
 //!
 //! # Protocol (the Erlang version, bench/erlang/heaplab_ring.erl, follows the same steps)
 //! 1. The root process is member 0 of the ring; it spawns the other N - 1 members, the last
@@ -95,22 +96,30 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     let mut measurements = Measurements::default();
     measurements.metric("ns_per_hop", elapsed.as_nanos() as f64 / hops as f64);
     measurements.metric("hops", hops as f64);
-    let copied = if context.strategy == crate::strategy::Strategy::Shared { 0 } else { 2 * payload + 3 };
+    let copied = if context.strategy == crate::strategy::Strategy::Shared || payload == 0 {
+        0
+    } else {
+        2 * payload + 3
+    };
     measurements.metric("copied_words_per_hop", copied as f64);
     Ok(measurements)
 }
 
-/// The token `{K, Payload}`, with the payload `list` roots (`None`: the empty list).
+/// The token: K alone without a payload, else `{K, Payload}` with the payload `list` roots.
 fn token<'h>(h: Mu<'h>, k: i64, list: &Option<Root>) -> Term<'h> {
-    let payload = list.as_ref().map_or_else(|| h.nil(), |root| h.get(root));
-    h.tuple(&[h.int(k), payload])
+    match list {
+        None => h.int(k),
+        Some(root) => h.tuple(&[h.int(k), h.get(root)]),
+    }
 }
 
-/// Matcher for a token: its K and its payload, rooted for the next send (an empty payload
-/// is an immediate and needs no root).
+/// Matcher for a token: its K and its payload, rooted for the next send.
 fn take_token<'h>(h: Mu<'h>, m: Term<'h>) -> Option<(i64, Option<Root>)> {
+    if let Some(k) = m.as_int() {
+        return Some((k, None));
+    }
     match m.as_tuple()? {
-        [k, list] => Some((k.as_int()?, (!list.is_nil()).then(|| h.root(*list)))),
+        [k, list] => Some((k.as_int()?, Some(h.root(*list)))),
         _ => None,
     }
 }

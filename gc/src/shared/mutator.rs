@@ -19,6 +19,7 @@ use super::{Inner, Want};
 use crate::event::GcReason;
 use crate::fragment::Fragment;
 use crate::heap::{next_heap_id, Area};
+use crate::layout::is_pointer;
 use crate::mutator::{Mu, Space};
 use crate::root::RootTable;
 use crate::term::Term;
@@ -159,8 +160,10 @@ impl fmt::Debug for Mutator {
 /// Dropping it undelivered lets the collector reclaim the term. `Send`.
 pub struct SharedMessage {
     heap: u64,
-    shard: Arc<Mutex<RootTable>>,
-    /// The shard slot holding the word; `None` once delivered.
+    /// The word itself when it is an immediate: nothing for a collection to find or move.
+    immediate: Option<u64>,
+    /// Otherwise the in-flight shard and the slot holding the word; `None` once delivered.
+    shard: Option<Arc<Mutex<RootTable>>>,
     slot: Option<u32>,
 }
 
@@ -173,8 +176,11 @@ impl fmt::Debug for SharedMessage {
 impl SharedMessage {
     /// Frees the message's slot and returns its word.
     fn take(&mut self) -> Option<u64> {
+        if let Some(word) = self.immediate.take() {
+            return Some(word);
+        }
         let slot = self.slot.take()?;
-        Some(lock(&self.shard).take_slot(slot))
+        Some(lock(self.shard.as_ref()?).take_slot(slot))
     }
 }
 
@@ -213,6 +219,9 @@ impl Mutator {
     /// Builds a message with `build` and sends it by reference: no copy.
     pub fn send(&mut self, tlab: &mut Tlab, build: impl for<'h> FnOnce(Mu<'h>) -> Term<'h>) -> SharedMessage {
         let word = self.enter(tlab, |h| build(h).raw());
+        if !is_pointer(word) {
+            return SharedMessage { heap: self.inner.id, immediate: Some(word), shard: None, slot: None };
+        }
         // Still holding `tlab`, so no collection can run before the word is rooted.
         let shard = match &tlab.shard {
             Some(shard) => Arc::clone(shard),
@@ -223,7 +232,7 @@ impl Mutator {
             }
         };
         let slot = lock(&shard).insert_slot(word);
-        SharedMessage { heap: self.inner.id, shard, slot: Some(slot) }
+        SharedMessage { heap: self.inner.id, immediate: None, shard: Some(shard), slot: Some(slot) }
     }
 
     /// Appends a message sent by reference to the message queue.

@@ -38,8 +38,8 @@ pub enum Command {
     /// Writes to DIR: report.json (every report), summary.md (a table per workload),
     /// csv/WORKLOAD-HEAP/ (raw GC events and samples), plots/ (SVG) and a Chrome trace
     /// of a short traced run (trace-WORKLOAD.json, opens in Perfetto). --quick takes under
-    /// 10 minutes on 2 cores; the full suite (default parameters, plus churn-big with 850 MB
-    /// live) about 15 minutes.
+    /// 10 minutes on 2 cores (about a minute measured); the full suite (default parameters,
+    /// plus churn-big with 850 MB live, about 2 GB of memory) about 2 minutes.
     Compare(CompareArgs),
     /// Reproduce one published result (one folder of papers/).
     Reproduce(ReproduceArgs),
@@ -74,8 +74,8 @@ pub struct BenchArgs {
 /// Arguments of `heaplab compare`.
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
-    /// Run the quick suite: cut-down parameters, no churn-big (under 10 minutes on 2 cores;
-    /// the full suite about 15 minutes).
+    /// Run the quick suite: cut-down parameters, no churn-big (under 10 minutes on 2 cores,
+    /// about a minute measured; the full suite about 2 minutes).
     #[arg(long)]
     pub quick: bool,
     /// Directory for reports, tables, plots and raw data [default: target/heaplab/compare].

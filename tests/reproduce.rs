@@ -19,15 +19,27 @@ fn a_smoke_reproduction_writes_json_tables_and_plots() {
     let out = dir.path().join("johansson-2002");
     std::fs::create_dir_all(&out).unwrap();
     // A hand-written README: only the blocks between the markers may change.
-    let mut readme = String::from("# Prose kept\n\nIntro.\n\n<!-- results:summary:begin -->\nstale\n<!-- results:summary:end -->\n");
-    for id in
-        ["send-cost", "small-messages", "procs", "pause-vs-processes", "pause-vs-live", "space", "exit", "two-schedulers"]
-    {
-        readme.push_str(&format!("\n## {id}\n\n<!-- results:{id}:begin -->\n<!-- results:{id}:end -->\n\nDiscussion of {id}.\n"));
+    let mut readme = String::from(
+        "# Prose kept\n\nIntro.\n\n<!-- results:summary:begin -->\nstale\n<!-- results:summary:end -->\n",
+    );
+    for id in [
+        "send-cost",
+        "small-messages",
+        "procs",
+        "pause-vs-processes",
+        "pause-vs-live",
+        "space",
+        "exit",
+        "two-schedulers",
+    ] {
+        readme.push_str(&format!(
+            "\n## {id}\n\n<!-- results:{id}:begin -->\n<!-- results:{id}:end -->\n\nDiscussion of {id}.\n"
+        ));
     }
     std::fs::write(out.join("README.md"), &readme).unwrap();
 
-    let args = ["reproduce", "johansson-2002", "--size", "smoke", "--no-beam", "--out", out.to_str().unwrap()];
+    let args =
+        ["reproduce", "johansson-2002", "--size", "smoke", "--no-beam", "--out", out.to_str().unwrap()];
     let output = heaplab(&args);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 
@@ -69,8 +81,15 @@ fn a_readme_without_markers_is_an_error_after_the_results_are_written() {
     let out = dir.path().join("beam-claims");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("README.md"), "# No markers\n").unwrap();
-    let output =
-        heaplab(&["reproduce", "beam-claims", "--size", "smoke", "--no-beam", "--out", out.to_str().unwrap()]);
+    let output = heaplab(&[
+        "reproduce",
+        "beam-claims",
+        "--size",
+        "smoke",
+        "--no-beam",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("results:summary:begin"), "{stderr}");

@@ -17,7 +17,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::compare::SuiteName;
 use crate::failure::Failure;
 use crate::strategy::Strategy;
-use crate::{bench, compare, workload, workloads};
+use crate::{bench, compare, reproduce, workload, workloads};
 
 /// heaplab: per-process garbage collection in the BEAM's memory model, measured.
 #[derive(Debug, Parser)]
@@ -42,6 +42,11 @@ pub enum Command {
     /// plus churn-big with 850 MB live, about 2 GB of memory) about 2 minutes.
     Compare(CompareArgs),
     /// Reproduce one published result (one folder of papers/).
+    ///
+    /// Runs the paper's experiments under per-process, shared and (where `erl` is installed)
+    /// the BEAM, writes papers/PAPER/results/report.json and meta.json, SVG plots in
+    /// papers/PAPER/plots/ and regenerates the tables of papers/PAPER/README.md between its
+    /// `<!-- results:KEY:begin/end -->` markers.
     Reproduce(ReproduceArgs),
 }
 
@@ -93,9 +98,27 @@ pub struct CompareArgs {
 /// Arguments of `heaplab reproduce`.
 #[derive(Debug, Clone, Args)]
 pub struct ReproduceArgs {
-    /// The paper to reproduce: the name of its folder in papers/.
+    /// The paper to reproduce: the name of its folder in papers/ (beam-claims,
+    /// johansson-2002).
     #[arg(value_name = "PAPER")]
     pub paper: String,
+    /// Smaller sweeps (minutes rather than tens of minutes).
+    #[arg(long)]
+    pub quick: bool,
+    /// The paper's folder to write into [default: papers/PAPER]; without it the index in
+    /// papers/README.md is updated too.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Skip the BEAM column even if `erl` is installed.
+    #[arg(long)]
+    pub no_beam: bool,
+    /// Run nothing: regenerate the README tables and plots from the folder's results/.
+    #[arg(long)]
+    pub render_only: bool,
+    /// The sweep size by name (full, quick, smoke). Hidden: `smoke` is a seconds-long size
+    /// for the end-to-end tests; users pick with --quick.
+    #[arg(long, value_enum, hide = true, conflicts_with = "quick")]
+    pub size: Option<crate::reproduce::experiment::Size>,
 }
 
 /// The clap command with the workload table in `bench --help` (Invariant 3).
@@ -142,10 +165,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             let words: Vec<String> = std::env::args().skip(1).collect();
             compare::run(&args, &format!("heaplab {}", words.join(" ")))
         }
-        Command::Reproduce(args) => Err(Failure::usage(format!(
-            "unknown paper '{}'; no reproductions are available yet (see papers/)",
-            args.paper
-        ))),
+        Command::Reproduce(args) => reproduce::run(&args),
     }
 }
 

@@ -137,12 +137,12 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
     let trace_workload = suite::TRACE_CANDIDATES.iter().find_map(|name| suite::resolve(name).ok());
 
     // Protocol step 3.
-    let progress = Progress::new(plan.len() + usize::from(trace_workload.is_some()));
+    let progress = Progress::new("compare", plan.len() + usize::from(trace_workload.is_some()));
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(plan.len());
     for planned in plan {
         progress.start(&format!("{} on {}", planned.workload.name, planned.strategy));
         let begun = Instant::now();
-        let result = run_one(planned.workload, planned.strategy, planned.entry.params, false);
+        let result = run_one(planned.workload, planned.strategy, planned.entry.params, None, false);
         let line = match &result {
             Ok(run) => format!(
                 "{} on {}: done in {}",
@@ -181,7 +181,7 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
         progress.start(&format!("{} traced on per-process", workload.name));
         let params = suite::trace_params(workload.name, suite);
         let path = out.join(format!("trace-{}.json", workload.name));
-        let line = match run_one(workload, Strategy::PerProcess, params, true) {
+        let line = match run_one(workload, Strategy::PerProcess, params, None, true) {
             Ok(run) => match bench::trace_of(&run).write(&path) {
                 Ok(()) => {
                     trace_path = Some(path.clone());
@@ -289,14 +289,20 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Runs one workload under one strategy (Invariant 1): its failures and panics become a
-/// one-line message.
-fn run_one(workload: &Workload, strategy: Strategy, params: &[&str], traced: bool) -> Result<Run, String> {
+/// Runs one workload under one strategy (Invariant 1), on `schedulers` threads (default: one
+/// per core): its failures and panics become a one-line message.
+pub(crate) fn run_one<S: AsRef<str>>(
+    workload: &Workload,
+    strategy: Strategy,
+    params: &[S],
+    schedulers: Option<u32>,
+    traced: bool,
+) -> Result<Run, String> {
     let args = BenchArgs {
         workload: workload.name.to_owned(),
         heap: strategy,
-        schedulers: None,
-        set: params.iter().map(|s| (*s).to_owned()).collect(),
+        schedulers,
+        set: params.iter().map(|s| s.as_ref().to_owned()).collect(),
         json: None,
         csv: None,
         trace: None,
@@ -335,7 +341,7 @@ fn cannot_write(path: &Path, error: &std::io::Error) -> Failure {
     Failure::run(format!("cannot write '{}': {error}", path.display()))
 }
 
-fn secs(value: f64) -> String {
+pub(crate) fn secs(value: f64) -> String {
     crate::table::seconds(value)
 }
 
@@ -349,7 +355,7 @@ fn strategies_line(heaplab: &[Strategy], beam_column: &Result<(), String>) -> St
 }
 
 /// The machine, one line: cores, CPU model, memory, OS, rustc and build profile.
-fn machine_line() -> String {
+pub(crate) fn machine_line() -> String {
     let machine = Machine::current();
     let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|text| {
         text.lines()
@@ -392,14 +398,14 @@ pub fn utc_date(time: SystemTime) -> String {
 
 /// The overall and current-run progress bars; plain lines on stderr when it is not a
 /// terminal (indicatif draws nothing there).
-struct Progress {
+pub(crate) struct Progress {
     bars: MultiProgress,
     overall: ProgressBar,
     current: ProgressBar,
 }
 
 impl Progress {
-    fn new(runs: usize) -> Progress {
+    pub(crate) fn new(prefix: &str, runs: usize) -> Progress {
         let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let overall = bars.add(ProgressBar::new(runs as u64));
         overall.set_style(
@@ -407,7 +413,7 @@ impl Progress {
                 .expect("a valid template")
                 .progress_chars("=> "),
         );
-        overall.set_prefix("compare");
+        overall.set_prefix(prefix.to_owned());
         let current = bars.add(ProgressBar::new_spinner());
         current.set_style(
             ProgressStyle::with_template("  {spinner} {msg} ({elapsed})").expect("a valid template"),
@@ -416,7 +422,7 @@ impl Progress {
         Progress { bars, overall, current }
     }
 
-    fn start(&self, what: &str) {
+    pub(crate) fn start(&self, what: &str) {
         self.current.reset_elapsed();
         self.current.set_message(what.to_owned());
         if self.bars.is_hidden() {
@@ -424,7 +430,7 @@ impl Progress {
         }
     }
 
-    fn finish_one(&self, line: &str) {
+    pub(crate) fn finish_one(&self, line: &str) {
         self.overall.inc(1);
         if self.bars.is_hidden() {
             eprintln!("heaplab: {line}");
@@ -433,7 +439,7 @@ impl Progress {
         }
     }
 
-    fn done(&self) {
+    pub(crate) fn done(&self) {
         self.current.finish_and_clear();
         self.overall.finish_and_clear();
     }
@@ -463,7 +469,7 @@ mod tests {
     #[test]
     fn failing_runs_become_one_line_messages() {
         let workload = suite::resolve("gc-copy").unwrap();
-        let message = run_one(workload, Strategy::PerProcess, &["live_mb=0"], false).err().unwrap();
+        let message = run_one(workload, Strategy::PerProcess, &["live_mb=0"], None, false).err().unwrap();
         assert!(message.contains("'0'") && !message.contains('\n'), "{message}");
     }
 

@@ -136,6 +136,7 @@ struct Series {
 enum Mark {
     Line,
     Dots,
+    LineWithDots,
 }
 
 /// A chart's text (Invariant 2).
@@ -246,6 +247,46 @@ fn pause_vs_heap(path: &Path, workload: &str, runs: &[RunPlot]) -> Result<bool, 
         &series,
         Mark::Dots,
         Axis::Bytes,
+        Axis::Number,
+    )?;
+    Ok(true)
+}
+
+/// A line chart of one figure against a swept parameter, one line per strategy in its
+/// colour, both axes on a log scale (points with a value of 0 or less are left out);
+/// `false` when no line has a point. Used by `heaplab reproduce`.
+///
+/// # Errors
+/// A one-line message when the chart cannot be drawn or written.
+pub fn sweep_chart(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    lines: &[(String, Vec<(f64, f64)>)],
+) -> Result<bool, String> {
+    let series: Vec<Series> = lines
+        .iter()
+        .map(|(heap, points)| Series {
+            label: heap.clone(),
+            color: color(heap),
+            points: points.iter().copied().filter(|(x, y)| *x > 0.0 && *y > 0.0).collect(),
+        })
+        .filter(|series| !series.points.is_empty())
+        .collect();
+    if series.is_empty() {
+        return Ok(false);
+    }
+    let (x, y) = bounds(&series);
+    let text = Text { title, x: x_label, y: y_label };
+    draw(
+        path,
+        &text,
+        log_range(x).log_scale(),
+        log_range(y).log_scale(),
+        &series,
+        Mark::LineWithDots,
+        Axis::Number,
         Axis::Number,
     )?;
     Ok(true)
@@ -409,12 +450,18 @@ where
             Mark::Line => chart.draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2))),
             Mark::Dots => chart
                 .draw_series(s.points.iter().map(|&point| Circle::new(point, 3, color.mix(0.6).filled()))),
+            Mark::LineWithDots => {
+                chart
+                    .draw_series(s.points.iter().map(|&point| Circle::new(point, 4, color.filled())))
+                    .map_err(|e| e.to_string())?;
+                chart.draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))
+            }
         }
         .map_err(|e| e.to_string())?;
         drawn.label(s.label.clone()).legend(move |(x, y)| {
             PathElement::new(
                 vec![(x, y), (x + 18, y)],
-                color.stroke_width(if mark == Mark::Line { 2 } else { 6 }),
+                color.stroke_width(if mark == Mark::Dots { 6 } else { 2 }),
             )
         });
     }

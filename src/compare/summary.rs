@@ -98,7 +98,7 @@ impl Unit<'_> {
 
 /// Microseconds in the largest fitting unit; below a millisecond straight from the
 /// microsecond value, so 100 µs does not become `100.0 us` through a round trip in seconds.
-fn micros(value: f64) -> String {
+pub(crate) fn micros(value: f64) -> String {
     if value.abs() < 1000.0 && value != 0.0 {
         format!("{} us", table::significant(value))
     } else {
@@ -123,7 +123,12 @@ const PERCENTILES: [(&str, Get<HistogramSummary>); 5] =
 /// Percentile `label` of distribution `name` in `report` (Invariant 5): from its histogram
 /// when it recorded anything (an empty one has no percentiles, Invariant 2), else from the
 /// metric `<base>_<label>_us` for a histogram `<base>_us`.
-fn percentile(report: &Report, name: &str, label: &str, get: Get<HistogramSummary>) -> Option<f64> {
+pub(crate) fn percentile(
+    report: &Report,
+    name: &str,
+    label: &str,
+    get: Get<HistogramSummary>,
+) -> Option<f64> {
     if let Some(histogram) = report.histograms.get(name).filter(|h| h.count > 0) {
         return Some(get(histogram));
     }

@@ -1,0 +1,181 @@
+//! beam-claims: the claims an article makes about the BEAM's processes and memory (about
+//! 2 KB per process, spawn in microseconds, local GC pauses, O(1) heap release at exit, flat
+//! tail latency under memory pressure, one_for_one restarts), measured on heaplab and the
+//! BEAM (see `papers/beam-claims/README.md`).
+
+use super::experiment::{sweep, Experiment, Figure, Pct, Size};
+use super::render::{self, show};
+use crate::report::Report;
+
+/// Every experiment of the paper at `size`.
+pub fn experiments(size: Size) -> Vec<Experiment> {
+    let spawned: &[u64] = size.pick(&[1_000_000, 2_000_000], &[100_000, 1_000_000], &[1000]);
+    let state_mb: &[u64] = size.pick(&[16, 64, 256], &[16, 64], &[1]);
+    let large_fixed: &[&str] = size.pick(
+        &["processes=1000", "requests=200000"],
+        &["processes=1000", "requests=50000"],
+        &["processes=10", "requests=200", "rewrite_entries=100"],
+    );
+    let exit_sizes: &[u64] = size.pick(&[4, 16, 64, 256], &[4, 16, 64], &[1]);
+    let exit_repeats = size.pick("repeats=5", "repeats=3", "repeats=1");
+    // Live data of churn: processes x entries x 80 bytes; 10 MB to 1 GB in full size.
+    let entries: &[u64] = size.pick(&[12, 125, 1250], &[10, 40, 160], &[5, 10]);
+    let churn_fixed: &[&str] = size.pick(
+        &["processes=10000", "rewrites=1", "requests=50000"],
+        &["processes=10000", "rewrites=1", "requests=20000"],
+        &["processes=10", "rewrites=1", "requests=100"],
+    );
+    let crashes: &[u64] = size.pick(&[10_000], &[2000], &[20]);
+    let restart_fixed: &[&str] = size.pick(&[], &[], &["supervisor_crashes=10"]);
+
+    vec![
+        Experiment {
+            id: "spawn",
+            title: "~2 KB per process, spawn in microseconds, millions of processes",
+            workload: "spawn",
+            schedulers: Some(2),
+            x: "processes",
+            points: sweep("processes", spawned, &[]),
+            figures: vec![
+                Figure::Metric("bytes_per_process"),
+                Figure::Metric("heap_words_per_process"),
+                Figure::Metric("spawn_ns_per_process"),
+                Figure::Metric("exit_ns_per_process"),
+            ],
+            plots: vec![Figure::Metric("spawn_ns_per_process"), Figure::Metric("bytes_per_process")],
+            beam: true,
+        },
+        Experiment {
+            id: "gc-local",
+            title: "GC pauses are local: small servers' latency while one large process collects",
+            workload: "large-state",
+            schedulers: Some(2),
+            x: "state_mb",
+            points: sweep("state_mb", state_mb, large_fixed),
+            figures: vec![
+                Figure::Hist("request_latency_us", Pct::P99),
+                Figure::Hist("request_latency_us", Pct::P999),
+                Figure::Hist("request_latency_us", Pct::Max),
+                Figure::Hist("gc_pause_us", Pct::Max),
+            ],
+            plots: vec![Figure::Hist("request_latency_us", Pct::P999)],
+            beam: true,
+        },
+        Experiment {
+            id: "exit",
+            title: "A process heap is freed in O(1) at exit: one object vs millions in the same bytes",
+            workload: "exit",
+            schedulers: None,
+            x: "heap_mb",
+            points: sweep("heap_mb", exit_sizes, &[exit_repeats]),
+            figures: vec![
+                Figure::Metric("drop_ns_one_object"),
+                Figure::Metric("drop_ns_many_objects"),
+                Figure::Metric("drop_ratio"),
+                Figure::Metric("many_objects_count"),
+            ],
+            plots: vec![Figure::Metric("drop_ns_many_objects")],
+            beam: false,
+        },
+        Experiment {
+            id: "memory-pressure",
+            title:
+                "Tail latency as live data grows (churn, 10,000 servers; live data = 10,000 x entries x 80 B)",
+            workload: "churn",
+            schedulers: Some(2),
+            x: "entries",
+            points: sweep("entries", entries, churn_fixed),
+            figures: vec![
+                Figure::Hist("request_latency_us", Pct::P99),
+                Figure::Hist("request_latency_us", Pct::P999),
+                Figure::Hist("request_latency_us", Pct::Max),
+                Figure::Hist("gc_pause_us", Pct::Max),
+            ],
+            plots: vec![Figure::Hist("request_latency_us", Pct::P999)],
+            beam: true,
+        },
+        Experiment {
+            id: "restart",
+            title: "one_for_one: time from a worker's crash to service by its restarted successor",
+            workload: "restart",
+            schedulers: Some(2),
+            x: "crashes",
+            points: sweep("crashes", crashes, restart_fixed),
+            figures: vec![
+                Figure::Hist("restart_latency_us", Pct::P50),
+                Figure::Hist("restart_latency_us", Pct::P99),
+                Figure::Metric("calls_per_restart"),
+            ],
+            plots: vec![],
+            beam: true,
+        },
+    ]
+}
+
+fn find<'e>(experiments: &'e [Experiment], id: &str) -> &'e Experiment {
+    experiments.iter().find(|e| e.id == id).expect("the paper defines this experiment")
+}
+
+/// One line per claim, computed from the reports.
+pub fn findings(reports: &[Report], experiments: &[Experiment]) -> Vec<String> {
+    let at = |e: &Experiment, i: usize, heap: &str, f: Figure| show(f, render::value(reports, e, i, heap, f));
+    let mut lines = Vec::new();
+    let spawn = find(experiments, "spawn");
+    let last = spawn.points.len() - 1;
+    let bytes = Figure::Metric("bytes_per_process");
+    let ns = Figure::Metric("spawn_ns_per_process");
+    lines.push(format!(
+        "Spawn ({} processes): {} and {} per process on heaplab per-process heaps; BEAM {} and {}.",
+        spawn.x_value(last),
+        at(spawn, last, "per-process", bytes),
+        at(spawn, last, "per-process", ns),
+        at(spawn, last, "beam", bytes),
+        at(spawn, last, "beam", ns),
+    ));
+    let local = find(experiments, "gc-local");
+    let last = local.points.len() - 1;
+    let p999 = Figure::Hist("request_latency_us", Pct::P999);
+    lines.push(format!(
+        "Local GC ({} MB large process): small servers' p999 per-process {}, shared {}, BEAM {}.",
+        local.x_value(last),
+        at(local, last, "per-process", p999),
+        at(local, last, "shared", p999),
+        at(local, last, "beam", p999),
+    ));
+    let exit = find(experiments, "exit");
+    let last = exit.points.len() - 1;
+    lines.push(format!(
+        "Exit ({} MiB heap): dropped in {} holding one object, {} holding {} objects (ratio {}).",
+        exit.x_value(last),
+        at(exit, last, "per-process", Figure::Metric("drop_ns_one_object")),
+        at(exit, last, "per-process", Figure::Metric("drop_ns_many_objects")),
+        at(exit, last, "per-process", Figure::Metric("many_objects_count")),
+        at(exit, last, "per-process", Figure::Metric("drop_ratio")),
+    ));
+    let pressure = find(experiments, "memory-pressure");
+    let last = pressure.points.len() - 1;
+    lines.push(format!(
+        "Memory pressure (churn, {} live): request p999 per-process {} → {}, shared {} → {}, BEAM {} → {} from {} to {} entries per server.",
+        at(pressure, last, "per-process", Figure::Metric("live_bytes")),
+        at(pressure, 0, "per-process", p999),
+        at(pressure, last, "per-process", p999),
+        at(pressure, 0, "shared", p999),
+        at(pressure, last, "shared", p999),
+        at(pressure, 0, "beam", p999),
+        at(pressure, last, "beam", p999),
+        pressure.x_value(0),
+        pressure.x_value(last),
+    ));
+    let restart = find(experiments, "restart");
+    let p99 = Figure::Hist("restart_latency_us", Pct::P99);
+    lines.push(format!(
+        "Restart (one_for_one, one worker): p99 from crash to service per-process {}, BEAM {}; that siblings keep running is not measured (one child).",
+        at(restart, 0, "per-process", p99),
+        at(restart, 0, "beam", p99),
+    ));
+    lines.push(
+        "Busy loops cannot starve others (reductions, one scheduler per core): not measured yet, no workload times ping-pong beside busy loops."
+            .to_owned(),
+    );
+    lines
+}

@@ -1,0 +1,245 @@
+//! The generated parts of a paper's folder, built from `results/report.json` and
+//! `results/meta.json` alone: one Markdown table per experiment, SVG plots, the summary block
+//! with the findings.
+//!
+//! # Invariants
+//! 1. Rendering reads only the reports and the run's metadata: no clock, no environment, so
+//!    the README can be regenerated from the committed JSON (`--render-only`) and is tested
+//!    on made-up reports.
+//! 2. A strategy has a column only where the results hold a report of it for the experiment;
+//!    a missing value is `—`, never 0.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::experiment::{Experiment, Figure};
+use crate::compare::plots;
+use crate::report::Report;
+use crate::table;
+
+/// The strategies in column order.
+pub const HEAPS: [&str; 3] = ["per-process", "shared", "beam"];
+
+/// What `results/meta.json` records about a reproduction run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// The paper's folder name.
+    pub paper: String,
+    /// The command line.
+    pub command: String,
+    /// When it started, `YYYY-MM-DD HH:MM UTC`.
+    pub date: String,
+    /// `full`, `quick` or `smoke`.
+    pub size: String,
+    /// The machine, one line.
+    pub machine: String,
+    /// Wall time of the whole reproduction.
+    pub elapsed_s: f64,
+    /// `ran`, or why the BEAM column is missing.
+    pub beam: String,
+    /// One line per failed run.
+    pub failures: Vec<String>,
+}
+
+/// The report of point `index` of `experiment` under `heap`.
+pub fn lookup<'r>(
+    reports: &'r [Report],
+    experiment: &Experiment,
+    index: usize,
+    heap: &str,
+) -> Option<&'r Report> {
+    reports.iter().find(|report| report.heap == heap && experiment.matches(index, report))
+}
+
+/// `figure` at point `index` under `heap`.
+pub fn value(
+    reports: &[Report],
+    experiment: &Experiment,
+    index: usize,
+    heap: &str,
+    figure: Figure,
+) -> Option<f64> {
+    lookup(reports, experiment, index, heap).and_then(|report| figure.value(report))
+}
+
+/// The strategies with a report for `experiment`, in column order (Invariant 2).
+pub fn heaps_present(reports: &[Report], experiment: &Experiment) -> Vec<&'static str> {
+    HEAPS
+        .into_iter()
+        .filter(|heap| (0..experiment.points.len()).any(|i| lookup(reports, experiment, i, heap).is_some()))
+        .collect()
+}
+
+fn cell(value: Option<f64>, figure: Figure) -> String {
+    value.map_or_else(|| "—".to_owned(), |v| figure.render(v))
+}
+
+/// `a / b` as a cell.
+pub fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b != 0.0 && a.is_finite() && b.is_finite() => {
+            let r = a / b;
+            if r.abs() >= 100.0 {
+                format!("{r:.0}×")
+            } else {
+                format!("{r:.2}×")
+            }
+        }
+        _ => "—".to_owned(),
+    }
+}
+
+/// The assignments of point `index` other than the swept one.
+fn others(experiment: &Experiment, index: usize) -> String {
+    let prefix = format!("{}=", experiment.x);
+    let rest: Vec<&str> =
+        experiment.points[index].iter().filter(|a| !a.starts_with(&prefix)).map(String::as_str).collect();
+    rest.join(" ")
+}
+
+/// The Markdown table of one experiment: a row per point; per figure a column per strategy;
+/// `shared ÷ per-process` of the first figure.
+pub fn table(reports: &[Report], experiment: &Experiment) -> String {
+    let heaps = heaps_present(reports, experiment);
+    let mut out = String::new();
+    if heaps.is_empty() {
+        let _ = writeln!(out, "_No results yet: run the command above._");
+        return out;
+    }
+    let varying = (1..experiment.points.len()).any(|i| others(experiment, i) != others(experiment, 0));
+    let mut header = format!("| `{}` |", experiment.x);
+    let mut rule = String::from("|---:|");
+    if varying {
+        header.push_str(" other parameters |");
+        rule.push_str("---|");
+    }
+    for figure in &experiment.figures {
+        for heap in &heaps {
+            let _ = write!(header, " `{}` {heap} |", figure.label());
+            rule.push_str("---:|");
+        }
+    }
+    let ratio_column = heaps.contains(&"per-process") && heaps.contains(&"shared");
+    if ratio_column {
+        header.push_str(" shared ÷ per-process |");
+        rule.push_str("---:|");
+    }
+    let _ = writeln!(out, "{header}\n{rule}");
+    for index in 0..experiment.points.len() {
+        let _ = write!(out, "| {} |", experiment.x_value(index));
+        if varying {
+            let _ = write!(out, " `{}` |", others(experiment, index));
+        }
+        for &figure in &experiment.figures {
+            for heap in &heaps {
+                let _ = write!(out, " {} |", cell(value(reports, experiment, index, heap, figure), figure));
+            }
+        }
+        if ratio_column {
+            let first = experiment.figures[0];
+            let per_process = value(reports, experiment, index, "per-process", first);
+            let shared = value(reports, experiment, index, "shared", first);
+            let _ = write!(out, " {} |", ratio(shared, per_process));
+        }
+        out.push('\n');
+    }
+    if !varying && !others(experiment, 0).is_empty() {
+        let _ = writeln!(out, "\nOther parameters: `{}`.", others(experiment, 0));
+    }
+    out
+}
+
+/// The file name of the plot of `figure` in `experiment`.
+pub fn plot_name(experiment: &Experiment, figure: Figure) -> String {
+    let slug: String = figure
+        .label()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    format!("{}-{}.svg", experiment.id, slug.trim_matches('-'))
+}
+
+/// Draws the plots of `experiment` into `dir`; returns the file names written.
+///
+/// # Errors
+/// A one-line message naming the plot that could not be written.
+pub fn write_plots(dir: &Path, reports: &[Report], experiment: &Experiment) -> Result<Vec<PathBuf>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
+    let mut written = Vec::new();
+    for &figure in &experiment.plots {
+        let lines: Vec<(String, Vec<(f64, f64)>)> = heaps_present(reports, experiment)
+            .into_iter()
+            .map(|heap| {
+                let points = (0..experiment.points.len())
+                    .filter_map(|i| {
+                        let x = experiment.x_value(i).parse::<f64>().ok()?;
+                        Some((x, value(reports, experiment, i, heap, figure)?))
+                    })
+                    .collect();
+                (heap.to_owned(), points)
+            })
+            .collect();
+        let name = plot_name(experiment, figure);
+        let path = dir.join(&name);
+        let title = format!("{}: {} vs {}", experiment.id, figure.label(), experiment.x);
+        let x_label = format!("{} (log scale)", experiment.x);
+        if plots::sweep_chart(&path, &title, &x_label, &figure.axis(), &lines)
+            .map_err(|e| format!("plot {name}: {e}"))?
+        {
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
+/// The README block of one experiment: what ran, the table, the plots that exist in
+/// `plots_dir` (linked relative to the README).
+pub fn experiment_block(reports: &[Report], experiment: &Experiment, plots_dir: &Path) -> String {
+    let mut out = String::new();
+    let schedulers = match experiment.schedulers {
+        Some(1) => ", 1 scheduler".to_owned(),
+        Some(n) => format!(", {n} schedulers"),
+        None => ", on the calling thread".to_owned(),
+    };
+    let _ = writeln!(out, "_{}_ — workload `{}`{schedulers}.\n", experiment.title, experiment.workload);
+    out.push_str(&table(reports, experiment));
+    for &figure in &experiment.plots {
+        let name = plot_name(experiment, figure);
+        if plots_dir.join(&name).exists() {
+            let _ = writeln!(out, "\n![{}: {}](plots/{name})", experiment.id, figure.label());
+        }
+    }
+    out
+}
+
+/// The summary block: how the results were made, the findings, the failures.
+pub fn summary_block(meta: &Meta, findings: &[String]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Generated by `{}` ({} size) on {}, in {}; machine: {}. BEAM column: {}.\n",
+        meta.command,
+        meta.size,
+        meta.date,
+        table::seconds(meta.elapsed_s),
+        meta.machine,
+        meta.beam
+    );
+    for finding in findings {
+        let _ = writeln!(out, "- {finding}");
+    }
+    if !meta.failures.is_empty() {
+        let _ = writeln!(out, "\nFailed runs:\n");
+        for failure in &meta.failures {
+            let _ = writeln!(out, "- {failure}");
+        }
+    }
+    out
+}
+
+/// A figure rendered, or `—`.
+pub fn show(figure: Figure, value: Option<f64>) -> String {
+    cell(value, figure)
+}

@@ -1,0 +1,107 @@
+//! `heaplab reproduce` end to end, at the hidden smoke size without the BEAM: the JSON, the
+//! regenerated README tables and the plots are written, and `--render-only` reproduces the
+//! README from the JSON alone.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn heaplab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_heaplab")).args(args).output().expect("the heaplab binary runs")
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn a_smoke_reproduction_writes_json_tables_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("johansson-2002");
+    std::fs::create_dir_all(&out).unwrap();
+    // A hand-written README: only the blocks between the markers may change.
+    let mut readme = String::from(
+        "# Prose kept\n\nIntro.\n\n<!-- results:summary:begin -->\nstale\n<!-- results:summary:end -->\n",
+    );
+    for id in [
+        "send-cost",
+        "small-messages",
+        "procs",
+        "pause-vs-processes",
+        "pause-vs-live",
+        "space",
+        "exit",
+        "two-schedulers",
+    ] {
+        readme.push_str(&format!(
+            "\n## {id}\n\n<!-- results:{id}:begin -->\n<!-- results:{id}:end -->\n\nDiscussion of {id}.\n"
+        ));
+    }
+    std::fs::write(out.join("README.md"), &readme).unwrap();
+
+    let args =
+        ["reproduce", "johansson-2002", "--size", "smoke", "--no-beam", "--out", out.to_str().unwrap()];
+    let output = heaplab(&args);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let reports: serde_json::Value = serde_json::from_str(&read(&out.join("results/report.json"))).unwrap();
+    let reports = reports.as_array().expect("an array of reports");
+    for workload in ["ring", "big", "churn", "exit", "large-state"] {
+        for heap in ["per-process", "shared"] {
+            assert!(
+                reports.iter().any(|r| r["workload"] == workload && r["heap"] == heap),
+                "no report of {workload} on {heap}"
+            );
+        }
+    }
+    assert!(reports.iter().all(|r| r["schema"] == "heaplab.report/1" && r["heap"] != "beam"));
+    let meta: serde_json::Value = serde_json::from_str(&read(&out.join("results/meta.json"))).unwrap();
+    assert_eq!(meta["size"], "smoke");
+    assert!(meta["failures"].as_array().unwrap().is_empty(), "{meta}");
+
+    let text = read(&out.join("README.md"));
+    assert!(text.starts_with("# Prose kept\n\nIntro.\n"), "{text}");
+    assert!(text.contains("Discussion of two-schedulers."), "{text}");
+    assert!(!text.contains("stale"), "{text}");
+    assert!(text.contains("BEAM column: not run (--no-beam)"), "{text}");
+    assert!(text.contains("| `payload` | `ns_per_hop` per-process | `ns_per_hop` shared |"), "{text}");
+    assert!(text.contains("\n| 1 | "), "a row per payload: {text}");
+    assert!(text.contains("![send-cost: ns_per_hop](plots/send-cost-ns-per-hop.svg)"), "{text}");
+    let svg = read(&out.join("plots/send-cost-ns-per-hop.svg"));
+    assert!(svg.contains("<svg") && svg.contains("send-cost: ns_per_hop vs payload"));
+
+    // The README is a function of the JSON: rendering again changes nothing.
+    let output = heaplab(&["reproduce", "johansson-2002", "--render-only", "--out", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(read(&out.join("README.md")), text);
+}
+
+#[test]
+fn a_readme_without_markers_is_an_error_after_the_results_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("beam-claims");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("README.md"), "# No markers\n").unwrap();
+    let output = heaplab(&[
+        "reproduce",
+        "beam-claims",
+        "--size",
+        "smoke",
+        "--no-beam",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("results:summary:begin"), "{stderr}");
+    assert!(out.join("results/report.json").exists());
+    assert_eq!(read(&out.join("README.md")), "# No markers\n");
+}
+
+#[test]
+fn unknown_papers_are_a_one_line_usage_error() {
+    let output = heaplab(&["reproduce", "nowhere-1999"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("available: beam-claims, johansson-2002"), "{stderr}");
+}

@@ -84,6 +84,12 @@ pub const PROGRAMS: &[Program] = &[
         uses: &[CHURN],
     },
     Program {
+        workload: "preempt",
+        module: "heaplab_preempt",
+        source: include_str!("../bench/erlang/heaplab_preempt.erl"),
+        uses: &[],
+    },
+    Program {
         workload: "restart",
         module: "heaplab_restart",
         source: include_str!("../bench/erlang/heaplab_restart.erl"),
@@ -371,7 +377,7 @@ mod tests {
         assert_eq!(failure.exit_code(), 2);
         assert_eq!(
             failure.message(),
-            "workload 'exit' has no Erlang version for --heap beam; workloads with one: big, binaries, churn, churn-big, large-state, restart, ring, spawn"
+            "workload 'exit' has no Erlang version for --heap beam; workloads with one: big, binaries, churn, churn-big, large-state, preempt, restart, ring, spawn"
         );
     }
 

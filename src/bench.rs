@@ -261,7 +261,7 @@ mod tests {
         let message = usage_message(&args("chrun", &[]));
         assert_eq!(
             message,
-            "unknown workload 'chrun'; available: alloc, big, binaries, churn, churn-big, exit, gc-copy, large-state, restart, ring, spawn"
+            "unknown workload 'chrun'; available: alloc, big, binaries, churn, churn-big, exit, gc-copy, large-state, preempt, restart, ring, spawn"
         );
     }
 

@@ -44,7 +44,7 @@ fn workloads_without_an_erlang_version_are_refused_under_beam() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr(&output),
-        "heaplab: workload 'exit' has no Erlang version for --heap beam; workloads with one: big, binaries, churn, churn-big, large-state, restart, ring, spawn\n"
+        "heaplab: workload 'exit' has no Erlang version for --heap beam; workloads with one: big, binaries, churn, churn-big, large-state, preempt, restart, ring, spawn\n"
     );
 }
 
@@ -159,4 +159,16 @@ fn big_runs_under_the_beam_where_erl_is_installed() {
     let report = beam_report(&["big", "--set", "processes=20", "--set", "rounds=2"]);
     assert_eq!(report["metrics"]["messages"], 2.0 * 20.0 * 19.0 * 2.0);
     assert!(report["metrics"]["messages_per_s"].as_f64().unwrap() > 0.0, "{report}");
+}
+
+#[test]
+fn preempt_runs_under_the_beam_where_erl_is_installed() {
+    if !erl_installed() {
+        return;
+    }
+    let report = beam_report(&["preempt", "--set", "busy=3", "--set", "pings=100"]);
+    assert_eq!(report["workload"], "preempt");
+    assert_eq!(report["metrics"]["round_trips"], 100.0);
+    assert_latency_metrics(&report, "round_trip", 100.0);
+    assert!(report["metrics"]["busy_iterations_per_s"].as_f64().unwrap() > 0.0, "{report}");
 }

@@ -308,3 +308,16 @@ fn new_workloads_refuse_bad_parameters() {
     assert_usage_error(&["bench", "big", "--set", "processes=0"], &["'0'", "positive integer"]);
     assert_usage_error(&["bench", "big", "--heap", "hybrid"], &["heap 'hybrid' is not available yet"]);
 }
+
+#[test]
+fn preempt_times_round_trips_beside_busy_loops_under_both_heaps() {
+    for report in runtime_reports("preempt", &["busy=3", "pings=100"]) {
+        assert_eq!(report["params"]["busy"], 3);
+        assert_eq!(report["metrics"]["round_trips"], 100.0);
+        assert_histogram(&report, "round_trip_us", 100);
+        assert!(report["metrics"]["round_trip_p99_us"].as_f64().unwrap() > 0.0, "{report}");
+        assert!(report["metrics"]["busy_iterations_per_s"].as_f64().unwrap() > 0.0, "{report}");
+    }
+    assert_usage_error(&["bench", "preempt", "--set", "pings=0"], &["'0'", "positive integer"]);
+    assert_usage_error(&["bench", "preempt", "--set", "spinners=2"], &["'spinners'", "busy, pings"]);
+}

@@ -11,6 +11,7 @@ mod clients;
 mod exit;
 mod gc_copy;
 mod large_state;
+mod preempt;
 mod random;
 mod restart;
 mod ring;
@@ -29,6 +30,7 @@ pub const ALL: &[Workload] = &[
     exit::WORKLOAD,
     gc_copy::WORKLOAD,
     large_state::WORKLOAD,
+    preempt::WORKLOAD,
     restart::WORKLOAD,
     ring::WORKLOAD,
     spawn::WORKLOAD,

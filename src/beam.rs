@@ -347,7 +347,7 @@ mod tests {
     fn parameters_become_a_proplist() {
         let ring = crate::workload::find(workloads::ALL, "ring").unwrap();
         let params = Params::from_assignments("ring", ring.params, &["laps=3"]).unwrap();
-        assert_eq!(proplist(&params), "[{laps,3},{payload,0},{processes,1000}]");
+        assert_eq!(proplist(&params), "[{copies,1},{laps,3},{payload,0},{processes,1000}]");
     }
 
     #[test]

@@ -2,8 +2,10 @@
 %%
 %% N processes form a ring and pass a token around it M times (N * M hops): the integer K
 %% when `payload` is 0, else {K, Payload}, where Payload is a list of `payload` integers
-%% built once and forwarded unchanged (the BEAM copies it at every send). Prints one line
-%% of JSON with the metrics to stdout.
+%% built once and forwarded unchanged (the BEAM copies it at every send). With `copies`
+%% C > 1 the payload is [L, ..., L], C references to one list L of `payload` integers: a
+%% send does not keep the sharing, so every hop copies L C times. Prints one line of JSON
+%% with the metrics to stdout.
 %%
 %% Protocol (the Rust version in src/workloads/ring.rs follows the same steps):
 %% 1. The calling process is member 0 of the ring; it spawns the other N - 1 members, the
@@ -14,8 +16,10 @@
 %% 3. A member other than 0 that receives K < N will not see the token again (the next
 %%    value to reach it would be K - N < 0), so it exits after forwarding it: the ring
 %%    winds down during the last lap without any extra message.
+%% 4. After the clock stops, received_live_words is erts_debug:size/1 of the payload member 0
+%%    received last (its words, shared subterms counted once: C copies after a send).
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_ring:main([{processes, 1000}, {laps, 1000}, {payload, 0}])' -s init stop
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_ring:main([{copies, 1}, {laps, 1000}, {payload, 0}, {processes, 1000}])' -s init stop
 
 -module(heaplab_ring).
 -export([main/1, member/2]).
@@ -24,19 +28,21 @@ main(Params) ->
     N = proplists:get_value(processes, Params, 1000),
     M = proplists:get_value(laps, Params, 1000),
     P = proplists:get_value(payload, Params, 0),
+    C = proplists:get_value(copies, Params, 1),
     Hops = N * M,
     Next = build(N - 1, self(), N),
-    Payload = lists:seq(0, P - 1),
+    Payload = payload(lists:seq(0, P - 1), C),
     T0 = erlang:monotonic_time(nanosecond),
     Next ! token(Hops - 1, Payload),
-    first(Next),
+    Received = first(Next),
     T1 = erlang:monotonic_time(nanosecond),
     Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
     {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
     heaplab_report:print_json([
         {ns_per_hop, (T1 - T0) / Hops},
         {hops, Hops},
-        {copied_words_per_hop, copied(P)},
+        {copied_words_per_hop, copied(P, C)},
+        {received_live_words, erts_debug:size(Received)},
         {peak_rss_bytes, Peak},
         {beam_gc_count, Gcs},
         {beam_gc_words_reclaimed, Reclaimed}
@@ -46,9 +52,15 @@ main(Params) ->
 token(K, []) -> K;
 token(K, Payload) -> {K, Payload}.
 
-%% Words a send of the token copies.
-copied(0) -> 0;
-copied(P) -> 2 * P + 3.
+%% The payload: L itself, or C references to it.
+payload([], _C) -> [];
+payload(L, 1) -> L;
+payload(L, C) -> lists:duplicate(C, L).
+
+%% Words a send of the token copies (the copies of L are not shared after a send).
+copied(0, _C) -> 0;
+copied(P, 1) -> 2 * P + 3;
+copied(P, C) -> 2 * P * C + 2 * C + 3.
 
 %% Step 1: spawns K members in front of Next; returns the first one.
 build(0, Next, _N) ->
@@ -56,13 +68,14 @@ build(0, Next, _N) ->
 build(K, Next, N) ->
     build(K - 1, spawn(?MODULE, member, [Next, N]), N).
 
-%% Member 0 (step 2): forwards the token until it comes back as 0.
+%% Member 0 (step 2): forwards the token until it comes back as 0; returns the payload
+%% then received.
 first(Next) ->
     receive
         0 ->
-            ok;
-        {0, _} ->
-            ok;
+            [];
+        {0, Payload} ->
+            Payload;
         K when is_integer(K) ->
             Next ! K - 1,
             first(Next);

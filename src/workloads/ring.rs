@@ -10,6 +10,13 @@
 //! element, 3 for the tuple), on the shared heap no hop does, so sweeping `payload` shows
 //! what copying messages costs (`copied_words_per_hop`).
 //!
+//! With `copies` C > 1 (and a payload) the token is `{K, [L, L, ..., L]}`: C references to
+//! the one payload list L. A private-heap send copies a term without keeping its sharing, so
+//! every hop copies L C times (2 x payload x C words, plus 2 x C for the outer list and 3
+//! for the tuple) and the receiver holds C separate copies; the shared heap copies nothing.
+//! `received_live_words` shows the flattening: the live words member 0's heap holds for the
+//! token it received last, measured after the clock stops (Protocol step 4).
+//!
 //! # Protocol (the Erlang version, bench/erlang/heaplab_ring.erl, follows the same steps)
 //! 1. The root process is member 0 of the ring; it spawns the other N - 1 members, the last
 //!    one first, each knowing the next member's pid (the last one's next is member 0).
@@ -20,6 +27,10 @@
 //! 3. A member other than 0 that receives K < N will not see the token again (the next
 //!    value to reach it would be K - N < 0), so it exits after forwarding it: the ring
 //!    winds down during the last lap without any extra message.
+//! 4. After the clock stops, member 0 collects its heap with the received payload rooted:
+//!    `received_live_words` is its live words then minus its live words after a collection
+//!    just before the clock started (its own payload). The Erlang version reports
+//!    `erts_debug:size/1` of the received payload, the same figure.
 
 use std::time::Instant;
 
@@ -41,6 +52,12 @@ pub const WORKLOAD: Workload = Workload {
 };
 
 const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "copies",
+        default: "1",
+        kind: ParamKind::Integer { min: 1, max: 1_000_000 },
+        description: "references to the payload list the token carries (with copies > 1: {K, [L, ..., L]})",
+    },
     ParamSpec {
         name: "laps",
         default: "1000",
@@ -65,10 +82,11 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     let n = context.params.integer("processes");
     let hops = n * context.params.integer("laps");
     let payload = context.params.integer("payload") as i64;
+    let copies = context.params.integer("copies");
     let rt = runtime::start(context, n as usize)?;
     let (n, hops_term) = (n as i64, hops as i64);
 
-    let elapsed = rt
+    let (elapsed, received_words) = rt
         .block_on(move |mut cx| async move {
             // Protocol step 1.
             let mut next = cx.self_pid();
@@ -77,17 +95,29 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
                 next = cx.spawn(move |cx| member(cx, after, n))?;
             }
             // Protocol step 2, member 0.
-            let list = cx.with(|h| (payload > 0).then(|| h.root(h.list((0..payload).map(|i| h.int(i))))));
+            let list = cx.with(|h| {
+                (payload > 0).then(|| {
+                    let l = h.list((0..payload).map(|i| h.int(i)));
+                    h.root(if copies > 1 { h.list((0..copies).map(|_| l)) } else { l })
+                })
+            });
+            cx.garbage_collect().await;
+            let before = cx.heap_stats().used_words();
             let start = Instant::now();
             cx.send(next, |h| token(h, hops_term - 1, &list));
-            loop {
+            let received = loop {
                 let (k, list) = cx.receive(take_token).await;
                 if k == 0 {
-                    break;
+                    break list;
                 }
                 cx.send(next, |h| token(h, k - 1, &list));
-            }
-            Ok::<_, SpawnError>(start.elapsed())
+            };
+            let elapsed = start.elapsed();
+            // Protocol step 4.
+            cx.garbage_collect().await;
+            let after = cx.heap_stats().used_words();
+            drop(received);
+            Ok::<_, SpawnError>((elapsed, after.saturating_sub(before)))
         })
         .map_err(|reason| runtime::process_failed("ring", "root", reason))?
         .map_err(|e| Failure::run(format!("ring: {e}")))?;
@@ -96,13 +126,25 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     let mut measurements = Measurements::default();
     measurements.metric("ns_per_hop", elapsed.as_nanos() as f64 / hops as f64);
     measurements.metric("hops", hops as f64);
-    let copied = if context.strategy == crate::strategy::Strategy::Shared || payload == 0 {
+    let copied = if context.strategy == crate::strategy::Strategy::Shared {
         0
     } else {
-        2 * payload + 3
+        copied_words(payload as u64, copies)
     };
     measurements.metric("copied_words_per_hop", copied as f64);
+    measurements.metric("received_live_words", received_words as f64);
     Ok(measurements)
+}
+
+/// Words a private-heap send of the token copies: none for an immediate K; the tuple and
+/// the list for `{K, L}`; with `copies` > 1 the outer list and every copy of L, whose
+/// sharing the copy does not keep.
+fn copied_words(payload: u64, copies: u64) -> u64 {
+    match (payload, copies) {
+        (0, _) => 0,
+        (_, 1) => 2 * payload + 3,
+        _ => 2 * payload * copies + 2 * copies + 3,
+    }
 }
 
 /// The token: K alone without a payload, else `{K, Payload}` with the payload `list` roots.
@@ -182,5 +224,22 @@ mod tests {
             assert_eq!(measurements.metrics["hops"], 30.0, "{strategy}");
             assert_eq!(measurements.metrics["copied_words_per_hop"], copied, "{strategy}");
         }
+    }
+
+    #[test]
+    fn copies_of_one_list_are_flattened_only_on_private_heaps() {
+        assert_eq!(copied_words(0, 10), 0);
+        assert_eq!(copied_words(100, 1), 203);
+        assert_eq!(copied_words(100, 3), 2 * 100 * 3 + 2 * 3 + 3);
+        let set = ["processes=5", "laps=2", "payload=100", "copies=3"];
+        let private = run_under(Strategy::PerProcess, &set, 2);
+        assert_eq!(private.metrics["copied_words_per_hop"], 609.0);
+        // The received payload: three separate copies of L and the outer list.
+        assert_eq!(private.metrics["received_live_words"], 606.0);
+        let shared = run_under(Strategy::Shared, &set, 2);
+        assert_eq!(shared.metrics["copied_words_per_hop"], 0.0);
+        assert!(shared.metrics["received_live_words"] < 606.0, "{:?}", shared.metrics);
+        let one = run_under(Strategy::PerProcess, &["processes=5", "laps=2", "payload=100"], 2);
+        assert_eq!(one.metrics["received_live_words"], 200.0);
     }
 }

@@ -1,6 +1,7 @@
 //! beam-claims: the claims an article makes about the BEAM's processes and memory (about
 //! 2 KB per process, spawn in microseconds, local GC pauses, O(1) heap release at exit, flat
-//! tail latency under memory pressure, one_for_one restarts), measured on heaplab and the
+//! tail latency under memory pressure, one_for_one restarts, busy loops preempted by
+//! reductions), measured on heaplab and the
 //! BEAM (see `papers/beam-claims/README.md`).
 
 use super::experiment::{sweep, Experiment, Figure, Pct, Size};
@@ -27,6 +28,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
     );
     let crashes: &[u64] = size.pick(&[10_000], &[2000], &[20]);
     let restart_fixed: &[&str] = size.pick(&[], &[], &["supervisor_crashes=10"]);
+    let busy: &[u64] = size.pick(&[0, 2, 8, 32], &[0, 8], &[0, 2]);
+    let pings = size.pick("pings=10000", "pings=2000", "pings=50");
 
     vec![
         Experiment {
@@ -109,6 +112,22 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             plots: vec![],
             beam: true,
         },
+        Experiment {
+            id: "preempt",
+            title: "Busy loops cannot starve others: ping-pong round trip beside N busy loops",
+            workload: "preempt",
+            schedulers: Some(2),
+            x: "busy",
+            points: sweep("busy", busy, &[pings]),
+            figures: vec![
+                Figure::Hist("round_trip_us", Pct::P50),
+                Figure::Hist("round_trip_us", Pct::P99),
+                Figure::Hist("round_trip_us", Pct::Max),
+                Figure::Metric("busy_iterations_per_s"),
+            ],
+            plots: vec![Figure::Hist("round_trip_us", Pct::P99)],
+            beam: true,
+        },
     ]
 }
 
@@ -173,9 +192,22 @@ pub fn findings(reports: &[Report], experiments: &[Experiment]) -> Vec<String> {
         at(restart, 0, "per-process", p99),
         at(restart, 0, "beam", p99),
     ));
-    lines.push(
-        "Busy loops cannot starve others (reductions, one scheduler per core): not measured yet, no workload times ping-pong beside busy loops."
-            .to_owned(),
-    );
+    let preempt = find(experiments, "preempt");
+    let last = preempt.points.len() - 1;
+    let rt = Figure::Hist("round_trip_us", Pct::P99);
+    let rate = Figure::Metric("busy_iterations_per_s");
+    lines.push(format!(
+        "Busy loops (2 schedulers): ping-pong round trip p99 per-process {} → {}, shared {} → {}, BEAM {} → {} from {} to {} busy loops, which ran {} (heaplab per-process) and {} (BEAM) iterations.",
+        at(preempt, 0, "per-process", rt),
+        at(preempt, last, "per-process", rt),
+        at(preempt, 0, "shared", rt),
+        at(preempt, last, "shared", rt),
+        at(preempt, 0, "beam", rt),
+        at(preempt, last, "beam", rt),
+        preempt.x_value(0),
+        preempt.x_value(last),
+        at(preempt, last, "per-process", rate),
+        at(preempt, last, "beam", rate),
+    ));
     lines
 }

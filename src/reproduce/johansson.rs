@@ -9,6 +9,10 @@ use crate::report::Report;
 /// The send-cost sweep's ring size, as in the paper's ring benchmark.
 const RING: u64 = 100;
 
+/// The list length of the loss-of-sharing sweep (claim 4): the token carries C references
+/// to one list of this many integers.
+const SHARED_PAYLOAD: u64 = 1000;
+
 /// Laps of the ring for a payload: fewer for large messages, so every point copies a
 /// bounded number of words on private heaps while small ones still make enough hops.
 fn laps(size: Size, payload: u64) -> u64 {
@@ -55,6 +59,14 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
         &["processes=1000", "requests=50000"],
         &["processes=10", "requests=200", "rewrite_entries=100"],
     );
+
+    let copies: &[u64] = size.pick(&[1, 3, 10], &[1, 3, 10], &[1, 3]);
+    let sharing_fixed = [
+        format!("payload={SHARED_PAYLOAD}"),
+        format!("processes={ring}"),
+        format!("laps={}", laps(size, SHARED_PAYLOAD)),
+    ];
+    let sharing_fixed: Vec<&str> = sharing_fixed.iter().map(String::as_str).collect();
 
     let small_processes: &[u64] = size.pick(&[100, 1000, 10_000], &[100, 1000], &[10]);
     let small_laps = size.pick("laps=1000", "laps=200", "laps=5");
@@ -125,6 +137,22 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             x: "payload",
             points: send_points,
             figures: vec![Figure::Metric("peak_rss_bytes")],
+            plots: vec![Figure::Metric("peak_rss_bytes")],
+            beam: true,
+        },
+        Experiment {
+            id: "sharing",
+            title: "Claim 4: loss of sharing, the token {K, [L, ..., L]} holds `copies` references to one 1000-integer list L",
+            workload: "ring",
+            schedulers: Some(1),
+            x: "copies",
+            points: sweep("copies", copies, &sharing_fixed),
+            figures: vec![
+                Figure::Metric("copied_words_per_hop"),
+                Figure::Metric("received_live_words"),
+                Figure::Metric("peak_rss_bytes"),
+                Figure::Metric("ns_per_hop"),
+            ],
             plots: vec![Figure::Metric("peak_rss_bytes")],
             beam: true,
         },
@@ -228,11 +256,23 @@ pub fn findings(reports: &[Report], experiments: &[Experiment]) -> Vec<String> {
     }
     let space = find(experiments, "space");
     let rss = Figure::Metric("peak_rss_bytes");
+    let sharing = find(experiments, "sharing");
+    let most = sharing.points.len() - 1;
+    let live = Figure::Metric("received_live_words");
     lines.push(format!(
-        "Claim 4 (space, ring at {} words): peak RSS per-process {}, shared {}; the loss of sharing ([L, L, L]) is not measured.",
+        "Claim 4 (space, ring at {} words): peak RSS per-process {}, shared {}; loss of sharing ({} references to one list): the received payload takes {} words per-process, {} on the BEAM, {} shared ({} with one reference), peak RSS per-process {} → {}, shared {} → {}.",
         space.x_value(last),
         at(space, last, "per-process", rss),
         at(space, last, "shared", rss),
+        sharing.x_value(most),
+        at(sharing, most, "per-process", live),
+        at(sharing, most, "beam", live),
+        at(sharing, most, "shared", live),
+        at(sharing, 0, "per-process", live),
+        at(sharing, 0, "per-process", rss),
+        at(sharing, most, "per-process", rss),
+        at(sharing, 0, "shared", rss),
+        at(sharing, most, "shared", rss),
     ));
     let exit = find(experiments, "exit");
     let last_exit = exit.points.len() - 1;

@@ -24,6 +24,7 @@ fn a_smoke_reproduction_writes_json_tables_and_plots() {
     );
     for id in [
         "send-cost",
+        "sharing",
         "small-messages",
         "procs",
         "pause-vs-processes",

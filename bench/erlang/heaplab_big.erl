@@ -22,6 +22,7 @@ main(Params) ->
     N = proplists:get_value(processes, Params, 500),
     Rounds = proplists:get_value(rounds, Params, 1),
     Root = self(),
+    Trace = heaplab_report:gc_trace_start(),
     %% Step 1.
     Members = [spawn(?MODULE, member, [Root, Rounds]) || _ <- lists:seq(1, N)],
     [M ! {heaplab_members, Members} || M <- Members],
@@ -30,6 +31,7 @@ main(Params) ->
     %% Step 4.
     [receive heaplab_done -> ok end || _ <- Members],
     T1 = erlang:monotonic_time(nanosecond),
+    {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     Messages = 2 * N * (N - 1) * Rounds,
     Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
     {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
@@ -39,7 +41,7 @@ main(Params) ->
         {peak_rss_bytes, Peak},
         {beam_gc_count, Gcs},
         {beam_gc_words_reclaimed, Reclaimed}
-    ]).
+    ] ++ GcMetrics ++ [GcEvents]).
 
 %% Steps 1 to 3: one member.
 member(Root, Rounds) ->

@@ -42,8 +42,10 @@ main(Params) ->
 
 %% The whole workload, with its parameters (heaplab_churn_big calls it with its defaults).
 run(P, K, W, C, R) ->
+    Trace = heaplab_report:gc_trace_start(),
     Servers = spawn_servers(P, K, W),
     {Samples, Ns} = run_clients(Servers, C, R),
+    {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
     {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
     heaplab_report:print_json(
@@ -52,7 +54,8 @@ run(P, K, W, C, R) ->
         ++ heaplab_report:latency_metrics("request_latency", Samples)
         ++ [{peak_rss_bytes, Peak},
             {beam_gc_count, Gcs},
-            {beam_gc_words_reclaimed, Reclaimed}]).
+            {beam_gc_words_reclaimed, Reclaimed}]
+        ++ GcMetrics ++ [GcEvents]).
 
 %% Step 1: P servers of K entries doing W rewrites per request; returns them as a tuple
 %% once every state is built.

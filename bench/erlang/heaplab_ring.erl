@@ -25,12 +25,14 @@ main(Params) ->
     M = proplists:get_value(laps, Params, 1000),
     P = proplists:get_value(payload, Params, 0),
     Hops = N * M,
+    Trace = heaplab_report:gc_trace_start(),
     Next = build(N - 1, self(), N),
     Payload = lists:seq(0, P - 1),
     T0 = erlang:monotonic_time(nanosecond),
     Next ! token(Hops - 1, Payload),
     first(Next),
     T1 = erlang:monotonic_time(nanosecond),
+    {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
     {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
     heaplab_report:print_json([
@@ -40,7 +42,7 @@ main(Params) ->
         {peak_rss_bytes, Peak},
         {beam_gc_count, Gcs},
         {beam_gc_words_reclaimed, Reclaimed}
-    ]).
+    ] ++ GcMetrics ++ [GcEvents]).
 
 %% The token: K alone without a payload.
 token(K, []) -> K;

@@ -47,6 +47,7 @@ main(Params) ->
     BytesBefore = erlang:memory(binary),
     Trace = heaplab_report:gc_trace_start(),
     {Times, Words} = run(Sweep, Consumers, Keep, MaxBytes, Messages, Producers),
+    %% Before step 7, whose erlang:garbage_collect/0 is no pause of the workload's.
     {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     %% Step 7: the workload's processes are gone; this process drops what it held.
     erlang:garbage_collect(),

@@ -127,42 +127,57 @@ gc_trace_stop({heaplab_gc_trace, Tracer}) ->
              {gc_events, {gc_events, Events}}}
     end.
 
-%% Protocol step 2: the tracer. Open: pid => {Kind, StartTs, WordsBefore, OldBefore} of the
-%% collections under way; Ids: pid => the index of its pid in Pids (newest first).
+%% Protocol step 2: the tracer. Its process dictionary holds, per pid, the collection under
+%% way ({Kind, StartTs, WordsBefore, OldBefore}) and, under {heaplab_id, Pid}, the index of
+%% the pid in Pids (newest first): cheaper per message than maps, so the tracer keeps up.
 gc_tracer(Origin) ->
-    gc_tracer(Origin, #{}, #{}, [], 0, <<>>, 0, 0).
+    gc_tracer(Origin, [], 0, <<>>, 0, 0).
 
-gc_tracer(Origin, Open, Ids, Pids, NextId, Packed, Kept, Dropped) ->
+gc_tracer(Origin, Pids, NextId, Packed, Kept, Dropped) ->
     receive
-        {trace_ts, Pid, Start, Info, Ts} when Start =:= gc_minor_start; Start =:= gc_major_start ->
-            Kind = case Start of gc_minor_start -> 0; gc_major_start -> 1 end,
-            Before = info(heap_size, Info) + info(old_heap_size, Info) + info(mbuf_size, Info),
-            Open1 = Open#{Pid => {Kind, Ts, Before, info(old_heap_size, Info)}},
-            gc_tracer(Origin, Open1, Ids, Pids, NextId, Packed, Kept, Dropped);
+        {trace_ts, Pid, gc_minor_start, Info, Ts} ->
+            {Young, Old, Mbuf} = sizes(Info),
+            put(Pid, {0, Ts, Young + Old + Mbuf, Old}),
+            gc_tracer(Origin, Pids, NextId, Packed, Kept, Dropped);
+        {trace_ts, Pid, gc_major_start, Info, Ts} ->
+            {Young, Old, Mbuf} = sizes(Info),
+            put(Pid, {1, Ts, Young + Old + Mbuf, Old}),
+            gc_tracer(Origin, Pids, NextId, Packed, Kept, Dropped);
         {trace_ts, Pid, End, Info, Ts} when End =:= gc_minor_end; End =:= gc_major_end ->
-            case maps:take(Pid, Open) of
-                error ->
-                    gc_tracer(Origin, Open, Ids, Pids, NextId, Packed, Kept, Dropped);
-                {_, Open1} when Kept >= ?GC_EVENTS_CAP ->
-                    gc_tracer(Origin, Open1, Ids, Pids, NextId, Packed, Kept, Dropped + 1);
-                {{Kind, StartTs, Before, OldBefore}, Open1} ->
-                    {Id, Ids1, Pids1, NextId1} =
-                        case Ids of
-                            #{Pid := Known} -> {Known, Ids, Pids, NextId};
-                            _ -> {NextId, Ids#{Pid => NextId}, [Pid | Pids], NextId + 1}
+            case erase(Pid) of
+                undefined ->
+                    gc_tracer(Origin, Pids, NextId, Packed, Kept, Dropped);
+                _ when Kept >= ?GC_EVENTS_CAP ->
+                    gc_tracer(Origin, Pids, NextId, Packed, Kept, Dropped + 1);
+                {Kind, StartTs, Before, OldBefore} ->
+                    {Id, Pids1, NextId1} =
+                        case get({heaplab_id, Pid}) of
+                            undefined ->
+                                put({heaplab_id, Pid}, NextId),
+                                {NextId, [Pid | Pids], NextId + 1};
+                            Known ->
+                                {Known, Pids, NextId}
                         end,
-                    OldAfter = info(old_heap_size, Info),
-                    After = info(heap_size, Info) + OldAfter,
+                    {Young, OldAfter, _} = sizes(Info),
                     Packed1 = <<Packed/binary, Kind:8, Id:32, (StartTs - Origin):64,
-                                (Ts - StartTs):64, Before:64, After:64, OldBefore:64, OldAfter:64>>,
-                    gc_tracer(Origin, Open1, Ids1, Pids1, NextId1, Packed1, Kept + 1, Dropped)
+                                (Ts - StartTs):64, Before:64, (Young + OldAfter):64, OldBefore:64,
+                                OldAfter:64>>,
+                    gc_tracer(Origin, Pids1, NextId1, Packed1, Kept + 1, Dropped)
             end;
         {heaplab_gc_trace_stop, From} ->
+            Unfinished = length([P || {P, _} <- get(), is_pid(P)]),
             From ! {heaplab_gc_trace, self(), Packed, list_to_tuple(lists:reverse(Pids)), Dropped,
-                    maps:size(Open)};
+                    Unfinished};
         _ ->
-            gc_tracer(Origin, Open, Ids, Pids, NextId, Packed, Kept, Dropped)
+            gc_tracer(Origin, Pids, NextId, Packed, Kept, Dropped)
     end.
+
+%% heap_size, old_heap_size and mbuf_size of a gc_* trace event's Info, matched where
+%% OTP 25 puts them, else looked up.
+sizes([_, _, _, {mbuf_size, Mbuf}, _, _, {old_heap_size, Old}, {heap_size, Young} | _]) ->
+    {Young, Old, Mbuf};
+sizes(Info) ->
+    {info(heap_size, Info), info(old_heap_size, Info), info(mbuf_size, Info)}.
 
 info(Key, Info) ->
     case lists:keyfind(Key, 1, Info) of

@@ -46,10 +46,11 @@ main(Params) ->
     lists:foreach(fun(Pid) -> Pid ! stop end, Pids),
     wait_count(Base),
     T3 = erlang:monotonic_time(nanosecond),
-    {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
 
     Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
     {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
+    %% After the peak: unpacking the trace is not part of the run.
+    {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     heaplab_report:print_json([
         {spawn_ns_per_process, (T1 - T0) / N},
         {bytes_per_process, (Mem1 - Mem0 - (Self1 - Self0)) / N},

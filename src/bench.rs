@@ -7,7 +7,8 @@
 //!    anything runs, so a typo costs no benchmark time; see [`prepare`].
 //! 2. Reset the peak-RSS mark, start the wall clock, run the workload (which attaches the
 //!    run's GC log to its heaps) or, for `--heap beam`, its Erlang version under `erl` (see
-//!    [`crate::beam`]), stop the clock; see [`measure`].
+//!    [`crate::beam`], which puts the collections the BEAM traced into the same log), stop
+//!    the clock; see [`measure`].
 //! 3. Build the report: the workload's metrics and histograms, plus `peak_rss_bytes` (under
 //!    the BEAM, the emulator's own, as it reports it), the GC totals and, unless the workload
 //!    measured its own, `gc_pause_us` from the GC log.

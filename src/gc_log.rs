@@ -91,6 +91,12 @@ impl GcLog {
         self.origin
     }
 
+    /// Appends a record measured elsewhere, with its times already relative to the run's
+    /// start (the BEAM's collections, as its tracer reported them; see [`crate::beam`]).
+    pub fn push(&self, record: GcRecord) {
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).push(record);
+    }
+
     /// Takes the records so far, in arrival order (Invariant 3).
     pub fn take(&self) -> Vec<GcRecord> {
         std::mem::take(&mut *self.records.lock().unwrap_or_else(|e| e.into_inner()))

@@ -172,3 +172,50 @@ fn preempt_runs_under_the_beam_where_erl_is_installed() {
     assert_latency_metrics(&report, "round_trip", 100.0);
     assert!(report["metrics"]["busy_iterations_per_s"].as_f64().unwrap() > 0.0, "{report}");
 }
+
+#[test]
+fn beam_runs_report_the_collections_they_traced_where_erl_is_installed() {
+    if !erl_installed() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let csv = dir.path().join("csv");
+    let args = [
+        "bench",
+        "churn",
+        "--set",
+        "processes=20",
+        "--set",
+        "requests=2000",
+        "--heap",
+        "beam",
+        "--schedulers",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+    ];
+    let output = heaplab(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    // Every server's state outgrows its first heap: each of the 20 collects at least once.
+    let pauses = report["histograms"]["gc_pause_us"]["count"].as_u64().unwrap();
+    assert!(pauses >= 20, "{report}");
+    let gc = &report["gc"];
+    assert_eq!(gc["minor"].as_u64().unwrap() + gc["major"].as_u64().unwrap(), pauses, "{report}");
+    assert!(gc["minor"].as_u64().unwrap() > 0, "{report}");
+    assert!(gc["gc_time_s"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(gc["words_copied"].as_u64().unwrap() > 0, "{report}");
+    assert!(report["histograms"]["gc_pause_us"]["max"].as_f64().unwrap() > 0.0, "{report}");
+    assert_eq!(report["metrics"]["gc_events_dropped"], 0.0, "{report}");
+    assert!(report["metrics"]["memory_total_bytes"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(report["metrics"].get("gc_events").is_none(), "{report}");
+
+    let rows = std::fs::read_to_string(csv.join("gc_events.csv")).unwrap();
+    let rows: Vec<&str> = rows.lines().skip(1).collect();
+    assert_eq!(rows.len() as u64, pauses);
+    assert!(rows.iter().all(|row| row.starts_with("minor,") || row.starts_with("major,")), "{rows:?}");
+    assert!(rows.iter().all(|row| row.contains(",beam,")), "{rows:?}");
+}

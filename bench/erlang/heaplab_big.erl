@@ -22,6 +22,7 @@ main(Params) ->
     N = proplists:get_value(processes, Params, 500),
     Rounds = proplists:get_value(rounds, Params, 1),
     Root = self(),
+    Trace = heaplab_report:gc_trace_start(),
     %% Step 1.
     Members = [spawn(?MODULE, member, [Root, Rounds]) || _ <- lists:seq(1, N)],
     [M ! {heaplab_members, Members} || M <- Members],
@@ -33,13 +34,15 @@ main(Params) ->
     Messages = 2 * N * (N - 1) * Rounds,
     Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
     {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
+    %% After the peak: unpacking the trace is not part of the run.
+    {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     heaplab_report:print_json([
         {messages, Messages},
         {messages_per_s, Messages / ((T1 - T0) / 1.0e9)},
         {peak_rss_bytes, Peak},
         {beam_gc_count, Gcs},
         {beam_gc_words_reclaimed, Reclaimed}
-    ]).
+    ] ++ GcMetrics ++ [GcEvents]).
 
 %% Steps 1 to 3: one member.
 member(Root, Rounds) ->

@@ -45,7 +45,10 @@ main(Params) ->
     Sweep = sweep(MaxBytes, Sizes),
     BinariesBefore = live_binaries(),
     BytesBefore = erlang:memory(binary),
+    Trace = heaplab_report:gc_trace_start(),
     {Times, Words} = run(Sweep, Consumers, Keep, MaxBytes, Messages, Producers),
+    %% Before step 7, whose erlang:garbage_collect/0 is no pause of the workload's.
+    {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     %% Step 7: the workload's processes are gone; this process drops what it held.
     erlang:garbage_collect(),
     BinariesLeft = max(0, live_binaries() - BinariesBefore),
@@ -64,7 +67,8 @@ main(Params) ->
             {binary_bytes_live_at_end, BytesLeft},
             {peak_rss_bytes, Peak},
             {beam_gc_count, Gcs},
-            {beam_gc_words_reclaimed, Reclaimed}]).
+            {beam_gc_words_reclaimed, Reclaimed}]
+        ++ GcMetrics ++ [GcEvents]).
 
 %% Step 2: the sizes, smallest first.
 sweep(MaxBytes, Sizes) ->

@@ -42,17 +42,21 @@ main(Params) ->
 
 %% The whole workload, with its parameters (heaplab_churn_big calls it with its defaults).
 run(P, K, W, C, R) ->
+    Trace = heaplab_report:gc_trace_start(),
     Servers = spawn_servers(P, K, W),
     {Samples, Ns} = run_clients(Servers, C, R),
     Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
     {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
+    %% After the peak: unpacking the trace is not part of the run.
+    {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     heaplab_report:print_json(
         [{throughput_per_s, R / (Ns / 1.0e9)},
          {live_bytes, P * K * ?ENTRY_BYTES}]
         ++ heaplab_report:latency_metrics("request_latency", Samples)
         ++ [{peak_rss_bytes, Peak},
             {beam_gc_count, Gcs},
-            {beam_gc_words_reclaimed, Reclaimed}]).
+            {beam_gc_words_reclaimed, Reclaimed}]
+        ++ GcMetrics ++ [GcEvents]).
 
 %% Step 1: P servers of K entries doing W rewrites per request; returns them as a tuple
 %% once every state is built.

@@ -34,6 +34,7 @@ main(Params) ->
     StateMb = proplists:get_value(state_mb, Params, 64),
     Entries = (StateMb * 1048576 + ?ENTRY_BYTES - 1) div ?ENTRY_BYTES,
     Root = self(),
+    Trace = heaplab_report:gc_trace_start(),
     %% Step 1.
     Large = spawn(?MODULE, large, [Root, Entries, Rewrite]),
     receive
@@ -49,6 +50,8 @@ main(Params) ->
                end,
     Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
     {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
+    %% After the peak: unpacking the trace is not part of the run.
+    {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     heaplab_report:print_json(
         [{throughput_per_s, R / (Ns / 1.0e9)},
          {state_bytes, Entries * ?ENTRY_BYTES},
@@ -56,7 +59,8 @@ main(Params) ->
         ++ heaplab_report:latency_metrics("request_latency", Samples)
         ++ [{peak_rss_bytes, Peak},
             {beam_gc_count, Gcs},
-            {beam_gc_words_reclaimed, Reclaimed}]).
+            {beam_gc_words_reclaimed, Reclaimed}]
+        ++ GcMetrics ++ [GcEvents]).
 
 %% Step 1: the large process.
 large(Root, Entries, Rewrite) ->

@@ -25,6 +25,7 @@ main(Params) ->
     B = proplists:get_value(busy, Params, 8),
     R = proplists:get_value(pings, Params, 10000),
     Self = self(),
+    Trace = heaplab_report:gc_trace_start(),
     %% Step 1.
     Ponger = spawn(fun() -> pong(Self) end),
     %% Step 2.
@@ -41,9 +42,11 @@ main(Params) ->
         0 -> 0;
         _ -> Iterations / BusyS
     end,
+    {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     heaplab_report:print_json(
         [{round_trips, R}, {busy_iterations_per_s, PerS}]
         ++ heaplab_report:latency_metrics("round_trip", Samples)
+        ++ GcMetrics ++ [GcEvents]
     ).
 
 %% The ponger (step 1).

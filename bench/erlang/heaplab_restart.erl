@@ -38,12 +38,15 @@ main(Params) ->
     Crash = proplists:get_value(crash, Params, kill),
     PerSupervisor = proplists:get_value(supervisor_crashes, Params, 100),
     logger:set_primary_config(level, none),
+    Trace = heaplab_report:gc_trace_start(),
     {_, _} = batch(?WARM_UP, Crash, [], 0),
     {Samples, Calls} = batches(Crashes, PerSupervisor, Crash, [], 0),
     Sorted = lists:sort(Samples),
     N = length(Sorted),
     Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
     {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
+    %% After the peak: unpacking the trace is not part of the run.
+    {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     heaplab_report:print_json([
         {restart_latency_p50_us, percentile(Sorted, N, 0.50)},
         {restart_latency_p90_us, percentile(Sorted, N, 0.90)},
@@ -56,7 +59,7 @@ main(Params) ->
         {peak_rss_bytes, Peak},
         {beam_gc_count, Gcs},
         {beam_gc_words_reclaimed, Reclaimed}
-    ]).
+    ] ++ GcMetrics ++ [GcEvents]).
 
 %% Step 1: the supervisor and the worker.
 init({sup, Intensity}) ->

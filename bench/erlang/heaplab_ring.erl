@@ -30,6 +30,7 @@ main(Params) ->
     P = proplists:get_value(payload, Params, 0),
     C = proplists:get_value(copies, Params, 1),
     Hops = N * M,
+    Trace = heaplab_report:gc_trace_start(),
     Next = build(N - 1, self(), N),
     Payload = payload(lists:seq(0, P - 1), C),
     T0 = erlang:monotonic_time(nanosecond),
@@ -38,6 +39,8 @@ main(Params) ->
     T1 = erlang:monotonic_time(nanosecond),
     Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
     {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
+    %% After the peak: unpacking the trace is not part of the run.
+    {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     heaplab_report:print_json([
         {ns_per_hop, (T1 - T0) / Hops},
         {hops, Hops},
@@ -46,7 +49,7 @@ main(Params) ->
         {peak_rss_bytes, Peak},
         {beam_gc_count, Gcs},
         {beam_gc_words_reclaimed, Reclaimed}
-    ]).
+    ] ++ GcMetrics ++ [GcEvents]).
 
 %% The token: K alone without a payload.
 token(K, []) -> K;

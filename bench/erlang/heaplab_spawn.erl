@@ -22,6 +22,10 @@
 
 main(Params) ->
     N = proplists:get_value(processes, Params, 1000000),
+    %% The spawned processes wait for one message and exit without ever collecting; only
+    %% this process is traced, so no spawn pays for inheriting the trace flags. The tracer
+    %% starts first: it is one of the baseline processes.
+    Trace = heaplab_report:gc_trace_start(self_only),
     Base = erlang:system_info(process_count),
     erlang:garbage_collect(),
     Mem0 = erlang:memory(processes),
@@ -45,6 +49,8 @@ main(Params) ->
 
     Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
     {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
+    %% After the peak: unpacking the trace is not part of the run.
+    {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     heaplab_report:print_json([
         {spawn_ns_per_process, (T1 - T0) / N},
         {bytes_per_process, (Mem1 - Mem0 - (Self1 - Self0)) / N},
@@ -54,7 +60,7 @@ main(Params) ->
         {peak_rss_bytes, Peak},
         {beam_gc_count, Gcs},
         {beam_gc_words_reclaimed, Reclaimed}
-    ]).
+    ] ++ GcMetrics ++ [GcEvents]).
 
 %% The body of every spawned process: wait for one message, then exit.
 idle() ->

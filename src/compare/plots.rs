@@ -53,7 +53,7 @@ const BYTES_PER_WORD: f64 = 8.0;
 pub struct RunData<'a> {
     /// The strategy's name.
     pub heap: &'a str,
-    /// Every collection of the run (empty under the BEAM).
+    /// Every collection of the run (under the BEAM, as its GC tracer reported them).
     pub gc_records: &'a [GcRecord],
     /// The run's histograms with their raw samples (none under the BEAM).
     pub histograms: &'a BTreeMap<String, DurationHistogram>,

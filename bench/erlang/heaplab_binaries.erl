@@ -51,7 +51,7 @@ main(Params) ->
     {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     %% Step 7: the workload's processes are gone; this process drops what it held.
     erlang:garbage_collect(),
-    BinariesLeft = max(0, live_binaries() - BinariesBefore),
+    BinariesLeft = settle_count(BinariesBefore, ?SETTLE_STEPS),
     BytesLeft = settle(BytesBefore, ?SETTLE_STEPS),
     AllMessages = Messages * length(Sweep),
     AllNs = lists:sum([Ns || {_, Ns} <- Times]),
@@ -104,6 +104,18 @@ quota(R, C, I) when I < R rem C ->
     R div C + 1;
 quota(R, C, _I) ->
     R div C.
+
+%% The live binaries above Before once back to Before, or after Steps waits: a killed
+%% process's references can outlive its 'DOWN' by a moment.
+settle_count(Before, Steps) ->
+    case max(0, live_binaries() - Before) of
+        Left when Left =:= 0; Steps =:= 0 ->
+            Left;
+        _ ->
+            timer:sleep(?SETTLE_MS),
+            erlang:garbage_collect(),
+            settle_count(Before, Steps - 1)
+    end.
 
 %% The growth of erlang:memory(binary) over Before once it is back to Before, or after Steps
 %% waits.

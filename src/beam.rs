@@ -74,6 +74,12 @@ const CHURN: Program = Program {
 /// Every workload with an Erlang version, in workload name order (Invariant 1).
 pub const PROGRAMS: &[Program] = &[
     Program {
+        workload: "alloc",
+        module: "heaplab_alloc",
+        source: include_str!("../bench/erlang/heaplab_alloc.erl"),
+        uses: &[],
+    },
+    Program {
         workload: "big",
         module: "heaplab_big",
         source: include_str!("../bench/erlang/heaplab_big.erl"),
@@ -91,6 +97,18 @@ pub const PROGRAMS: &[Program] = &[
         module: "heaplab_churn_big",
         source: include_str!("../bench/erlang/heaplab_churn_big.erl"),
         uses: &[CHURN],
+    },
+    Program {
+        workload: "exit",
+        module: "heaplab_exit",
+        source: include_str!("../bench/erlang/heaplab_exit.erl"),
+        uses: &[],
+    },
+    Program {
+        workload: "gc-copy",
+        module: "heaplab_gc_copy",
+        source: include_str!("../bench/erlang/heaplab_gc_copy.erl"),
+        uses: &[],
     },
     Program {
         workload: "large-state",
@@ -645,14 +663,10 @@ mod tests {
     }
 
     #[test]
-    fn workloads_without_an_erlang_version_are_refused() {
-        let exit = crate::workload::find(workloads::ALL, "exit").unwrap();
-        let failure = require(exit).unwrap_err();
-        assert_eq!(failure.exit_code(), 2);
-        assert_eq!(
-            failure.message(),
-            "workload 'exit' has no Erlang version for --heap beam; workloads with one: big, binaries, churn, churn-big, large-state, preempt, restart, ring, spawn"
-        );
+    fn every_workload_has_an_erlang_version() {
+        let programs: Vec<&str> = PROGRAMS.iter().map(|p| p.workload).collect();
+        let workloads: Vec<&str> = workloads::ALL.iter().map(|w| w.name).collect();
+        assert_eq!(programs, workloads);
     }
 
     #[test]

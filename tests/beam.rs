@@ -38,17 +38,6 @@ fn without_erl_beam_runs_fail_with_one_line_and_exit_2() {
 }
 
 #[test]
-fn workloads_without_an_erlang_version_are_refused_under_beam() {
-    let empty = tempfile::tempdir().unwrap();
-    let output = heaplab_with_path(&["bench", "exit", "--heap", "beam"], empty.path());
-    assert_eq!(output.status.code(), Some(2));
-    assert_eq!(
-        stderr(&output),
-        "heaplab: workload 'exit' has no Erlang version for --heap beam; workloads with one: big, binaries, churn, churn-big, large-state, preempt, restart, ring, spawn\n"
-    );
-}
-
-#[test]
 fn bad_parameters_are_refused_before_looking_for_erl() {
     let empty = tempfile::tempdir().unwrap();
     let output = heaplab_with_path(&["bench", "ring", "--heap", "beam", "--set", "laps=0"], empty.path());
@@ -65,6 +54,12 @@ fn erl_installed() -> bool {
 }
 
 fn beam_report(args: &[&str]) -> serde_json::Value {
+    beam_report_on(args, 2)
+}
+
+/// A BEAM run's report; `schedulers` is what the report must say (1 for the workloads that
+/// run on the calling thread, whatever `--schedulers` asks).
+fn beam_report_on(args: &[&str], schedulers: u32) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let mut all = vec!["bench"];
@@ -75,7 +70,7 @@ fn beam_report(args: &[&str]) -> serde_json::Value {
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["schema"], "heaplab.report/1");
     assert_eq!(report["heap"], "beam");
-    assert_eq!(report["schedulers"], 2);
+    assert_eq!(report["schedulers"], schedulers);
     report
 }
 
@@ -218,4 +213,22 @@ fn beam_runs_report_the_collections_they_traced_where_erl_is_installed() {
     assert_eq!(rows.len() as u64, pauses);
     assert!(rows.iter().all(|row| row.starts_with("minor,") || row.starts_with("major,")), "{rows:?}");
     assert!(rows.iter().all(|row| row.contains(",beam,")), "{rows:?}");
+}
+
+#[test]
+fn the_single_heap_workloads_run_under_the_beam_where_erl_is_installed() {
+    if !erl_installed() {
+        return;
+    }
+    let report = beam_report(&["alloc", "--set", "megawords=2", "--set", "live_words=1000"]);
+    assert_eq!(report["metrics"]["words_allocated"], 2_000_000.0, "{report}");
+    assert!(report["metrics"]["ns_per_word"].as_f64().unwrap() > 0.0, "{report}");
+    let report = beam_report_on(&["exit", "--set", "heap_mb=1", "--set", "repeats=2"], 1);
+    assert!(report["metrics"]["heap_bytes"].as_f64().unwrap() >= 1_048_576.0, "{report}");
+    assert!(report["metrics"]["drop_ns_many_objects"].as_f64().unwrap() > 0.0, "{report}");
+    let report = beam_report_on(&["gc-copy", "--set", "live_mb=1", "--set", "collections=3"], 1);
+    assert!(report["metrics"]["live_bytes"].as_f64().unwrap() >= 1_048_576.0, "{report}");
+    assert!(report["metrics"]["copy_bytes_per_s"].as_f64().unwrap() > 0.0, "{report}");
+    // The three timed collections (and the warm-up) were traced.
+    assert!(report["gc"]["major"].as_u64().unwrap() >= 4, "{report}");
 }

@@ -135,8 +135,11 @@ stop(Pid) ->
         {'DOWN', Ref, process, Pid, _} -> ok
     end.
 
-%% Distinct off-heap binaries referenced by any process.
+%% Distinct off-heap binaries referenced by any process, after every process has collected:
+%% an idle system process (the code server loading a module the run called) can otherwise
+%% hold dead binaries for good, which would count as binaries the run left behind.
 live_binaries() ->
+    [erlang:garbage_collect(P) || P <- erlang:processes()],
     Ids = [Id || P <- erlang:processes(),
                  {binary, Bins} <- [erlang:process_info(P, binary)],
                  {Id, _, _} <- Bins],

@@ -78,7 +78,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
                 Figure::Metric("many_objects_count"),
             ],
             plots: vec![Figure::Metric("drop_ns_many_objects")],
-            beam: false,
+            beam: true,
         },
         Experiment {
             id: "memory-pressure",

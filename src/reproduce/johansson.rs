@@ -171,7 +171,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
                 Figure::Metric("reclaim_gc_ns_many_objects"),
             ],
             plots: vec![Figure::Metric("drop_ns_many_objects"), Figure::Metric("reclaim_gc_ns_many_objects")],
-            beam: false,
+            beam: true,
         },
         Experiment {
             id: "two-schedulers",

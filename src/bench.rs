@@ -118,11 +118,8 @@ fn measure_with(
     if context.strategy == Strategy::Shared && !gc_records.is_empty() {
         // What a stop-the-world pause is made of: the wait for every scheduler to stop, and
         // how many threads shared the copying.
-        let mut to_safepoint = DurationHistogram::new();
-        for record in &gc_records {
-            to_safepoint.record_ns(record.time_to_safepoint_ns);
-        }
-        histograms.insert("time_to_safepoint_us".to_owned(), to_safepoint);
+        histograms
+            .insert("time_to_safepoint_us".to_owned(), gc_log::time_to_safepoint_histogram(&gc_records));
         if let Some(parallelism) = gc_log::copy_parallelism(&gc_records) {
             metrics.insert("gc_copy_parallelism".to_owned(), parallelism);
         }

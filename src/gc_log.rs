@@ -145,9 +145,19 @@ pub fn copy_parallelism(records: &[GcRecord]) -> Option<f64> {
 
 /// The pause of every collection in `records`, as the collector measured it.
 pub fn pause_histogram(records: &[GcRecord]) -> DurationHistogram {
+    histogram_of(records, |record| record.duration_ns)
+}
+
+/// The wait for every scheduler to stop of each collection in `records` (0 for a private
+/// heap's, which needs no safepoint).
+pub fn time_to_safepoint_histogram(records: &[GcRecord]) -> DurationHistogram {
+    histogram_of(records, |record| record.time_to_safepoint_ns)
+}
+
+fn histogram_of(records: &[GcRecord], nanos: impl Fn(&GcRecord) -> u64) -> DurationHistogram {
     let mut histogram = DurationHistogram::new();
     for record in records {
-        histogram.record_ns(record.duration_ns);
+        histogram.record_ns(nanos(record));
     }
     histogram
 }

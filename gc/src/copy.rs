@@ -53,16 +53,8 @@ pub(crate) fn size_of(word: u64, shared: bool) -> usize {
     if !is_pointer(word) {
         return 0;
     }
-    // Sends are frequent and messages small: reuse one stack per thread rather than
-    // allocating one per message.
-    thread_local! {
-        static STACK: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
-    }
-    let mut stack = STACK.take();
-    let words = size_with(word, shared, &mut stack);
-    stack.clear();
-    STACK.set(stack);
-    words
+    // Sends are frequent and messages small: no stack allocated per message.
+    crate::scratch::with_words(|stack| size_with(word, shared, stack))
 }
 
 fn size_with(word: u64, shared: bool, stack: &mut Vec<u64>) -> usize {

@@ -67,6 +67,7 @@ mod options;
 mod order;
 mod owned;
 mod root;
+mod scratch;
 pub mod shared;
 mod sizes;
 mod term;

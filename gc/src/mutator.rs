@@ -208,43 +208,34 @@ impl<'h> Mu<'h> {
 
     /// A list of the items ending in `tail` (improper unless `tail` is a list).
     pub fn list_with_tail(self, items: impl IntoIterator<Item = Term<'h>>, tail: Term<'h>) -> Term<'h> {
-        // Lists are built constantly: collect into a scratch buffer kept per thread rather
-        // than a fresh vector each time. A nested call (the iterator building a list) finds
-        // the buffer taken and uses its own.
-        thread_local! {
-            static SCRATCH: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
-        }
-        /// Scratch capacity kept between calls (words).
-        const KEPT: usize = 1 << 16;
-        let mut words = SCRATCH.take();
-        // Collect first: the iterator may itself allocate (Invariant 2). The words are terms
-        // of this brand, used before the brand ends.
-        words.extend(items.into_iter().map(Term::raw));
-        let n = words.len();
-        let list = if n == 0 {
-            tail
-        } else {
-            // One chunk for all cells; each cell points at the next one, the last at `tail`.
-            // SAFETY: 2n words written, every car a term of this brand and every cdr a list
-            // pointer to the following cell of the same allocation, or `tail`.
-            let p = unsafe {
-                self.alloc_with(2 * n, |p| {
-                    for (i, &item) in words.iter().enumerate() {
-                        let cell = p.add(2 * i);
-                        cell.write(item);
-                        let next = if i + 1 < n { p.add(2 * (i + 1)) as u64 | TAG_LIST } else { tail.raw() };
-                        cell.add(1).write(next);
-                    }
-                })
-            };
-            // SAFETY: fresh cons cells of this heap.
-            unsafe { Term::from_raw(p as u64 | TAG_LIST) }
-        };
-        words.clear();
-        if words.capacity() <= KEPT {
-            SCRATCH.set(words);
-        }
-        list
+        // Lists are built constantly: collect into the thread's scratch buffer rather than a
+        // fresh vector each time (a nested list gets a buffer of its own).
+        crate::scratch::with_words(|words| {
+            // Collect first: the iterator may itself allocate (Invariant 2). The words are terms
+            // of this brand, used before the brand ends.
+            words.extend(items.into_iter().map(Term::raw));
+            let n = words.len();
+            if n == 0 {
+                tail
+            } else {
+                // One chunk for all cells; each cell points at the next one, the last at `tail`.
+                // SAFETY: 2n words written, every car a term of this brand and every cdr a list
+                // pointer to the following cell of the same allocation, or `tail`.
+                let p = unsafe {
+                    self.alloc_with(2 * n, |p| {
+                        for (i, &item) in words.iter().enumerate() {
+                            let cell = p.add(2 * i);
+                            cell.write(item);
+                            let next =
+                                if i + 1 < n { p.add(2 * (i + 1)) as u64 | TAG_LIST } else { tail.raw() };
+                            cell.add(1).write(next);
+                        }
+                    })
+                };
+                // SAFETY: fresh cons cells of this heap.
+                unsafe { Term::from_raw(p as u64 | TAG_LIST) }
+            }
+        })
     }
 
     /// A binary holding a copy of `bytes`: on the heap up to 64 bytes, off-heap above.

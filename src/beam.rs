@@ -221,6 +221,11 @@ fn is_executable(path: &Path) -> bool {
 /// program prints no JSON line.
 pub fn run(workload: &Workload, context: &RunContext) -> Result<Measurements, Failure> {
     let (program, tools) = require(workload)?;
+    if crate::workloads::time_split_on(&context.params) {
+        return Err(Failure::usage(
+            "time_split=on is measured on heaplab's runtime only: the BEAM does not time its sends",
+        ));
+    }
     let dir = TempDir::new(program.module)?;
     let mut sources = Vec::new();
     for module in std::iter::once(program).chain(program.uses).chain([&SUPPORT]) {
@@ -551,7 +556,10 @@ mod tests {
     fn parameters_become_a_proplist() {
         let ring = crate::workload::find(workloads::ALL, "ring").unwrap();
         let params = Params::from_assignments("ring", ring.params, &["laps=3"]).unwrap();
-        assert_eq!(proplist(&params), "[{copies,1},{laps,3},{payload,0},{processes,1000}]");
+        assert_eq!(
+            proplist(&params),
+            "[{copies,1},{laps,3},{payload,0},{processes,1000},{time_split,'off'}]"
+        );
     }
 
     #[test]

@@ -97,6 +97,17 @@ impl GcLog {
         self.records.lock().unwrap_or_else(|e| e.into_inner()).push(record);
     }
 
+    /// The summed pauses of the collections logged so far that began within `from..=to`.
+    pub fn pause_ns_between(&self, from: Instant, to: Instant) -> u64 {
+        let (from, to) = (self.since_origin(from), self.since_origin(to));
+        let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records.iter().filter(|r| (from..=to).contains(&r.start_ns)).map(|r| r.duration_ns).sum()
+    }
+
+    fn since_origin(&self, at: Instant) -> u64 {
+        nanos(at.saturating_duration_since(self.origin).as_nanos())
+    }
+
     /// Takes the records so far, in arrival order (Invariant 3).
     pub fn take(&self) -> Vec<GcRecord> {
         std::mem::take(&mut *self.records.lock().unwrap_or_else(|e| e.into_inner()))

@@ -27,6 +27,8 @@ fn a_smoke_reproduction_writes_json_tables_and_plots() {
         "sharing",
         "small-messages",
         "procs",
+        "time-split",
+        "time-split-procs",
         "pause-vs-processes",
         "pause-vs-live",
         "space",

@@ -21,6 +21,9 @@
 main(Params) ->
     N = proplists:get_value(processes, Params, 500),
     Rounds = proplists:get_value(rounds, Params, 1),
+    %% time_split (heaplab's mutator / send / GC split) needs a runtime that times its
+    %% sends; heaplab refuses time_split=on for the BEAM before erl starts.
+    off = proplists:get_value(time_split, Params, off),
     Root = self(),
     Trace = heaplab_report:gc_trace_start(),
     %% Step 1.

@@ -1,9 +1,10 @@
 %% heaplab_restart: the `restart` workload of heaplab on the real BEAM (see workloads.md).
 %%
-%% A one_for_one supervisor runs one gen_server worker registered under a name. The calling
-%% process crashes the worker and calls the name until a call is answered by the restarted
-%% worker: the time from the crash to that answer is one restart latency. Prints one line of
-%% JSON with the metrics to stdout.
+%% A supervisor (one_for_one unless supervisor_strategy says one_for_all) runs one gen_server
+%% worker registered under a name and Siblings more workers after it. The calling process
+%% crashes the worker and calls the name until a call is answered by the restarted worker:
+%% the time from the crash to that answer is one restart latency. The siblings must not be
+%% restarted under one_for_one. Prints one line of JSON with the metrics to stdout.
 %%
 %% Protocol (the Rust version in src/workloads/restart.rs follows the same steps):
 %% 1. The crashes are made in batches of SupervisorCrashes: each batch starts a fresh
@@ -17,11 +18,15 @@
 %%    exit(Pid, kill); panic: a `crash` cast its handle_cast answers with
 %%    erlang:error(crash)), then call the name with `ping` until the reply comes from a pid
 %%    other than the crashed one; a call that exits (noproc, or the dying worker) is retried
-%%    at once, after a yield. Stop the clock: one latency sample.
-%% 3. A first batch of 100 crashes is not recorded (warm-up).
+%%    at once, after a yield. Stop the clock: one latency sample. Then, untimed, ask the
+%%    supervisor for its children and count the siblings whose pid changed since the
+%%    previous crash (siblings_restarted).
+%% 3. At the end of a batch, untimed, every sibling is called by pid and must answer.
+%% 4. A first batch of 100 crashes is not recorded (warm-up).
 %%
 %% Usage: erl -noshell -pa DIR -eval 'heaplab_restart:main([{crashes, 10000}, {crash, kill},
-%%        {supervisor_crashes, 100}])' -s init stop
+%%        {supervisor_crashes, 100}, {siblings, 0}, {supervisor_strategy, one_for_one}])'
+%%        -s init stop
 
 -module(heaplab_restart).
 -export([main/1]).
@@ -37,10 +42,12 @@ main(Params) ->
     Crashes = proplists:get_value(crashes, Params, 10000),
     Crash = proplists:get_value(crash, Params, kill),
     PerSupervisor = proplists:get_value(supervisor_crashes, Params, 100),
+    Tree = {proplists:get_value(supervisor_strategy, Params, one_for_one),
+            proplists:get_value(siblings, Params, 0)},
     logger:set_primary_config(level, none),
     Trace = heaplab_report:gc_trace_start(),
-    {_, _} = batch(?WARM_UP, Crash, [], 0),
-    {Samples, Calls} = batches(Crashes, PerSupervisor, Crash, [], 0),
+    {_, _, _} = batch(?WARM_UP, Tree, Crash, {[], 0, 0}),
+    {Samples, Calls, Restarted} = batches(Crashes, PerSupervisor, Tree, Crash, {[], 0, 0}),
     Sorted = lists:sort(Samples),
     N = length(Sorted),
     Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
@@ -56,16 +63,19 @@ main(Params) ->
         {restart_latency_mean_us, lists:sum(Sorted) / N},
         {calls_per_restart, Calls / N},
         {restarts, N},
+        {siblings_restarted, Restarted},
         {peak_rss_bytes, Peak},
         {beam_gc_count, Gcs},
         {beam_gc_words_reclaimed, Reclaimed}
     ] ++ GcMetrics ++ [GcEvents]).
 
-%% Step 1: the supervisor and the worker.
-init({sup, Intensity}) ->
-    Flags = #{strategy => one_for_one, intensity => Intensity, period => ?PERIOD_S},
+%% Step 1: the supervisor, the worker and its siblings.
+init({sup, Intensity, {Strategy, Siblings}}) ->
+    Flags = #{strategy => Strategy, intensity => Intensity, period => ?PERIOD_S},
     Worker = #{id => worker, start => {gen_server, start_link, [{local, ?WORKER}, ?MODULE, worker, []]}},
-    {ok, {Flags, [Worker]}};
+    Others = [#{id => {sibling, I}, start => {gen_server, start_link, [?MODULE, worker, []]}}
+              || I <- lists:seq(1, Siblings)],
+    {ok, {Flags, [Worker | Others]}};
 init(worker) ->
     {ok, no_state}.
 
@@ -75,28 +85,38 @@ handle_call(ping, _From, State) ->
 handle_cast(crash, _State) ->
     erlang:error(crash).
 
-%% Steps 1 and 2: Left crashes, batch by batch.
-batches(0, _PerSupervisor, _Crash, Samples, Calls) ->
-    {Samples, Calls};
-batches(Left, PerSupervisor, Crash, Samples, Calls) ->
+%% Steps 1 to 3: Left crashes, batch by batch. Acc is {Samples, Calls, SiblingsRestarted}.
+batches(0, _PerSupervisor, _Tree, _Crash, Acc) ->
+    Acc;
+batches(Left, PerSupervisor, Tree, Crash, Acc) ->
     Size = min(Left, PerSupervisor),
-    {Samples1, Calls1} = batch(Size, Crash, Samples, Calls),
-    batches(Left - Size, PerSupervisor, Crash, Samples1, Calls1).
+    batches(Left - Size, PerSupervisor, Tree, Crash, batch(Size, Tree, Crash, Acc)).
 
 %% One batch under a fresh supervisor, stopped afterwards (a normal exit, which the linked
 %% caller ignores).
-batch(Size, Crash, Samples, Calls) ->
-    {ok, Sup} = supervisor:start_link(?MODULE, {sup, Size}),
-    Result = crash_all(Size, Crash, Samples, Calls),
+batch(Size, Tree, Crash, Acc) ->
+    {ok, Sup} = supervisor:start_link(?MODULE, {sup, Size, Tree}),
+    {_, Count} = Tree,
+    {Result, Siblings} = crash_all(Size, {Sup, Count}, Crash, siblings({Sup, Count}), Acc),
+    [Pid = gen_server:call(Pid, ping, ?CALL_TIMEOUT) || Pid <- Siblings],
     ok = gen_server:stop(Sup),
     Result.
 
-%% Step 2, Left times: the latencies in microseconds and the calls they took.
-crash_all(0, _Crash, Samples, Calls) ->
-    {Samples, Calls};
-crash_all(Left, Crash, Samples, Calls) ->
+%% Step 2, Left times: the latencies in microseconds, the calls they took and the siblings
+%% restarted; returns them with the siblings' pids at the end.
+crash_all(0, _Sup, _Crash, Siblings, Acc) ->
+    {Acc, Siblings};
+crash_all(Left, Sup, Crash, Siblings, {Samples, Calls, Restarted}) ->
     {Us, Made} = one_crash(Crash),
-    crash_all(Left - 1, Crash, [Us | Samples], Calls + Made).
+    Now = siblings(Sup),
+    Changed = length([x || {Was, Is} <- lists:zip(Siblings, Now), Was =/= Is]),
+    crash_all(Left - 1, Sup, Crash, Now, {[Us | Samples], Calls + Made, Restarted + Changed}).
+
+%% The siblings' pids in id order; no request when there are none.
+siblings({_Sup, 0}) ->
+    [];
+siblings({Sup, _}) ->
+    [Pid || {_, Pid} <- lists:sort([{I, Pid} || {{sibling, I}, Pid, worker, _} <- supervisor:which_children(Sup)])].
 
 %% Step 2 once: the latency in microseconds and the calls made.
 one_crash(Crash) ->

@@ -29,6 +29,9 @@ main(Params) ->
     M = proplists:get_value(laps, Params, 1000),
     P = proplists:get_value(payload, Params, 0),
     C = proplists:get_value(copies, Params, 1),
+    %% time_split (heaplab's mutator / send / GC split) needs a runtime that times its
+    %% sends; heaplab refuses time_split=on for the BEAM before erl starts.
+    off = proplists:get_value(time_split, Params, off),
     Hops = N * M,
     Trace = heaplab_report:gc_trace_start(),
     Next = build(N - 1, self(), N),

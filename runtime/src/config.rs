@@ -53,6 +53,9 @@ pub struct Config {
     /// slice. Defaults to the thread's scoped default
     /// ([`with_default_slice_sink`](crate::trace::with_default_slice_sink)), usually none.
     pub slice_sink: Option<Arc<dyn SliceSink>>,
+    /// Time every [`Cx::send`](crate::Cx::send) and add it to its scheduler's
+    /// [`send_ns`](crate::SchedulerStats::send_ns) (default off: two clock reads per send).
+    pub time_sends: bool,
 }
 
 impl fmt::Debug for Config {
@@ -67,6 +70,7 @@ impl fmt::Debug for Config {
             .field("overrun_threshold", &self.overrun_threshold)
             .field("report_panics", &self.report_panics)
             .field("slice_sink", &self.slice_sink.is_some())
+            .field("time_sends", &self.time_sends)
             .finish()
     }
 }
@@ -83,6 +87,7 @@ impl Default for Config {
             overrun_threshold: DEFAULT_OVERRUN_THRESHOLD,
             report_panics: true,
             slice_sink: crate::trace::default_slice_sink(),
+            time_sends: false,
         }
     }
 }
@@ -230,6 +235,12 @@ impl Builder {
     /// Where scheduler slices go (see [`crate::trace`]).
     pub fn slice_sink(mut self, sink: Arc<dyn SliceSink>) -> Self {
         self.config.slice_sink = Some(sink);
+        self
+    }
+
+    /// Whether sends are timed (see [`Config::time_sends`]).
+    pub fn time_sends(mut self, on: bool) -> Self {
+        self.config.time_sends = on;
         self
     }
 

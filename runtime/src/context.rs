@@ -27,6 +27,7 @@ use crate::priority::Priority;
 use crate::registry::RegisterError;
 use crate::runtime::{down_message, exit_message, Relation, SpawnOptions};
 use crate::scheduler;
+use crate::stats::RuntimeStats;
 use crate::strategy::{Message, ProcessHeap};
 use crate::table::SpawnError;
 use crate::task::{Envelope, Task};
@@ -106,6 +107,12 @@ impl Cx {
         (out.expect("the heap ran the closure"), words)
     }
 
+    /// Counters of the runtime and each scheduler, as [`Runtime::stats`](crate::Runtime::stats)
+    /// gives them outside (`erlang:statistics/1`).
+    pub fn runtime_stats(&self) -> RuntimeStats {
+        self.task.shared.stats()
+    }
+
     /// This process's pid.
     pub fn self_pid(&self) -> Pid {
         self.task.pid
@@ -123,14 +130,28 @@ impl Cx {
     /// is copied into a message fragment, as a BEAM send copies; under the shared heap it is
     /// sent by reference. Sending to a dead process does nothing.
     pub fn send(&mut self, to: Pid, build: impl for<'h> FnOnce(Mu<'h>) -> Term<'h>) {
-        let mut build = Some(build);
-        let message = self.heap.message(&mut |h| (build.take().expect("a message is built once"))(h));
-        self.send_message(to, message);
+        self.timed(|cx| {
+            let mut build = Some(build);
+            let message = cx.heap.message(&mut |h| (build.take().expect("a message is built once"))(h));
+            cx.send_message(to, message);
+        });
     }
 
     /// Sends a prepared fragment (copied into the receiver's heap on delivery).
     pub fn send_fragment(&mut self, to: Pid, message: Fragment) {
-        self.send_message(to, Message::Copied(message));
+        self.timed(|cx| cx.send_message(to, Message::Copied(message)));
+    }
+
+    /// Runs the send `f`, timing it when the runtime times sends ([`Config::time_sends`]).
+    ///
+    /// [`Config::time_sends`]: crate::Config::time_sends
+    fn timed(&mut self, f: impl FnOnce(&mut Cx)) {
+        if !self.task.shared.config.time_sends {
+            return f(self);
+        }
+        let start = Instant::now();
+        f(self);
+        scheduler::add_send_time(&self.task.shared, start.elapsed());
     }
 
     fn send_message(&mut self, to: Pid, message: Message) {

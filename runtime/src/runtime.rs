@@ -74,6 +74,18 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Counters of the runtime and each scheduler.
+    pub(crate) fn stats(&self) -> RuntimeStats {
+        RuntimeStats {
+            processes: self.table.count(),
+            process_limit: self.table.limit(),
+            spawned: self.spawned.load(Ordering::Relaxed),
+            exited: self.exited.load(Ordering::Relaxed),
+            registered: self.registry.len(),
+            schedulers: self.counters.iter().map(SchedulerStats::from_counters).collect(),
+        }
+    }
+
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Acquire)
     }
@@ -419,14 +431,7 @@ impl Runtime {
 
     /// Counters of the runtime and each scheduler.
     pub fn stats(&self) -> RuntimeStats {
-        RuntimeStats {
-            processes: self.shared.table.count(),
-            process_limit: self.shared.table.limit(),
-            spawned: self.shared.spawned.load(Ordering::Relaxed),
-            exited: self.shared.exited.load(Ordering::Relaxed),
-            registered: self.shared.registry.len(),
-            schedulers: self.shared.counters.iter().map(SchedulerStats::from_counters).collect(),
-        }
+        self.shared.stats()
     }
 
     /// Stops the schedulers and ends every process with reason `shutdown` (Invariant 2).

@@ -18,7 +18,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread::Thread;
@@ -94,6 +94,9 @@ pub(crate) struct SchedulerCounters {
     pub(crate) parks: AtomicUsize,
     pub(crate) overruns: AtomicUsize,
     pub(crate) slice_ns: Mutex<Option<hdrhistogram::Histogram<u64>>>,
+    /// Time spent in timed sends ([`crate::Config::time_sends`]), and their number.
+    pub(crate) send_ns: AtomicU64,
+    pub(crate) timed_sends: AtomicU64,
 }
 
 struct Local {
@@ -186,6 +189,15 @@ pub(crate) fn add_timer(shared: &Arc<Shared>, deadline: Instant, action: crate::
     } else if index.is_none() {
         // Scheduler 0 may be parked without a timeout: make it look at its wheel again.
         shared.sleepers.unpark(0);
+    }
+}
+
+/// Adds one timed send to the counters of the scheduler running on this thread (none off a
+/// scheduler thread).
+pub(crate) fn add_send_time(shared: &Shared, elapsed: Duration) {
+    if let Some(counters) = current_scheduler().and_then(|i| shared.counters.get(i as usize)) {
+        counters.send_ns.fetch_add(elapsed.as_nanos().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
+        counters.timed_sends.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -17,6 +17,12 @@ pub struct SchedulerStats {
     pub overruns: usize,
     /// Slice length percentiles in nanoseconds: p50, p99, p999, max (0 when unknown).
     pub slice_ns: [u64; 4],
+    /// Nanoseconds spent in timed sends, from the call of `Cx::send` to its return
+    /// (building the message, copying it under per-process heaps, enqueueing it, waking the
+    /// receiver); 0 unless the runtime times sends ([`crate::Config::time_sends`]).
+    pub send_ns: u64,
+    /// Sends timed.
+    pub timed_sends: u64,
 }
 
 impl SchedulerStats {
@@ -30,6 +36,8 @@ impl SchedulerStats {
             parks: c.parks.load(Ordering::Relaxed),
             overruns: c.overruns.load(Ordering::Relaxed),
             slice_ns,
+            send_ns: c.send_ns.load(Ordering::Relaxed),
+            timed_sends: c.timed_sends.load(Ordering::Relaxed),
         }
     }
 }
@@ -55,6 +63,16 @@ impl RuntimeStats {
     /// Steals over all schedulers.
     pub fn steals(&self) -> usize {
         self.schedulers.iter().map(|s| s.steals).sum()
+    }
+
+    /// Nanoseconds in timed sends over all schedulers.
+    pub fn send_ns(&self) -> u64 {
+        self.schedulers.iter().map(|s| s.send_ns).sum()
+    }
+
+    /// Timed sends over all schedulers.
+    pub fn timed_sends(&self) -> u64 {
+        self.schedulers.iter().map(|s| s.timed_sends).sum()
     }
 
     /// Overruns over all schedulers.

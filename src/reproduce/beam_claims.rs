@@ -10,7 +10,10 @@ use crate::report::Report;
 
 /// Every experiment of the paper at `size`.
 pub fn experiments(size: Size) -> Vec<Experiment> {
-    let spawned: &[u64] = size.pick(&[1_000_000, 2_000_000], &[100_000, 1_000_000], &[1000]);
+    let spawned: &[u64] = size.pick(&[1_000_000, 2_000_000, 5_000_000], &[100_000, 1_000_000], &[1000]);
+    // The most processes that fit: heaplab's ~0.9 KB each in 24 GB with room to spare (the
+    // BEAM's 2.6 KB would need 42 GB; its largest run is the last of `spawned`).
+    let most: &[u64] = size.pick(&[16_000_000], &[2_000_000], &[2000]);
     let state_mb: &[u64] = size.pick(&[16, 64, 256], &[16, 64], &[1]);
     let large_fixed: &[&str] = size.pick(
         &["processes=1000", "requests=200000"],
@@ -26,8 +29,11 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
         &["processes=10000", "rewrites=1", "requests=20000"],
         &["processes=10", "rewrites=1", "requests=100"],
     );
-    let crashes: &[u64] = size.pick(&[10_000], &[2000], &[20]);
-    let restart_fixed: &[&str] = size.pick(&[], &[], &["supervisor_crashes=10"]);
+    let siblings: &[u64] = size.pick(&[0, 10, 100], &[0, 10, 100], &[0, 3]);
+    let restart_fixed: &[&str] =
+        size.pick(&["crashes=10000"], &["crashes=2000"], &["crashes=20", "supervisor_crashes=10"]);
+    let restart_all: Vec<&str> =
+        restart_fixed.iter().copied().chain(["supervisor_strategy=one_for_all"]).collect();
     let busy: &[u64] = size.pick(&[0, 2, 8, 32], &[0, 8], &[0, 2]);
     let pings = size.pick("pings=10000", "pings=2000", "pings=50");
 
@@ -47,6 +53,21 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             ],
             plots: vec![Figure::Metric("spawn_ns_per_process"), Figure::Metric("bytes_per_process")],
             beam: true,
+        },
+        Experiment {
+            id: "spawn-max",
+            title: "The most processes that fit in memory, heaplab only",
+            workload: "spawn",
+            schedulers: Some(2),
+            x: "processes",
+            points: sweep("processes", most, &[]),
+            figures: vec![
+                Figure::Metric("bytes_per_process"),
+                Figure::Metric("spawn_ns_per_process"),
+                Figure::Metric("exit_ns_per_process"),
+            ],
+            plots: vec![],
+            beam: false,
         },
         Experiment {
             id: "gc-local",
@@ -99,16 +120,23 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
         },
         Experiment {
             id: "restart",
-            title: "one_for_one: time from a worker's crash to service by its restarted successor",
+            title: "one_for_one: crash-to-service time of a worker, and its siblings restarted with it",
             workload: "restart",
             schedulers: Some(2),
-            x: "crashes",
-            points: sweep("crashes", crashes, restart_fixed),
-            figures: vec![
-                Figure::Hist("restart_latency_us", Pct::P50),
-                Figure::Hist("restart_latency_us", Pct::P99),
-                Figure::Metric("calls_per_restart"),
-            ],
+            x: "siblings",
+            points: sweep("siblings", siblings, restart_fixed),
+            figures: restart_figures(),
+            plots: vec![],
+            beam: true,
+        },
+        Experiment {
+            id: "restart-all",
+            title: "Contrast: the same crashes under one_for_all, which restarts every sibling too",
+            workload: "restart",
+            schedulers: Some(2),
+            x: "siblings",
+            points: sweep("siblings", siblings, &restart_all),
+            figures: restart_figures(),
             plots: vec![],
             beam: true,
         },
@@ -131,6 +159,16 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
     ]
 }
 
+/// The restart experiments' columns.
+fn restart_figures() -> Vec<Figure> {
+    vec![
+        Figure::Hist("restart_latency_us", Pct::P50),
+        Figure::Hist("restart_latency_us", Pct::P99),
+        Figure::Metric("siblings_restarted"),
+        Figure::Metric("calls_per_restart"),
+    ]
+}
+
 fn find<'e>(experiments: &'e [Experiment], id: &str) -> &'e Experiment {
     experiments.iter().find(|e| e.id == id).expect("the paper defines this experiment")
 }
@@ -150,6 +188,15 @@ pub fn findings(reports: &[Report], experiments: &[Experiment]) -> Vec<String> {
         at(spawn, last, "per-process", ns),
         at(spawn, last, "beam", bytes),
         at(spawn, last, "beam", ns),
+    ));
+    let most = find(experiments, "spawn-max");
+    lines.push(format!(
+        "Most processes run ({} on heaplab, 24 GB machine): {} and {} per process per-process, {} and {} shared.",
+        most.x_value(0),
+        at(most, 0, "per-process", bytes),
+        at(most, 0, "per-process", ns),
+        at(most, 0, "shared", bytes),
+        at(most, 0, "shared", ns),
     ));
     let local = find(experiments, "gc-local");
     let last = local.points.len() - 1;
@@ -186,11 +233,21 @@ pub fn findings(reports: &[Report], experiments: &[Experiment]) -> Vec<String> {
         pressure.x_value(last),
     ));
     let restart = find(experiments, "restart");
+    let all = find(experiments, "restart-all");
+    let last = restart.points.len() - 1;
     let p99 = Figure::Hist("restart_latency_us", Pct::P99);
+    let again = Figure::Metric("siblings_restarted");
     lines.push(format!(
-        "Restart (one_for_one, one worker): p99 from crash to service per-process {}, BEAM {}; that siblings keep running is not measured (one child).",
-        at(restart, 0, "per-process", p99),
-        at(restart, 0, "beam", p99),
+        "Restart (one_for_one, {} siblings): p99 from crash to service per-process {}, BEAM {}; siblings restarted per-process {}, shared {}, BEAM {} (one_for_all: {}, {}, {}).",
+        restart.x_value(last),
+        at(restart, last, "per-process", p99),
+        at(restart, last, "beam", p99),
+        at(restart, last, "per-process", again),
+        at(restart, last, "shared", again),
+        at(restart, last, "beam", again),
+        at(all, last, "per-process", again),
+        at(all, last, "shared", again),
+        at(all, last, "beam", again),
     ));
     let preempt = find(experiments, "preempt");
     let last = preempt.points.len() - 1;

@@ -72,6 +72,22 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
     let small_laps = size.pick("laps=1000", "laps=200", "laps=5");
     let big_processes: &[u64] = size.pick(&[100, 300, 1000], &[100, 300], &[10]);
 
+    let split_payloads: &[u64] = size.pick(&[0, 10, 100, 1000, 10_000], &[0, 100, 1000], &[0, 100]);
+    let split_points: Vec<Vec<String>> = split_payloads
+        .iter()
+        .map(|&p| {
+            let laps = format!("laps={}", laps(size, p));
+            vec![format!("payload={p}"), format!("processes={ring}"), laps, "time_split=on".to_owned()]
+        })
+        .collect();
+    // The first figure is the one the table's shared ÷ per-process column divides.
+    let split_figures = vec![
+        Figure::Metric("ns_per_hop"),
+        Figure::Metric("mutator_pct"),
+        Figure::Metric("send_pct"),
+        Figure::Metric("gc_pct"),
+    ];
+
     vec![
         Experiment {
             id: "send-cost",
@@ -123,6 +139,33 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             figures: vec![Figure::Metric("messages_per_s"), Figure::Hist("gc_pause_us", Pct::Max)],
             plots: vec![Figure::Metric("messages_per_s")],
             beam: true,
+        },
+        Experiment {
+            id: "time-split",
+            title: "Time split: % of the ring's time in mutator, send and GC (1 scheduler, sends timed)",
+            workload: "ring",
+            schedulers: Some(1),
+            x: "payload",
+            points: split_points,
+            figures: split_figures,
+            plots: vec![Figure::Metric("send_pct"), Figure::Metric("gc_pct")],
+            beam: false,
+        },
+        Experiment {
+            id: "time-split-procs",
+            title: "Time split: % of procs-like (big) time in mutator, send and GC (1 scheduler, sends timed)",
+            workload: "big",
+            schedulers: Some(1),
+            x: "processes",
+            points: sweep("processes", big_processes, &["time_split=on"]),
+            figures: vec![
+                Figure::Metric("messages_per_s"),
+                Figure::Metric("mutator_pct"),
+                Figure::Metric("send_pct"),
+                Figure::Metric("gc_pct"),
+            ],
+            plots: vec![],
+            beam: false,
         },
         Experiment {
             id: "pause-vs-processes",
@@ -256,6 +299,20 @@ pub fn findings(reports: &[Report], experiments: &[Experiment]) -> Vec<String> {
             e.x_value(last),
         ));
     }
+    let split = find(experiments, "time-split");
+    let last_split = split.points.len() - 1;
+    let parts = |heap: &str, i: usize| {
+        ["mutator_pct", "send_pct", "gc_pct"].map(|m| at(split, i, heap, Figure::Metric(m))).join(" / ")
+    };
+    lines.push(format!(
+        "Time split (ring, mutator / send / GC %): at {} words per-process {}, shared {}; at {} words per-process {}, shared {}.",
+        split.x_value(0),
+        parts("per-process", 0),
+        parts("shared", 0),
+        split.x_value(last_split),
+        parts("per-process", last_split),
+        parts("shared", last_split),
+    ));
     let space = find(experiments, "space");
     let rss = Figure::Metric("peak_rss_bytes");
     let sharing = find(experiments, "sharing");

@@ -54,6 +54,7 @@ const PARAMS: &[ParamSpec] = &[
         kind: ParamKind::Integer { min: 1, max: 10_000 },
         description: "times every member pings every other",
     },
+    runtime::TIME_SPLIT,
 ];
 
 /// The atoms of the protocol.
@@ -86,8 +87,9 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     let n = context.params.integer("processes");
     let rounds = context.params.integer("rounds");
     let rt = runtime::start(context, usize::try_from(n).unwrap_or(usize::MAX))?;
+    let split = runtime::time_split_on(&context.params);
 
-    let elapsed = rt
+    let (elapsed, window) = rt
         .block_on(move |mut cx| async move {
             let atoms = Atoms::new();
             let root = cx.self_pid();
@@ -100,13 +102,15 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
                 cx.tick(0).await;
             }
             let members = table.get_or_init(|| members.into_boxed_slice());
+            let window = split.then(|| runtime::SplitStart::now(&cx));
             let start = Instant::now();
             for &pid in members.iter() {
                 cx.send(pid, |h| h.atom(atoms.go));
             }
             // Protocol step 4.
             await_atoms(&mut cx, atoms.done, n).await;
-            Ok::<_, SpawnError>(start.elapsed())
+            let elapsed = start.elapsed();
+            Ok::<_, SpawnError>((elapsed, window.map(|w| w.end(&cx))))
         })
         .map_err(|reason| runtime::process_failed("big", "root", reason))?
         .map_err(|e| Failure::run(format!("big: {e}")))?;
@@ -116,6 +120,9 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     let mut measurements = Measurements::default();
     measurements.metric("messages", messages as f64);
     measurements.metric("messages_per_s", ratio(messages as f64, elapsed.as_secs_f64()));
+    if let Some(window) = window {
+        window.record(&mut measurements, &context.gc_log);
+    }
     Ok(measurements)
 }
 

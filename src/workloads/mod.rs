@@ -18,6 +18,8 @@ mod ring;
 mod runtime;
 mod spawn;
 
+pub(crate) use runtime::time_split_on;
+
 use crate::workload::Workload;
 
 /// Every workload, in name order (Invariant 1).

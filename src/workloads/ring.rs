@@ -76,6 +76,7 @@ const PARAMS: &[ParamSpec] = &[
         kind: ParamKind::Integer { min: 1, max: 1_000_000 },
         description: "processes in the ring",
     },
+    runtime::TIME_SPLIT,
 ];
 
 fn run(context: &RunContext) -> Result<Measurements, Failure> {
@@ -84,9 +85,10 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     let payload = context.params.integer("payload") as i64;
     let copies = context.params.integer("copies");
     let rt = runtime::start(context, n as usize)?;
+    let split = runtime::time_split_on(&context.params);
     let (n, hops_term) = (n as i64, hops as i64);
 
-    let (elapsed, received_words) = rt
+    let (elapsed, received_words, window) = rt
         .block_on(move |mut cx| async move {
             // Protocol step 1.
             let mut next = cx.self_pid();
@@ -103,6 +105,7 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
             });
             cx.garbage_collect().await;
             let before = cx.heap_stats().used_words();
+            let window = split.then(|| runtime::SplitStart::now(&cx));
             let start = Instant::now();
             cx.send(next, |h| token(h, hops_term - 1, &list));
             let received = loop {
@@ -113,11 +116,12 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
                 cx.send(next, |h| token(h, k - 1, &list));
             };
             let elapsed = start.elapsed();
+            let window = window.map(|w| w.end(&cx));
             // Protocol step 4.
             cx.garbage_collect().await;
             let after = cx.heap_stats().used_words();
             drop(received);
-            Ok::<_, SpawnError>((elapsed, after.saturating_sub(before)))
+            Ok::<_, SpawnError>((elapsed, after.saturating_sub(before), window))
         })
         .map_err(|reason| runtime::process_failed("ring", "root", reason))?
         .map_err(|e| Failure::run(format!("ring: {e}")))?;
@@ -133,6 +137,9 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     };
     measurements.metric("copied_words_per_hop", copied as f64);
     measurements.metric("received_live_words", received_words as f64);
+    if let Some(window) = window {
+        window.record(&mut measurements, &context.gc_log);
+    }
     Ok(measurements)
 }
 
@@ -209,6 +216,27 @@ mod tests {
             assert_eq!(measurements.metrics["hops"], (processes * laps) as f64);
             assert!(measurements.metrics["ns_per_hop"] > 0.0);
         }
+    }
+
+    #[test]
+    fn the_time_split_covers_the_window_and_needs_one_scheduler() {
+        for strategy in [Strategy::PerProcess, Strategy::Shared] {
+            let split = run_under(strategy, &["processes=10", "laps=20", "payload=1000", "time_split=on"], 1);
+            let parts = ["mutator", "send", "gc"];
+            let pct: f64 = parts.iter().map(|p| split.metrics[&format!("{p}_pct")]).sum();
+            assert!((pct - 100.0).abs() < 1e-6, "{strategy}: {pct}");
+            assert!(split.metrics["send_ns"] > 0.0 && split.metrics["mutator_ns"] > 0.0, "{strategy}");
+            let plain = run_under(strategy, &["processes=10", "laps=2"], 1);
+            assert!(parts.iter().all(|p| !plain.metrics.contains_key(&format!("{p}_ns"))), "{strategy}");
+        }
+        let context = RunContext {
+            params: Params::from_assignments("ring", PARAMS, &["time_split=on"]).unwrap(),
+            strategy: Strategy::PerProcess,
+            schedulers: 2,
+            gc_log: Arc::new(GcLog::new()),
+        };
+        let error = run(&context).expect_err("two schedulers are refused").to_string();
+        assert!(error.contains("--schedulers 1"), "{error}");
     }
 
     #[test]

@@ -1,9 +1,42 @@
-//! What the workloads that run on a heaplab runtime share: starting the runtime for a run.
+//! What the workloads that run on a heaplab runtime share: starting the runtime for a run,
+//! and the mutator / send / GC time split of a measured window.
+//!
+//! # The time split (`time_split=on`, ring and big)
+//! Johansson, Sagonas and Wilhelmsson (ISMM 2002) report each benchmark's time as mutator,
+//! send and GC. With one scheduler the window from a workload's clock start to its stop is
+//! all scheduler time (the workloads that declare the parameter always have a runnable
+//! process), so it splits exactly:
+//! - send: the runtime times every `Cx::send` from call to return (building the message,
+//!   copying it on private heaps, enqueueing, waking the receiver): `send_ns`;
+//! - GC: the pauses of the collections that began inside the window: `gc_ns`;
+//! - mutator: the rest (the workload's own work, receives, scheduling): `mutator_ns`;
+//!
+//! and each as a percentage of the window (`mutator_pct`, `send_pct`, `gc_pct`). Timing
+//! costs two clock reads per send, so runs with the split are not compared with runs
+//! without it. A collection run inside a send (none of the declaring workloads has one)
+//! would count twice.
 
-use heaplab_runtime::{Runtime, DEFAULT_MAX_PROCESSES, MAX_TABLE_PROCESSES};
+use std::time::{Duration, Instant};
+
+use heaplab_runtime::{Cx, Runtime, DEFAULT_MAX_PROCESSES, MAX_TABLE_PROCESSES};
 
 use crate::failure::Failure;
-use crate::workload::RunContext;
+use crate::gc_log::GcLog;
+use crate::params::{ParamKind, ParamSpec, ParamValue};
+use crate::workload::{Measurements, RunContext};
+
+/// The parameter that turns the time split on (module docs).
+pub(super) const TIME_SPLIT: ParamSpec = ParamSpec {
+    name: "time_split",
+    default: "off",
+    kind: ParamKind::OneOf(&["off", "on"]),
+    description: "time every send and split the run into mutator, send and GC time (1 scheduler)",
+};
+
+/// Whether the run asks for the time split.
+pub(crate) fn time_split_on(params: &crate::params::Params) -> bool {
+    params.iter().any(|(name, value)| name == TIME_SPLIT.name && value == ParamValue::Word("on"))
+}
 
 /// Processes a workload may need besides the ones it counts (the root process of
 /// `block_on`, one finishing while the next starts).
@@ -19,11 +52,19 @@ pub(super) fn start(context: &RunContext, processes: usize) -> Result<Runtime, F
     let heap_kind = context.strategy.heap_kind().ok_or_else(|| {
         Failure::usage(format!("heap '{}' does not run on the heaplab runtime", context.strategy))
     })?;
+    let time_sends = time_split_on(&context.params);
+    if time_sends && context.schedulers != 1 {
+        return Err(Failure::usage(format!(
+            "time_split=on needs --schedulers 1 (got {}): the split divides one scheduler's time",
+            context.schedulers
+        )));
+    }
     Runtime::builder()
         .heap_kind(heap_kind)
         .schedulers(context.schedulers as usize)
         .max_processes(limit)
         .gc_sink(context.gc_log.clone())
+        .time_sends(time_sends)
         .build()
         .map_err(|e| Failure::run(format!("cannot start the runtime: {e}")))
 }
@@ -31,4 +72,52 @@ pub(super) fn start(context: &RunContext, processes: usize) -> Result<Runtime, F
 /// A one-line failure for a process that ended without a result.
 pub(super) fn process_failed(workload: &str, what: &str, reason: impl std::fmt::Display) -> Failure {
     Failure::run(format!("{workload}: the {what} process failed: {reason}"))
+}
+
+/// The start of a window whose time is split (module docs); taken inside a process.
+pub(super) struct SplitStart {
+    at: Instant,
+    send_ns: u64,
+}
+
+impl SplitStart {
+    /// Opens a window now.
+    pub(super) fn now(cx: &Cx) -> SplitStart {
+        SplitStart { send_ns: cx.runtime_stats().send_ns(), at: Instant::now() }
+    }
+
+    /// Closes the window now.
+    pub(super) fn end(self, cx: &Cx) -> SplitWindow {
+        let end = Instant::now();
+        SplitWindow {
+            start: self.at,
+            end,
+            send_ns: cx.runtime_stats().send_ns().saturating_sub(self.send_ns),
+        }
+    }
+}
+
+/// A closed window: its bounds and the send time inside it.
+pub(super) struct SplitWindow {
+    start: Instant,
+    end: Instant,
+    send_ns: u64,
+}
+
+impl SplitWindow {
+    /// Adds the split's metrics (module docs), with the GC time from the run's log.
+    pub(super) fn record(&self, measurements: &mut Measurements, gc_log: &GcLog) {
+        let window = nanos(self.end.saturating_duration_since(self.start));
+        let gc = gc_log.pause_ns_between(self.start, self.end);
+        let mutator = window.saturating_sub(self.send_ns).saturating_sub(gc);
+        let pct = |part: u64| if window == 0 { 0.0 } else { 100.0 * part as f64 / window as f64 };
+        for (name, part) in [("mutator", mutator), ("send", self.send_ns), ("gc", gc)] {
+            measurements.metric(&format!("{name}_ns"), part as f64);
+            measurements.metric(&format!("{name}_pct"), pct(part));
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

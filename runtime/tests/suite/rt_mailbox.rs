@@ -172,3 +172,34 @@ fn messages_from_outside_arrive_in_order() {
     });
     assert_eq!(got, (0..N).collect::<Vec<_>>());
 }
+
+/// With `time_sends`, every send from a process is timed and counted on its scheduler,
+/// fragments included; without it nothing is.
+#[test]
+fn timed_sends_are_counted_only_when_asked_for() {
+    for on in [false, true] {
+        let (timed, send_ns) = guarded(move || {
+            let rt = crate::common::builder().schedulers(2).time_sends(on).build().unwrap();
+            rt.block_on(|mut cx| async move {
+                let me = cx.self_pid();
+                let before = cx.runtime_stats();
+                for i in 0..100 {
+                    cx.send(me, |h| h.int(i));
+                }
+                cx.send_fragment(me, heaplab_gc::Fragment::build(|h| h.int(100)));
+                for i in 0..=100 {
+                    assert_eq!(cx.receive(int).await, i);
+                }
+                let after = cx.runtime_stats();
+                (after.timed_sends() - before.timed_sends(), after.send_ns() - before.send_ns())
+            })
+            .unwrap()
+        });
+        if on {
+            assert_eq!(timed, 101);
+            assert!(send_ns > 0);
+        } else {
+            assert_eq!((timed, send_ns), (0, 0));
+        }
+    }
+}

@@ -268,8 +268,12 @@ fn concurrent_spawns_at_the_limit_never_exceed_it() {
         let out = rt
             .block_on(|mut cx| async move {
                 let me = cx.self_pid();
+                let mut starting = Vec::new();
                 for _ in 0..SPAWNERS {
-                    cx.spawn(move |mut cx| async move {
+                    let spawner = cx.spawn(move |mut cx| async move {
+                        // Start together, once every spawner holds its place: a spawner that
+                        // ran ahead could fill the table before the last one is spawned.
+                        cx.receive(int).await;
                         let own = cx.self_pid();
                         let mut children = Vec::new();
                         let mut failed = 0;
@@ -290,8 +294,11 @@ fn concurrent_spawns_at_the_limit_never_exceed_it() {
                         for child in children {
                             cx.send(child, |h| h.int(0));
                         }
-                    })
-                    .unwrap();
+                    });
+                    starting.push(spawner.unwrap());
+                }
+                for spawner in starting {
+                    cx.send(spawner, |h| h.int(0));
                 }
                 let (mut ok, mut failed, mut spawners) = (0, 0, Vec::new());
                 for _ in 0..SPAWNERS {

@@ -5,7 +5,10 @@
 %% Protocol (the Rust version in src/workloads/exit.rs follows the same steps):
 %% 1. A process builds heap_mb MiB of live words: one tuple (header + elements), or a list
 %%    of small integers (one cons cell per two words); it collects itself (a fullsweep, so
-%%    the data sits in one heap) and reports its heap size, then waits.
+%%    the data sits in one heap) and reports its heap size, then waits. A BEAM tuple has at
+%%    most 2^24 - 1 elements (MAX_ARITYVAL, erts/emulator/beam/erl_term.h), 128 MiB: above
+%%    that the "one object" is a tuple of as few such tuples as hold the words (2 at
+%%    256 MiB), still O(1) objects against millions.
 %% 2. The root monitors it, starts the clock, kills it and stops the clock at its 'DOWN':
 %%    the exit signal, the teardown and the freeing of the heap.
 %% 3. Repeat `repeats` times per kind, alternating which is built first; medians and minima.
@@ -15,6 +18,9 @@
 
 -module(heaplab_exit).
 -export([main/1, holder/3]).
+
+%% The most elements of a tuple (MAX_ARITYVAL in erl_term.h).
+-define(MAX_ARITY, 16#FFFFFF).
 
 main(Params) ->
     HeapMb = proplists:get_value(heap_mb, Params, 64),
@@ -46,11 +52,11 @@ order(_R, Words) -> [exit_one(many, Words), exit_one(one, Words)].
 
 %% Steps 1 and 2 for one process: {Kind, DropNs, HeapBytes}.
 exit_one(Kind, Words) ->
-    Pid = spawn(?MODULE, holder, [self(), Kind, Words]),
+    {Pid, Ref} = spawn_monitor(?MODULE, holder, [self(), Kind, Words]),
     HeapBytes = receive
-                    {heaplab_built, Pid, Bytes} -> Bytes
+                    {heaplab_built, Pid, Bytes} -> Bytes;
+                    {'DOWN', Ref, process, Pid, Reason} -> erlang:error({holder_failed, Kind, Reason})
                 end,
-    Ref = monitor(process, Pid),
     T0 = erlang:monotonic_time(nanosecond),
     exit(Pid, kill),
     receive
@@ -62,7 +68,7 @@ exit_one(Kind, Words) ->
 %% Step 1: the process holding the data.
 holder(Root, Kind, Words) ->
     Data = case Kind of
-               one -> erlang:make_tuple(Words - 1, []);
+               one -> few_objects(Words);
                many -> lists:seq(1, Words div 2)
            end,
     erlang:garbage_collect(),
@@ -71,6 +77,15 @@ holder(Root, Kind, Words) ->
     receive
         never -> Data
     end.
+
+%% Step 1: Words words of heap in one tuple, or in as few tuples as the arity limit allows.
+few_objects(Words) when Words =< ?MAX_ARITY + 1 ->
+    erlang:make_tuple(Words - 1, []);
+few_objects(Words) ->
+    N = (Words + ?MAX_ARITY) div (?MAX_ARITY + 1),
+    Each = (Words - N - 1) div N,
+    %% N separate tuples: one made once and referenced N times would be shared.
+    list_to_tuple([erlang:make_tuple(Each - 1, []) || _ <- lists:seq(1, N)]).
 
 median(Values) ->
     Sorted = lists:sort(Values),

@@ -329,6 +329,51 @@ pub(crate) fn run_one<S: AsRef<str>>(
     }
 }
 
+/// Runs one workload under one strategy in a fresh `heaplab bench` process (`exe`, this
+/// program) and reads its report back: the run's memory figures (RSS growth, peak RSS) are
+/// then its own, not what earlier runs of this process left resident. Failures become the
+/// child's one-line message.
+pub(crate) fn run_isolated<S: AsRef<str>>(
+    exe: &Path,
+    workload: &Workload,
+    strategy: Strategy,
+    params: &[S],
+    schedulers: Option<u32>,
+) -> Result<Report, String> {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let json = std::env::temp_dir().join(format!("heaplab-run-{}-{n}.json", std::process::id()));
+    let mut command = std::process::Command::new(exe);
+    command.args(["bench", workload.name, "--heap", strategy.name(), "--json"]).arg(&json);
+    if let Some(n) = schedulers {
+        command.arg("--schedulers").arg(n.to_string());
+    }
+    for param in params {
+        command.arg("--set").arg(param.as_ref());
+    }
+    let output = command
+        .stdout(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run '{}': {e}", exe.display()))?;
+    let text = std::fs::read_to_string(&json);
+    let _ = std::fs::remove_file(&json);
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let reason = stderr
+            .lines()
+            .filter(|line| !line.starts_with("heaplab: note:") && !line.trim().is_empty())
+            .next_back()
+            .map_or_else(
+                || output.status.to_string(),
+                |line| line.trim_start_matches("heaplab: ").to_owned(),
+            );
+        return Err(crate::failure::one_line(reason));
+    }
+    let text = text.map_err(|e| format!("the run wrote no report '{}': {e}", json.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("the run's report '{}' is not valid: {e}", json.display()))
+}
+
 /// Writes every report so far as one JSON array (Protocol step 3, Invariant 2).
 fn write_reports(path: &Path, outcomes: &[Outcome]) -> Result<(), Failure> {
     let reports: Vec<&Report> =

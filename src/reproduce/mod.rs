@@ -10,7 +10,9 @@
 //!    install it and the reproduction carries on without it.
 //! 3. Plan the runs: every point of every experiment under per-process, shared and (step 2)
 //!    beam, each distinct run once (experiments may share runs). Run them one at a time with
-//!    progress lines; after each, rewrite `results/report.json` (an array of reports), so an
+//!    progress lines, each in a fresh `heaplab bench` process, so that a run's memory figures
+//!    (`bytes_per_process`, `peak_rss_bytes`) are not lowered or raised by what earlier runs
+//!    left resident; after each, rewrite `results/report.json` (an array of reports), so an
 //!    interrupted reproduction keeps what it measured. Then write `results/meta.json`.
 //! 4. Render from the JSON alone ([`render`]): plots into `plots/`, the generated blocks of
 //!    `README.md` between their markers ([`markers`]), and, when writing into `papers/`
@@ -171,6 +173,8 @@ pub fn run(args: &ReproduceArgs) -> Result<(), Failure> {
             }
         }
     }
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::run(format!("cannot find the heaplab program to run each run in: {e}")))?;
     let progress = Progress::new("reproduce", plan.len());
     let mut reports: Vec<Report> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
@@ -180,21 +184,17 @@ pub fn run(args: &ReproduceArgs) -> Result<(), Failure> {
         progress.start(&planned.label);
         let begun = Instant::now();
         let workload = experiment.resolve()?;
-        let result = driver::run_one(
+        let result = driver::run_isolated(
+            &exe,
             workload,
             planned.strategy,
             &experiment.points[planned.point],
             experiment.schedulers,
-            false,
         );
         match result {
-            Ok(run) => {
-                progress.finish_one(&format!(
-                    "{}: done in {}",
-                    planned.label,
-                    driver::secs(run.report.wall_s)
-                ));
-                reports.push(run.report);
+            Ok(report) => {
+                progress.finish_one(&format!("{}: done in {}", planned.label, driver::secs(report.wall_s)));
+                reports.push(report);
             }
             Err(message) => {
                 let line = format!(

@@ -361,8 +361,7 @@ pub(crate) fn run_isolated<S: AsRef<str>>(
         let stderr = String::from_utf8_lossy(&output.stderr);
         let reason = stderr
             .lines()
-            .filter(|line| !line.starts_with("heaplab: note:") && !line.trim().is_empty())
-            .next_back()
+            .rfind(|line| !line.starts_with("heaplab: note:") && !line.trim().is_empty())
             .map_or_else(
                 || output.status.to_string(),
                 |line| line.trim_start_matches("heaplab: ").to_owned(),

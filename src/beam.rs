@@ -9,7 +9,8 @@
 //!    `erlc` are on the `PATH`. Otherwise a usage failure; nothing is ever installed.
 //! 2. [`run`]: write the module's source, the sources of the modules it uses and
 //!    [`SUPPORT`] into a fresh temporary directory, compile them with `erlc`, and run `erl -noshell -pa DIR +S N:N +P LIMIT -eval 'MODULE:main(PARAMS)' -s
-//!    init stop`, where PARAMS is the proplist of the run's parameters.
+//!    init stop`, where PARAMS is the proplist of the run's parameters. A pass still running
+//!    after [`PASS_LIMIT`] is killed and the run fails ([`crate::child`]).
 //! 3. The module measures inside the VM (`erlang:monotonic_time`, `erlang:memory`) and
 //!    prints one line of JSON: an object of metric names to numbers, plus one `gc_events`
 //!    field, the collections its GC tracer saw ([`BeamGcEvent`], see
@@ -35,11 +36,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::child;
 use crate::failure::Failure;
 use crate::gc_log::GcRecord;
 use crate::params::{ParamValue, Params};
@@ -152,6 +154,14 @@ pub const SUPPORT: Program = Program {
 
 /// The smallest `+P` passed to the emulator: the BEAM's default.
 const MIN_PROCESS_LIMIT: u64 = 1 << 20;
+
+/// The longest `erlc` may take to compile a workload's modules.
+const COMPILE_LIMIT: Duration = Duration::from_secs(300);
+
+/// The longest one pass of a workload may run under `erl`: far above the longest run of the
+/// full reproductions (a few minutes); a pass past it is killed and the run fails, so a hung
+/// VM cannot stall `compare` or `reproduce`.
+pub const PASS_LIMIT: Duration = Duration::from_secs(30 * 60);
 /// Processes the VM itself may run besides the workload's (Invariant 2).
 const VM_PROCESSES: u64 = 10_000;
 /// The emulator's largest `+P`.
@@ -235,12 +245,11 @@ pub fn run(workload: &Workload, context: &RunContext) -> Result<Measurements, Fa
         sources.push(source);
     }
 
-    let compiled = Command::new(&tools.erlc)
-        .arg("-o")
-        .arg(dir.path())
-        .args(&sources)
-        .output()
-        .map_err(|e| Failure::run(format!("cannot run '{}': {e}", tools.erlc.display())))?;
+    let compiled = child::output_within(
+        Command::new(&tools.erlc).arg("-o").arg(dir.path()).args(&sources),
+        COMPILE_LIMIT,
+    )
+    .map_err(Failure::run)?;
     if !compiled.status.success() {
         return Err(Failure::run(format!(
             "erlc failed on {}.erl ({}): {}",
@@ -282,7 +291,8 @@ fn run_pass(
     pass: Pass,
 ) -> Result<BeamOutput, Failure> {
     let expression = format!("{}:main({})", program.module, proplist(&context.params));
-    let output = Command::new(&tools.erl)
+    let mut command = Command::new(&tools.erl);
+    command
         .arg("-noshell")
         .args(["-heaplab_gc_trace", if pass == Pass::Traced { "on" } else { "off" }])
         .arg("-pa")
@@ -293,9 +303,8 @@ fn run_pass(
         .arg(process_limit(&context.params).to_string())
         .arg("-eval")
         .arg(&expression)
-        .args(["-s", "init", "stop"])
-        .output()
-        .map_err(|e| Failure::run(format!("cannot run '{}': {e}", tools.erl.display())))?;
+        .args(["-s", "init", "stop"]);
+    let output = child::output_within(&mut command, PASS_LIMIT).map_err(Failure::run)?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let parsed = find_output(&stdout).map_err(|why| {
         Failure::run(format!(

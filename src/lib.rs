@@ -29,6 +29,7 @@
 
 pub mod beam;
 pub mod bench;
+pub mod child;
 pub mod cli;
 pub mod compare;
 pub mod csv;

@@ -351,10 +351,9 @@ pub(crate) fn run_isolated<S: AsRef<str>>(
     for param in params {
         command.arg("--set").arg(param.as_ref());
     }
-    let output = command
-        .stdout(std::process::Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run '{}': {e}", exe.display()))?;
+    // Both BEAM passes and the rest of the run.
+    let limit = 2 * crate::beam::PASS_LIMIT + Duration::from_secs(300);
+    let output = crate::child::output_within(&mut command, limit)?;
     let text = std::fs::read_to_string(&json);
     let _ = std::fs::remove_file(&json);
     if !output.status.success() {

@@ -191,7 +191,7 @@ pub fn findings(reports: &[Report], experiments: &[Experiment]) -> Vec<String> {
     ));
     let most = find(experiments, "spawn-max");
     lines.push(format!(
-        "Most processes run ({} on heaplab, 24 GB machine): {} and {} per process per-process, {} and {} shared.",
+        "Most processes run ({}, heaplab only): {} and {} per process per-process, {} and {} shared.",
         most.x_value(0),
         at(most, 0, "per-process", bytes),
         at(most, 0, "per-process", ns),

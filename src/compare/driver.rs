@@ -9,10 +9,12 @@
 //!    [`suite::resolve`]) under each heaplab strategy, and under `beam` where the workload has
 //!    an Erlang version.
 //! 3. Run them one at a time (one run owns the machine: timings of concurrent runs would
-//!    mean nothing), showing an overall and a current-run progress bar. After each run its
-//!    raw data goes to `csv/<workload>-<heap>/`, is reduced to what the plots need
+//!    mean nothing), each in a fresh `heaplab bench` process ([`run_isolated`]), so its
+//!    memory figures are its own and not what earlier runs left resident; showing an
+//!    overall and a current-run progress bar. The child writes the run's raw data to
+//!    `csv/<workload>-<heap>/`, which is read back, reduced to what the plots need
 //!    ([`RunPlot`]) and dropped, and `report.json` is rewritten: an interrupted suite keeps
-//!    what it measured, and a run's memory figures do not include earlier runs' samples.
+//!    what it measured.
 //! 4. Run the traced run ([`suite::TRACE_CANDIDATES`]) and write `trace-<workload>.json`.
 //! 5. Draw the plots, write `summary.md`, print where everything went and one headline line
 //!    per workload.
@@ -137,19 +139,20 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
     let trace_workload = suite::TRACE_CANDIDATES.iter().find_map(|name| suite::resolve(name).ok());
 
     // Protocol step 3.
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::run(format!("cannot find the heaplab program to run each run in: {e}")))?;
     let progress = Progress::new("compare", plan.len() + usize::from(trace_workload.is_some()));
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(plan.len());
     for planned in plan {
         progress.start(&format!("{} on {}", planned.workload.name, planned.strategy));
         let begun = Instant::now();
-        let result = run_one(planned.workload, planned.strategy, planned.entry.params, None, false);
+        let dir = out.join("csv").join(format!("{}-{}", planned.entry.id(), planned.strategy));
+        let result =
+            run_isolated(&exe, planned.workload, planned.strategy, planned.entry.params, None, Some(&dir));
         let line = match &result {
-            Ok(run) => format!(
-                "{} on {}: done in {}",
-                planned.workload.name,
-                planned.strategy,
-                secs(run.report.wall_s)
-            ),
+            Ok(report) => {
+                format!("{} on {}: done in {}", planned.workload.name, planned.strategy, secs(report.wall_s))
+            }
             Err(message) => format!(
                 "{} on {}: FAILED after {}: {message}",
                 planned.workload.name,
@@ -158,18 +161,17 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
             ),
         };
         progress.finish_one(&line);
-        let result = result.map(|run| {
-            let dir = out.join("csv").join(format!("{}-{}", planned.entry.id(), planned.strategy));
-            let histograms = run.histograms.iter().map(|(name, h)| (name.as_str(), h));
-            if let Err(e) = csv::write_dir(&dir, &run.gc_records, histograms) {
-                problems.push(format!("cannot write '{}': {e}", dir.display()));
-            }
+        let result = result.map(|report| {
+            let (gc_records, histograms) = csv::read_dir(&dir).unwrap_or_else(|e| {
+                problems.push(format!("cannot read the run's raw data back from '{}': {e}", dir.display()));
+                Default::default()
+            });
             let plot = RunPlot::new(RunData {
                 heap: planned.strategy.name(),
-                gc_records: &run.gc_records,
-                histograms: &run.histograms,
+                gc_records: &gc_records,
+                histograms: &histograms,
             });
-            (run.report, plot)
+            (report, plot)
         });
         outcomes.push(Outcome { plan: planned, result });
         write_reports(&out.join("report.json"), &outcomes)?;
@@ -331,14 +333,15 @@ pub(crate) fn run_one<S: AsRef<str>>(
 
 /// Runs one workload under one strategy in a fresh `heaplab bench` process (`exe`, this
 /// program) and reads its report back: the run's memory figures (RSS growth, peak RSS) are
-/// then its own, not what earlier runs of this process left resident. Failures become the
-/// child's one-line message.
+/// then its own, not what earlier runs of this process left resident. With `csv`, the child
+/// also writes its raw data there (`--csv`). Failures become the child's one-line message.
 pub(crate) fn run_isolated<S: AsRef<str>>(
     exe: &Path,
     workload: &Workload,
     strategy: Strategy,
     params: &[S],
     schedulers: Option<u32>,
+    csv: Option<&Path>,
 ) -> Result<Report, String> {
     static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -350,6 +353,9 @@ pub(crate) fn run_isolated<S: AsRef<str>>(
     }
     for param in params {
         command.arg("--set").arg(param.as_ref());
+    }
+    if let Some(dir) = csv {
+        command.arg("--csv").arg(dir);
     }
     // Both BEAM passes and the rest of the run.
     let limit = 2 * crate::beam::PASS_LIMIT + Duration::from_secs(300);

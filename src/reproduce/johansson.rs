@@ -100,8 +100,6 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             plots: vec![Figure::Metric("ns_per_hop")],
             beam: true,
         },
-        // Right after send-cost: a run's peak RSS includes what earlier runs of the same
-        // process left resident, and the churn runs leave hundreds of MiB.
         Experiment {
             id: "sharing",
             title: "Claim 4: loss of sharing, the token {K, [L, ..., L]} holds `copies` references to one 1000-integer list L",

@@ -190,6 +190,7 @@ pub fn run(args: &ReproduceArgs) -> Result<(), Failure> {
             planned.strategy,
             &experiment.points[planned.point],
             experiment.schedulers,
+            None,
         );
         match result {
             Ok(report) => {

@@ -97,7 +97,7 @@ impl OneHeap {
     pub fn used_words(&self) -> usize {
         match self {
             OneHeap::Private(heap) => heap.stats().used_words(),
-            OneHeap::Shared(solo) => solo.used_words(),
+            OneHeap::Shared(solo) => solo.heap.stats().used_words(),
         }
     }
 
@@ -105,10 +105,7 @@ impl OneHeap {
     pub fn heap_words(&self) -> usize {
         match self {
             OneHeap::Private(heap) => heap.stats().heap_words(),
-            OneHeap::Shared(solo) => {
-                let s = solo.heap.stats();
-                s.nursery_capacity + s.overflow_words + s.old_capacity
-            }
+            OneHeap::Shared(solo) => solo.heap.stats().heap_words(),
         }
     }
 
@@ -125,11 +122,12 @@ impl OneHeap {
                 let start = Instant::now();
                 drop(mutator);
                 let drop = start.elapsed();
-                let words_held = used_words(&heap);
+                let words_held = heap.stats().used_words();
                 heap.request_major();
                 let event =
                     heap.safepoint(&mut tlab).expect("the only worker runs the collection it requested");
-                let reclaim = Reclaim { words_held, pause: event.duration, words_after: used_words(&heap) };
+                let reclaim =
+                    Reclaim { words_held, pause: event.duration, words_after: heap.stats().used_words() };
                 Exit { drop, reclaim: Some(reclaim) }
             }
         }
@@ -153,16 +151,6 @@ impl SharedSolo {
         }
         self.heap.safepoint(&mut self.tlab).expect("the only worker runs the collection it requested")
     }
-
-    fn used_words(&self) -> usize {
-        used_words(&self.heap)
-    }
-}
-
-/// Words in use in a shared heap: nursery, overflow and old generation.
-fn used_words(heap: &SharedHeap) -> usize {
-    let s = heap.stats();
-    s.nursery_used + s.overflow_words + s.old_used
 }
 
 #[cfg(test)]

@@ -69,6 +69,10 @@ fn minor_promotes_live_data_and_drops_garbage() {
     let after = heap.stats();
     assert_eq!((after.nursery_used, after.overflow_words), (0, 0));
     assert!(after.old_used >= 4000);
+    // Only the promoted survivors are in use now; the heap holds at least that.
+    assert_eq!(after.used_words(), after.old_used);
+    assert!(after.used_words() < before.used_words());
+    assert!(after.heap_words() >= after.used_words() + after.nursery_capacity);
     let expected = OwnedTerm::list((0..1000).map(|i| OwnedTerm::tuple(vec![i.into()])).collect());
     roots_match(&mut m, &mut tlab, &[(root, expected)]);
 }

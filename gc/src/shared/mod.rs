@@ -182,6 +182,18 @@ pub struct SharedStats {
     pub major_collections: u64,
 }
 
+impl SharedStats {
+    /// Words in use: nursery, overflow and old generation.
+    pub fn used_words(&self) -> usize {
+        self.nursery_used + self.overflow_words + self.old_used
+    }
+
+    /// Words the heap holds: the nursery's and old chunks' capacity, and the overflow.
+    pub fn heap_words(&self) -> usize {
+        self.nursery_capacity + self.overflow_words + self.old_capacity
+    }
+}
+
 /// State shared by the handles of one shared heap.
 pub(crate) struct Inner {
     pub(crate) id: u64,

@@ -13,8 +13,9 @@
 //!
 //! and each as a percentage of the window (`mutator_pct`, `send_pct`, `gc_pct`). Timing
 //! costs two clock reads per send, so runs with the split are not compared with runs
-//! without it. A collection run inside a send (none of the declaring workloads has one)
-//! would count twice.
+//! without it. No time counts twice: a collection never runs inside a send (an allocation
+//! in a heap never collects, it overflows into a fragment; collections wait for a
+//! safepoint), so send and GC time do not overlap.
 
 use std::time::{Duration, Instant};
 

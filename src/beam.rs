@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -236,7 +236,7 @@ pub fn run(workload: &Workload, context: &RunContext) -> Result<Measurements, Fa
             "time_split=on is measured on heaplab's runtime only: the BEAM does not time its sends",
         ));
     }
-    let dir = TempDir::new(program.module)?;
+    let dir = child::TempDir::new(program.module).map_err(Failure::run)?;
     let mut sources = Vec::new();
     for module in std::iter::once(program).chain(program.uses).chain([&SUPPORT]) {
         let source = dir.path().join(format!("{}.erl", module.module));
@@ -508,29 +508,6 @@ fn last_lines(stderr: &[u8], stdout: &[u8]) -> String {
         "no output".to_owned()
     } else {
         tail.join(" | ")
-    }
-}
-
-/// A directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(prefix: &str) -> Result<TempDir, Failure> {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        let path = std::env::temp_dir().join(format!("heaplab-{prefix}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path)
-            .map_err(|e| Failure::run(format!("cannot create '{}': {e}", path.display())))?;
-        Ok(TempDir(path))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

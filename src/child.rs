@@ -1,5 +1,6 @@
 //! Running another program to completion within a time limit: the BEAM for a workload's
-//! Erlang version, and `heaplab bench` for an isolated run of `reproduce`.
+//! Erlang version, and `heaplab bench` for an isolated run of `compare` or `reproduce`; and
+//! the temporary directory such a run works in.
 //!
 //! # Invariants
 //! 1. A child still running at its limit is killed and reaped; the caller gets an error
@@ -8,9 +9,10 @@
 //!    that writes more than a pipe holds cannot block on a full pipe.
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How often the child is checked for having exited.
 const POLL: Duration = Duration::from_millis(10);
@@ -62,6 +64,33 @@ fn wait_within(child: &mut Child, limit: Duration) -> Result<ExitStatus, String>
             Ok(None) => std::thread::sleep(POLL),
             Err(e) => return Err(format!("cannot wait for it: {e}")),
         }
+    }
+}
+
+/// A directory under the system's temporary directory, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A fresh directory named after `prefix`, this process and the time.
+    ///
+    /// # Errors
+    /// A one-line message when it cannot be created.
+    pub fn new(prefix: &str) -> Result<TempDir, String> {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!("heaplab-{prefix}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).map_err(|e| format!("cannot create '{}': {e}", path.display()))?;
+        Ok(TempDir(path))
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

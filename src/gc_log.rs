@@ -69,7 +69,8 @@ impl GcRecord {
     }
 }
 
-fn nanos(value: u128) -> u64 {
+/// Nanoseconds as a `u64`, saturating (about 584 years).
+pub(crate) fn nanos(value: u128) -> u64 {
     u64::try_from(value).unwrap_or(u64::MAX)
 }
 

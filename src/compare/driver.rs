@@ -139,16 +139,13 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
     let trace_workload = suite::TRACE_CANDIDATES.iter().find_map(|name| suite::resolve(name).ok());
 
     // Protocol step 3.
-    let exe = std::env::current_exe()
-        .map_err(|e| Failure::run(format!("cannot find the heaplab program to run each run in: {e}")))?;
     let progress = Progress::new("compare", plan.len() + usize::from(trace_workload.is_some()));
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(plan.len());
     for planned in plan {
         progress.start(&format!("{} on {}", planned.workload.name, planned.strategy));
         let begun = Instant::now();
         let dir = out.join("csv").join(format!("{}-{}", planned.entry.id(), planned.strategy));
-        let result =
-            run_isolated(&exe, planned.workload, planned.strategy, planned.entry.params, None, Some(&dir));
+        let result = run_isolated(planned.workload, planned.strategy, planned.entry.params, None, Some(&dir));
         let line = match &result {
             Ok(report) => {
                 format!("{} on {}: done in {}", planned.workload.name, planned.strategy, secs(report.wall_s))
@@ -183,7 +180,7 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
         progress.start(&format!("{} traced on per-process", workload.name));
         let params = suite::trace_params(workload.name, suite);
         let path = out.join(format!("trace-{}.json", workload.name));
-        let line = match run_one(workload, Strategy::PerProcess, params, None, true) {
+        let line = match run_one(workload, Strategy::PerProcess, params, true) {
             Ok(run) => match bench::trace_of(&run).write(&path) {
                 Ok(()) => {
                     trace_path = Some(path.clone());
@@ -291,20 +288,14 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Runs one workload under one strategy (Invariant 1), on `schedulers` threads (default: one
-/// per core): its failures and panics become a one-line message.
-pub(crate) fn run_one<S: AsRef<str>>(
-    workload: &Workload,
-    strategy: Strategy,
-    params: &[S],
-    schedulers: Option<u32>,
-    traced: bool,
-) -> Result<Run, String> {
+/// Runs one workload under one strategy in this process (Invariant 1): its failures and
+/// panics become a one-line message.
+fn run_one(workload: &Workload, strategy: Strategy, params: &[&str], traced: bool) -> Result<Run, String> {
     let args = BenchArgs {
         workload: workload.name.to_owned(),
         heap: strategy,
-        schedulers,
-        set: params.iter().map(|s| s.as_ref().to_owned()).collect(),
+        schedulers: None,
+        set: params.iter().map(|s| (*s).to_owned()).collect(),
         json: None,
         csv: None,
         trace: None,
@@ -331,21 +322,20 @@ pub(crate) fn run_one<S: AsRef<str>>(
     }
 }
 
-/// Runs one workload under one strategy in a fresh `heaplab bench` process (`exe`, this
-/// program) and reads its report back: the run's memory figures (RSS growth, peak RSS) are
-/// then its own, not what earlier runs of this process left resident. With `csv`, the child
-/// also writes its raw data there (`--csv`). Failures become the child's one-line message.
+/// Runs one workload under one strategy in a fresh `heaplab bench` process (this program)
+/// and reads its report back: the run's memory figures (RSS growth, peak RSS) are then its
+/// own, not what earlier runs of this process left resident. With `csv`, the child also
+/// writes its raw data there (`--csv`). Failures become the child's one-line message.
 pub(crate) fn run_isolated<S: AsRef<str>>(
-    exe: &Path,
     workload: &Workload,
     strategy: Strategy,
     params: &[S],
     schedulers: Option<u32>,
     csv: Option<&Path>,
 ) -> Result<Report, String> {
-    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let json = std::env::temp_dir().join(format!("heaplab-run-{}-{n}.json", std::process::id()));
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the heaplab program: {e}"))?;
+    let dir = crate::child::TempDir::new("run")?;
+    let json = dir.path().join("report.json");
     let mut command = std::process::Command::new(exe);
     command.args(["bench", workload.name, "--heap", strategy.name(), "--json"]).arg(&json);
     if let Some(n) = schedulers {
@@ -360,8 +350,6 @@ pub(crate) fn run_isolated<S: AsRef<str>>(
     // Both BEAM passes and the rest of the run.
     let limit = 2 * crate::beam::PASS_LIMIT + Duration::from_secs(300);
     let output = crate::child::output_within(&mut command, limit)?;
-    let text = std::fs::read_to_string(&json);
-    let _ = std::fs::remove_file(&json);
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let reason = stderr
@@ -373,7 +361,8 @@ pub(crate) fn run_isolated<S: AsRef<str>>(
             );
         return Err(crate::failure::one_line(reason));
     }
-    let text = text.map_err(|e| format!("the run wrote no report '{}': {e}", json.display()))?;
+    let text = std::fs::read_to_string(&json)
+        .map_err(|e| format!("the run wrote no report '{}': {e}", json.display()))?;
     serde_json::from_str(&text)
         .map_err(|e| format!("the run's report '{}' is not valid: {e}", json.display()))
 }
@@ -518,7 +507,7 @@ mod tests {
     #[test]
     fn failing_runs_become_one_line_messages() {
         let workload = suite::resolve("gc-copy").unwrap();
-        let message = run_one(workload, Strategy::PerProcess, &["live_mb=0"], None, false).err().unwrap();
+        let message = run_one(workload, Strategy::PerProcess, &["live_mb=0"], false).err().unwrap();
         assert!(message.contains("'0'") && !message.contains('\n'), "{message}");
     }
 

@@ -173,8 +173,6 @@ pub fn run(args: &ReproduceArgs) -> Result<(), Failure> {
             }
         }
     }
-    let exe = std::env::current_exe()
-        .map_err(|e| Failure::run(format!("cannot find the heaplab program to run each run in: {e}")))?;
     let progress = Progress::new("reproduce", plan.len());
     let mut reports: Vec<Report> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
@@ -185,7 +183,6 @@ pub fn run(args: &ReproduceArgs) -> Result<(), Failure> {
         let begun = Instant::now();
         let workload = experiment.resolve()?;
         let result = driver::run_isolated(
-            &exe,
             workload,
             planned.strategy,
             &experiment.points[planned.point],

@@ -17,7 +17,7 @@
 //! in a heap never collects, it overflows into a fragment; collections wait for a
 //! safepoint), so send and GC time do not overlap.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use heaplab_runtime::{Cx, Runtime, DEFAULT_MAX_PROCESSES, MAX_TABLE_PROCESSES};
 
@@ -108,7 +108,7 @@ pub(super) struct SplitWindow {
 impl SplitWindow {
     /// Adds the split's metrics (module docs), with the GC time from the run's log.
     pub(super) fn record(&self, measurements: &mut Measurements, gc_log: &GcLog) {
-        let window = nanos(self.end.saturating_duration_since(self.start));
+        let window = crate::gc_log::nanos(self.end.saturating_duration_since(self.start).as_nanos());
         let gc = gc_log.pause_ns_between(self.start, self.end);
         let mutator = window.saturating_sub(self.send_ns).saturating_sub(gc);
         let pct = |part: u64| if window == 0 { 0.0 } else { 100.0 * part as f64 / window as f64 };
@@ -117,8 +117,4 @@ impl SplitWindow {
             measurements.metric(&format!("{name}_pct"), pct(part));
         }
     }
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

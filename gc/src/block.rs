@@ -10,6 +10,11 @@
 //! touch — about a third of a major collection's time at 16 MB live. Cached maps are marked
 //! `MADV_FREE`, so the kernel may still reclaim their pages under memory pressure.
 //!
+//! A block that cannot be allocated ends the program with a message naming its size, as
+//! `handle_alloc_error` does and as the BEAM does (`erts_alloc_enomem`: "Cannot allocate N
+//! bytes of memory (of type "heap")"); [`Block::new`] never panics, so a collection never
+//! unwinds half-way (see `unwind`).
+//!
 //! # Invariants
 //! 1. A [`Block`] owns `words` words of 8-byte-aligned memory exclusively until dropped.
 //! 2. Only blocks whose size is an entry of the heap size table are pooled, and a pooled
@@ -75,18 +80,25 @@ pub fn release_pooled_blocks() {
     if let Some(pool) = POOL.get() {
         for (class, queue) in pool.classes.iter().enumerate() {
             let words = crate::sizes::heap_size_table()[class];
-            while let Some(addr) = queue.pop() {
+            while let Some(block) = queue.pop() {
                 POOLED_BYTES.fetch_sub(words * 8, Ordering::Relaxed);
                 // SAFETY: the pool owned this block (Invariant 2), allocated with `words`.
-                unsafe { alloc::dealloc(addr as *mut u8, malloc_layout(words)) };
+                unsafe { alloc::dealloc(block.0.as_ptr() as *mut u8, malloc_layout(words)) };
             }
         }
     }
 }
 
+/// A free block kept by the pool: a pointer (not an address), so it keeps its provenance.
+struct Pooled(NonNull<u64>);
+
+// SAFETY: a pooled block is plain memory owned by the pool alone (Invariant 2); handing the
+// pointer to another thread hands over that ownership.
+unsafe impl Send for Pooled {}
+
 struct Pool {
     /// One queue per heap-size-table entry below the map threshold.
-    classes: Vec<ArrayQueue<usize>>,
+    classes: Vec<ArrayQueue<Pooled>>,
 }
 
 static POOL: OnceLock<Pool> = OnceLock::new();
@@ -112,6 +124,44 @@ fn pool_class(words: usize) -> Option<usize> {
 
 fn malloc_layout(words: usize) -> Layout {
     Layout::from_size_align(words.max(1) * 8, 8).expect("block size overflows")
+}
+
+/// Ends the program: a heap block of `words` words could not be allocated. Nothing has been
+/// torn yet when this runs (allocation comes before a collection writes anything), but the
+/// process that needed the memory cannot go on, and neither could the BEAM.
+#[cold]
+fn allocation_failed(words: usize, cause: &str) -> ! {
+    eprintln!(
+        "heaplab-gc: cannot allocate a heap block of {} bytes ({words} words): {cause}; aborting",
+        words.saturating_mul(8)
+    );
+    std::process::abort()
+}
+
+/// Test-only fault injection: make block allocation fail, to check that a failure at any
+/// point of a collection ends the program cleanly instead of leaving a torn heap behind.
+#[cfg(feature = "fault-injection")]
+pub mod fault {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Allocations still allowed before the injected failure; `u64::MAX` = never fail.
+    static ALLOWED: AtomicU64 = AtomicU64::new(u64::MAX);
+
+    /// Makes the allocation after the next `n` block allocations fail (in any thread).
+    pub fn fail_block_allocation_after(n: u64) {
+        ALLOWED.store(n, Ordering::SeqCst);
+    }
+
+    /// Whether this allocation is the one to fail.
+    pub(super) fn should_fail() -> bool {
+        ALLOWED
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| match left {
+                u64::MAX => None,
+                0 => Some(u64::MAX),
+                n => Some(n - 1),
+            })
+            .is_ok_and(|left| left == 0)
+    }
 }
 
 enum Backing {
@@ -144,6 +194,7 @@ fn cache_map(map: MmapMut) {
     }
     // SAFETY: the map's contents are garbage (its block was dropped); MADV_FREE may replace
     // any page with zeroes, which no one reads before writing (heap Invariant 4).
+    #[cfg(not(miri))]
     let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::Free) };
     CACHED_BYTES.fetch_add(map.len(), Ordering::Relaxed);
     cache.push(map);
@@ -161,28 +212,38 @@ pub(crate) struct Block {
 unsafe impl Send for Block {}
 
 impl Block {
-    /// A block of at least one word.
+    /// A block of at least one word. Ends the program if the memory cannot be had (see the
+    /// module docs); never panics.
     pub(crate) fn new(words: usize) -> Block {
         let words = words.max(1);
-        IN_USE_BYTES.fetch_add(words * 8, Ordering::Relaxed);
-        if words >= MMAP_THRESHOLD_WORDS {
-            let mut map = take_cached_map(words * 8)
-                .unwrap_or_else(|| MmapMut::map_anon(words * 8).expect("anonymous map for a heap block"));
-            MAPPED_BYTES.fetch_add(words * 8, Ordering::Relaxed);
-            let ptr = NonNull::new(map.as_mut_ptr() as *mut u64).expect("map address");
+        #[cfg(feature = "fault-injection")]
+        if fault::should_fail() {
+            allocation_failed(words, "injected failure");
+        }
+        let Some(bytes) = words.checked_mul(8).filter(|&b| b <= isize::MAX as usize) else {
+            allocation_failed(words, "size overflows the address space");
+        };
+        IN_USE_BYTES.fetch_add(bytes, Ordering::Relaxed);
+        // Miri cannot run `mmap`: every block comes from the allocator there.
+        if words >= MMAP_THRESHOLD_WORDS && cfg!(not(miri)) {
+            let mut map = match take_cached_map(bytes) {
+                Some(map) => map,
+                None => MmapMut::map_anon(bytes).unwrap_or_else(|e| allocation_failed(words, &e.to_string())),
+            };
+            MAPPED_BYTES.fetch_add(bytes, Ordering::Relaxed);
+            let ptr = NonNull::new(map.as_mut_ptr() as *mut u64).expect("a map is never at address 0");
             return Block { ptr, words, backing: Backing::Map(Some(map)) };
         }
         if let Some(class) = pool_class(words) {
-            if let Some(addr) = pool().classes[class].pop() {
-                POOLED_BYTES.fetch_sub(words * 8, Ordering::Relaxed);
-                let ptr = NonNull::new(addr as *mut u64).expect("pooled address");
-                return Block { ptr, words, backing: Backing::Malloc };
+            if let Some(ptr) = pool().classes[class].pop() {
+                POOLED_BYTES.fetch_sub(bytes, Ordering::Relaxed);
+                return Block { ptr: ptr.0, words, backing: Backing::Malloc };
             }
         }
         let layout = malloc_layout(words);
         // SAFETY: the layout is non-zero-sized.
         let raw = unsafe { alloc::alloc(layout) } as *mut u64;
-        let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(layout) };
+        let Some(ptr) = NonNull::new(raw) else { allocation_failed(words, "the allocator returned null") };
         Block { ptr, words, backing: Backing::Malloc }
     }
 
@@ -217,7 +278,7 @@ impl Drop for Block {
             }
             Backing::Malloc => {
                 if let Some(class) = pool_class(self.words) {
-                    if pool().classes[class].push(self.addr()).is_ok() {
+                    if pool().classes[class].push(Pooled(self.ptr)).is_ok() {
                         POOLED_BYTES.fetch_add(self.words * 8, Ordering::Relaxed);
                         return;
                     }

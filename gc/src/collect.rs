@@ -1,30 +1,48 @@
 //! Minor and major (fullsweep) collection of a per-process heap, after erl_gc.c.
 //!
 //! # Protocol
-//! 1. **Choose.** A requested major collection, `fullsweep_after` minor collections since the
-//!    last major one, or an old generation without room for the mature data makes this a
-//!    major collection; otherwise it is minor. The first minor collection with mature data
-//!    creates the old generation, one growth step above the young heap.
-//! 2. **Allocate to-space.** A fresh young block: the current size, or, when fragments made
-//!    the young data overflow it, the table size that holds 4/3 of that data (a minor
-//!    collection cannot copy more, and a heap sized so stays under the 3/4 growth threshold
-//!    of step 7 even if everything survives). A major collection sizes it the same way for
-//!    everything in use.
-//! 3. **Evacuate the roots.** Each root slot is rewritten to the copy of its object. A minor
+//! 1. **Choose** (erl_gc.c `garbage_collect`, `minor_collection`). A requested major
+//!    collection or `fullsweep_after` minor collections since the last major one make this a
+//!    major collection. Otherwise a minor one runs if it can: there is mature data and the
+//!    old generation has room for it (the first minor collection with mature data creates
+//!    the old generation, one growth step above the young data), and the off-heap binaries
+//!    the old generation references are within their budget (`bin_old_vheap_sz`). If it
+//!    cannot, the collection is a major one; a heap with no mature data and no old
+//!    generation (a young process's first collection) therefore collects major, as the
+//!    BEAM's does.
+//! 2. **Check `max_heap_size`** before anything is copied, counting what the collection
+//!    is about to allocate (`minor_collection` / `major_collection`): the young data, the
+//!    unused young and old space, the old generation (to be created or existing) and the
+//!    to-space. Above the limit the collection does not run; the owner is expected to be
+//!    killed.
+//! 3. **Allocate to-space** of `next_heap_size(young data)` words for a minor collection and
+//!    `next_heap_size(young data + old data)` for a major one, one step more when the last
+//!    major collection left the heap over 75% full (`F_HEAP_GROW`). Young data includes the
+//!    fragments, so a heap whose allocations overflowed grows here, with no extra copy.
+//! 4. **Evacuate the roots.** Each root slot is rewritten to the copy of its object. A minor
 //!    collection leaves old objects in place (they never point at young ones, heap
 //!    Invariant 1), promotes mature objects (young block below the high-water mark) to the
 //!    old generation and copies the rest to to-space. A major collection copies everything.
-//! 4. **Scan.** Cheney: to-space (and the promoted part of the old generation) is scanned
+//! 5. **Scan.** Cheney: to-space (and the promoted part of the old generation) is scanned
 //!    left to right; each field still pointing at from-space is evacuated. When both scan
 //!    pointers reach their tops, every reachable object has been copied exactly once: a
 //!    copied object's header (or a cons cell's car) holds a forwarding pointer.
-//! 5. **Sweep the MSO lists.** A handle whose header was forwarded is alive at its new
-//!    address (listed old or young by where it now is); any other handle is garbage, and its
-//!    reference to the off-heap binary is dropped — the last drop frees the bytes.
-//! 6. **Release from-space** (old young block, fragments; after a major one, the old
+//! 6. **Sweep the MSO lists** (`sweep_off_heap`). A handle whose header was forwarded is
+//!    alive at its new address (listed old or young by where it now is); any other handle
+//!    is garbage, and its reference to the off-heap binary is dropped — the last drop frees
+//!    the bytes. The binary budgets adapt to what survived (`next_vheap_size`).
+//! 7. **Release from-space** (old young block, fragments; after a major one, the old
 //!    generation too) and set the high-water mark to the top: all survivors are mature.
-//! 7. **Resize** the young heap to the live data (grow above 75% full, shrink below 25% for
-//!    large heaps) and adjust the vheap budget; then check `max_heap_size`.
+//! 8. **Resize.** After a minor collection a large, mostly empty young heap shrinks; after a
+//!    major one a heap under 25% full shrinks and one over 75% full is marked to grow at the
+//!    next major collection (`adjust_after_fullsweep`), never at once with a second copy.
+//!
+//! The reductions charged are the BEAM's `gc_cost`: a tenth of the words moved, plus a
+//! hundredth of the words a resize moved.
+//!
+//! From step 3 to the end the heap is torn (forwarding marks, freed blocks): the whole
+//! collection runs under an abort-on-unwind guard (see `unwind`), and block allocation never
+//! panics (see `block`).
 
 use std::time::{Duration, Instant};
 
@@ -33,8 +51,9 @@ use crate::block::Block;
 use crate::event::{GcEvent, GcKind, GcReason};
 use crate::heap::{release_handles, Heap};
 use crate::layout::*;
-use crate::object::{for_each_field, object_size};
-use crate::sizes::{next_heap_size, step_above};
+use crate::object::{for_each_field, handle_binary, object_size};
+use crate::sizes::{next_heap_size, next_vheap_size, step_above, H_MIN_SIZE};
+use crate::unwind::AbortOnUnwind;
 
 /// Fragment-list capacity a collection keeps (entries); above it the list is freed.
 const FRAGMENT_LIST_KEPT: usize = 64;
@@ -54,20 +73,23 @@ pub enum Collect {
 pub struct GcOutcome {
     /// What happened (also sent to the event sink).
     pub event: GcEvent,
-    /// Reductions to charge the process: live words after the collection / 10, the BEAM's
-    /// charge (erl_gc.c `garbage_collect`), so a process that collects often yields sooner.
+    /// Reductions to charge the process: the BEAM's `gc_cost` (erl_gc.c), a tenth of the
+    /// words the collection moved plus a hundredth of the words a resize moved, at least 1;
+    /// so a process that collects often yields sooner.
     pub reductions: u64,
 }
 
-/// A collection that leaves the heap larger than `max_heap_size`.
+/// A collection that would take the heap past `max_heap_size`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HeapError {
-    /// The heap after collection (young + old generation) exceeds the limit. The heap itself
-    /// is intact; the owner is expected to be killed, as the BEAM kills the process.
+    /// The heap during the collection (everything it holds plus the to-space it would
+    /// allocate, as erl_gc.c counts it) would exceed the limit. The collection did not run
+    /// and the heap is intact; the owner is expected to be killed, as the BEAM kills the
+    /// process.
     MaxHeapSize {
         /// The limit, in words.
         limit: usize,
-        /// The heap's size after collection, in words.
+        /// The heap size the collection would have reached, in words.
         size: usize,
     },
 }
@@ -137,7 +159,7 @@ impl Evacuator {
             Mode::Minor { young_start, mature_end, .. } => (young_start..mature_end).contains(&addr),
             Mode::Major => false,
         };
-        let src = addr as *mut u64;
+        let src = address_ptr(addr);
         // SAFETY: `src` is a from-space object (caller): readable, and writable for the
         // forwarding mark; to-space has room for it (step 2 sizes it for all of from-space).
         unsafe {
@@ -160,7 +182,7 @@ impl Evacuator {
             if promote {
                 self.words_promoted += size as u64;
             }
-            let moved = dst as u64 | tag;
+            let moved = tagged(dst, tag);
             if tag == TAG_LIST {
                 *src = MOVED_CONS;
                 *src.add(1) = moved;
@@ -199,12 +221,14 @@ impl Heap {
     /// (guaranteed by `&mut self`, heap Invariant 2).
     ///
     /// Returns the event and the reductions to charge, or [`HeapError::MaxHeapSize`] when the
-    /// heap after collection is above `max_heap_size` (the collection itself completed).
+    /// collection would take the heap past `max_heap_size` (then nothing ran).
     pub fn collect(&mut self, request: Collect) -> Result<GcOutcome, HeapError> {
         let start = Instant::now();
         self.roots.drain_released();
+        let _torn = AbortOnUnwind::new("a per-process collection");
         self.check_verify("before collection");
-        let words_before = self.stats().used_words() as u64;
+        let young_data = self.young_top + self.fragment_words;
+        let words_before = (young_data + self.old_top) as u64;
 
         // Step 1.
         let mut reason = match request {
@@ -218,25 +242,36 @@ impl Heap {
             major = true;
             reason = GcReason::FullsweepAfter;
         }
-        if !major && self.high_water > 0 {
-            if self.old.is_none() {
-                let young_words = self.young.as_ref().map_or(self.young_size, Block::words);
-                self.old = Some(Block::new(step_above(young_words.max(self.young_top))));
-                self.old_top = 0;
-            }
-            let old_free = self.old.as_ref().map_or(0, Block::words) - self.old_top;
-            if self.high_water > old_free {
+        if !major {
+            // Step 2, for the minor collection this would be (erl_gc.c counts it before
+            // knowing whether the minor collection can run).
+            let old_words = match &self.old {
+                Some(old) => old.words(),
+                None if self.high_water > 0 => step_above(young_data),
+                None => 0,
+            };
+            let size = young_data + self.young_free() + old_words + self.to_space_words(young_data);
+            self.check_max_heap_size(size)?;
+            if let Err(why) = self.minor_possible() {
                 major = true;
-                reason = GcReason::OldFull;
+                reason = why.unwrap_or(reason);
             }
         }
+        if major {
+            // Step 2 for a major collection.
+            let old_free = self.old.as_ref().map_or(0, |o| o.words() - self.old_top);
+            let size = young_data
+                + self.old_top
+                + old_free
+                + self.young_free()
+                + self.major_to_space_words(young_data + self.old_top);
+            self.check_max_heap_size(size)?;
+        }
 
-        let (kind, words_copied, words_promoted, binaries_freed) =
-            if major { self.major() } else { self.minor() };
-        self.resize_young(kind);
-        self.adjust_vheap();
+        let (kind, swept, resized) = if major { self.major() } else { self.minor() };
+        self.sweep_vheaps(kind, swept.vheap_before);
 
-        let words_after = self.stats().used_words() as u64;
+        let words_after = self.used_words() as u64;
         let event = GcEvent {
             kind,
             reason,
@@ -247,23 +282,16 @@ impl Heap {
             time_to_safepoint: Duration::ZERO,
             words_before,
             words_after,
-            words_copied,
-            words_promoted,
-            binaries_freed,
-            max_worker_words: words_copied,
+            words_copied: swept.words_copied,
+            words_promoted: swept.words_promoted,
+            binaries_freed: swept.binaries_freed,
+            max_worker_words: swept.words_copied,
         };
         self.check_verify("after collection");
         if let Some(sink) = &self.sink {
             sink.record(&event);
         }
-        if let Some(limit) = self.opts.max_heap_size {
-            let stats = self.stats();
-            let size = stats.young_capacity + stats.old_capacity;
-            if size > limit {
-                return Err(HeapError::MaxHeapSize { limit, size });
-            }
-        }
-        Ok(GcOutcome { reductions: words_after / 10, event })
+        Ok(GcOutcome { reductions: gc_cost(swept.words_copied, resized), event })
     }
 
     /// Collects if [`Heap::needs_gc`] says so.
@@ -283,14 +311,66 @@ impl Heap {
         }
     }
 
-    /// Steps 2-6 of a minor collection. Returns (kind, copied, promoted, binaries freed).
-    fn minor(&mut self) -> (GcKind, u64, u64, u64) {
-        let current = self.young.as_ref().map_or(self.young_size, Block::words);
-        // Step 2: all young data fits the current size unless fragments pushed it over.
+    fn check_max_heap_size(&self, size: usize) -> Result<(), HeapError> {
+        match self.opts.max_heap_size {
+            Some(limit) if size > limit => Err(HeapError::MaxHeapSize { limit, size }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Capacity of the young block (planned, before the first allocation).
+    fn young_words(&self) -> usize {
+        self.young.as_ref().map_or(self.young_size, Block::words)
+    }
+
+    /// Unused words of the young block.
+    fn young_free(&self) -> usize {
+        self.young_words().saturating_sub(self.young_top)
+    }
+
+    /// Step 3: the to-space of a minor collection of `young_data` words.
+    fn to_space_words(&self, young_data: usize) -> usize {
+        next_heap_size(young_data).max(next_heap_size(self.opts.min_heap_size))
+    }
+
+    /// Step 3: the to-space of a major collection of `in_use` words (`F_HEAP_GROW`: one
+    /// step more when the size is unchanged and the last major collection asked to grow).
+    fn major_to_space_words(&self, in_use: usize) -> usize {
+        let size = self.to_space_words(in_use);
+        if size == self.young_words() && self.heap_grow {
+            step_above(size)
+        } else {
+            size
+        }
+    }
+
+    /// Step 1: whether a minor collection can run now; if not, the reason the major
+    /// collection that runs instead reports (`None`: the trigger's own reason).
+    fn minor_possible(&self) -> Result<(), Option<GcReason>> {
+        if self.vheap_old >= self.old_vheap_limit {
+            return Err(Some(GcReason::OldVheapFull));
+        }
+        match &self.old {
+            // Nothing survived a collection yet: with no old generation either, erl_gc.c
+            // goes straight to a fullsweep (there is nothing to promote).
+            None if self.high_water == 0 => Err(None),
+            Some(old) if self.high_water > old.words() - self.old_top => Err(Some(GcReason::OldFull)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Steps 3-8 of a minor collection. Returns the kind, the sweep's counts and the words a
+    /// resize moved.
+    fn minor(&mut self) -> (GcKind, Swept, usize) {
         let young_data = self.young_top + self.fragment_words;
-        // Sized so that even if everything survives the heap ends at most 3/4 full, so step 7
-        // does not have to grow it (and copy everything a second time).
-        let to_words = if young_data > current { next_heap_size(young_data * 4 / 3) } else { current };
+        if self.old.is_none() {
+            // erl_gc.c sizes a new old generation one step above the young data: a larger
+            // old heap "seems to reduce the number of fullsweeps".
+            self.old = Some(Block::new(step_above(young_data)));
+            self.old_top = 0;
+        }
+        // Step 3.
+        let to_words = self.to_space_words(young_data);
         let to = Block::new(to_words);
         let (young_start, mature_end) = match &self.young {
             Some(b) => (b.addr(), b.addr() + self.high_water * 8),
@@ -313,23 +393,25 @@ impl Heap {
             words_copied: 0,
             words_promoted: 0,
         };
-        // Step 3.
+        // Step 4.
         // SAFETY: root slots and queued messages hold terms of this heap (root Invariant 1).
         self.for_each_root_mut(|slot| *slot = unsafe { ev.evacuate(*slot) });
-        // Step 4.
+        // Step 5.
         ev.scan(0, old_before);
 
-        // Step 5.
+        // Step 6.
+        let vheap_before = self.vheap_young;
         let mut freed = 0;
         let mut young_handles = Vec::with_capacity(self.mso_young.len());
         let mut vheap_young = 0;
         let old_range = old_base as usize..old_base as usize + ev.old.top * 8;
         for addr in std::mem::take(&mut self.mso_young) {
             // SAFETY: each entry is a handle in from-space, forwarded or dead; from-space is
-            // not released yet (step 6 comes after).
+            // not released yet (step 7 comes after).
             unsafe {
-                let first = *(addr as *const u64);
-                let bin = *(addr as *const u64).add(2) as *const binary::RefcHeader;
+                let handle = address_ptr(addr);
+                let first = *handle;
+                let bin = handle_binary(handle);
                 if first & PRIMARY_MASK == TAG_BOXED {
                     let new = pointer_address(first);
                     let words = binary::len(bin).div_ceil(8);
@@ -348,7 +430,7 @@ impl Heap {
         self.mso_young = young_handles;
         self.vheap_young = vheap_young;
 
-        // Step 6.
+        // Step 7.
         self.young = Some(to);
         self.young_top = ev.young.top;
         self.high_water = ev.young.top;
@@ -358,16 +440,45 @@ impl Heap {
         self.fragment_words = 0;
         self.minor_count += 1;
         self.minor_since_major += 1;
-        (GcKind::Minor, ev.words_copied, ev.words_promoted, freed)
+
+        // Step 8 (erl_gc.c `minor_collection`): shrink a young heap above 3000 words that is
+        // less than a quarter full (and large next to the old generation) to three times its
+        // live data, not below an eighth of the old generation nor the minimum heap size.
+        // erl_gc.c grows here only for the allocation that triggered the collection, which
+        // heaplab has already satisfied (allocation never waits for a collection).
+        let size = to_words;
+        let live = self.young_top;
+        let old_words = self.old.as_ref().map_or(0, Block::words);
+        let mut resized = 0;
+        if size > 3000 && 4 * live < size && (size > 8000 || size > old_words) {
+            let mut wanted = 3 * live;
+            if wanted * 9 < old_words {
+                wanted = wanted.max(old_words / 8);
+            }
+            let wanted = self.to_space_words(wanted);
+            if wanted < size {
+                self.move_young(wanted);
+                resized = live;
+            }
+        }
+        self.young_size = self.young_words();
+        let swept = Swept {
+            words_copied: ev.words_copied,
+            words_promoted: ev.words_promoted,
+            binaries_freed: freed,
+            vheap_before,
+        };
+        (GcKind::Minor, swept, resized)
     }
 
-    /// Steps 2-6 of a major collection.
-    fn major(&mut self) -> (GcKind, u64, u64, u64) {
-        // Step 2: room for everything in use; untouched pages of a large (mapped) block cost
-        // no memory, and step 7 gives the excess back.
+    /// Steps 3-8 of a major collection.
+    fn major(&mut self) -> (GcKind, Swept, usize) {
+        // Step 3: room for everything in use, with the growth a previous major collection
+        // asked for; untouched pages of a large (mapped) block cost no memory, and step 8
+        // gives back what the live data does not need.
         let in_use = self.young_top + self.old_top + self.fragment_words;
-        let current = self.young.as_ref().map_or(self.young_size, Block::words);
-        let to_words = next_heap_size((in_use * 4 / 3).max(current));
+        let to_words = self.major_to_space_words(in_use);
+        self.heap_grow = false;
         let to = Block::new(to_words);
         let mut ev = Evacuator {
             mode: Mode::Major,
@@ -376,21 +487,24 @@ impl Heap {
             words_copied: 0,
             words_promoted: 0,
         };
+        // Step 4.
         // SAFETY: root slots and queued messages hold terms of this heap (root Invariant 1).
         self.for_each_root_mut(|slot| *slot = unsafe { ev.evacuate(*slot) });
+        // Step 5.
         ev.scan(0, 0);
 
-        // Step 5: every handle, young or old, is forwarded into to-space or dead.
+        // Step 6: every handle, young or old, is forwarded into to-space or dead.
+        let vheap_before = self.vheap_young;
         let mut survivors = Vec::with_capacity(self.mso_young.len() + self.mso_old.len());
         let mut dead = Vec::new();
         let mut vheap = 0;
         for addr in self.mso_young.drain(..).chain(self.mso_old.drain(..)) {
             // SAFETY: each entry is a handle in from-space (not yet released).
             unsafe {
-                let first = *(addr as *const u64);
+                let first = *address_ptr(addr);
                 if first & PRIMARY_MASK == TAG_BOXED {
                     let new = pointer_address(first);
-                    let bin = *(new as *const u64).add(2) as *const binary::RefcHeader;
+                    let bin = handle_binary(address_ptr(new));
                     vheap += binary::len(bin).div_ceil(8);
                     survivors.push(new);
                 } else {
@@ -403,7 +517,7 @@ impl Heap {
         self.vheap_young = vheap;
         self.vheap_old = 0;
 
-        // Step 6.
+        // Step 7.
         self.young = Some(to);
         self.young_top = ev.young.top;
         self.high_water = ev.young.top;
@@ -414,10 +528,29 @@ impl Heap {
         self.fragment_words = 0;
         self.major_count += 1;
         self.minor_since_major = 0;
-        (GcKind::Major, ev.words_copied, 0, freed)
+
+        // Step 8 (erl_gc.c `adjust_after_fullsweep`): over 75% full, grow at the next major
+        // collection; under 25% full (and above the smallest heap), shrink to twice the live
+        // data, not below the minimum heap size.
+        let size = to_words;
+        let live = self.young_top;
+        let mut resized = 0;
+        if 3 * size < 4 * live {
+            self.heap_grow = true;
+        } else if 4 * live < size && size > H_MIN_SIZE {
+            let wanted = self.to_space_words(2 * live);
+            if wanted < size {
+                self.move_young(wanted);
+                resized = live;
+            }
+        }
+        self.young_size = self.young_words();
+        let swept =
+            Swept { words_copied: ev.words_copied, words_promoted: 0, binaries_freed: freed, vheap_before };
+        (GcKind::Major, swept, resized)
     }
 
-    /// Step 6: the fragments are released; the list itself and the message queue give back
+    /// Step 7: the fragments are released; the list itself and the message queue give back
     /// capacity a burst left behind (ERTS frees its fragment list and queue cells too), so a
     /// process that once took a flood of messages does not keep their bookkeeping for good.
     fn release_fragment_list(&mut self) {
@@ -434,55 +567,21 @@ impl Heap {
         }
     }
 
-    /// Step 7: the young heap size the live data calls for.
-    ///
-    /// After a minor collection (erl_gc.c `minor_collection`): shrink heaps above 3000 words
-    /// that are less than a quarter full to three times the live data (not below an eighth of
-    /// the old generation); grow a heap more than three quarters full one step past the live
-    /// data. After a major one (`adjust_after_fullsweep`): grow one step when more than
-    /// three quarters full; shrink to twice the live data when less than a quarter full.
-    fn resize_young(&mut self, kind: GcKind) {
-        let Some(young) = &self.young else { return };
-        let size = young.words();
-        let live = self.young_top;
-        let min = next_heap_size(self.opts.min_heap_size);
-        let wanted = match kind {
-            _ if 4 * live > 3 * size => step_above(live.max(size)),
-            GcKind::Minor => {
-                let old_words = self.old.as_ref().map_or(0, Block::words);
-                if size > 3000 && 4 * live < size && (size > 8000 || size > old_words) {
-                    let mut wanted = 3 * live;
-                    if wanted * 9 < old_words {
-                        wanted = wanted.max(old_words / 8);
-                    }
-                    next_heap_size(wanted).max(min)
-                } else {
-                    size
-                }
-            }
-            GcKind::Major if 4 * live < size && size > min => next_heap_size(2 * live).max(min),
-            GcKind::Major => size,
-        };
-        self.young_size = wanted;
-        if wanted != size {
-            self.move_young(wanted);
-        }
-    }
-
-    /// Moves the young data into a block of `words` words, fixing every pointer into it
-    /// (erl_gc.c `offset_heap`). Only young objects, roots and young handles can point into
-    /// the young block (heap Invariant 1), and there are no fragments after a collection.
+    /// Step 8: moves the young data into a new block of `words` words, fixing every pointer
+    /// into it (erl_gc.c `shrink_new_heap` / `offset_heap`). Only young objects, roots and
+    /// young handles can point into the young block (heap Invariant 1), and there are no
+    /// fragments after a collection.
     fn move_young(&mut self, words: usize) {
-        let old_block = self.young.take().expect("young block present after collection");
         let live = self.young_top;
         assert!(live <= words, "moving the young heap into a block too small for it");
         let new_block = Block::new(words);
+        let old_block = self.young.take().expect("young block present after collection");
         let from = old_block.addr();
         let to = new_block.addr();
         let range = from..from + live * 8;
         let fix = |w: u64| -> u64 {
             if is_pointer(w) && range.contains(&pointer_address(w)) {
-                (w as i64).wrapping_add(to as i64 - from as i64) as u64
+                tagged(new_block.start().wrapping_byte_add(pointer_address(w) - from), w & PRIMARY_MASK)
             } else {
                 w
             }
@@ -499,25 +598,36 @@ impl Heap {
         self.for_each_root_mut(|slot| *slot = fix(*slot));
         for addr in &mut self.mso_young {
             if range.contains(addr) {
-                *addr = *addr - from + to;
+                *addr = exposed_address(new_block.start().wrapping_byte_add(*addr - from));
             }
         }
+        debug_assert_eq!(to, new_block.addr());
         self.young = Some(new_block);
     }
 
-    /// Adjusts the vheap budget to the binaries that survived (erl_gc.c `next_vheap_size`):
-    /// double past the live binary words when exceeded, decay by a quarter when under half
-    /// used, never below `min_bin_vheap_size`.
-    fn adjust_vheap(&mut self) {
-        let live = self.vheap_young;
-        let limit = self.vheap_limit;
-        let next = if live > limit {
-            next_heap_size(2 * live)
-        } else if live < limit / 2 {
-            limit / 4 * 3
-        } else {
-            limit
-        };
-        self.vheap_limit = next.max(self.opts.min_bin_vheap_size);
+    /// Step 6, the budgets (erl_gc.c `sweep_off_heap`): the young budget follows the binaries
+    /// that survived in the young generation; after a major collection the old generation's
+    /// budget follows the young binary data there was before it (`MSO(p).overhead`).
+    fn sweep_vheaps(&mut self, kind: GcKind, vheap_before: usize) {
+        let min = self.opts.min_bin_vheap_size;
+        if kind == GcKind::Major {
+            self.old_vheap_limit = next_vheap_size(self.vheap_old + vheap_before, self.old_vheap_limit, min);
+        }
+        self.vheap_limit = next_vheap_size(self.vheap_young, self.vheap_limit, min);
     }
+}
+
+/// What a collection's copy and sweep did.
+struct Swept {
+    words_copied: u64,
+    words_promoted: u64,
+    binaries_freed: u64,
+    /// Off-heap words referenced from the young generation before the collection.
+    vheap_before: usize,
+}
+
+/// The reductions a collection costs (erl_gc.c `gc_cost`): a tenth of the words it moved
+/// plus a hundredth of the words a resize moved, at least one.
+fn gc_cost(moved: u64, resize_moved: usize) -> u64 {
+    (moved / 10 + resize_moved as u64 / 100).max(1)
 }

@@ -65,7 +65,7 @@ fn size_with(word: u64, shared: bool, stack: &mut Vec<u64>) -> usize {
         if !is_pointer(w) {
             continue;
         }
-        let obj = pointer_address(w) as *mut u64;
+        let obj = object_ptr(w);
         if shared && !seen.insert(obj as usize) {
             continue;
         }
@@ -97,7 +97,7 @@ impl Copier {
         if !is_pointer(word) {
             return word;
         }
-        let src = pointer_address(word) as *const u64;
+        let src = object_ptr(word);
         if let Some(copies) = &self.copies {
             if let Some(&copy) = copies.get(&(src as usize)) {
                 return copy;
@@ -118,7 +118,7 @@ impl Copier {
                 self.mso.push(dst as usize);
                 self.vheap_words += binary::len(bin).div_ceil(8);
             }
-            let copy = dst as u64 | (word & PRIMARY_MASK);
+            let copy = tagged(dst, word & PRIMARY_MASK);
             if let Some(copies) = &mut self.copies {
                 copies.insert(src as usize, copy);
             }

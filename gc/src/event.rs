@@ -38,6 +38,9 @@ pub enum GcReason {
     FullsweepAfter,
     /// The old generation had no room for the mature data of a minor collection.
     OldFull,
+    /// Off-heap binaries referenced from the old generation reached their budget
+    /// (erl_gc.c `bin_old_vheap_sz`): only a major collection can free dead ones there.
+    OldVheapFull,
     /// Requested explicitly (`erlang:garbage_collect/0`).
     Requested,
 }

@@ -101,6 +101,11 @@ pub struct Heap {
     pub(crate) vheap_old: usize,
     /// Budget of `vheap_young` before a collection is due (`bin_vheap_sz`).
     pub(crate) vheap_limit: usize,
+    /// Budget of `vheap_old` below which a minor collection may run (`bin_old_vheap_sz`).
+    pub(crate) old_vheap_limit: usize,
+    /// The last major collection left the young heap over 75% full: the next one grows it
+    /// a step (erl_gc.c `F_HEAP_GROW`).
+    pub(crate) heap_grow: bool,
 
     pub(crate) minor_since_major: u32,
     pub(crate) minor_count: u64,
@@ -137,6 +142,8 @@ pub struct HeapStats {
     pub vheap_old: usize,
     /// Budget of `vheap_young` before a collection.
     pub vheap_limit: usize,
+    /// Budget of `vheap_old`: at or above it the next collection is a major one.
+    pub old_vheap_limit: usize,
     /// Occupied root slots.
     pub roots: usize,
     /// Delivered messages not yet taken.
@@ -191,6 +198,8 @@ impl Heap {
             vheap_young: 0,
             vheap_old: 0,
             vheap_limit: opts.min_bin_vheap_size,
+            old_vheap_limit: opts.min_bin_vheap_size,
+            heap_grow: false,
             minor_since_major: 0,
             minor_count: 0,
             major_count: 0,
@@ -265,6 +274,7 @@ impl Heap {
             vheap_young: self.vheap_young,
             vheap_old: self.vheap_old,
             vheap_limit: self.vheap_limit,
+            old_vheap_limit: self.old_vheap_limit,
             roots: self.roots.live_count(),
             messages: self.messages.len(),
             minor_collections: self.minor_count,
@@ -457,7 +467,7 @@ pub(crate) fn release_handles(handles: impl Iterator<Item = usize>) -> u64 {
         // SAFETY: each address is a live refc-binary handle owning one reference
         // (Invariant 3); its second payload word is the binary pointer.
         unsafe {
-            let bin = *(addr as *const u64).add(2) as *const crate::binary::RefcHeader;
+            let bin = crate::object::handle_binary(crate::layout::address_ptr(addr));
             freed += crate::binary::decrement(bin) as u64;
         }
     }

@@ -165,6 +165,35 @@ pub(crate) const fn pointer_address(word: u64) -> usize {
     (word & !PRIMARY_MASK) as usize
 }
 
+/// The object a list or boxed word points at.
+///
+/// Terms are words, not pointers: every pointer stored in a term (or in an MSO list) had its
+/// provenance exposed when the word was made ([`tagged`], [`exposed_address`]), and this
+/// takes it back, so that tools checking provenance (Miri) see where each access may go.
+#[inline]
+pub(crate) fn object_ptr(word: u64) -> *mut u64 {
+    address_ptr(pointer_address(word))
+}
+
+/// The pointer for an address made by [`exposed_address`] or taken from a term word.
+#[inline]
+pub(crate) fn address_ptr(address: usize) -> *mut u64 {
+    std::ptr::with_exposed_provenance_mut(address)
+}
+
+/// The address of `ptr`, exposing its provenance so that [`address_ptr`] can take it back.
+#[inline]
+pub(crate) fn exposed_address<T>(ptr: *const T) -> usize {
+    ptr.expose_provenance()
+}
+
+/// A list (`TAG_LIST`) or boxed (`TAG_BOXED`) term word for the object at `obj` (Invariant 1:
+/// the address is 8-byte aligned, so the tag bits are free).
+#[inline]
+pub(crate) fn tagged(obj: *const u64, tag: u64) -> u64 {
+    exposed_address(obj) as u64 | tag
+}
+
 /// Words a heap binary of `len` bytes occupies after its header (length word + bytes).
 #[inline]
 pub(crate) const fn heap_binary_payload(len: usize) -> usize {

@@ -71,10 +71,13 @@ mod scratch;
 pub mod shared;
 mod sizes;
 mod term;
+mod unwind;
 mod verify;
 
 pub use atom::{Atom, AtomTableFull, MAX_ATOMS};
 pub use binary::{live_binaries, live_binary_bytes, Binary};
+#[cfg(feature = "fault-injection")]
+pub use block::fault;
 pub use block::{block_stats, release_pooled_blocks, BlockStats, MMAP_THRESHOLD_WORDS};
 pub use collect::{Collect, GcOutcome, HeapError};
 pub use event::{GcEvent, GcEventSink, GcKind, GcReason, VecSink};
@@ -87,8 +90,8 @@ pub use order::{compare, compare_owned};
 pub use owned::OwnedTerm;
 pub use root::Root;
 pub use sizes::{
-    heap_size_table, next_heap_size, DEFAULT_FULLSWEEP_AFTER, DEFAULT_MIN_BIN_VHEAP_SIZE,
-    DEFAULT_MIN_HEAP_SIZE,
+    heap_size_table, next_heap_size, next_vheap_size, step_above, DEFAULT_FULLSWEEP_AFTER,
+    DEFAULT_MIN_BIN_VHEAP_SIZE, DEFAULT_MIN_HEAP_SIZE,
 };
 pub use term::{ListIter, Pid, Ref, Term, View, PID_INDEX_BITS};
 pub use verify::VerifyError;

@@ -153,7 +153,7 @@ impl<'h> Mu<'h> {
             })
         };
         // SAFETY: `p` is a fresh, well-formed boxed object of this heap.
-        unsafe { Term::from_raw(p as u64 | TAG_BOXED) }
+        unsafe { Term::from_raw(tagged(p, TAG_BOXED)) }
     }
 
     /// A float.
@@ -166,7 +166,7 @@ impl<'h> Mu<'h> {
             })
         };
         // SAFETY: fresh, well-formed boxed object of this heap.
-        unsafe { Term::from_raw(p as u64 | TAG_BOXED) }
+        unsafe { Term::from_raw(tagged(p, TAG_BOXED)) }
     }
 
     /// A cons cell `[head | tail]`.
@@ -180,7 +180,7 @@ impl<'h> Mu<'h> {
             })
         };
         // SAFETY: fresh cons cell of this heap.
-        unsafe { Term::from_raw(p as u64 | TAG_LIST) }
+        unsafe { Term::from_raw(tagged(p, TAG_LIST)) }
     }
 
     /// A tuple of `elements`.
@@ -198,7 +198,7 @@ impl<'h> Mu<'h> {
             })
         };
         // SAFETY: fresh, well-formed tuple of this heap.
-        unsafe { Term::from_raw(p as u64 | TAG_BOXED) }
+        unsafe { Term::from_raw(tagged(p, TAG_BOXED)) }
     }
 
     /// A proper list of the items, in order.
@@ -227,13 +227,13 @@ impl<'h> Mu<'h> {
                             let cell = p.add(2 * i);
                             cell.write(item);
                             let next =
-                                if i + 1 < n { p.add(2 * (i + 1)) as u64 | TAG_LIST } else { tail.raw() };
+                                if i + 1 < n { tagged(p.add(2 * (i + 1)), TAG_LIST) } else { tail.raw() };
                             cell.add(1).write(next);
                         }
                     })
                 };
                 // SAFETY: fresh cons cells of this heap.
-                unsafe { Term::from_raw(p as u64 | TAG_LIST) }
+                unsafe { Term::from_raw(tagged(p, TAG_LIST)) }
             }
         })
     }
@@ -255,7 +255,7 @@ impl<'h> Mu<'h> {
                 })
             };
             // SAFETY: fresh heap binary of this heap.
-            unsafe { Term::from_raw(p as u64 | TAG_BOXED) }
+            unsafe { Term::from_raw(tagged(p, TAG_BOXED)) }
         } else {
             let bin = binary::allocate(bytes);
             // SAFETY: `bin` is a new binary whose single reference we hand to the handle.
@@ -285,12 +285,12 @@ impl<'h> Mu<'h> {
             self.alloc_with(1 + REFC_BIN_PAYLOAD, |p| {
                 p.write(header(SUB_REFC_BIN, REFC_BIN_PAYLOAD as u64));
                 p.add(1).write(len as u64);
-                p.add(2).write(bin as u64);
+                p.add(2).write(exposed_address(bin) as u64);
             })
         };
         self.with_heap(|h| h.note_young_handle(p as usize, len));
         // SAFETY: fresh handle of this heap, listed in the MSO (heap Invariant 3).
-        unsafe { Term::from_raw(p as u64 | TAG_BOXED) }
+        unsafe { Term::from_raw(tagged(p, TAG_BOXED)) }
     }
 
     /// A sub-binary: `len` bytes of `binary` from `offset`. `None` if `binary` is not a binary
@@ -314,7 +314,7 @@ impl<'h> Mu<'h> {
             })
         };
         // SAFETY: fresh sub-binary of this heap over a binary of this heap.
-        Some(unsafe { Term::from_raw(p as u64 | TAG_BOXED) })
+        Some(unsafe { Term::from_raw(tagged(p, TAG_BOXED)) })
     }
 
     /// Roots `term`: it survives collections and is read back with [`Mu::get`].
@@ -401,7 +401,7 @@ pub(crate) fn sub_binary_parts(term: Term<'_>) -> Option<(Term<'_>, usize)> {
     if term.raw() & PRIMARY_MASK != TAG_BOXED {
         return None;
     }
-    let obj = pointer_address(term.raw()) as *const u64;
+    let obj = object_ptr(term.raw());
     // SAFETY: a boxed term of a live brand points at a live object (term Invariant 1).
     unsafe {
         if header_subtag(*obj) != SUB_SUB_BIN {

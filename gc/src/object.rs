@@ -6,6 +6,7 @@
 //! 1. The object at a given address is a cons cell exactly when its first word is not a
 //!    header word (a car is always a term; see `layout`), and a boxed object otherwise.
 
+use crate::binary::RefcHeader;
 use crate::layout::*;
 
 /// Size in words of the object starting at `obj`.
@@ -52,11 +53,23 @@ pub(crate) unsafe fn for_each_field(obj: *mut u64, mut f: impl FnMut(*mut u64)) 
 /// # Safety
 /// `obj` points at the first word of a well-formed object.
 #[inline]
-pub(crate) unsafe fn refc_binary_of(obj: *const u64) -> Option<*const crate::binary::RefcHeader> {
+pub(crate) unsafe fn refc_binary_of(obj: *const u64) -> Option<*const RefcHeader> {
     // SAFETY: the caller guarantees a readable object; a handle has two payload words.
     unsafe {
         let first = *obj;
         (first & PRIMARY_MASK == TAG_HEADER && header_subtag(first) == SUB_REFC_BIN)
-            .then(|| *obj.add(2) as *const crate::binary::RefcHeader)
+            .then(|| handle_binary(obj))
     }
+}
+
+/// The off-heap binary of the refc-binary handle at `handle` (its header intact or
+/// forwarded: only the payload is read).
+///
+/// # Safety
+/// `handle` points at a refc-binary handle (`1 + REFC_BIN_PAYLOAD` readable words).
+#[inline]
+pub(crate) unsafe fn handle_binary(handle: *const u64) -> *const RefcHeader {
+    // SAFETY: the pointer word is the handle's second payload word (caller); it was written
+    // with its provenance exposed (`Mu::refc_handle`).
+    std::ptr::with_exposed_provenance(unsafe { *handle.add(2) } as usize)
 }

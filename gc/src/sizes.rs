@@ -14,6 +14,10 @@ use std::sync::OnceLock;
 /// Default minimum heap size in words (erl_vm.h `H_DEFAULT_SIZE`).
 pub const DEFAULT_MIN_HEAP_SIZE: usize = 233;
 
+/// The smallest heap erl_gc.c shrinks to after a fullsweep (erl_vm.h `H_MIN_SIZE`): a
+/// major collection leaves a heap of this size or less as it is.
+pub(crate) const H_MIN_SIZE: usize = 233;
+
 /// Default minimum binary virtual heap in words (erl_vm.h `VH_DEFAULT_SIZE`).
 pub const DEFAULT_MIN_BIN_VHEAP_SIZE: usize = 46422;
 
@@ -48,6 +52,28 @@ pub fn next_heap_size(words: usize) -> usize {
     let t = table();
     let i = t.partition_point(|&s| s < words);
     t[i.min(t.len() - 1)]
+}
+
+/// The next binary budget (erl_gc.c `next_vheap_size`) for `vheap` words of off-heap
+/// binaries against a budget of `size` words: over three quarters used, grow by the golden
+/// ratio (1.618) until it is not; under a quarter used, halve; never below `min`.
+pub fn next_vheap_size(vheap: usize, size: usize, min: usize) -> usize {
+    let next = if vheap / 3 > size / 4 {
+        let mut size = size.max(1);
+        while vheap / 3 > size / 4 {
+            let grown = (size as f64 * 1.618) as usize;
+            if grown <= size {
+                break;
+            }
+            size = grown;
+        }
+        size
+    } else if vheap < size / 4 {
+        size / 2
+    } else {
+        size
+    };
+    next.max(min)
 }
 
 /// The table entry one step above the entry that holds `words` (the old generation is sized

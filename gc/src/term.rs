@@ -231,13 +231,13 @@ impl<'h> Term<'h> {
                 _ => View::Ref(Ref(w >> IMMEDIATE_SHIFT)),
             },
             TAG_LIST => {
-                let cell = pointer_address(w) as *const u64;
+                let cell = object_ptr(w);
                 // SAFETY: a list term points at a live two-word cons cell of brand 'h
                 // (Invariant 1), and the cell is immutable while 'h lasts (Invariant 2).
                 unsafe { View::Cons(Term::from_raw(*cell), Term::from_raw(*cell.add(1))) }
             }
             _ => {
-                let obj = pointer_address(w) as *const u64;
+                let obj = object_ptr(w);
                 // SAFETY: a boxed term points at a live object of brand 'h whose header is
                 // followed by `arity` payload words (Invariant 1); the layout table in
                 // `layout` says how each kind's payload is read.
@@ -366,7 +366,7 @@ unsafe fn view_boxed<'h>(obj: *const u64) -> View<'h> {
             }
             SUB_REFC_BIN => {
                 let len = *payload as usize;
-                let bin = *payload.add(1) as *const crate::binary::RefcHeader;
+                let bin = crate::object::handle_binary(obj);
                 View::Binary(std::slice::from_raw_parts(crate::binary::bytes_ptr(bin), len))
             }
             SUB_SUB_BIN => {

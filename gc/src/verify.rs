@@ -171,7 +171,7 @@ pub(crate) fn verify_space(
         // SAFETY: `addr` is a handle found in pass 1: payload word 1 is its length and
         // word 2 its binary, which stays allocated while a listed handle refers to it
         // (heap Invariant 3) — a freed one is what this check reports.
-        let (len, bin) = unsafe { (word(addr, 1) as usize, word(addr, 2) as *const binary::RefcHeader) };
+        let (len, bin) = unsafe { (word(addr, 1) as usize, crate::object::handle_binary(address_ptr(addr))) };
         // SAFETY: as above.
         if unsafe { binary::refcount(bin) } == 0 {
             return fail("refc-binary handle to a freed binary", addr);
@@ -190,7 +190,7 @@ pub(crate) fn verify_space(
 /// `addr + 8 * i` lies in an occupied area of the heap being verified.
 unsafe fn word(addr: usize, i: usize) -> u64 {
     // SAFETY: forwarded from the caller.
-    unsafe { *(addr as *const u64).add(i) }
+    unsafe { *address_ptr(addr).add(i) }
 }
 
 /// Checks the kind and arity of a header.

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use common::{check, collect, int_list, root_owned, Rooted};
 use heaplab_gc::{
-    heap_size_table, next_heap_size, Collect, GcKind, GcReason, Heap, HeapError, HeapOptions, OwnedTerm, Pid,
-    VecSink, DEFAULT_MIN_HEAP_SIZE,
+    heap_size_table, next_heap_size, next_vheap_size, step_above, Collect, GcKind, GcReason, Heap, HeapError,
+    HeapOptions, OwnedTerm, Pid, VecSink, DEFAULT_MIN_HEAP_SIZE,
 };
 
 fn heap_with_sink(opts: HeapOptions) -> (Heap, Arc<VecSink>) {
@@ -26,10 +26,14 @@ fn survivors_of_two_minor_collections_are_promoted() {
     assert_eq!(heap.stats().young_used, 100);
     assert_eq!(heap.stats().mature, 0);
 
-    // First minor collection: the list is copied within the young generation and becomes
-    // mature (below the high-water mark); no old generation exists yet.
+    // First collection: nothing is mature and there is no old generation, so even a minor
+    // request becomes a fullsweep (erl_gc.c `minor_collection` returns -1 without an old
+    // heap). The list is copied within the young generation and becomes mature.
     let ev = collect(&mut heap, Collect::Minor);
-    assert_eq!((ev.kind, ev.words_copied, ev.words_promoted), (GcKind::Minor, 100, 0));
+    assert_eq!(
+        (ev.kind, ev.reason, ev.words_copied, ev.words_promoted),
+        (GcKind::Major, GcReason::Requested, 100, 0)
+    );
     let s = heap.stats();
     assert_eq!((s.young_used, s.mature, s.old_used, s.old_capacity), (100, 100, 0, 0));
 
@@ -37,8 +41,9 @@ fn survivors_of_two_minor_collections_are_promoted() {
     let second = root_owned(&mut heap, &int_list(30, 1000)); // 60 words
     assert_eq!(heap.stats().mature, 100);
 
-    // Second minor collection: the mature list moves to the old generation, the young one
-    // stays young (and becomes mature).
+    // First minor collection: the mature list moves to the old generation, created one
+    // growth step above the 160 words of young data; the young list stays young (and
+    // becomes mature).
     let ev = collect(&mut heap, Collect::Minor);
     assert_eq!((ev.kind, ev.words_copied, ev.words_promoted), (GcKind::Minor, 160, 100));
     let s = heap.stats();
@@ -79,7 +84,8 @@ fn garbage_is_not_copied_or_promoted() {
     check(&mut heap, &[kept]);
 }
 
-/// With `fullsweep_after = n`, collections n+1, 2(n+1), ... are major and all others minor.
+/// With `fullsweep_after = n`, collections 1, n+2, 2n+3, ... are major and all others minor:
+/// the first because nothing is mature yet (erl_gc.c), then every n+1st.
 fn fullsweep_pattern(n: u32) {
     let (mut heap, sink) = heap_with_sink(HeapOptions { fullsweep_after: n, ..Default::default() });
     let kept = root_owned(&mut heap, &int_list(20, 0));
@@ -91,12 +97,14 @@ fn fullsweep_pattern(n: u32) {
             }
         });
         collect(&mut heap, Collect::Auto);
-        assert_eq!(heap.stats().minor_since_major as usize, (i + 1) % (n as usize + 1));
+        assert_eq!(heap.stats().minor_since_major as usize, i % (n as usize + 1));
     }
     let events = sink.take();
     assert_eq!(events.len(), rounds);
     for (i, ev) in events.iter().enumerate() {
-        if (i + 1) % (n as usize + 1) == 0 {
+        if i == 0 && n > 0 {
+            assert_eq!((ev.kind, ev.reason), (GcKind::Major, GcReason::HeapFull), "collection 1");
+        } else if i % (n as usize + 1) == 0 {
             assert_eq!(
                 (ev.kind, ev.reason),
                 (GcKind::Major, GcReason::FullsweepAfter),
@@ -108,8 +116,9 @@ fn fullsweep_pattern(n: u32) {
         }
     }
     let s = heap.stats();
-    assert_eq!(s.major_collections as usize, rounds / (n as usize + 1));
-    assert_eq!(s.minor_collections as usize, rounds - rounds / (n as usize + 1));
+    let majors = rounds.div_ceil(n as usize + 1);
+    assert_eq!(s.major_collections as usize, majors);
+    assert_eq!(s.minor_collections as usize, rounds - majors);
     check(&mut heap, &[kept]);
 }
 
@@ -135,28 +144,60 @@ fn set_fullsweep_after_takes_effect_at_the_next_collection() {
     check(&mut heap, &[kept]);
 }
 
+/// erl_gc.c checks `max_heap_size` before a collection, counting the to-space it is about
+/// to allocate (`major_collection`): a collection that would pass the limit does not run.
 #[test]
-fn max_heap_size_is_reported_after_collection_and_the_heap_stays_valid() {
-    let limit = 1000;
+fn max_heap_size_is_checked_before_collecting_counting_the_to_space() {
+    let limit = 20_000;
     let opts = HeapOptions { max_heap_size: Some(limit), ..Default::default() };
     let (mut heap, sink) = heap_with_sink(opts);
     let big = root_owned(&mut heap, &int_list(5000, 0)); // 10,000 words
     heap.verify().unwrap();
+    let before = heap.stats();
+    // Young data + unused young space + to-space for all of it: 10,000 + 233 + 10,000 and
+    // more, over the limit although the live data alone is half of it.
+    let young_data = before.young_used + before.fragment_words;
+    let expected = young_data + (before.young_capacity - before.young_used) + next_heap_size(young_data);
+    assert!(young_data < limit && expected > limit);
     let err = heap.collect(Collect::Major).unwrap_err();
-    let s = heap.stats();
-    let size = s.young_capacity + s.old_capacity;
-    assert!(size > limit);
-    assert_eq!(err, HeapError::MaxHeapSize { limit, size });
-    assert!(err.to_string().contains("max_heap_size 1000 words"), "{err}");
-    // The collection itself completed: the event was recorded and the data is intact.
-    assert_eq!(sink.len(), 1);
-    assert_eq!(s.major_collections, 1);
+    assert_eq!(err, HeapError::MaxHeapSize { limit, size: expected });
+    assert!(err.to_string().contains("max_heap_size 20000 words"), "{err}");
+    // Nothing ran: no event, the heap exactly as it was.
+    assert_eq!(sink.len(), 0);
+    assert_eq!(heap.stats(), before);
     let roots = [big];
     check(&mut heap, &roots);
-    // A minor collection of the still-too-big heap fails the same way.
+    // A minor request (no old generation, nothing mature: a fullsweep) fails the same way.
     let err = heap.collect(Collect::Minor).unwrap_err();
-    assert!(matches!(err, HeapError::MaxHeapSize { limit: 1000, .. }));
+    assert_eq!(err, HeapError::MaxHeapSize { limit, size: expected });
+    assert_eq!(heap.stats(), before);
+    // With room for the to-space, the same heap collects.
+    heap.set_max_heap_size(Some(expected)).unwrap();
+    collect(&mut heap, Collect::Major);
     check(&mut heap, &roots);
+}
+
+/// A minor collection's check counts the old generation it would create (one growth step
+/// above the young data) or the one that exists (erl_gc.c `minor_collection`).
+#[test]
+fn a_minor_collection_counts_the_old_generation_against_max_heap_size() {
+    let mut heap = Heap::default();
+    let kept = root_owned(&mut heap, &int_list(1000, 0)); // 2,000 words
+    collect(&mut heap, Collect::Major); // now mature, no old generation
+    let s = heap.stats();
+    assert_eq!((s.mature, s.old_capacity), (2000, 0));
+    let young_data = s.young_used;
+    let expected =
+        young_data + (s.young_capacity - s.young_used) + step_above(young_data) + next_heap_size(young_data);
+    heap.set_max_heap_size(Some(expected - 1)).unwrap();
+    assert_eq!(
+        heap.collect(Collect::Minor).unwrap_err(),
+        HeapError::MaxHeapSize { limit: expected - 1, size: expected }
+    );
+    heap.set_max_heap_size(Some(expected)).unwrap();
+    let ev = collect(&mut heap, Collect::Minor);
+    assert_eq!((ev.kind, ev.words_promoted), (GcKind::Minor, 2000));
+    check(&mut heap, &[kept]);
 }
 
 #[test]
@@ -188,6 +229,10 @@ fn off_heap_binaries_past_the_vheap_budget_trigger_a_collection() {
     let (mut heap, sink) = heap_with_sink(HeapOptions::default());
     let budget = heap.stats().vheap_limit;
     assert_eq!(budget, 46422);
+    // Some mature data first, so that the collection below can be a minor one.
+    let base = root_owned(&mut heap, &int_list(10, 0));
+    collect(&mut heap, Collect::Major);
+    sink.take();
     // Four 100 kB binaries: 50,000 words of off-heap data, 12 words of handles on the heap.
     let blob = |k: u8| vec![k; 100_000];
     let kept: Vec<Rooted> = (0..4).map(|k| root_owned(&mut heap, &OwnedTerm::Binary(blob(k)))).collect();
@@ -198,8 +243,8 @@ fn off_heap_binaries_past_the_vheap_budget_trigger_a_collection() {
     });
     let s = heap.stats();
     assert_eq!(s.vheap_young, 6 * 12_500);
-    assert_eq!(s.young_used, 6 * 3, "only the handles are on the heap");
-    assert!(s.young_used * 10 < s.young_capacity, "the young heap is nearly empty");
+    assert_eq!(s.young_used, 20 + 6 * 3, "only the handles are on the heap");
+    assert!(s.young_used + s.fragment_words < s.young_capacity, "the young heap is not full");
     assert!(heap.needs_gc(), "vheap over budget must ask for a collection");
 
     let out = heap.collect_if_needed().unwrap().expect("a collection ran");
@@ -210,22 +255,85 @@ fn off_heap_binaries_past_the_vheap_budget_trigger_a_collection() {
     heap.verify().unwrap();
     let s = heap.stats();
     assert_eq!((s.vheap_young, s.mso_len), (4 * 12_500, 4));
-    // The budget grew past the live binary data (erl_gc.c next_vheap_size) ...
-    assert_eq!(s.vheap_limit, next_heap_size(2 * 50_000));
+    // The budget grew by the golden ratio past the live binary data (erl_gc.c
+    // `next_vheap_size`: 50,000 is over 3/4 of 46,422, not of 46,422 x 1.618 = 75,110) ...
+    assert_eq!(s.vheap_limit, 75_110);
+    assert_eq!(s.vheap_limit, next_vheap_size(50_000, 46_422, 46_422));
     assert!(!heap.needs_gc());
+    let mut kept = kept;
+    kept.push(base);
     check(&mut heap, &kept);
 
-    // ... and decays once the binaries are gone, not below min_bin_vheap_size.
-    drop(kept);
+    // ... and halves once the binaries are gone, not below min_bin_vheap_size.
+    kept.truncate(0);
     let ev = collect(&mut heap, Collect::Major);
     assert_eq!(ev.binaries_freed, 4);
     let s = heap.stats();
     assert_eq!(s.vheap_young, 0);
-    assert_eq!(s.vheap_limit, next_heap_size(100_000) / 4 * 3);
+    assert_eq!(s.vheap_limit, 46422, "75,110 / 2 is below the minimum");
     for _ in 0..20 {
         collect(&mut heap, Collect::Major);
     }
     assert_eq!(heap.stats().vheap_limit, 46422);
+}
+
+#[test]
+fn next_vheap_size_follows_erl_gc() {
+    let min = 46_422;
+    // Between a quarter and three quarters used: unchanged.
+    assert_eq!(next_vheap_size(20_000, 46_422, min), 46_422);
+    // Over three quarters: grow by 1.618 until three quarters hold it.
+    assert_eq!(next_vheap_size(40_000, 46_422, min), 75_110);
+    assert_eq!(next_vheap_size(1_000_000, 46_422, min), {
+        let mut size = 46_422usize;
+        while 1_000_000 / 3 > size / 4 {
+            size = (size as f64 * 1.618) as usize;
+        }
+        size
+    });
+    // Under a quarter: halve, never below the minimum.
+    assert_eq!(next_vheap_size(1_000, 200_000, min), 100_000);
+    assert_eq!(next_vheap_size(1_000, 80_000, min), min);
+}
+
+/// Dead binaries in the old generation are freed by the fullsweep their budget triggers
+/// (erl_gc.c: a minor collection runs only while `bin_old_vheap < bin_old_vheap_sz`), not
+/// kept referenced for as long as minor collections go on.
+#[test]
+fn dead_promoted_binaries_are_freed_by_the_fullsweep_their_budget_triggers() {
+    let _serial = common::serial();
+    let before = heaplab_gc::live_binaries();
+    let (mut heap, sink) = heap_with_sink(HeapOptions::default());
+    let base = root_owned(&mut heap, &int_list(10, 0));
+    collect(&mut heap, Collect::Major);
+    // 200 binaries of 1 MB, kept across two minor collections: promoted to the old
+    // generation.
+    let kept: Vec<Rooted> =
+        (0..200u8).map(|k| root_owned(&mut heap, &OwnedTerm::Binary(vec![k; 1 << 20]))).collect();
+    assert_eq!(heaplab_gc::live_binaries() - before, 200);
+    collect(&mut heap, Collect::Minor);
+    collect(&mut heap, Collect::Minor);
+    let s = heap.stats();
+    assert_eq!(s.vheap_old, 200 * (1 << 17), "all 200 promoted");
+    assert!(s.vheap_old >= s.old_vheap_limit);
+    let mut all = kept;
+    all.push(base);
+    check(&mut heap, &all);
+    // Dropped: the next collection the young heap asks for is a fullsweep that frees them.
+    all.truncate(200);
+    all.drain(..);
+    sink.take();
+    while !heap.needs_gc() {
+        heap.enter(|h| {
+            h.tuple(&[h.int(1), h.int(2)]);
+        });
+    }
+    let ev = collect(&mut heap, Collect::Auto);
+    assert_eq!((ev.kind, ev.reason, ev.binaries_freed), (GcKind::Major, GcReason::OldVheapFull, 200));
+    assert_eq!(heaplab_gc::live_binaries(), before);
+    let s = heap.stats();
+    assert_eq!((s.vheap_old, s.vheap_young), (0, 0));
+    heap.verify().unwrap();
 }
 
 #[test]
@@ -362,7 +470,9 @@ fn gc_events_carry_pid_scheduler_and_consistent_word_counts() {
 #[test]
 fn a_minor_collection_without_room_in_the_old_generation_becomes_major() {
     let (mut heap, sink) = heap_with_sink(HeapOptions::default());
-    let mut roots = Vec::new();
+    let mut roots = vec![root_owned(&mut heap, &int_list(60, -60))];
+    // The first collection is a fullsweep (nothing mature yet); from then on, minors.
+    assert_eq!(collect(&mut heap, Collect::Minor).kind, GcKind::Major);
     let mut found = None;
     for i in 0..200 {
         roots.push(root_owned(&mut heap, &int_list(60, i * 60)));

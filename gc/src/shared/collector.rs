@@ -69,16 +69,20 @@ pub(crate) struct Collection {
 }
 
 impl Collection {
-    /// Sets up a collection with every worker stopped (safepoint Invariant 2).
-    pub(crate) fn prepare(inner: &Inner, workers: usize, stopped_at: Instant) -> Collection {
+    /// Sets up a collection with every worker stopped (safepoint Invariant 2); `None` when
+    /// the stop was asked for a verification only.
+    pub(crate) fn prepare(inner: &Inner, workers: usize, stopped_at: Instant) -> Option<Collection> {
+        // Requests from here on are for the next stop.
+        inner.requested.store(false, Ordering::Release);
+        if !inner.collect_requested.swap(false, Ordering::AcqRel) {
+            return None;
+        }
         let (reason, requested_at) = inner
             .reason
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
             .unwrap_or((GcReason::Requested, stopped_at));
-        // Requests from here on are for the next collection.
-        inner.requested.store(false, Ordering::Release);
         let major_requested = inner.major_requested.swap(false, Ordering::AcqRel);
         if inner.verify.load(Ordering::Relaxed) {
             if let Err(e) = inner.verify_now() {
@@ -113,7 +117,7 @@ impl Collection {
         drop(old);
         let deques: Vec<Worker<usize>> = (0..workers).map(|_| Worker::new_lifo()).collect();
         let stealers = deques.iter().map(Worker::stealer).collect();
-        Collection {
+        Some(Collection {
             kind,
             reason,
             requested_at,
@@ -129,7 +133,7 @@ impl Collection {
             copied: AtomicU64::new(0),
             max_worker: AtomicU64::new(0),
             handles: Mutex::new(Vec::new()),
-        }
+        })
     }
 
     pub(crate) fn workers(&self) -> usize {
@@ -239,7 +243,7 @@ impl Collection {
         let dead = young_mso.iter().chain(&old_mso).copied().filter(|&addr| {
             // SAFETY: a listed handle's header is readable (heap Invariant 3); it is either
             // intact or a forwarding pointer installed by this collection.
-            unsafe { *(addr as *const u64) & PRIMARY_MASK != TAG_BOXED }
+            unsafe { *address_ptr(addr) & PRIMARY_MASK != TAG_BOXED }
         });
         let binaries_freed = release_handles(dead);
 
@@ -321,7 +325,7 @@ impl Evacuator<'_> {
             return word;
         }
         let tag = word & PRIMARY_MASK;
-        let src = addr as *mut u64;
+        let src = address_ptr(addr);
         // SAFETY: `src` is a from-space object; its first word is only accessed atomically
         // during the collection (Invariant 1).
         let first_cell = unsafe { std::sync::atomic::AtomicU64::from_ptr(src) };
@@ -347,18 +351,18 @@ impl Evacuator<'_> {
                 std::ptr::copy_nonoverlapping(src.add(1), dst.add(1), size - 1);
             }
         }
-        let forward = if tag == TAG_LIST { dst as u64 } else { dst as u64 | TAG_BOXED };
+        let forward = if tag == TAG_LIST { tagged(dst, TAG_HEADER) } else { tagged(dst, TAG_BOXED) };
         if self.single {
             first_cell.store(forward, Ordering::Relaxed);
             self.copied += size as u64;
             // SAFETY: `dst` is the intact copy just made.
             unsafe { self.note_copy(dst, tag) };
-            return dst as u64 | tag;
+            return tagged(dst, tag);
         }
         match first_cell.compare_exchange(first, forward, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
                 self.copied += size as u64;
-                let new = dst as u64 | tag;
+                let new = tagged(dst, tag);
                 // SAFETY: `dst` is the intact copy just made.
                 unsafe { self.note_copy(dst, tag) };
                 new
@@ -398,7 +402,7 @@ impl Evacuator<'_> {
         // SAFETY: a copy in to-space, readable and writable, owned by this worker; its
         // fields are from-space words or old words.
         unsafe {
-            crate::object::for_each_field(obj as *mut u64, |f| *f = self.evacuate(*f));
+            crate::object::for_each_field(address_ptr(obj), |f| *f = self.evacuate(*f));
         }
     }
 
@@ -434,7 +438,7 @@ impl Evacuator<'_> {
         let (top, end) = self.plab;
         if top + size * 8 <= end {
             self.plab.0 += size * 8;
-            return top as *mut u64;
+            return address_ptr(top);
         }
         let mut old = self.inner.spaces.lock_old();
         if size > PLAB_WORDS / 4 {
@@ -461,7 +465,7 @@ impl Evacuator<'_> {
         let (top, end) = self.plab;
         if end > top {
             // SAFETY: `[top, end)` is the unused part of this worker's PLAB.
-            unsafe { write_filler(top as *mut u64, (end - top) / 8) };
+            unsafe { write_filler(address_ptr(top), (end - top) / 8) };
         }
         self.plab = (0, 0);
     }

@@ -25,9 +25,14 @@
 //! one: a minor collection needs no remembered set.
 //!
 //! # Invariants
-//! 1. A term of the shared heap is only touched inside [`Mutator::enter`], which needs a
-//!    `&mut Tlab`; a collection starts only when every registered TLAB has been handed to
-//!    [`SharedHeap::safepoint`], so no brand is open while objects move.
+//! 1. Heap words are read or written only by an operation that holds `&mut Tlab` of this
+//!    heap ([`Mutator::enter`], [`Mutator::send`], [`Mutator::deliver`],
+//!    [`Mutator::deliver_fragment`]; a TLAB of another heap is refused) or from inside a
+//!    stop (collections, [`SharedHeap::verify`]). A stop starts only when every registered
+//!    TLAB has been handed to [`SharedHeap::safepoint`], and a `Tlab` never leaves the thread
+//!    that registered it, so no brand is open and no root moves while objects move. A
+//!    thread without a TLAB can register one for as long as it needs it
+//!    ([`SharedHeap::tlab`]): registering waits for a running collection to end.
 //! 2. No old object points at a young object (nursery, overflow chunk or adopted fragment).
 //! 3. Every refc-binary handle on the heap is listed once: in a TLAB's or the heap's young
 //!    list while young, in the old list once promoted; each owns one reference.
@@ -202,10 +207,16 @@ pub(crate) struct Inner {
     pub(crate) spaces: Spaces,
     pub(crate) registry: mutator::Registry,
     pub(crate) safepoint: safepoint::Safepoint,
-    /// A collection is wanted at the next safepoint.
+    /// Every worker must stop at its next safepoint: a collection or a verification waits.
     pub(crate) requested: AtomicBool,
-    /// Wants a major collection (set with `requested`, or decided at the safepoint).
+    /// A collection is wanted at the next stop.
+    pub(crate) collect_requested: AtomicBool,
+    /// Wants a major collection (set with `collect_requested`, or decided at the stop).
     pub(crate) major_requested: AtomicBool,
+    /// A verification is wanted at the next stop ([`SharedHeap::verify`]).
+    pub(crate) verify_requested: AtomicBool,
+    /// Verifications run so far at a stop, and the last one's result.
+    pub(crate) verified: Mutex<(u64, Result<(), VerifyError>)>,
     /// Why the pending collection was requested.
     pub(crate) reason: Mutex<Option<(GcReason, Instant)>>,
     pub(crate) minor_count: AtomicU64,
@@ -257,7 +268,10 @@ impl SharedHeap {
                 registry: mutator::Registry::default(),
                 safepoint: safepoint::Safepoint::default(),
                 requested: AtomicBool::new(false),
+                collect_requested: AtomicBool::new(false),
                 major_requested: AtomicBool::new(false),
+                verify_requested: AtomicBool::new(false),
+                verified: Mutex::new((0, Ok(()))),
                 reason: Mutex::new(None),
                 minor_count: AtomicU64::new(0),
                 major_count: AtomicU64::new(0),
@@ -285,10 +299,17 @@ impl SharedHeap {
         Mutator::register(Arc::clone(&self.inner))
     }
 
+    /// Whether every worker must stop at its next [`SharedHeap::safepoint`]: a collection
+    /// or a verification waits for them.
+    #[inline]
+    pub fn stop_requested(&self) -> bool {
+        self.inner.requested.load(Ordering::Acquire)
+    }
+
     /// Whether a collection waits for the next safepoint.
     #[inline]
     pub fn collection_requested(&self) -> bool {
-        self.inner.requested.load(Ordering::Acquire)
+        self.inner.collect_requested.load(Ordering::Acquire)
     }
 
     /// Asks for a minor collection at the next safepoint.
@@ -305,7 +326,11 @@ impl SharedHeap {
     /// TLAB, collects in parallel with the other workers, and returns when the heap may be
     /// used again. Returns the event to the worker that finished the collection, `None` to
     /// the others and when no collection was pending.
+    ///
+    /// # Panics
+    /// If `tlab` belongs to another heap.
     pub fn safepoint(&self, tlab: &mut Tlab) -> Option<GcEvent> {
+        self.inner.check_tlab(tlab);
         safepoint::stop(&self.inner, tlab)
     }
 
@@ -319,12 +344,31 @@ impl SharedHeap {
         self.inner.verify.store(on, Ordering::Relaxed);
     }
 
-    /// Checks every invariant of the heap. Call it only when no TLAB is in use (between
-    /// collections, with every worker stopped); collections call it themselves when
-    /// verification is on.
+    /// Checks every invariant of the heap, with every worker stopped: like a collection,
+    /// the verification runs at a stop that every registered TLAB joins, so the caller's
+    /// worker stops here and every other worker must reach its own safepoint (or drop its
+    /// TLAB) before this returns. A collection pending at that stop runs there too, after
+    /// the verification. Collections verify the heap themselves when verification is on
+    /// ([`SharedHeap::set_verify`]).
+    ///
+    /// # Panics
+    /// If `tlab` belongs to another heap.
     pub fn verify(&self, tlab: &mut Tlab) -> Result<(), VerifyError> {
-        tlab.retire();
-        self.inner.verify_now()
+        let inner = &self.inner;
+        inner.check_tlab(tlab);
+        let before = inner.verified.lock().unwrap_or_else(|e| e.into_inner()).0;
+        inner.verify_requested.store(true, Ordering::Release);
+        inner.requested.store(true, Ordering::Release);
+        loop {
+            if inner.verify_requested.load(Ordering::Acquire) {
+                inner.requested.store(true, Ordering::Release);
+            }
+            safepoint::stop(inner, tlab);
+            let verified = inner.verified.lock().unwrap_or_else(|e| e.into_inner());
+            if verified.0 > before {
+                return verified.1.clone();
+            }
+        }
     }
 
     /// Current sizes and counters.
@@ -359,10 +403,27 @@ impl Inner {
         if pending.is_none() {
             *pending = Some((reason, Instant::now()));
         }
+        self.collect_requested.store(true, Ordering::Release);
         self.requested.store(true, Ordering::Release);
     }
 
-    /// The verifier over the whole heap; only at a safepoint.
+    /// Refuses a TLAB of another heap: it would let a worker of that heap stand for one of
+    /// this heap's at a stop, or use this heap while its own workers run.
+    pub(crate) fn check_tlab(&self, tlab: &Tlab) {
+        assert!(std::ptr::eq(&*tlab.inner, self), "a TLAB of another shared heap was used");
+    }
+
+    /// Runs a requested verification; only at a stop (safepoint Invariant 2).
+    pub(crate) fn verify_if_requested(&self) {
+        if self.verify_requested.swap(false, Ordering::AcqRel) {
+            let result = self.verify_now();
+            let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+            verified.0 += 1;
+            verified.1 = result;
+        }
+    }
+
+    /// The verifier over the whole heap; only at a stop (safepoint Invariant 2).
     pub(crate) fn verify_now(&self) -> Result<(), VerifyError> {
         let roots = self.registry.root_words();
         self.spaces.verify(roots.into_iter())

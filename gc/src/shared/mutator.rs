@@ -5,7 +5,8 @@
 //! 1. Every live `Mutator`'s state is in the registry until the mutator drops; the collector
 //!    locks each state while it rewrites its roots, so a state is only changed under its lock.
 //! 2. A sent, undelivered message's word is in an in-flight root table until it is delivered
-//!    (moved into the receiver's queue under both locks) or the message is dropped.
+//!    (moved into the receiver's queue by a worker holding its TLAB, so never while a
+//!    collection scans the roots) or the message is dropped.
 //! 3. A [`Bound`] lives on the stack of [`Mutator::enter`] and points at a locked state and
 //!    the caller's `&mut Tlab` for exactly the brand's lifetime.
 
@@ -205,7 +206,7 @@ impl Mutator {
     /// # Panics
     /// If `tlab` belongs to another heap.
     pub fn enter<R>(&mut self, tlab: &mut Tlab, f: impl for<'h> FnOnce(Mu<'h>) -> R) -> R {
-        assert!(Arc::ptr_eq(&tlab.inner, &self.inner), "a TLAB of another shared heap was used");
+        self.inner.check_tlab(tlab);
         let mut state = lock(&self.state);
         let mut bound =
             Bound { state: NonNull::from(&mut *state), tlab: NonNull::from(tlab), inner: &*self.inner };
@@ -237,11 +238,16 @@ impl Mutator {
 
     /// Appends a message sent by reference to the message queue.
     ///
+    /// Moving the word from the in-flight table to the queue touches two root sources, so it
+    /// needs `tlab`, as every operation on heap words does: no collection runs while a
+    /// worker holds its TLAB outside a safepoint (module Invariant 1), so the collector
+    /// never scans one source before the move and the other after it.
+    ///
     /// # Panics
-    /// If the message was sent on another heap.
-    pub fn deliver(&mut self, mut message: SharedMessage) {
+    /// If the message was sent on another heap, or `tlab` belongs to another heap.
+    pub fn deliver(&mut self, tlab: &mut Tlab, mut message: SharedMessage) {
+        self.inner.check_tlab(tlab);
         assert_eq!(message.heap, self.inner.id, "a message of another shared heap was delivered");
-        // Both locks: the word is a root in one place or the other at every moment.
         let mut state = lock(&self.state);
         let word = message.take().expect("an undelivered message holds its slot");
         state.messages.push_back(word);

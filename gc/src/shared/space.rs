@@ -47,8 +47,11 @@ pub(crate) struct Spaces {
 }
 
 // SAFETY: the nursery block is shared by address only: `take_nursery` hands each range out
-// once (atomic add), its receiver alone writes it, and collections, which read and reset it,
-// run with every TLAB stopped (module Invariant 1). Everything else is behind a mutex.
+// once (atomic add) to a TLAB, whose worker alone writes it; reading or resetting the whole
+// nursery (collection, verification) happens only inside a stop, which starts once every
+// registered TLAB has been handed to it. Both follow from the types (module Invariant 1):
+// heap words are reachable only through `&mut Tlab` of this heap or from inside a stop.
+// Everything else is behind a mutex.
 unsafe impl Sync for Spaces {}
 
 impl Spaces {

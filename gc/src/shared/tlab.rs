@@ -52,6 +52,11 @@ impl Tlab {
         }
     }
 
+    /// Id of the heap this TLAB allocates in ([`super::SharedHeap::id`]).
+    pub fn heap_id(&self) -> u64 {
+        self.inner.id
+    }
+
     /// Words allocated through this TLAB so far.
     pub fn allocated_words(&self) -> u64 {
         self.allocated

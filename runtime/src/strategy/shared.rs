@@ -11,10 +11,18 @@
 //! A process exit frees nothing: the process's mutator is unregistered, and what only it
 //! reached is reclaimed by the next collection.
 //!
+//! A process's [`Cx`](crate::Cx) is `Send` (a process moves between schedulers), so a body
+//! may hand it to a thread that is no scheduler of this runtime. Every heap operation stays
+//! sound there: a thread without this heap's TLAB registers a temporary one for the
+//! operation (joining the safepoint protocol, so no collection runs meanwhile) and drops it
+//! after; it only waits for a running collection to end.
+//!
 //! # Invariants
 //! 1. Each scheduler thread holds one TLAB of the runtime's heap from its first slice to
 //!    its last (module `strategy` Invariant 1 then holds: a brand is open only inside a
 //!    slice, and a collection starts only when every TLAB is at the safepoint).
+//! 2. Every operation on heap words runs with a TLAB of this heap: the scheduler's own, or
+//!    a temporary one on any other thread.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -29,12 +37,22 @@ thread_local! {
     static TLAB: RefCell<Option<Tlab>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` with this scheduler's TLAB.
-fn with_tlab<R>(f: impl FnOnce(&mut Tlab) -> R) -> R {
-    TLAB.with(|t| {
-        let mut t = t.borrow_mut();
-        f(t.as_mut().expect("shared-heap processes run on scheduler threads"))
-    })
+/// Runs `f` with a TLAB of `heap` (Invariant 2): this scheduler's, or, on a thread that has
+/// none free (not a scheduler of this runtime, or one inside another process's brand), a
+/// temporary one.
+fn with_tlab<R>(heap: &SharedHeap, f: impl FnOnce(&mut Tlab) -> R) -> R {
+    let mut f = Some(f);
+    let own = TLAB.with(|t| match t.try_borrow_mut() {
+        Ok(mut t) => match t.as_mut() {
+            Some(tlab) if tlab.heap_id() == heap.id() => Some((f.take().expect("not run yet"))(tlab)),
+            _ => None,
+        },
+        Err(_) => None,
+    });
+    match own {
+        Some(r) => r,
+        None => (f.take().expect("not run yet"))(&mut heap.tlab()),
+    }
 }
 
 pub(crate) struct Shared {
@@ -81,11 +99,15 @@ impl HeapStrategy for Shared {
 
     #[inline]
     fn stop_requested(&self) -> bool {
-        self.heap.collection_requested()
+        self.heap.stop_requested()
     }
 
     fn safepoint(&self, _index: usize) {
-        with_tlab(|tlab| self.heap.safepoint(tlab));
+        // The scheduler's own TLAB, never a temporary one: the stop waits for it.
+        TLAB.with(|t| {
+            let mut t = t.borrow_mut();
+            self.heap.safepoint(t.as_mut().expect("a scheduler holds its TLAB between slices"));
+        });
     }
 }
 
@@ -98,7 +120,7 @@ struct SharedProcess {
 impl ProcessHeap for SharedProcess {
     #[inline]
     fn enter(&mut self, f: BrandFn<'_>) -> u64 {
-        with_tlab(|tlab| {
+        with_tlab(&self.heap, |tlab| {
             let before = tlab.allocated_words();
             self.mutator.enter(tlab, f);
             tlab.allocated_words() - before
@@ -106,13 +128,15 @@ impl ProcessHeap for SharedProcess {
     }
 
     fn message(&mut self, build: BuildFn<'_>) -> Message {
-        Message::Shared(with_tlab(|tlab| self.mutator.send(tlab, build)))
+        Message::Shared(with_tlab(&self.heap, |tlab| self.mutator.send(tlab, build)))
     }
 
     fn deliver(&mut self, message: Message) {
         match message {
-            Message::Shared(m) => self.mutator.deliver(m),
-            Message::Copied(fragment) => with_tlab(|tlab| self.mutator.deliver_fragment(tlab, fragment)),
+            Message::Shared(m) => with_tlab(&self.heap, |tlab| self.mutator.deliver(tlab, m)),
+            Message::Copied(fragment) => {
+                with_tlab(&self.heap, |tlab| self.mutator.deliver_fragment(tlab, fragment))
+            }
         }
     }
 

@@ -354,6 +354,175 @@ fn parallel_stress_loses_no_reachable_term() {
     assert!(stats.major_collections > 0, "{stats:?}");
 }
 
+/// Deliveries race no collection: a thread that holds no TLAB of its own delivers messages
+/// sent by reference (and reads them back) through a TLAB registered for each operation,
+/// while two workers allocate on a 64-word nursery and collect at every safepoint. A
+/// delivery moves a word between two root sources (the in-flight table and a queue); were
+/// it allowed during a collection, the collector could scan the queue before the move and
+/// the table after it, and the message would be left pointing into from-space.
+#[test]
+fn deliveries_from_a_thread_without_a_tlab_interleave_safely_with_collections() {
+    const WORKERS: usize = 2;
+    const MESSAGES: i64 = 400;
+    let opts = SharedOptions {
+        nursery_words_per_worker: 64,
+        tlab_words: 64,
+        min_old_words: 1 << 16,
+        ..SharedOptions::default()
+    };
+    let heap = SharedHeap::new(opts, WORKERS).unwrap();
+    heap.set_verify(true);
+    let expected = |worker: i64, k: i64| {
+        OwnedTerm::list((0..1 + k % 12).map(|i| (worker * 100_000 + k * 100 + i).into()).collect())
+    };
+    let (to_deliverer, inbox) = mpsc::channel::<(i64, i64, heaplab_gc::shared::SharedMessage)>();
+    let workers: Vec<_> = (0..WORKERS as i64)
+        .map(|w| {
+            let heap = heap.clone();
+            let to_deliverer = to_deliverer.clone();
+            thread::spawn(move || {
+                let mut tlab = heap.tlab();
+                let mut sender = heap.mutator();
+                for k in 0..MESSAGES {
+                    // Garbage, so the tiny nursery overflows and collections keep coming.
+                    sender.enter(&mut tlab, |h| {
+                        for g in 0..8 {
+                            h.tuple(&[h.int(g), h.nil()]);
+                        }
+                    });
+                    let message = sender.send(&mut tlab, |h| {
+                        h.list((0..1 + k % 12).map(|i| h.int(w * 100_000 + k * 100 + i)))
+                    });
+                    to_deliverer.send((w, k, message)).unwrap();
+                    if k % 50 == 49 {
+                        heap.request_major();
+                    }
+                    heap.safepoint(&mut tlab);
+                }
+            })
+        })
+        .collect();
+    drop(to_deliverer);
+    let deliverer = {
+        let heap = heap.clone();
+        thread::spawn(move || {
+            let mut receivers: Vec<Mutator> = (0..3).map(|_| heap.mutator()).collect();
+            let mut queued: Vec<Vec<OwnedTerm>> = vec![Vec::new(); receivers.len()];
+            let mut delivered = 0;
+            for (w, k, message) in inbox {
+                let r = (k as usize + w as usize) % receivers.len();
+                // No TLAB of its own: one registered for the delivery, dropped after it.
+                receivers[r].deliver(&mut heap.tlab(), message);
+                queued[r].push(expected(w, k));
+                delivered += 1;
+                if delivered % 16 == 0 {
+                    // Every queued message still reads back deeply equal; the oldest half
+                    // of each queue is taken (and becomes garbage).
+                    let mut tlab = heap.tlab();
+                    for (m, want) in receivers.iter_mut().zip(&mut queued) {
+                        m.enter(&mut tlab, |h| {
+                            let got: Vec<OwnedTerm> = (0..h.message_count())
+                                .map(|i| h.message(i).unwrap().to_owned_term())
+                                .collect();
+                            assert_eq!(&got, want);
+                            for _ in 0..want.len() / 2 {
+                                h.take_message(0);
+                            }
+                        });
+                        want.drain(..want.len() / 2);
+                    }
+                }
+            }
+            let mut tlab = heap.tlab();
+            for (m, want) in receivers.iter_mut().zip(&queued) {
+                m.enter(&mut tlab, |h| {
+                    let got: Vec<OwnedTerm> =
+                        (0..h.message_count()).map(|_| h.take_message(0).unwrap().to_owned_term()).collect();
+                    assert_eq!(&got, want);
+                });
+            }
+            heap.verify(&mut tlab).unwrap();
+            delivered
+        })
+    };
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    assert_eq!(deliverer.join().unwrap(), WORKERS as i64 * MESSAGES);
+    let stats = heap.stats();
+    assert!(stats.minor_collections > 100 && stats.major_collections >= 2, "{stats:?}");
+    assert_eq!(stats.in_flight, 0);
+}
+
+/// The verifier runs only with every worker stopped: a second worker that keeps
+/// allocating is stopped at its safepoint for the verification, which then sees a
+/// consistent heap.
+#[test]
+fn verification_waits_for_every_worker() {
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+    let heap = small(2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let rounds = Arc::new(AtomicI64::new(0));
+    let busy = {
+        let (heap, stop, rounds) = (heap.clone(), Arc::clone(&stop), Arc::clone(&rounds));
+        thread::spawn(move || {
+            let mut tlab = heap.tlab();
+            let mut m = heap.mutator();
+            let root = m.enter(&mut tlab, |h| h.root(h.nil()));
+            let mut n = 0i64;
+            while !stop.load(Ordering::Acquire) {
+                m.enter(&mut tlab, |h| {
+                    let old = h.get(&root);
+                    let kept = if n % 100 == 0 { h.nil() } else { old };
+                    h.set(&root, h.cons(h.int(n), kept));
+                });
+                n += 1;
+                rounds.store(n, Ordering::Release);
+                heap.safepoint(&mut tlab);
+            }
+            n
+        })
+    };
+    let mut tlab = heap.tlab();
+    while rounds.load(Ordering::Acquire) < 10 {
+        heap.safepoint(&mut tlab);
+    }
+    for _ in 0..50 {
+        heap.verify(&mut tlab).unwrap();
+    }
+    stop.store(true, Ordering::Release);
+    heap.safepoint(&mut tlab);
+    drop(tlab);
+    assert!(busy.join().unwrap() >= 10);
+}
+
+#[test]
+#[should_panic(expected = "another shared heap")]
+fn verify_refuses_a_tlab_of_another_heap() {
+    let (a, b) = (small(1), small(1));
+    let mut tlab = b.tlab();
+    let _ = a.verify(&mut tlab);
+}
+
+#[test]
+#[should_panic(expected = "another shared heap")]
+fn deliver_refuses_a_tlab_of_another_heap() {
+    let (a, b) = (small(1), small(1));
+    let (mut ta, mut tb) = (a.tlab(), b.tlab());
+    let (mut sender, mut receiver) = (a.mutator(), a.mutator());
+    let message = sender.send(&mut ta, |h| h.list([h.int(1)]));
+    receiver.deliver(&mut tb, message);
+}
+
+#[test]
+#[should_panic(expected = "another shared heap")]
+fn a_safepoint_refuses_a_tlab_of_another_heap() {
+    let (a, b) = (small(1), small(1));
+    let mut tlab = b.tlab();
+    a.request_minor();
+    a.safepoint(&mut tlab);
+}
+
 proptest! {
     #![proptest_config(config(24))]
 

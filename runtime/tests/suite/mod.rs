@@ -3,6 +3,7 @@
 //! every runtime here is built by [`crate::common::builder`] under it, so the same process
 //! code must behave the same on either heap.
 
+mod rt_cx_thread;
 mod rt_mailbox;
 mod rt_registry;
 mod rt_sched;

@@ -4,11 +4,16 @@
 //! and exiting processes recycles heap blocks instead of calling the allocator; blocks of
 //! [`MMAP_THRESHOLD_WORDS`] words or more are anonymous memory maps (`memmap2`).
 //!
-//! A few freed maps are kept in a segment cache, as ERTS's `mseg_alloc` does (its default
-//! cache holds 10 segments, `+MMmcs`): every collection of a large heap allocates a to-space
-//! the size of the from-space it frees, and a fresh map costs a page fault per page on first
-//! touch — about a third of a major collection's time at 16 MB live. Cached maps are marked
-//! `MADV_FREE`, so the kernel may still reclaim their pages under memory pressure.
+//! Freed maps are kept in a segment cache, as ERTS's `mseg_alloc` keeps freed segments:
+//! every collection of a large heap allocates a to-space the size of the from-space it frees,
+//! and a fresh map costs a page fault per page on first touch (about a third of a major
+//! collection's time at 16 MB live), its `munmap` a page-table walk and a TLB flush. The
+//! first [`HOT_CACHE_BYTES`] of cached maps stay as they are, so a heap freed at exit or a
+//! from-space freed by a collection goes back in O(1) and comes out again with its pages
+//! resident; maps cached beyond that are marked `MADV_FREE` (the kernel may take their pages
+//! under memory pressure, and the mapping stays for reuse); beyond [`CACHE_BYTES`] in all a
+//! freed map is unmapped. [`trim_block_caches`] gives every cached block back to the
+//! operating system, for a program that has gone idle after a burst.
 //!
 //! A block that cannot be allocated ends the program with a message naming its size, as
 //! `handle_alloc_error` does and as the BEAM does (`erts_alloc_enomem`: "Cannot allocate N
@@ -40,12 +45,19 @@ static POOLED_BYTES: AtomicUsize = AtomicUsize::new(0);
 static MAPPED_BYTES: AtomicUsize = AtomicUsize::new(0);
 static CACHED_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-/// Most maps the segment cache keeps (ERTS `+MMmcs` default, 10).
-const SEGMENT_CACHE_MAPS: usize = 10;
-/// Most bytes the segment cache keeps.
-const SEGMENT_CACHE_BYTES: usize = 1 << 30;
+/// Cached maps up to this many bytes keep their pages as they are (no `madvise` on the way
+/// in): enough for the from-space of a 64 MiB heap and the to-spaces of the collections
+/// running beside it. A bound, not a reserve: nothing is cached until something is freed.
+pub const HOT_CACHE_BYTES: usize = 256 << 20;
+/// Most bytes of maps the segment cache keeps; what is cached above [`HOT_CACHE_BYTES`] is
+/// marked `MADV_FREE`.
+pub const CACHE_BYTES: usize = 1 << 30;
+/// Most maps the cache keeps, so a lookup stays a short scan.
+const CACHE_MAPS: usize = 64;
 
-static SEGMENT_CACHE: Mutex<Vec<MmapMut>> = Mutex::new(Vec::new());
+/// Cached maps, each with whether it was marked `MADV_FREE` (a "cold" map may have lost
+/// pages to the kernel; a "hot" one has them all).
+static SEGMENT_CACHE: Mutex<Vec<(MmapMut, bool)>> = Mutex::new(Vec::new());
 
 /// Memory held in heap blocks across the whole program.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -70,11 +82,18 @@ pub fn block_stats() -> BlockStats {
     }
 }
 
+/// Gives every cached block back: pooled small blocks to the allocator, cached maps to the
+/// operating system. For a program that has gone idle after a burst of processes (their
+/// heaps are cached for the next burst until then), and for memory measurements.
+pub fn trim_block_caches() {
+    release_pooled_blocks();
+}
+
 /// Returns every pooled block to the allocator and every cached map to the operating
 /// system (for memory measurements and tests).
 pub fn release_pooled_blocks() {
     let maps = std::mem::take(&mut *SEGMENT_CACHE.lock().unwrap_or_else(|e| e.into_inner()));
-    for map in maps {
+    for (map, _) in maps {
         CACHED_BYTES.fetch_sub(map.len(), Ordering::Relaxed);
     }
     if let Some(pool) = POOL.get() {
@@ -192,31 +211,32 @@ enum Backing {
 /// A cached map of exactly `bytes` bytes, if there is one.
 fn take_cached_map(bytes: usize) -> Option<MmapMut> {
     let mut cache = SEGMENT_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    let i = cache.iter().position(|m| m.len() == bytes)?;
+    // A hot map of the size first: its pages are all resident.
+    let i = cache
+        .iter()
+        .rposition(|(m, cold)| m.len() == bytes && !cold)
+        .or_else(|| cache.iter().rposition(|(m, _)| m.len() == bytes))?;
     CACHED_BYTES.fetch_sub(bytes, Ordering::Relaxed);
-    Some(cache.swap_remove(i))
+    Some(cache.swap_remove(i).0)
 }
 
 /// Keeps `map` for reuse if the cache has room; otherwise unmaps it (by dropping it).
 fn cache_map(map: MmapMut) {
-    if map.len() > SEGMENT_CACHE_BYTES {
+    let bytes = map.len();
+    let mut cache = SEGMENT_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let cached = CACHED_BYTES.load(Ordering::Relaxed);
+    if cache.len() >= CACHE_MAPS || cached + bytes > CACHE_BYTES {
         return;
     }
-    let mut cache = SEGMENT_CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    // Evict the oldest entries until the map fits both limits, so recent sizes stay cached.
-    while !cache.is_empty()
-        && (cache.len() >= SEGMENT_CACHE_MAPS
-            || CACHED_BYTES.load(Ordering::Relaxed) + map.len() > SEGMENT_CACHE_BYTES)
-    {
-        let old = cache.remove(0);
-        CACHED_BYTES.fetch_sub(old.len(), Ordering::Relaxed);
+    let cold = cached + bytes > HOT_CACHE_BYTES;
+    if cold {
+        // SAFETY: the map's contents are garbage (its block was dropped); MADV_FREE may
+        // replace any page with zeroes, which no one reads before writing (heap Invariant 4).
+        #[cfg(not(miri))]
+        let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::Free) };
     }
-    // SAFETY: the map's contents are garbage (its block was dropped); MADV_FREE may replace
-    // any page with zeroes, which no one reads before writing (heap Invariant 4).
-    #[cfg(not(miri))]
-    let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::Free) };
-    CACHED_BYTES.fetch_add(map.len(), Ordering::Relaxed);
-    cache.push(map);
+    CACHED_BYTES.fetch_add(bytes, Ordering::Relaxed);
+    cache.push((map, cold));
 }
 
 /// A block of `words` words.

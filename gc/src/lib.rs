@@ -78,7 +78,10 @@ pub use atom::{Atom, AtomTableFull, MAX_ATOMS};
 pub use binary::{live_binaries, live_binary_bytes, Binary};
 #[cfg(feature = "fault-injection")]
 pub use block::fault;
-pub use block::{block_stats, release_pooled_blocks, BlockStats, MMAP_THRESHOLD_WORDS};
+pub use block::{
+    block_stats, release_pooled_blocks, trim_block_caches, BlockStats, CACHE_BYTES, HOT_CACHE_BYTES,
+    MMAP_THRESHOLD_WORDS,
+};
 pub use collect::{Collect, GcOutcome, HeapError};
 pub use event::{GcEvent, GcEventSink, GcKind, GcReason, VecSink};
 pub use fragment::Fragment;

@@ -8,8 +8,8 @@ mod common;
 
 use common::{check, collect, int_list, root_owned, serial};
 use heaplab_gc::{
-    block_stats, live_binaries, live_binary_bytes, release_pooled_blocks, Binary, Collect, Fragment, Heap,
-    HeapOptions, OwnedTerm, MMAP_THRESHOLD_WORDS,
+    block_stats, live_binaries, live_binary_bytes, release_pooled_blocks, trim_block_caches, Binary, Collect,
+    Fragment, Heap, HeapOptions, OwnedTerm, CACHE_BYTES, HOT_CACHE_BYTES, MMAP_THRESHOLD_WORDS,
 };
 
 #[test]
@@ -159,12 +159,15 @@ fn heap_with_mapped_block(bytes: usize) -> Heap {
     heap
 }
 
+/// Freed maps are cached (resident up to `HOT_CACHE_BYTES`, marked MADV_FREE beyond) up to
+/// 64 maps and `CACHE_BYTES` in all; beyond that a freed map is unmapped.
 #[test]
-fn freed_maps_are_cached_up_to_ten_maps_and_one_gib() {
+fn freed_maps_are_cached_up_to_64_maps_and_one_gib() {
     let _serial = serial();
     release_pooled_blocks();
     assert_eq!(block_stats().cached_map_bytes, 0);
     const MB: usize = 1 << 20;
+    assert_eq!((HOT_CACHE_BYTES, CACHE_BYTES), (256 * MB, 1024 * MB));
 
     // A freed map is kept, and handed out again for a block of the same size.
     let heap = heap_with_mapped_block(MB);
@@ -175,20 +178,25 @@ fn freed_maps_are_cached_up_to_ten_maps_and_one_gib() {
     assert_eq!(block_stats().cached_map_bytes, 0);
     drop(heap);
 
-    // At most ten maps.
-    let heaps: Vec<Heap> = (0..12).map(|_| heap_with_mapped_block(MB)).collect();
+    // At most 64 maps.
+    let heaps: Vec<Heap> = (0..70).map(|_| heap_with_mapped_block(MB)).collect();
     drop(heaps);
-    assert_eq!(block_stats().cached_map_bytes, 10 * map_bytes);
-    release_pooled_blocks();
+    assert_eq!(block_stats().cached_map_bytes, 64 * map_bytes);
+    trim_block_caches();
+    assert_eq!(block_stats().cached_map_bytes, 0);
 
-    // At most 1 GiB, whatever the sizes: nine maps of ~100 MB, then one of ~500 MB.
+    // At most 1 GiB, whatever the sizes: nine maps of ~100 MB (the first two or three kept
+    // resident, the rest marked MADV_FREE), then one of ~500 MB that does not fit.
     let heaps: Vec<Heap> = (0..9).map(|_| heap_with_mapped_block(100 * MB)).collect();
     drop(heaps);
     let nine = block_stats().cached_map_bytes;
-    assert!(nine <= 1 << 30, "{nine}");
+    assert!(nine > 800 * MB && nine <= CACHE_BYTES, "{nine}");
     drop(heap_with_mapped_block(500 * MB));
-    let cached = block_stats().cached_map_bytes;
-    assert!(cached <= 1 << 30, "the segment cache holds {} MB", cached / MB);
+    assert_eq!(block_stats().cached_map_bytes, nine, "a map past the bound is unmapped");
+    // Cached cold maps are handed out again too.
+    let again: Vec<Heap> = (0..9).map(|_| heap_with_mapped_block(100 * MB)).collect();
+    assert_eq!(block_stats().cached_map_bytes, 0);
+    drop(again);
     // A map larger than the whole cache is never kept.
     release_pooled_blocks();
     drop(heap_with_mapped_block(1100 * MB));

@@ -34,7 +34,7 @@ impl Ending {
             Ending::KilledByExit2 => ExitReason::Killed,
             Ending::ExitKill => ExitReason::Kill,
             Ending::OtherAtom => ExitReason::atom("oops"),
-            Ending::OtherTuple => crate::sup_support::shutdown_with(OwnedTerm::Int(1)),
+            Ending::OtherTuple => ExitReason::shutdown_with(OwnedTerm::Int(1)),
             Ending::Panic => ExitReason::Panic("boom".into()),
         }
     }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::common::guarded;
 use crate::sup_support::{
-    child_pid, down, exit_command, exit_message_from, restarted, runtime, shutdown_with, spawn_worker,
-    worker, worker_with, Log, OnShutdown,
+    child_pid, down, exit_command, exit_message_from, restarted, runtime, spawn_worker, worker, worker_with,
+    Log, OnShutdown,
 };
 use heaplab_runtime::gen_server::Started;
 use heaplab_runtime::heaplab_gc::{OwnedTerm, Pid};
@@ -249,7 +249,9 @@ fn permanent_children_are_restarted_after_any_exit() {
 
 #[test]
 fn transient_children_are_not_restarted_after_normal_or_shutdown() {
-    for reason in [ExitReason::Normal, ExitReason::Shutdown, shutdown_with(OwnedTerm::atom("done"))] {
+    for reason in
+        [ExitReason::Normal, ExitReason::Shutdown, ExitReason::shutdown_with(OwnedTerm::atom("done"))]
+    {
         assert_eq!(
             end_child(Restart::Transient, reason.clone()),
             (Some(ChildState::Undefined), 1),

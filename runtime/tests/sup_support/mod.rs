@@ -189,8 +189,3 @@ pub async fn drain(cx: &mut Cx) -> Vec<OwnedTerm> {
     }
     all
 }
-
-/// `{shutdown, Term}`.
-pub fn shutdown_with(term: OwnedTerm) -> ExitReason {
-    ExitReason::Other(OwnedTerm::tuple(vec![OwnedTerm::atom("shutdown"), term]))
-}

@@ -12,6 +12,18 @@
 //!    a collection above `max_heap_size` asks the scheduler to end the process with
 //!    [`ExitReason::MaxHeapSize`];
 //! 3. then the operation proceeds (new messages are delivered into the heap first).
+//!
+//! # Protocol (exiting)
+//! 1. An exit is decided by the process itself ([`Cx::exit`], or an exit signal it sends
+//!    itself with [`Cx::exit_process`], handled before that call returns, as `exit/2` to
+//!    `self()` is on the BEAM), by an exit signal from another process when it is delivered,
+//!    or by a collection above `max_heap_size`. The first decision wins.
+//! 2. From that moment the process is dead to the rest of the system: the Rust code after
+//!    the decision still runs up to the next await point (Rust cannot stop it), but every
+//!    send from it is dropped, a spawn fails with [`SpawnError::Exiting`], and a link,
+//!    monitor or exit signal it asks for is not made. So nothing it does after the decision
+//!    is seen, as on the BEAM, where no expression after it runs.
+//! 3. Its next await point does not return; the scheduler ends the process after the poll.
 
 use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -130,6 +142,10 @@ impl Cx {
     /// is copied into a message fragment, as a BEAM send copies; under the shared heap it is
     /// sent by reference. Sending to a dead process does nothing.
     pub fn send(&mut self, to: Pid, build: impl for<'h> FnOnce(Mu<'h>) -> Term<'h>) {
+        // Exiting Protocol step 2: a process that is exiting sends nothing.
+        if self.exiting() {
+            return;
+        }
         self.timed(|cx| {
             let mut build = Some(build);
             let message = cx.heap.message(&mut |h| (build.take().expect("a message is built once"))(h));
@@ -139,6 +155,9 @@ impl Cx {
 
     /// Sends a prepared fragment (copied into the receiver's heap on delivery).
     pub fn send_fragment(&mut self, to: Pid, message: Fragment) {
+        if self.exiting() {
+            return;
+        }
         self.timed(|cx| cx.send_message(to, Message::Copied(message)));
     }
 
@@ -172,6 +191,9 @@ impl Cx {
 
     /// Delivers the message to `to` after `delay` (`erlang:send_after/3`).
     pub fn send_after(&mut self, delay: Duration, to: Pid, build: impl for<'h> FnOnce(Mu<'h>) -> Term<'h>) {
+        if self.exiting() {
+            return;
+        }
         let (fragment, _) = self.enter(|h| {
             let t = build(h);
             h.to_fragment(t)
@@ -373,9 +395,18 @@ impl Cx {
         }
     }
 
-    /// Whether an exit was requested for this process (it will end at its next await).
+    /// Whether an exit was decided for this process (it ends at its next await).
     fn exiting(&self) -> bool {
         self.task.exiting.load(Ordering::Acquire)
+    }
+
+    /// Exiting Protocol step 2: an exiting process spawns nothing.
+    fn refuse_spawn_if_exiting(&self) -> Result<(), SpawnError> {
+        if self.exiting() {
+            Err(SpawnError::Exiting)
+        } else {
+            Ok(())
+        }
     }
 
     /// Yields to other processes: the process goes to the back of its run queue.
@@ -478,6 +509,7 @@ impl Cx {
         F: FnOnce(Cx) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        self.refuse_spawn_if_exiting()?;
         scheduler::consume(costs::SPAWN);
         self.task.shared.spawn(opts, body)
     }
@@ -490,7 +522,7 @@ impl Cx {
     /// Links this process to `pid` (`link/1`). If `pid` does not exist: a trapping process
     /// gets `{'EXIT', Pid, noproc}`, others get `Err(NoProc)` (the BEAM raises `noproc`).
     pub fn link(&mut self, pid: Pid) -> Result<(), NoProc> {
-        if pid == self.task.pid {
+        if pid == self.task.pid || self.exiting() {
             return Ok(());
         }
         let Some(target) = self.task.shared.table.get(pid).filter(|t| !t.is_done()) else {
@@ -530,6 +562,9 @@ impl Cx {
     /// exist) a `{'DOWN', Ref, process, Pid, Reason}` message arrives.
     pub fn monitor(&mut self, pid: Pid) -> Ref {
         let reference = Ref::new();
+        if self.exiting() {
+            return reference;
+        }
         self.task.with_control(|c| c.monitors.push((reference, pid)));
         self.task.shared.post(pid, Envelope::Monitor { from: self.task.pid, reference });
         reference
@@ -590,11 +625,53 @@ impl Cx {
     }
 
     /// Sends an exit signal to `pid` (`exit/2`).
+    ///
+    /// A signal to this process itself is handled before this returns, as `erlang:exit/2`
+    /// handles a signal to `self()`: messages and signals that arrived before it are
+    /// delivered first, then the signal acts as any exit signal does (see
+    /// [`Cx::trap_exit`]). If it ends the process, it does so at once (exiting Protocol):
+    /// `exit_process(self, normal)` ends a process that does not trap exits with `normal`,
+    /// and nothing it sends afterwards leaves. A process that traps exits gets
+    /// `{'EXIT', Self, Reason}` instead, after its earlier messages, unless the reason is
+    /// `kill`.
+    ///
+    /// ```
+    /// use heaplab_runtime::{ExitReason, Runtime};
+    ///
+    /// let rt = Runtime::builder().schedulers(1).build().unwrap();
+    /// let received = rt
+    ///     .block_on(|mut cx| async move {
+    ///         let me = cx.self_pid();
+    ///         let (_, monitor) = cx
+    ///             .spawn_monitor(move |mut cx| async move {
+    ///                 let own = cx.self_pid();
+    ///                 cx.exit_process(own, ExitReason::Normal);
+    ///                 cx.send(me, |h| h.atom_named("after_exit")); // never leaves
+    ///                 cx.yield_now().await; // never returns
+    ///             })
+    ///             .unwrap();
+    ///         cx.receive(|_, m| Some(m.to_string())).await
+    ///     })
+    ///     .unwrap();
+    /// assert!(received.starts_with("{'DOWN',"), "{received}");
+    /// assert!(received.ends_with(",normal}"), "{received}");
+    /// ```
     pub fn exit_process(&mut self, pid: Pid, reason: ExitReason) {
+        if self.exiting() {
+            return;
+        }
+        if pid == self.task.pid {
+            // Earlier signals first, so a trapped 'EXIT' comes after earlier messages.
+            self.deliver_inbox();
+            if !self.exiting() {
+                self.handle_exit_signal(pid, reason, false);
+            }
+            return;
+        }
         self.task.shared.post(pid, Envelope::Exit { from: self.task.pid, reason, linked: false });
     }
 
-    /// Ends this process with `reason` (`exit/1`); never returns.
+    /// Ends this process with `reason` (`exit/1`); never returns, and nothing after it runs.
     pub async fn exit<T>(&mut self, reason: ExitReason) -> T {
         self.request_exit(reason);
         poll_fn(|_| Poll::Pending).await
@@ -606,6 +683,7 @@ impl Cx {
         F: FnOnce(Cx) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        self.refuse_spawn_if_exiting()?;
         scheduler::consume(costs::SPAWN);
         let relation = Relation::Link(Arc::clone(&self.task));
         self.task.shared.spawn_related(SpawnOptions::default(), body, None, relation)
@@ -617,6 +695,7 @@ impl Cx {
         F: FnOnce(Cx) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        self.refuse_spawn_if_exiting()?;
         scheduler::consume(costs::SPAWN);
         let reference = Ref::new();
         let relation = Relation::Monitor(Arc::clone(&self.task), reference);

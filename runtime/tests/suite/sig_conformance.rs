@@ -564,3 +564,100 @@ fn monitoring_a_dead_process_is_noproc() {
     });
     assert_eq!(reason, ExitReason::noproc());
 }
+
+/// What a process that sends itself an exit signal does next: it sends `after` to
+/// `parent`, then tries to spawn and reports the result, then waits for ever.
+async fn exit_self_then_send(mut cx: Cx, parent: Pid, reason: ExitReason, trapping: bool) {
+    cx.trap_exit(trapping);
+    let me = cx.self_pid();
+    cx.send(me, |h| h.atom_named("before"));
+    cx.exit_process(me, reason);
+    cx.send(parent, |h| h.atom_named("after"));
+    let spawned = cx.spawn(|_| async {}).is_ok();
+    cx.send(parent, |h| h.tuple(&[h.atom_named("spawned"), h.bool(spawned)]));
+    let mailbox = drain(&mut cx).await;
+    cx.send(parent, |h| h.from_owned(&OwnedTerm::list(mailbox)));
+    cx.receive(|_, _| None::<()>).await;
+}
+
+/// `exit(self(), Reason)` on a process that does not trap exits: the process ends before
+/// `exit/2` returns (erts `bif.c`, `send_exit_signal_bif`: "terminate ourselves before
+/// exit/2 return"), with `normal` for `normal` (erlang:exit/2: "unless Pid is the calling
+/// process, in which case it exits with reason normal") and `killed` for `kill`. Nothing it
+/// does afterwards is seen: its later send does not leave and it spawns nothing.
+#[test]
+fn exit2_to_self_takes_effect_before_the_next_expression() {
+    for (reason, expected) in [
+        (ExitReason::Normal, ExitReason::Normal),
+        (ExitReason::Kill, ExitReason::Killed),
+        (ExitReason::atom("oops"), ExitReason::atom("oops")),
+    ] {
+        let (seen, left) = guarded(move || {
+            let rt = runtime();
+            let seen = rt
+                .block_on(move |mut cx| async move {
+                    let me = cx.self_pid();
+                    let (_, monitor) =
+                        cx.spawn_monitor(move |cx| exit_self_then_send(cx, me, reason, false)).unwrap();
+                    let seen = down(&mut cx, monitor).await;
+                    (seen, drain(&mut cx).await)
+                })
+                .unwrap();
+            crate::common::assert_drains(&rt, 0);
+            seen
+        });
+        assert_eq!(seen, expected);
+        assert_eq!(left, vec![], "a message sent after exit(self(), {expected}) left the process");
+    }
+}
+
+/// `exit(self(), kill)` kills a process that traps exits too (erlang:exit/2: `kill` is
+/// untrappable), before `exit/2` returns.
+#[test]
+fn exit2_kill_to_self_kills_a_trapping_process_at_once() {
+    let (seen, left) = guarded(|| {
+        runtime()
+            .block_on(|mut cx| async move {
+                let me = cx.self_pid();
+                let (_, monitor) =
+                    cx.spawn_monitor(move |cx| exit_self_then_send(cx, me, ExitReason::Kill, true)).unwrap();
+                (down(&mut cx, monitor).await, drain(&mut cx).await)
+            })
+            .unwrap()
+    });
+    assert_eq!(seen, ExitReason::Killed);
+    assert_eq!(left, vec![]);
+}
+
+/// A trapping process that sends itself an exit signal gets `{'EXIT', Self, Reason}`
+/// after the messages it sent itself before (signals from one sender arrive in order,
+/// Reference Manual, "Processes", signal ordering), and goes on running.
+#[test]
+fn exit2_to_self_when_trapping_is_a_message_after_earlier_ones() {
+    for reason in [ExitReason::Normal, ExitReason::atom("oops")] {
+        let exit_reason = reason.clone();
+        let (child, received) = guarded(move || {
+            runtime()
+                .block_on(move |mut cx| async move {
+                    let me = cx.self_pid();
+                    let child = cx.spawn(move |cx| exit_self_then_send(cx, me, exit_reason, true)).unwrap();
+                    let mut received = Vec::new();
+                    for _ in 0..3 {
+                        received.push(cx.receive(|_, m| Some(m.to_owned_term())).await);
+                    }
+                    cx.exit_process(child, ExitReason::Kill);
+                    (child, received)
+                })
+                .unwrap()
+        });
+        let exit = OwnedTerm::tuple(vec![OwnedTerm::atom("EXIT"), OwnedTerm::Pid(child), reason.to_term()]);
+        assert_eq!(
+            received,
+            vec![
+                OwnedTerm::atom("after"),
+                OwnedTerm::tuple(vec![OwnedTerm::atom("spawned"), OwnedTerm::atom("true")]),
+                OwnedTerm::list(vec![OwnedTerm::atom("before"), exit]),
+            ]
+        );
+    }
+}

@@ -92,6 +92,12 @@ fn remove_pair(list: &mut Vec<(Ref, Pid)>, reference: Ref, pid: Pid) -> bool {
     }
 }
 
+/// Removes the name a monitor was set on, if it was set by name.
+fn take_name(names: &mut Vec<(Ref, Atom)>, reference: Ref) -> Option<Atom> {
+    let i = names.iter().position(|&(r, _)| r == reference)?;
+    Some(names.swap_remove(i).1)
+}
+
 /// Sending to a registered name that nobody holds (`badarg` on the BEAM).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotRegistered(pub Atom);
@@ -300,9 +306,12 @@ impl Cx {
                 self.task.with_control(|c| c.monitored_by.retain(|&(r, p)| !(r == reference && p == from)))
             }
             Envelope::Down { from, reference, reason } => {
-                let active = self.task.with_control(|c| remove_pair(&mut c.monitors, reference, from));
-                if active {
-                    self.heap.deliver(down_message(reference, from, &reason).into());
+                let active = self.task.with_control(|c| {
+                    remove_pair(&mut c.monitors, reference, from)
+                        .then(|| take_name(&mut c.monitor_names, reference))
+                });
+                if let Some(name) = active {
+                    self.heap.deliver(down_message(reference, from, name, &reason).into());
                 }
             }
             Envelope::Exit { from, reason, linked } => self.handle_exit_signal(from, reason, linked),
@@ -570,11 +579,53 @@ impl Cx {
         reference
     }
 
+    /// Monitors the process registered as `name` (`monitor(process, Name)`): the process
+    /// that holds the name now is monitored, and its `'DOWN'` names it as
+    /// `{Name, Node}` (Node is [`NODE`](crate::NODE)). If nobody holds the name, the
+    /// `'DOWN'` with reason `noproc` is in the mailbox when this returns, after the messages
+    /// that arrived before.
+    ///
+    /// ```
+    /// use heaplab_runtime::heaplab_gc::Atom;
+    /// use heaplab_runtime::Runtime;
+    ///
+    /// let rt = Runtime::builder().schedulers(1).build().unwrap();
+    /// let down = rt
+    ///     .block_on(|mut cx| async move {
+    ///         cx.monitor_named(Atom::new("nobody"));
+    ///         cx.receive(|_, m| Some(m.to_string())).await
+    ///     })
+    ///     .unwrap();
+    /// assert!(down.ends_with(",process,{nobody,nonode@nohost},noproc}"), "{down}");
+    /// ```
+    pub fn monitor_named(&mut self, name: Atom) -> Ref {
+        let reference = Ref::new();
+        if self.exiting() {
+            return reference;
+        }
+        match self.task.shared.registry.whereis(name) {
+            Some(pid) => {
+                self.task.with_control(|c| {
+                    c.monitors.push((reference, pid));
+                    c.monitor_names.push((reference, name));
+                });
+                self.task.shared.post(pid, Envelope::Monitor { from: self.task.pid, reference });
+            }
+            None => {
+                self.deliver_inbox();
+                let down = down_message(reference, crate::EXTERNAL_PID, Some(name), &ExitReason::noproc());
+                self.heap.deliver(down.into());
+            }
+        }
+        reference
+    }
+
     /// Drops a monitor (`demonitor/1`); returns whether it was active. A `'DOWN'` message
     /// already in the mailbox stays; see [`Cx::demonitor_flush`].
     pub fn demonitor(&mut self, reference: Ref) -> bool {
         let target = self.task.with_control(|c| {
             let i = c.monitors.iter().position(|&(r, _)| r == reference)?;
+            take_name(&mut c.monitor_names, reference);
             Some(c.monitors.swap_remove(i).1)
         });
         match target {
@@ -703,15 +754,21 @@ impl Cx {
         Ok((pid, reference))
     }
 
-    /// Registers this process under `name`.
+    /// Registers this process under `name` (`register(Name, self())`).
     pub fn register(&mut self, name: Atom) -> Result<(), RegisterError> {
-        let mut own = self.task.name.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(existing) = *own {
-            return Err(RegisterError::AlreadyNamed(existing));
+        self.task.shared.register(name, &self.task)
+    }
+
+    /// Registers the live process `pid` under `name` (`register(Name, Pid)`). Fails as the
+    /// BEAM's `badarg` does: [`RegisterError::NoProc`] if `pid` is not alive (or is
+    /// exiting), [`RegisterError::AlreadyNamed`] if it has a name,
+    /// [`RegisterError::NameTaken`] if another process has `name`. The name is released when
+    /// `pid` exits, or when `pid` calls [`Cx::unregister`].
+    pub fn register_pid(&mut self, name: Atom, pid: Pid) -> Result<(), RegisterError> {
+        match self.task.shared.table.get(pid) {
+            Some(task) => self.task.shared.register(name, &task),
+            None => Err(RegisterError::NoProc(pid)),
         }
-        self.task.shared.registry.register(name, self.task.pid)?;
-        *own = Some(name);
-        Ok(())
     }
 
     /// Removes this process's name; returns whether it had one.

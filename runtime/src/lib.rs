@@ -70,7 +70,7 @@ pub use exit::ExitReason;
 pub use heaplab_gc;
 pub use priority::{Priority, LOW_SKIPS};
 pub use registry::RegisterError;
-pub use runtime::{Runtime, SpawnOptions, EXTERNAL_PID};
+pub use runtime::{Runtime, SpawnOptions, EXTERNAL_PID, NODE};
 pub use stats::{RuntimeStats, SchedulerStats};
 pub use strategy::{HeapKind, Message};
 pub use table::{SpawnError, MAX_TABLE_PROCESSES};

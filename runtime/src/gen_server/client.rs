@@ -169,7 +169,7 @@ fn resolve(cx: &Cx, server: Server) -> Result<Pid, CallError> {
 
 /// Waits for the `'DOWN'` of `monitor`, or `timeout`.
 async fn wait_down(cx: &mut Cx, monitor: Ref, timeout: Timeout) -> Option<ExitReason> {
-    let matcher = protocol::matcher(|_, m| protocol::read_down(m, monitor).map(protocol::reason));
+    let matcher = crate::pattern::matcher(|_, m| protocol::read_down(m, monitor).map(protocol::reason));
     match timeout {
         Timeout::Infinity => Some(cx.receive(matcher).await),
         Timeout::After(d) => cx.receive_timeout(d, matcher).await,
@@ -199,7 +199,7 @@ where
     });
     // Protocol step 4.
     let mut read = Some(read);
-    let matcher = protocol::matcher(|h, m| {
+    let matcher = crate::pattern::matcher(|h, m| {
         if let Some(reply) = protocol::read_reply(m, tag) {
             let read = read.take().expect("a call reads one reply");
             return Some(Answer::Reply(read(h, reply)));

@@ -1,4 +1,4 @@
-//! The client side: [`call`], [`cast`], [`reply`] and [`stop`].
+//! The client side: [`call`], [`cast`], [`reply`], [`stop`] and [`stop_with`].
 //!
 //! # Protocol (a call, as OTP's `gen:do_call/4`)
 //! 1. Resolve the server (a registered name that nobody holds is `noproc`); calling oneself
@@ -259,12 +259,18 @@ pub fn reply(cx: &mut Cx, caller: Caller, build: impl for<'h> FnOnce(Mu<'h>) -> 
     });
 }
 
+/// Stops `server` with reason `normal` and waits as long as it takes until it has exited
+/// (`gen_server:stop/1`, which is `stop(Server, normal, infinity)`); see [`stop_with`].
+pub async fn stop(cx: &mut Cx, server: impl Into<Server>) -> Result<(), CallError> {
+    stop_with(cx, server, ExitReason::Normal, Timeout::Infinity).await
+}
+
 /// Stops `server` with `reason` and waits until it has exited (`gen_server:stop/3`): the
 /// server runs `terminate(reason)` and exits with `reason`. `Ok` when it exited with that
 /// reason; [`CallError::Exit`] with the reason it exited with otherwise (its `terminate`
 /// panicked, say); [`CallError::NoProc`] if it does not exist; [`CallError::Timeout`] if it
 /// has not exited in time (it is left running, as OTP leaves it).
-pub async fn stop(
+pub async fn stop_with(
     cx: &mut Cx,
     server: impl Into<Server>,
     reason: ExitReason,

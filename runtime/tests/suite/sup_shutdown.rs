@@ -32,7 +32,7 @@ fn stop_shuts_children_down_in_reverse_start_order() {
                 cx.trap_exit(true);
                 let sup = start(&mut cx, Flags::default(), children).await;
                 let monitor = cx.monitor(sup);
-                gen_server::stop(&mut cx, sup, ExitReason::Shutdown, Timeout::Infinity).await.unwrap();
+                gen_server::stop_with(&mut cx, sup, ExitReason::Shutdown, Timeout::Infinity).await.unwrap();
                 down(&mut cx, monitor).await
             })
             .unwrap()
@@ -196,7 +196,7 @@ fn a_nested_tree_starts_depth_first_and_stops_in_reverse() {
                 let inner_pid = inner.child.pid().unwrap();
                 let inner_counts = supervisor::count_children(&mut cx, inner_pid).await.unwrap();
                 let monitor = cx.monitor(top);
-                gen_server::stop(&mut cx, top, ExitReason::Shutdown, Timeout::Infinity).await.unwrap();
+                gen_server::stop_with(&mut cx, top, ExitReason::Shutdown, Timeout::Infinity).await.unwrap();
                 down(&mut cx, monitor).await;
                 test_log.push("top down");
                 (counts, inner_counts)

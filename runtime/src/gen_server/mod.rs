@@ -59,6 +59,7 @@ pub(crate) use client::{await_down, await_down_within};
 pub use client::{
     call, call_with, cast, reply, stop, stop_with, CallError, Caller, Server, Timeout, DEFAULT_CALL_TIMEOUT,
 };
+pub(crate) use server::CatchPanic;
 pub use server::{
     spawn_failed, start, start_link, start_link_named, start_link_opt, start_named, start_opt, StartOptions,
     StartResult, Started,

@@ -386,12 +386,12 @@ async fn serve<S: GenServer>(cx: &mut Cx, server: &mut S, parent: Option<Pid>) -
 
 /// Runs a future, turning a panic while it is polled into `Err(message)`. Boxed so that it
 /// needs no pin projection (and no `unsafe`); one allocation per use.
-struct CatchPanic<F> {
+pub(crate) struct CatchPanic<F> {
     inner: Pin<Box<F>>,
 }
 
 impl<F: Future> CatchPanic<F> {
-    fn new(inner: F) -> CatchPanic<F> {
+    pub(crate) fn new(inner: F) -> CatchPanic<F> {
         CatchPanic { inner: Box::pin(inner) }
     }
 }

@@ -42,6 +42,7 @@
 //! ```
 
 mod api;
+mod behaviour;
 mod children;
 mod intensity;
 mod parcel;
@@ -53,10 +54,12 @@ mod strategy;
 
 pub use api::{
     count_children, delete_child, restart_child, start_child, start_dynamic_child, start_link,
-    start_link_named, terminate_child, which_children, ChildCounts, ChildInfo, ChildRef, SupervisorError,
+    start_link_named, start_link_named_with, start_link_with, terminate_child, which_children, ChildCounts,
+    ChildInfo, ChildRef, SupervisorError,
 };
+pub use behaviour::{Init, Supervisor};
 pub use children::ChildState;
 pub use spec::{
-    start_fn, ChildSpec, ChildType, Flags, Restart, Shutdown, StartFn, StartFuture, Strategy,
+    start_fn, AutoShutdown, ChildSpec, ChildType, Flags, Restart, Shutdown, StartFn, StartFuture, Strategy,
     DEFAULT_INTENSITY, DEFAULT_PERIOD, DEFAULT_WORKER_SHUTDOWN,
 };

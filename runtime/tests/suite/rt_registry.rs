@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::common::{assert_drains, atom, guarded, int, runtime};
-use heaplab_runtime::heaplab_gc::{Atom, OwnedTerm, Ref};
-use heaplab_runtime::{NotRegistered, RegisterError};
+use heaplab_runtime::heaplab_gc::{Atom, OwnedTerm, Pid, Ref};
+use heaplab_runtime::{receive, NotRegistered, RegisterError};
 
 #[test]
 fn register_whereis_send_named_unregister() {
@@ -269,8 +269,8 @@ fn a_monitor_by_name_reports_the_name() {
                     .spawn(move |mut cx| async move {
                         cx.register(name).unwrap();
                         cx.send(me, |h| h.atom_named("registered"));
-                        let reason = cx.receive(|_, m| m.as_atom()).await;
-                        cx.exit::<()>(heaplab_runtime::ExitReason::from_term(OwnedTerm::Atom(reason))).await
+                        let reason = receive!(cx, { reason: heaplab_runtime::ExitReason => reason });
+                        cx.exit::<()>(reason).await
                     })
                     .unwrap();
                 assert_eq!(cx.receive(atom).await, "registered");
@@ -313,7 +313,7 @@ fn a_monitor_on_a_free_name_is_noproc_at_once() {
                 let by_name = cx.monitor_named(name);
                 assert!(cx.demonitor(by_name));
                 cx.send(pid, |h| h.atom_named("stop"));
-                cx.receive(|_, m| m.as_tuple().filter(|t| t[1].as_ref() == Some(monitor)).map(|_| ())).await;
+                receive!(cx, { {DOWN, ^monitor, _, _, _} => () });
                 cx.sleep(Duration::from_millis(20)).await;
                 let left = cx.receive_timeout(Duration::ZERO, |_, m| Some(m.to_owned_term())).await;
                 (reference, mailbox, left)
@@ -336,16 +336,10 @@ fn register_pid_names_another_live_process() {
             let (worker, monitor) = cx
                 .spawn_monitor(|mut cx| async move {
                     loop {
-                        let (from, n) = cx
-                            .receive(|_, m| match m.as_tuple()? {
-                                [from, n] => Some((from.as_pid()?, n.as_int()?)),
-                                _ => None,
-                            })
-                            .await;
-                        if n < 0 {
-                            return;
-                        }
-                        cx.send(from, |h| h.int(n + 1));
+                        receive!(cx, {
+                            {_, n: i64} if n < 0 => return,
+                            {from: Pid, n: i64} => cx.send(from, |h| h.int(n + 1)),
+                        });
                     }
                 })
                 .unwrap();
@@ -360,12 +354,12 @@ fn register_pid_names_another_live_process() {
             assert_eq!(cx.register_pid(name, me), Err(RegisterError::NameTaken(name, worker)));
             assert_eq!(cx.register_pid(Atom::UNDEFINED, me), Err(RegisterError::Undefined));
             let (dead, dead_monitor) = cx.spawn_monitor(|_| async {}).unwrap();
-            cx.receive(|_, m| m.as_tuple().filter(|t| t[1].as_ref() == Some(dead_monitor)).map(|_| ())).await;
+            receive!(cx, { {DOWN, ^dead_monitor, _, _, _} => () });
             assert_eq!(cx.register_pid(other, dead), Err(RegisterError::NoProc(dead)));
             assert_eq!(RegisterError::NoProc(dead).to_string(), format!("{dead} is not alive"));
             // The name leaves with its process.
             cx.send(worker, |h| h.tuple(&[h.pid(me), h.int(-1)]));
-            cx.receive(|_, m| m.as_tuple().filter(|t| t[1].as_ref() == Some(monitor)).map(|_| ())).await;
+            receive!(cx, { {DOWN, ^monitor, _, _, _} => () });
             assert_eq!(cx.whereis(name), None);
         })
         .unwrap();

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::common::guarded;
 use crate::sup_support::{down, drain, exit_message_from, exit_reason_of, runtime};
-use heaplab_runtime::heaplab_gc::{Atom, Mu, OwnedTerm, Pid, Term};
-use heaplab_runtime::{Cx, ExitReason, NoProc};
+use heaplab_runtime::heaplab_gc::{Atom, OwnedTerm, Pid};
+use heaplab_runtime::{receive, Cx, ExitReason, NoProc};
 
 /// How the process under test ends.
 #[derive(Clone, Copy, Debug)]
@@ -41,7 +41,7 @@ impl Ending {
 
     /// The body of the process under test: waits for `go`, then ends this way.
     async fn body(self, mut cx: Cx) {
-        cx.receive(|_, m| m.as_atom().filter(|a| a.name() == "go")).await;
+        receive!(cx, { go => () });
         match self {
             Ending::Normal => {}
             Ending::KilledByExit2 => loop {
@@ -73,15 +73,18 @@ enum Observer {
     Monitor,
 }
 
-fn pong(_: Mu<'_>, m: Term<'_>) -> Option<()> {
-    m.as_atom().filter(|a| a.name() == "pong").map(|_| ())
-}
-
 /// Whether `pid` answers a ping, having handled every signal sent to it before.
 async fn answers(cx: &mut Cx, pid: Pid) -> bool {
     let me = cx.self_pid();
     cx.send(pid, |h| h.tuple(&[h.atom_named("ping"), h.pid(me)]));
-    cx.receive_timeout(Duration::from_secs(2), pong).await.is_some()
+    receive!(cx, { pong => true } after Duration::from_secs(2) => false)
+}
+
+/// Answers pings for ever.
+async fn answer_pings(cx: &mut Cx) -> ! {
+    loop {
+        receive!(cx, { {ping, from: Pid} => cx.send(from, |h| h.atom_named("pong")) });
+    }
 }
 
 /// A process that links to a new process under test ending `ending`, hands its pid to
@@ -89,15 +92,7 @@ async fn answers(cx: &mut Cx, pid: Pid) -> bool {
 async fn linked_observer(mut cx: Cx, parent: Pid, ending: Ending) {
     let child = cx.spawn_link(move |cx| ending.body(cx)).unwrap();
     cx.send(parent, |h| h.pid(child));
-    loop {
-        let from = cx
-            .receive(|_, m| match m.as_tuple()? {
-                [tag, from] if tag.as_atom()?.name() == "ping" => from.as_pid(),
-                _ => None,
-            })
-            .await;
-        cx.send(from, |h| h.atom_named("pong"));
-    }
+    answer_pings(&mut cx).await
 }
 
 /// What `observer` sees of a process ending `ending`.
@@ -178,15 +173,7 @@ matrix! {
 
 /// A process that waits for ever, answering pings.
 async fn idle(mut cx: Cx) {
-    loop {
-        let from = cx
-            .receive(|_, m| match m.as_tuple()? {
-                [tag, from] if tag.as_atom()?.name() == "ping" => from.as_pid(),
-                _ => None,
-            })
-            .await;
-        cx.send(from, |h| h.atom_named("pong"));
-    }
+    answer_pings(&mut cx).await
 }
 
 /// As [`idle`], trapping exits and forwarding every `'EXIT'` message to `to`.
@@ -374,7 +361,7 @@ fn unlink_by_the_other_side_also_removes_the_link() {
                         panic!("after unlink");
                     })
                     .unwrap();
-                cx.receive(|_, m| m.as_atom().filter(|a| a.name() == "unlinked")).await;
+                receive!(cx, { unlinked => () });
                 let child_monitor = cx.monitor(child);
                 cx.send(child, |h| h.atom_named("go"));
                 down(&mut cx, child_monitor).await;
@@ -520,7 +507,7 @@ fn registered_names_are_released_at_exit() {
                             ending.body(cx).await
                         })
                         .unwrap();
-                    cx.receive(|_, m| m.as_atom().filter(|a| a.name() == "registered")).await;
+                    receive!(cx, { registered => () });
                     let before = cx.whereis(name) == Some(pid);
                     ending.trigger(&mut cx, pid);
                     assert_eq!(down(&mut cx, monitor).await, ending.reason());

@@ -10,7 +10,7 @@ use heaplab_runtime::gen_server::{
     self, CallError, CallResult, Caller, CastResult, GenServer, Init, Reply, Started, DEFAULT_CALL_TIMEOUT,
 };
 use heaplab_runtime::heaplab_gc::{Atom, Mu, OwnedTerm, Pid, Root, Term};
-use heaplab_runtime::{Cx, ExitReason};
+use heaplab_runtime::{match_term, receive, Cx, ExitReason};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -56,27 +56,19 @@ enum Request {
     Unknown,
 }
 
-fn read_request(term: Term<'_>) -> Request {
-    if let Some(atom) = term.as_atom() {
-        return match atom.name() {
-            "defer" => Request::Defer,
-            "release" => Request::Release,
-            "crash" => Request::Crash,
-            "get" => Request::Get,
-            _ => Request::Unknown,
-        };
-    }
-    if let Some([tag, value]) = term.as_tuple() {
-        match tag.as_atom().map(|a| a.name()) {
-            Some("echo") => return Request::Echo(value.to_owned_term()),
-            Some("sleep") => return Request::Sleep(value.as_int().unwrap_or(0) as u64),
-            Some("delegate") => return Request::Delegate(value.as_int().unwrap_or(0) as u64),
-            Some("stop") => return Request::Stop(ExitReason::from_term(value.to_owned_term())),
-            Some("add") => return Request::Add(value.as_int().unwrap_or(0)),
-            _ => {}
-        }
-    }
-    Request::Unknown
+fn read_request<'h>(h: Mu<'h>, term: Term<'h>) -> Request {
+    match_term!(h, term, {
+        defer => Request::Defer,
+        release => Request::Release,
+        crash => Request::Crash,
+        get => Request::Get,
+        {echo, value: OwnedTerm} => Request::Echo(value),
+        {sleep, ms: u64} => Request::Sleep(ms),
+        {delegate, ms: u64} => Request::Delegate(ms),
+        {stop, reason: ExitReason} => Request::Stop(reason),
+        {add, n: i64} => Request::Add(n),
+    })
+    .unwrap_or(Request::Unknown)
 }
 
 impl GenServer for TestServer {
@@ -100,7 +92,7 @@ impl GenServer for TestServer {
     }
 
     async fn handle_call(&mut self, cx: &mut Cx, request: Root, from: Caller) -> CallResult {
-        match cx.with(|h| read_request(h.get(&request))) {
+        match cx.with(|h| read_request(h, h.get(&request))) {
             Request::Echo(term) => CallResult::Reply(Reply::owned(term)),
             Request::Sleep(ms) => {
                 cx.sleep(Duration::from_millis(ms)).await;
@@ -137,7 +129,7 @@ impl GenServer for TestServer {
     }
 
     async fn handle_cast(&mut self, cx: &mut Cx, request: Root) -> CastResult {
-        match cx.with(|h| read_request(h.get(&request))) {
+        match cx.with(|h| read_request(h, h.get(&request))) {
             Request::Add(n) => {
                 self.count += n;
                 CastResult::NoReply
@@ -260,12 +252,7 @@ fn a_deferred_reply_comes_when_the_server_sends_it() {
                 cx.sleep(Duration::from_millis(50)).await;
                 // ...until this call makes the server send it.
                 let released = gen_server::call(&mut cx, server, |h| h.atom_named("release"), SECOND).await;
-                let deferred = cx
-                    .receive(|_, m| match m.as_tuple()? {
-                        [tag, reply] if tag.as_atom()?.name() == "deferred" => Some(reply.to_owned_term()),
-                        _ => None,
-                    })
-                    .await;
+                let deferred = receive!(cx, { {deferred, reply: OwnedTerm} => reply });
                 (deferred, released)
             })
             .unwrap()

@@ -11,7 +11,7 @@ use heaplab_runtime::heaplab_gc::Pid;
 use heaplab_runtime::supervisor::{
     self, ChildCounts, ChildSpec, ChildState, ChildType, Flags, Shutdown, Strategy,
 };
-use heaplab_runtime::{Cx, ExitReason};
+use heaplab_runtime::{receive, Cx, ExitReason};
 
 async fn start(cx: &mut Cx, flags: Flags, children: Vec<ChildSpec>) -> Pid {
     supervisor::start_link(cx, flags, children).await.expect("supervisor starts").pid().unwrap()
@@ -138,7 +138,7 @@ fn slow_to_stop(log: &Log, cleanup: Duration) -> ChildSpec {
         let log = log.clone();
         cx.spawn_link(move |mut cx| async move {
             cx.trap_exit(true);
-            cx.receive(|_, m| m.as_tuple().filter(|t| t.len() == 3).map(|_| ())).await;
+            receive!(cx, { {EXIT, _, _} => () });
             cx.sleep(cleanup).await;
             log.push("cleaned up");
             cx.exit::<()>(ExitReason::Shutdown).await

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::common::guarded;
 use crate::sup_support::{
-    child_pid, down, exit_command, exit_message_from, restarted, runtime, spawn_worker, worker, worker_with,
-    Log, OnShutdown,
+    child_pid, down, exit_command, exit_message_from, restarted, runtime, spawn_worker, template, worker,
+    worker_with, Log, OnShutdown,
 };
 use heaplab_runtime::gen_server::Started;
 use heaplab_runtime::heaplab_gc::{OwnedTerm, Pid};
@@ -101,14 +101,6 @@ fn one_for_all_removes_temporary_siblings_instead_of_restarting_them() {
             .unwrap()
     });
     assert_eq!(ids, ["b", "a"], "which_children: most recently started first");
-}
-
-/// A `simple_one_for_one` template that logs `start ARGS`.
-fn template(log: &Log) -> ChildSpec {
-    let log = log.clone();
-    ChildSpec::worker_with_args("template", move |cx, args| {
-        spawn_worker(cx, args.to_string(), &log, OnShutdown::Die)
-    })
 }
 
 #[test]

@@ -99,6 +99,14 @@ pub fn worker_with(name: &str, log: &Log, on_shutdown: OnShutdown) -> ChildSpec 
     ChildSpec::worker(name, move |cx| spawn_worker(cx, id.clone(), &log, on_shutdown))
 }
 
+/// A `simple_one_for_one` template of scripted workers, each logging `start ARGS`.
+pub fn template(log: &Log) -> ChildSpec {
+    let log = log.clone();
+    ChildSpec::worker_with_args("template", move |cx, args| {
+        spawn_worker(cx, args.to_string(), &log, OnShutdown::Die)
+    })
+}
+
 /// `{exit, Reason}` for a scripted worker.
 pub fn exit_command<'h>(h: Mu<'h>, reason: &ExitReason) -> Term<'h> {
     let reason = h.from_owned(&reason.to_term());

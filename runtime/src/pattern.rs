@@ -7,7 +7,7 @@
 //! | `ok`, `DOWN`, `'EXIT'` is `EXIT` | that atom (an identifier names an atom, as in Erlang) |
 //! | `42`, `-1`, `1.5`, `true` | an equal integer, float, or the atom `true`/`false` |
 //! | `"text"`, `b"bytes"` | a binary with those bytes (`<<"text">>`) |
-//! | `_` | anything |
+//! | `_`, `_name` | anything (an identifier starting with `_` names what it ignores) |
 //! | `name: Type` | a term that `Type` reads (see [`FromTerm`]), bound to `name` |
 //! | `name @ pattern` | what `pattern` matches, the whole term bound to `name` (a [`Term`]) |
 //! | `^value` | a term equal to a Rust value already bound (Elixir's pin), see [`Literal`] |
@@ -317,6 +317,13 @@ impl Literal for ExitReason {
     }
 }
 
+/// Whether an identifier in a pattern is a wildcard that names what it ignores (`_node`,
+/// as Erlang's `_Node`) rather than an atom.
+#[doc(hidden)]
+pub fn ignored(identifier: &str) -> bool {
+    identifier.starts_with('_')
+}
+
 /// Gives a receive matcher the signature [`Cx::receive`](crate::Cx::receive) needs, so
 /// that it can be built ahead of its receive (a closure's higher-ranked signature is
 /// inferred only where it is passed directly). [`matcher!`](crate::matcher) uses it.
@@ -591,7 +598,9 @@ macro_rules! __pattern {
         }
     };
     (@one $l:lifetime, $h:ident, $x:ident; $atom:ident) => {
-        if $x.as_atom() != ::core::option::Option::Some($crate::__atom!($atom)) {
+        if !$crate::pattern::ignored(::core::stringify!($atom))
+            && $x.as_atom() != ::core::option::Option::Some($crate::__atom!($atom))
+        {
             break $l;
         }
     };
@@ -773,6 +782,8 @@ mod tests {
             ]);
             let reason = match_term!(h, down, { {DOWN, _, process, _, r: ExitReason} => r });
             assert_eq!(reason, Some(ExitReason::Normal));
+            let named = h.tuple(&[h.atom_named("counter"), h.atom_named("nonode@nohost")]);
+            assert_eq!(match_term!(h, named, { {name: Atom, _node} => name.name() }), Some("counter"));
             let deep =
                 h.tuple(&[h.atom_named("a"), h.tuple(&[h.atom_named("b"), h.list([h.tuple(&[h.int(1)])])])]);
             assert_eq!(match_term!(h, deep, { {a, {b, [{n: i64}]}} => n }), Some(1));

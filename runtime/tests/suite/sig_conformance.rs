@@ -570,14 +570,16 @@ async fn exit_self_then_send(mut cx: Cx, parent: Pid, reason: ExitReason, trappi
 /// `exit(self(), Reason)` on a process that does not trap exits: the process ends before
 /// `exit/2` returns (erts `bif.c`, `send_exit_signal_bif`: "terminate ourselves before
 /// exit/2 return"), with `normal` for `normal` (erlang:exit/2: "unless Pid is the calling
-/// process, in which case it exits with reason normal") and `killed` for `kill`. Nothing it
-/// does afterwards is seen: its later send does not leave and it spawns nothing.
+/// process, in which case it exits with reason normal") and `killed` for `kill`, which kills
+/// a process that traps exits too (`kill` is untrappable). Nothing it does afterwards is
+/// seen: its later send does not leave and it spawns nothing.
 #[test]
 fn exit2_to_self_takes_effect_before_the_next_expression() {
-    for (reason, expected) in [
-        (ExitReason::Normal, ExitReason::Normal),
-        (ExitReason::Kill, ExitReason::Killed),
-        (ExitReason::atom("oops"), ExitReason::atom("oops")),
+    for (reason, trapping, expected) in [
+        (ExitReason::Normal, false, ExitReason::Normal),
+        (ExitReason::Kill, false, ExitReason::Killed),
+        (ExitReason::atom("oops"), false, ExitReason::atom("oops")),
+        (ExitReason::Kill, true, ExitReason::Killed),
     ] {
         let (seen, left) = guarded(move || {
             let rt = runtime();
@@ -585,7 +587,7 @@ fn exit2_to_self_takes_effect_before_the_next_expression() {
                 .block_on(move |mut cx| async move {
                     let me = cx.self_pid();
                     let (_, monitor) =
-                        cx.spawn_monitor(move |cx| exit_self_then_send(cx, me, reason, false)).unwrap();
+                        cx.spawn_monitor(move |cx| exit_self_then_send(cx, me, reason, trapping)).unwrap();
                     let seen = down(&mut cx, monitor).await;
                     (seen, drain(&mut cx).await)
                 })
@@ -596,24 +598,6 @@ fn exit2_to_self_takes_effect_before_the_next_expression() {
         assert_eq!(seen, expected);
         assert_eq!(left, vec![], "a message sent after exit(self(), {expected}) left the process");
     }
-}
-
-/// `exit(self(), kill)` kills a process that traps exits too (erlang:exit/2: `kill` is
-/// untrappable), before `exit/2` returns.
-#[test]
-fn exit2_kill_to_self_kills_a_trapping_process_at_once() {
-    let (seen, left) = guarded(|| {
-        runtime()
-            .block_on(|mut cx| async move {
-                let me = cx.self_pid();
-                let (_, monitor) =
-                    cx.spawn_monitor(move |cx| exit_self_then_send(cx, me, ExitReason::Kill, true)).unwrap();
-                (down(&mut cx, monitor).await, drain(&mut cx).await)
-            })
-            .unwrap()
-    });
-    assert_eq!(seen, ExitReason::Killed);
-    assert_eq!(left, vec![]);
 }
 
 /// A trapping process that sends itself an exit signal gets `{'EXIT', Self, Reason}`

@@ -789,6 +789,40 @@ mod tests {
             assert_eq!(match_term!(h, deep, { {a, {b, [{n: i64}]}} => n }), Some(1));
             assert_eq!(match_term!(h, deep, { {a, {c, _}} => 0, {a, _} => 2 }), Some(2));
             assert_eq!(match_term!(h, deep, { {a} => 0, {a, _, _} => 1 }), None, "arity counts");
+            let nested = match_term!(h, deep, {
+                {a, inner: Term} => match_term!(h, inner, { {b, [{n: i64}]} => n }),
+            });
+            assert_eq!(nested, Some(Some(1)), "a match in a body");
+        });
+    }
+
+    /// Twelve arms of nested patterns stay within the macro recursion limit, and each is
+    /// reached.
+    #[test]
+    fn many_arms_each_reached() {
+        fn pick<'h>(h: Mu<'h>, t: Term<'h>) -> Option<i64> {
+            match_term!(h, t, {
+                {a0, x: i64, [y: i64 | _], {_z: Atom, _}} => x + y,
+                {a1, x: i64, [y: i64 | _], {_z: Atom, _}} => x + y + 1,
+                {a2, x: i64, [y: i64 | _], {_z: Atom, _}} => x + y + 2,
+                {a3, x: i64, [y: i64 | _], {_z: Atom, _}} => x + y + 3,
+                {a4, x: i64, [y: i64 | _], {_z: Atom, _}} => x + y + 4,
+                {a5, x: i64, [y: i64 | _], {_z: Atom, _}} => x + y + 5,
+                {a6, x: i64, [y: i64 | _], {_z: Atom, _}} => x + y + 6,
+                {a7, x: i64, [y: i64 | _], {_z: Atom, _}} => x + y + 7,
+                {a8, x: i64, [y: i64 | _], {_z: Atom, _}} => x + y + 8,
+                {a9, x: i64, [y: i64 | _], {_z: Atom, _}} => x + y + 9,
+                {a10, x: i64, [y: i64 | _], {_z: Atom, _}} => x + y + 10,
+                {a11, x: i64, [y: i64 | _], {_z: Atom, _}} if x > 0 => x + y + 11,
+            })
+        }
+        let mut heap = Heap::default();
+        heap.enter(|h| {
+            for k in 0..12 {
+                let tag = h.atom_named(&format!("a{k}"));
+                let t = h.tuple(&[tag, h.int(1), h.list([h.int(2)]), h.tuple(&[h.atom(Atom::OK), h.nil()])]);
+                assert_eq!(pick(h, t), Some(3 + k));
+            }
         });
     }
 

@@ -21,8 +21,8 @@
 //! 2. From that moment the process is dead to the rest of the system: the Rust code after
 //!    the decision still runs up to the next await point (Rust cannot stop it), but every
 //!    send from it is dropped, a spawn fails with [`SpawnError::Exiting`], and a link,
-//!    monitor or exit signal it asks for is not made. So nothing it does after the decision
-//!    is seen, as on the BEAM, where no expression after it runs.
+//!    unlink, monitor or exit signal it asks for is not made. So nothing it does after the
+//!    decision is seen, as on the BEAM, where no expression after it runs.
 //! 3. Its next await point does not return; the scheduler ends the process after the poll.
 
 use std::future::{poll_fn, Future};
@@ -551,7 +551,11 @@ impl Cx {
     }
 
     /// Removes the link to `pid` (`unlink/1`); no exit signal due to it arrives afterwards.
+    /// An exiting process keeps its links: its partners get its exit signal.
     pub fn unlink(&mut self, pid: Pid) {
+        if self.exiting() {
+            return;
+        }
         let was = self.task.with_control(|c| {
             let before = c.links.len();
             c.links.retain(|&p| p != pid);

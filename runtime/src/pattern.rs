@@ -63,7 +63,8 @@
 //! # Invariants
 //! 1. A pattern never copies or allocates unless a binding asks for it (`OwnedTerm`,
 //!    `String`, `Vec`, `Root`): matching reads the term in place, and an atom in a pattern
-//!    is interned once per pattern site, not at each match.
+//!    is interned once per pattern site, not at each match. The readers are `#[inline]`, so
+//!    a pattern compiles to what a hand-written matcher does in the crate that uses it.
 //! 2. An arm's bindings exist only in that arm: its guard and its body.
 
 use heaplab_gc::{Atom, Mu, OwnedTerm, Pid, Ref, Root, Term, View};
@@ -92,12 +93,14 @@ pub trait FromTerm<'h>: Sized {
 }
 
 impl<'h> FromTerm<'h> for Term<'h> {
+    #[inline]
     fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
         Some(term)
     }
 }
 
 impl<'h> FromTerm<'h> for i64 {
+    #[inline]
     fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
         term.as_int()
     }
@@ -108,6 +111,7 @@ macro_rules! from_int {
     ($($t:ty),*) => {
         $(
             impl<'h> FromTerm<'h> for $t {
+                #[inline]
                 fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
                     <$t>::try_from(term.as_int()?).ok()
                 }
@@ -118,12 +122,14 @@ macro_rules! from_int {
 from_int!(i32, u32, u64, usize);
 
 impl<'h> FromTerm<'h> for f64 {
+    #[inline]
     fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
         term.as_float()
     }
 }
 
 impl<'h> FromTerm<'h> for bool {
+    #[inline]
     fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
         match term.as_atom()? {
             Atom::TRUE => Some(true),
@@ -134,42 +140,49 @@ impl<'h> FromTerm<'h> for bool {
 }
 
 impl<'h> FromTerm<'h> for Atom {
+    #[inline]
     fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
         term.as_atom()
     }
 }
 
 impl<'h> FromTerm<'h> for Pid {
+    #[inline]
     fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
         term.as_pid()
     }
 }
 
 impl<'h> FromTerm<'h> for Ref {
+    #[inline]
     fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
         term.as_ref()
     }
 }
 
 impl<'h> FromTerm<'h> for &'h [u8] {
+    #[inline]
     fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
         term.as_binary()
     }
 }
 
 impl<'h> FromTerm<'h> for String {
+    #[inline]
     fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
         std::str::from_utf8(term.as_binary()?).ok().map(str::to_owned)
     }
 }
 
 impl<'h> FromTerm<'h> for &'h [Term<'h>] {
+    #[inline]
     fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
         term.as_tuple()
     }
 }
 
 impl<'h, T: FromTerm<'h>> FromTerm<'h> for Vec<T> {
+    #[inline]
     fn from_term(h: Mu<'h>, term: Term<'h>) -> Option<Self> {
         let mut items = term.iter_list();
         let read = items.by_ref().map(|item| T::from_term(h, item)).collect::<Option<Vec<T>>>()?;
@@ -178,18 +191,21 @@ impl<'h, T: FromTerm<'h>> FromTerm<'h> for Vec<T> {
 }
 
 impl<'h> FromTerm<'h> for OwnedTerm {
+    #[inline]
     fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
         Some(term.to_owned_term())
     }
 }
 
 impl<'h> FromTerm<'h> for ExitReason {
+    #[inline]
     fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
         Some(ExitReason::from_term(term.to_owned_term()))
     }
 }
 
 impl<'h> FromTerm<'h> for Root {
+    #[inline]
     fn from_term(h: Mu<'h>, term: Term<'h>) -> Option<Self> {
         Some(h.root(term))
     }
@@ -205,6 +221,7 @@ pub trait Literal {
 }
 
 impl<T: Literal + ?Sized> Literal for &T {
+    #[inline]
     fn matches(&self, term: Term<'_>) -> bool {
         (**self).matches(term)
     }
@@ -215,6 +232,7 @@ macro_rules! int_literal {
     ($($t:ty),*) => {
         $(
             impl Literal for $t {
+                #[inline]
                 fn matches(&self, term: Term<'_>) -> bool {
                     term.as_int().is_some_and(|n| i64::try_from(*self).is_ok_and(|me| me == n))
                 }
@@ -225,60 +243,70 @@ macro_rules! int_literal {
 int_literal!(i32, i64, u32, u64, usize);
 
 impl Literal for f64 {
+    #[inline]
     fn matches(&self, term: Term<'_>) -> bool {
         term.as_float() == Some(*self)
     }
 }
 
 impl Literal for bool {
+    #[inline]
     fn matches(&self, term: Term<'_>) -> bool {
         term.as_atom() == Some(Atom::from(*self))
     }
 }
 
 impl Literal for str {
+    #[inline]
     fn matches(&self, term: Term<'_>) -> bool {
         term.as_binary() == Some(self.as_bytes())
     }
 }
 
 impl Literal for String {
+    #[inline]
     fn matches(&self, term: Term<'_>) -> bool {
         Literal::matches(self.as_str(), term)
     }
 }
 
 impl Literal for [u8] {
+    #[inline]
     fn matches(&self, term: Term<'_>) -> bool {
         term.as_binary() == Some(self)
     }
 }
 
 impl<const N: usize> Literal for [u8; N] {
+    #[inline]
     fn matches(&self, term: Term<'_>) -> bool {
         self.as_slice().matches(term)
     }
 }
 
 impl Literal for Atom {
+    #[inline]
     fn matches(&self, term: Term<'_>) -> bool {
         term.as_atom() == Some(*self)
     }
 }
 
 impl Literal for Pid {
+    #[inline]
     fn matches(&self, term: Term<'_>) -> bool {
         term.as_pid() == Some(*self)
     }
 }
 
 impl Literal for Ref {
+    #[inline]
     fn matches(&self, term: Term<'_>) -> bool {
         term.as_ref() == Some(*self)
     }
 }
 
 impl Literal for OwnedTerm {
+    #[inline]
     fn matches(&self, term: Term<'_>) -> bool {
         exactly_equal(self, term)
     }
@@ -312,6 +340,7 @@ fn exactly_equal(owned: &OwnedTerm, term: Term<'_>) -> bool {
 }
 
 impl Literal for ExitReason {
+    #[inline]
     fn matches(&self, term: Term<'_>) -> bool {
         self.to_term().matches(term)
     }
@@ -320,6 +349,7 @@ impl Literal for ExitReason {
 /// Whether an identifier in a pattern is a wildcard that names what it ignores (`_node`,
 /// as Erlang's `_Node`) rather than an atom.
 #[doc(hidden)]
+#[inline]
 pub fn ignored(identifier: &str) -> bool {
     identifier.starts_with('_')
 }
@@ -327,6 +357,7 @@ pub fn ignored(identifier: &str) -> bool {
 /// Gives a receive matcher the signature [`Cx::receive`](crate::Cx::receive) needs, so
 /// that it can be built ahead of its receive (a closure's higher-ranked signature is
 /// inferred only where it is passed directly). [`matcher!`](crate::matcher) uses it.
+#[inline]
 pub fn matcher<R, F>(f: F) -> F
 where
     F: for<'h> FnMut(Mu<'h>, Term<'h>) -> Option<R>,

@@ -99,12 +99,20 @@ impl<'h> FromTerm<'h> for Term<'h> {
     }
 }
 
-impl<'h> FromTerm<'h> for i64 {
-    #[inline]
-    fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
-        term.as_int()
-    }
+/// Types a term reads as with one of its accessors (`as_int`, `as_pid`, ...).
+macro_rules! from_accessor {
+    ($($t:ty => $accessor:ident),*) => {
+        $(
+            impl<'h> FromTerm<'h> for $t {
+                #[inline]
+                fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
+                    term.$accessor()
+                }
+            }
+        )*
+    };
 }
+from_accessor!(i64 => as_int, f64 => as_float, Atom => as_atom, Pid => as_pid, Ref => as_ref);
 
 /// Integer types read through `i64`, in range or not at all.
 macro_rules! from_int {
@@ -121,13 +129,6 @@ macro_rules! from_int {
 }
 from_int!(i32, u32, u64, usize);
 
-impl<'h> FromTerm<'h> for f64 {
-    #[inline]
-    fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
-        term.as_float()
-    }
-}
-
 impl<'h> FromTerm<'h> for bool {
     #[inline]
     fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
@@ -136,27 +137,6 @@ impl<'h> FromTerm<'h> for bool {
             Atom::FALSE => Some(false),
             _ => None,
         }
-    }
-}
-
-impl<'h> FromTerm<'h> for Atom {
-    #[inline]
-    fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
-        term.as_atom()
-    }
-}
-
-impl<'h> FromTerm<'h> for Pid {
-    #[inline]
-    fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
-        term.as_pid()
-    }
-}
-
-impl<'h> FromTerm<'h> for Ref {
-    #[inline]
-    fn from_term(_: Mu<'h>, term: Term<'h>) -> Option<Self> {
-        term.as_ref()
     }
 }
 
@@ -242,12 +222,20 @@ macro_rules! int_literal {
 }
 int_literal!(i32, i64, u32, u64, usize);
 
-impl Literal for f64 {
-    #[inline]
-    fn matches(&self, term: Term<'_>) -> bool {
-        term.as_float() == Some(*self)
-    }
+/// Values equal to a term when its accessor (`as_float`, `as_pid`, ...) gives them.
+macro_rules! accessor_literal {
+    ($($t:ty => $accessor:ident),*) => {
+        $(
+            impl Literal for $t {
+                #[inline]
+                fn matches(&self, term: Term<'_>) -> bool {
+                    term.$accessor() == Some(*self)
+                }
+            }
+        )*
+    };
 }
+accessor_literal!(f64 => as_float, Atom => as_atom, Pid => as_pid, Ref => as_ref);
 
 impl Literal for bool {
     #[inline]
@@ -281,27 +269,6 @@ impl<const N: usize> Literal for [u8; N] {
     #[inline]
     fn matches(&self, term: Term<'_>) -> bool {
         self.as_slice().matches(term)
-    }
-}
-
-impl Literal for Atom {
-    #[inline]
-    fn matches(&self, term: Term<'_>) -> bool {
-        term.as_atom() == Some(*self)
-    }
-}
-
-impl Literal for Pid {
-    #[inline]
-    fn matches(&self, term: Term<'_>) -> bool {
-        term.as_pid() == Some(*self)
-    }
-}
-
-impl Literal for Ref {
-    #[inline]
-    fn matches(&self, term: Term<'_>) -> bool {
-        term.as_ref() == Some(*self)
     }
 }
 

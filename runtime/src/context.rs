@@ -12,6 +12,18 @@
 //!    a collection above `max_heap_size` asks the scheduler to end the process with
 //!    [`ExitReason::MaxHeapSize`];
 //! 3. then the operation proceeds (new messages are delivered into the heap first).
+//!
+//! # Protocol (exiting)
+//! 1. An exit is decided by the process itself ([`Cx::exit`], or an exit signal it sends
+//!    itself with [`Cx::exit_process`], handled before that call returns, as `exit/2` to
+//!    `self()` is on the BEAM), by an exit signal from another process when it is delivered,
+//!    or by a collection above `max_heap_size`. The first decision wins.
+//! 2. From that moment the process is dead to the rest of the system: the Rust code after
+//!    the decision still runs up to the next await point (Rust cannot stop it), but every
+//!    send from it is dropped, a spawn fails with [`SpawnError::Exiting`], and a link,
+//!    unlink, monitor or exit signal it asks for is not made. So nothing it does after the
+//!    decision is seen, as on the BEAM, where no expression after it runs.
+//! 3. Its next await point does not return; the scheduler ends the process after the poll.
 
 use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,6 +92,12 @@ fn remove_pair(list: &mut Vec<(Ref, Pid)>, reference: Ref, pid: Pid) -> bool {
     }
 }
 
+/// Removes the name a monitor was set on, if it was set by name.
+fn take_name(names: &mut Vec<(Ref, Atom)>, reference: Ref) -> Option<Atom> {
+    let i = names.iter().position(|&(r, _)| r == reference)?;
+    Some(names.swap_remove(i).1)
+}
+
 /// Sending to a registered name that nobody holds (`badarg` on the BEAM).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotRegistered(pub Atom);
@@ -130,6 +148,10 @@ impl Cx {
     /// is copied into a message fragment, as a BEAM send copies; under the shared heap it is
     /// sent by reference. Sending to a dead process does nothing.
     pub fn send(&mut self, to: Pid, build: impl for<'h> FnOnce(Mu<'h>) -> Term<'h>) {
+        // Exiting Protocol step 2: a process that is exiting sends nothing.
+        if self.exiting() {
+            return;
+        }
         self.timed(|cx| {
             let mut build = Some(build);
             let message = cx.heap.message(&mut |h| (build.take().expect("a message is built once"))(h));
@@ -139,6 +161,9 @@ impl Cx {
 
     /// Sends a prepared fragment (copied into the receiver's heap on delivery).
     pub fn send_fragment(&mut self, to: Pid, message: Fragment) {
+        if self.exiting() {
+            return;
+        }
         self.timed(|cx| cx.send_message(to, Message::Copied(message)));
     }
 
@@ -172,6 +197,9 @@ impl Cx {
 
     /// Delivers the message to `to` after `delay` (`erlang:send_after/3`).
     pub fn send_after(&mut self, delay: Duration, to: Pid, build: impl for<'h> FnOnce(Mu<'h>) -> Term<'h>) {
+        if self.exiting() {
+            return;
+        }
         let (fragment, _) = self.enter(|h| {
             let t = build(h);
             h.to_fragment(t)
@@ -278,9 +306,12 @@ impl Cx {
                 self.task.with_control(|c| c.monitored_by.retain(|&(r, p)| !(r == reference && p == from)))
             }
             Envelope::Down { from, reference, reason } => {
-                let active = self.task.with_control(|c| remove_pair(&mut c.monitors, reference, from));
-                if active {
-                    self.heap.deliver(down_message(reference, from, &reason).into());
+                let active = self.task.with_control(|c| {
+                    remove_pair(&mut c.monitors, reference, from)
+                        .then(|| take_name(&mut c.monitor_names, reference))
+                });
+                if let Some(name) = active {
+                    self.heap.deliver(down_message(reference, from, name, &reason).into());
                 }
             }
             Envelope::Exit { from, reason, linked } => self.handle_exit_signal(from, reason, linked),
@@ -373,9 +404,18 @@ impl Cx {
         }
     }
 
-    /// Whether an exit was requested for this process (it will end at its next await).
+    /// Whether an exit was decided for this process (it ends at its next await).
     fn exiting(&self) -> bool {
         self.task.exiting.load(Ordering::Acquire)
+    }
+
+    /// Exiting Protocol step 2: an exiting process spawns nothing.
+    fn refuse_spawn_if_exiting(&self) -> Result<(), SpawnError> {
+        if self.exiting() {
+            Err(SpawnError::Exiting)
+        } else {
+            Ok(())
+        }
     }
 
     /// Yields to other processes: the process goes to the back of its run queue.
@@ -478,6 +518,7 @@ impl Cx {
         F: FnOnce(Cx) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        self.refuse_spawn_if_exiting()?;
         scheduler::consume(costs::SPAWN);
         self.task.shared.spawn(opts, body)
     }
@@ -490,7 +531,7 @@ impl Cx {
     /// Links this process to `pid` (`link/1`). If `pid` does not exist: a trapping process
     /// gets `{'EXIT', Pid, noproc}`, others get `Err(NoProc)` (the BEAM raises `noproc`).
     pub fn link(&mut self, pid: Pid) -> Result<(), NoProc> {
-        if pid == self.task.pid {
+        if pid == self.task.pid || self.exiting() {
             return Ok(());
         }
         let Some(target) = self.task.shared.table.get(pid).filter(|t| !t.is_done()) else {
@@ -510,7 +551,11 @@ impl Cx {
     }
 
     /// Removes the link to `pid` (`unlink/1`); no exit signal due to it arrives afterwards.
+    /// An exiting process keeps its links: its partners get its exit signal.
     pub fn unlink(&mut self, pid: Pid) {
+        if self.exiting() {
+            return;
+        }
         let was = self.task.with_control(|c| {
             let before = c.links.len();
             c.links.retain(|&p| p != pid);
@@ -530,8 +575,52 @@ impl Cx {
     /// exist) a `{'DOWN', Ref, process, Pid, Reason}` message arrives.
     pub fn monitor(&mut self, pid: Pid) -> Ref {
         let reference = Ref::new();
+        if self.exiting() {
+            return reference;
+        }
         self.task.with_control(|c| c.monitors.push((reference, pid)));
         self.task.shared.post(pid, Envelope::Monitor { from: self.task.pid, reference });
+        reference
+    }
+
+    /// Monitors the process registered as `name` (`monitor(process, Name)`): the process
+    /// that holds the name now is monitored, and its `'DOWN'` names it as
+    /// `{Name, Node}` (Node is [`NODE`](crate::NODE)). If nobody holds the name, the
+    /// `'DOWN'` with reason `noproc` is in the mailbox when this returns, after the messages
+    /// that arrived before.
+    ///
+    /// ```
+    /// use heaplab_runtime::heaplab_gc::Atom;
+    /// use heaplab_runtime::Runtime;
+    ///
+    /// let rt = Runtime::builder().schedulers(1).build().unwrap();
+    /// let down = rt
+    ///     .block_on(|mut cx| async move {
+    ///         cx.monitor_named(Atom::new("nobody"));
+    ///         cx.receive(|_, m| Some(m.to_string())).await
+    ///     })
+    ///     .unwrap();
+    /// assert!(down.ends_with(",process,{nobody,nonode@nohost},noproc}"), "{down}");
+    /// ```
+    pub fn monitor_named(&mut self, name: Atom) -> Ref {
+        let reference = Ref::new();
+        if self.exiting() {
+            return reference;
+        }
+        match self.task.shared.registry.whereis(name) {
+            Some(pid) => {
+                self.task.with_control(|c| {
+                    c.monitors.push((reference, pid));
+                    c.monitor_names.push((reference, name));
+                });
+                self.task.shared.post(pid, Envelope::Monitor { from: self.task.pid, reference });
+            }
+            None => {
+                self.deliver_inbox();
+                let down = down_message(reference, crate::EXTERNAL_PID, Some(name), &ExitReason::noproc());
+                self.heap.deliver(down.into());
+            }
+        }
         reference
     }
 
@@ -540,6 +629,7 @@ impl Cx {
     pub fn demonitor(&mut self, reference: Ref) -> bool {
         let target = self.task.with_control(|c| {
             let i = c.monitors.iter().position(|&(r, _)| r == reference)?;
+            take_name(&mut c.monitor_names, reference);
             Some(c.monitors.swap_remove(i).1)
         });
         match target {
@@ -590,11 +680,53 @@ impl Cx {
     }
 
     /// Sends an exit signal to `pid` (`exit/2`).
+    ///
+    /// A signal to this process itself is handled before this returns, as `erlang:exit/2`
+    /// handles a signal to `self()`: messages and signals that arrived before it are
+    /// delivered first, then the signal acts as any exit signal does (see
+    /// [`Cx::trap_exit`]). If it ends the process, it does so at once (exiting Protocol):
+    /// `exit_process(self, normal)` ends a process that does not trap exits with `normal`,
+    /// and nothing it sends afterwards leaves. A process that traps exits gets
+    /// `{'EXIT', Self, Reason}` instead, after its earlier messages, unless the reason is
+    /// `kill`.
+    ///
+    /// ```
+    /// use heaplab_runtime::{ExitReason, Runtime};
+    ///
+    /// let rt = Runtime::builder().schedulers(1).build().unwrap();
+    /// let received = rt
+    ///     .block_on(|mut cx| async move {
+    ///         let me = cx.self_pid();
+    ///         let (_, monitor) = cx
+    ///             .spawn_monitor(move |mut cx| async move {
+    ///                 let own = cx.self_pid();
+    ///                 cx.exit_process(own, ExitReason::Normal);
+    ///                 cx.send(me, |h| h.atom_named("after_exit")); // never leaves
+    ///                 cx.yield_now().await; // never returns
+    ///             })
+    ///             .unwrap();
+    ///         cx.receive(|_, m| Some(m.to_string())).await
+    ///     })
+    ///     .unwrap();
+    /// assert!(received.starts_with("{'DOWN',"), "{received}");
+    /// assert!(received.ends_with(",normal}"), "{received}");
+    /// ```
     pub fn exit_process(&mut self, pid: Pid, reason: ExitReason) {
+        if self.exiting() {
+            return;
+        }
+        if pid == self.task.pid {
+            // Earlier signals first, so a trapped 'EXIT' comes after earlier messages.
+            self.deliver_inbox();
+            if !self.exiting() {
+                self.handle_exit_signal(pid, reason, false);
+            }
+            return;
+        }
         self.task.shared.post(pid, Envelope::Exit { from: self.task.pid, reason, linked: false });
     }
 
-    /// Ends this process with `reason` (`exit/1`); never returns.
+    /// Ends this process with `reason` (`exit/1`); never returns, and nothing after it runs.
     pub async fn exit<T>(&mut self, reason: ExitReason) -> T {
         self.request_exit(reason);
         poll_fn(|_| Poll::Pending).await
@@ -606,6 +738,7 @@ impl Cx {
         F: FnOnce(Cx) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        self.refuse_spawn_if_exiting()?;
         scheduler::consume(costs::SPAWN);
         let relation = Relation::Link(Arc::clone(&self.task));
         self.task.shared.spawn_related(SpawnOptions::default(), body, None, relation)
@@ -617,6 +750,7 @@ impl Cx {
         F: FnOnce(Cx) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        self.refuse_spawn_if_exiting()?;
         scheduler::consume(costs::SPAWN);
         let reference = Ref::new();
         let relation = Relation::Monitor(Arc::clone(&self.task), reference);
@@ -624,15 +758,21 @@ impl Cx {
         Ok((pid, reference))
     }
 
-    /// Registers this process under `name`.
+    /// Registers this process under `name` (`register(Name, self())`).
     pub fn register(&mut self, name: Atom) -> Result<(), RegisterError> {
-        let mut own = self.task.name.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(existing) = *own {
-            return Err(RegisterError::AlreadyNamed(existing));
+        self.task.shared.register(name, &self.task)
+    }
+
+    /// Registers the live process `pid` under `name` (`register(Name, Pid)`). Fails as the
+    /// BEAM's `badarg` does: [`RegisterError::NoProc`] if `pid` is not alive (or is
+    /// exiting), [`RegisterError::AlreadyNamed`] if it has a name,
+    /// [`RegisterError::NameTaken`] if another process has `name`. The name is released when
+    /// `pid` exits, or when `pid` calls [`Cx::unregister`].
+    pub fn register_pid(&mut self, name: Atom, pid: Pid) -> Result<(), RegisterError> {
+        match self.task.shared.table.get(pid) {
+            Some(task) => self.task.shared.register(name, &task),
+            None => Err(RegisterError::NoProc(pid)),
         }
-        self.task.shared.registry.register(name, self.task.pid)?;
-        *own = Some(name);
-        Ok(())
     }
 
     /// Removes this process's name; returns whether it had one.

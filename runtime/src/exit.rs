@@ -68,6 +68,39 @@ impl ExitReason {
         ExitReason::atom("noproc")
     }
 
+    /// `{shutdown, Info}`: an orderly stop that carries information, which a supervisor does
+    /// not treat as a failure (a transient child that ends so is not restarted; OTP
+    /// `supervisor`, "restart").
+    ///
+    /// ```
+    /// use heaplab_runtime::heaplab_gc::OwnedTerm;
+    /// use heaplab_runtime::ExitReason;
+    ///
+    /// let reason = ExitReason::shutdown_with(OwnedTerm::atom("idle"));
+    /// assert_eq!(reason.to_string(), "{shutdown,idle}");
+    /// assert_eq!(reason.shutdown_info(), Some(&OwnedTerm::atom("idle")));
+    /// ```
+    pub fn shutdown_with(info: impl Into<OwnedTerm>) -> ExitReason {
+        ExitReason::Other(OwnedTerm::tuple(vec![OwnedTerm::atom("shutdown"), info.into()]))
+    }
+
+    /// The `Info` of `{shutdown, Info}`, if this is such a reason.
+    pub fn shutdown_info(&self) -> Option<&OwnedTerm> {
+        match self {
+            ExitReason::Other(OwnedTerm::Tuple(items)) => match items.as_slice() {
+                [OwnedTerm::Atom(tag), info] if tag.name() == "shutdown" => Some(info),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// `normal`, `shutdown` or `{shutdown, _}`: an exit that is not a failure (OTP's
+    /// supervisor does not restart a transient child that ends so, and does not report it).
+    pub fn is_orderly(&self) -> bool {
+        matches!(self, ExitReason::Normal | ExitReason::Shutdown) || self.shutdown_info().is_some()
+    }
+
     /// The reason as an Erlang term.
     pub fn to_term(&self) -> OwnedTerm {
         match self {
@@ -130,12 +163,28 @@ mod tests {
             ExitReason::Shutdown,
             ExitReason::Panic("boom".into()),
             ExitReason::atom("other"),
-            ExitReason::Other(OwnedTerm::tuple(vec![OwnedTerm::atom("shutdown"), OwnedTerm::Int(1)])),
+            ExitReason::shutdown_with(OwnedTerm::Int(1)),
         ];
         for reason in reasons {
             assert_eq!(ExitReason::from_term(reason.to_term()), reason);
         }
         let not_utf8 = OwnedTerm::tuple(vec![OwnedTerm::atom("panic"), OwnedTerm::Binary(vec![0xff])]);
         assert_eq!(ExitReason::from_term(not_utf8.clone()), ExitReason::Other(not_utf8));
+    }
+
+    #[test]
+    fn shutdown_with_builds_and_reads_the_tuple() {
+        let reason = ExitReason::shutdown_with(OwnedTerm::Int(3));
+        let tuple = OwnedTerm::tuple(vec![OwnedTerm::atom("shutdown"), OwnedTerm::Int(3)]);
+        assert_eq!(reason, ExitReason::Other(tuple));
+        assert_eq!(reason.shutdown_info(), Some(&OwnedTerm::Int(3)));
+        assert_eq!(ExitReason::Shutdown.shutdown_info(), None);
+        assert_eq!(ExitReason::atom("oops").shutdown_info(), None);
+        for orderly in [ExitReason::Normal, ExitReason::Shutdown, reason] {
+            assert!(orderly.is_orderly(), "{orderly}");
+        }
+        for failure in [ExitReason::Killed, ExitReason::atom("oops"), ExitReason::Panic("p".into())] {
+            assert!(!failure.is_orderly(), "{failure}");
+        }
     }
 }

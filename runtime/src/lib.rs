@@ -5,10 +5,13 @@
 //! core runs processes in slices of reductions, steals work when idle and parks when there
 //! is none. Messages are copied into fragments on send and attached to the receiver's heap;
 //! a process's heap is collected only at its own await points, so a collection pauses one
-//! process and no other, and an exiting process's heap is freed at once.
+//! process and no other, and an exiting process's heap is freed at once. Processes match
+//! messages with Erlang's patterns ([`receive!`], [`matcher!`], [`match_term!`]; see
+//! [`pattern`]), and OTP's behaviours are here as [`gen_server`] and [`supervisor`].
 //!
 //! ```
-//! use heaplab_runtime::Runtime;
+//! use heaplab_runtime::heaplab_gc::Pid;
+//! use heaplab_runtime::{receive, Runtime};
 //!
 //! let rt = Runtime::builder().schedulers(2).build().unwrap();
 //! let replies = rt
@@ -18,20 +21,16 @@
 //!             .spawn(|mut cx| async move {
 //!                 loop {
 //!                     // Selective receive: {From, N}.
-//!                     let (from, n) = cx
-//!                         .receive(|_, m| match m.as_tuple()? {
-//!                             [from, n] => Some((from.as_pid()?, n.as_int()?)),
-//!                             _ => None,
-//!                         })
-//!                         .await;
-//!                     cx.send(from, |h| h.int(n + 1));
+//!                     receive!(cx, {
+//!                         {from: Pid, n: i64} => cx.send(from, |h| h.int(n + 1)),
+//!                     });
 //!                 }
 //!             })
 //!             .unwrap();
 //!         let mut total = 0;
 //!         for i in 0..10 {
 //!             cx.send(echo, |h| h.tuple(&[h.pid(me), h.int(i)]));
-//!             total += cx.receive(|_, m| m.as_int()).await;
+//!             total += receive!(cx, { n: i64 => n });
 //!         }
 //!         total
 //!     })
@@ -49,6 +48,7 @@ mod exit;
 pub mod gen_server;
 #[allow(unsafe_code)] // the lock-free inbox; see its module doc
 mod inbox;
+pub mod pattern;
 mod priority;
 mod registry;
 mod runtime;
@@ -70,7 +70,7 @@ pub use exit::ExitReason;
 pub use heaplab_gc;
 pub use priority::{Priority, LOW_SKIPS};
 pub use registry::RegisterError;
-pub use runtime::{Runtime, SpawnOptions, EXTERNAL_PID};
+pub use runtime::{Runtime, SpawnOptions, EXTERNAL_PID, NODE};
 pub use stats::{RuntimeStats, SchedulerStats};
 pub use strategy::{HeapKind, Message};
 pub use table::{SpawnError, MAX_TABLE_PROCESSES};

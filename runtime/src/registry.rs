@@ -19,6 +19,8 @@ pub enum RegisterError {
     AlreadyNamed(Atom),
     /// The atom `undefined` cannot be registered.
     Undefined,
+    /// The process to be named is not alive (or is exiting).
+    NoProc(Pid),
 }
 
 impl fmt::Display for RegisterError {
@@ -27,6 +29,7 @@ impl fmt::Display for RegisterError {
             RegisterError::NameTaken(name, pid) => write!(f, "name {name} is registered by {pid}"),
             RegisterError::AlreadyNamed(name) => write!(f, "process is registered as {name} already"),
             RegisterError::Undefined => write!(f, "the name 'undefined' cannot be registered"),
+            RegisterError::NoProc(pid) => write!(f, "{pid} is not alive"),
         }
     }
 }

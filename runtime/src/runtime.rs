@@ -21,7 +21,7 @@ use crate::config::{Builder, Config, ConfigError};
 use crate::context::Cx;
 use crate::exit::ExitReason;
 use crate::priority::Priority;
-use crate::registry::Registry;
+use crate::registry::{RegisterError, Registry};
 use crate::scheduler::{self, SchedulerCounters, Sleepers};
 use crate::stats::{RuntimeStats, SchedulerStats};
 use crate::strategy::{self, HeapStrategy, Message};
@@ -146,6 +146,22 @@ impl Shared {
         Ok(pid)
     }
 
+    /// Names the process `task` (registry Invariant 1). Taken under the process's name lock,
+    /// which `finish` takes after marking the process done: either this sees it done and
+    /// refuses, or `finish` sees the name and removes it.
+    pub(crate) fn register(&self, name: Atom, task: &Task) -> Result<(), RegisterError> {
+        let mut own = task.name.lock().unwrap_or_else(|e| e.into_inner());
+        if task.is_done() || task.exiting.load(Ordering::Acquire) {
+            return Err(RegisterError::NoProc(task.pid));
+        }
+        if let Some(existing) = *own {
+            return Err(RegisterError::AlreadyNamed(existing));
+        }
+        self.registry.register(name, task.pid)?;
+        *own = Some(name);
+        Ok(())
+    }
+
     /// Delivers a message; a message to a process that does not exist is dropped, as on the
     /// BEAM.
     pub(crate) fn send_message(&self, to: Pid, message: Message) {
@@ -216,12 +232,21 @@ impl Shared {
     }
 }
 
-/// `{'DOWN', Ref, process, Pid, Reason}`.
-pub(crate) fn down_message(reference: Ref, pid: Pid, reason: &ExitReason) -> Fragment {
+/// The node name a process monitored by registered name is reported on: a BEAM that is not
+/// distributed is `nonode@nohost` (erlang:node/0), and heaplab is one node.
+pub const NODE: &str = "nonode@nohost";
+
+/// `{'DOWN', Ref, process, Object, Reason}`: `Object` is the pid, or `{Name, Node}` for a
+/// monitor set by registered name (erlang:monitor/2).
+pub(crate) fn down_message(reference: Ref, pid: Pid, name: Option<Atom>, reason: &ExitReason) -> Fragment {
     let reason = reason.to_term();
     Fragment::build(|h| {
         let reason = h.from_owned(&reason);
-        h.tuple(&[h.atom_named("DOWN"), h.reference(reference), h.atom_named("process"), h.pid(pid), reason])
+        let object = match name {
+            Some(name) => h.tuple(&[h.atom(name), h.atom_named(NODE)]),
+            None => h.pid(pid),
+        };
+        h.tuple(&[h.atom_named("DOWN"), h.reference(reference), h.atom_named("process"), object, reason])
     })
 }
 

@@ -40,6 +40,9 @@ pub enum SpawnError {
     ShuttingDown,
     /// The spawn's own heap options are invalid.
     InvalidHeapOptions(heaplab_gc::ConfigError),
+    /// The spawning process is exiting: an exit was decided for it and it ends at its next
+    /// await point (see [`Cx::exit_process`](crate::Cx::exit_process)).
+    Exiting,
 }
 
 impl std::fmt::Display for SpawnError {
@@ -50,6 +53,7 @@ impl std::fmt::Display for SpawnError {
             }
             SpawnError::ShuttingDown => write!(f, "cannot spawn: the runtime is shutting down"),
             SpawnError::InvalidHeapOptions(e) => write!(f, "cannot spawn: invalid heap options: {e}"),
+            SpawnError::Exiting => write!(f, "cannot spawn: the spawning process is exiting"),
         }
     }
 }

@@ -68,6 +68,9 @@ pub(crate) struct Control {
     pub(crate) monitored_by: Vec<(Ref, Pid)>,
     /// Monitors this process holds: (reference, target).
     pub(crate) monitors: Vec<(Ref, Pid)>,
+    /// The registered name each monitor set by name was set on (`monitor(process, Name)`):
+    /// its `'DOWN'` names the process by `{Name, Node}`. Entries leave with their monitor.
+    pub(crate) monitor_names: Vec<(Ref, Atom)>,
 }
 
 pub(crate) struct Task {

@@ -238,7 +238,9 @@ async fn batch(
         }
     }
     // A normal exit, which the linked bench process ignores.
-    gen_server::stop(cx, supervisor, ExitReason::Normal, Timeout::Infinity).await.map_err(|e| e.to_string())
+    gen_server::stop_with(cx, supervisor, ExitReason::Normal, Timeout::Infinity)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The siblings' pids in child order (Protocol step 2); `None` for one not running. Skips

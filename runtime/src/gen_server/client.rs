@@ -1,4 +1,4 @@
-//! The client side: [`call`], [`cast`], [`reply`] and [`stop`].
+//! The client side: [`call`], [`cast`], [`reply`], [`stop`] and [`stop_with`].
 //!
 //! # Protocol (a call, as OTP's `gen:do_call/4`)
 //! 1. Resolve the server (a registered name that nobody holds is `noproc`); calling oneself
@@ -169,7 +169,7 @@ fn resolve(cx: &Cx, server: Server) -> Result<Pid, CallError> {
 
 /// Waits for the `'DOWN'` of `monitor`, or `timeout`.
 async fn wait_down(cx: &mut Cx, monitor: Ref, timeout: Timeout) -> Option<ExitReason> {
-    let matcher = protocol::matcher(|_, m| protocol::read_down(m, monitor).map(protocol::reason));
+    let matcher = crate::pattern::matcher(|_, m| protocol::read_down(m, monitor).map(protocol::reason));
     match timeout {
         Timeout::Infinity => Some(cx.receive(matcher).await),
         Timeout::After(d) => cx.receive_timeout(d, matcher).await,
@@ -199,7 +199,7 @@ where
     });
     // Protocol step 4.
     let mut read = Some(read);
-    let matcher = protocol::matcher(|h, m| {
+    let matcher = crate::pattern::matcher(|h, m| {
         if let Some(reply) = protocol::read_reply(m, tag) {
             let read = read.take().expect("a call reads one reply");
             return Some(Answer::Reply(read(h, reply)));
@@ -259,12 +259,18 @@ pub fn reply(cx: &mut Cx, caller: Caller, build: impl for<'h> FnOnce(Mu<'h>) -> 
     });
 }
 
+/// Stops `server` with reason `normal` and waits as long as it takes until it has exited
+/// (`gen_server:stop/1`, which is `stop(Server, normal, infinity)`); see [`stop_with`].
+pub async fn stop(cx: &mut Cx, server: impl Into<Server>) -> Result<(), CallError> {
+    stop_with(cx, server, ExitReason::Normal, Timeout::Infinity).await
+}
+
 /// Stops `server` with `reason` and waits until it has exited (`gen_server:stop/3`): the
 /// server runs `terminate(reason)` and exits with `reason`. `Ok` when it exited with that
 /// reason; [`CallError::Exit`] with the reason it exited with otherwise (its `terminate`
 /// panicked, say); [`CallError::NoProc`] if it does not exist; [`CallError::Timeout`] if it
 /// has not exited in time (it is left running, as OTP leaves it).
-pub async fn stop(
+pub async fn stop_with(
     cx: &mut Cx,
     server: impl Into<Server>,
     reason: ExitReason,

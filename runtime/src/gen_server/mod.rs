@@ -5,8 +5,8 @@
 //! A server is a value implementing [`GenServer`]; the value is the server's state.
 //! [`start_link`] spawns it and runs its `init`; [`call`] sends a request and waits for the
 //! reply (or the server's death, or a timeout); [`cast`] sends a request and does not wait;
-//! [`reply`] answers a call later or from another process; [`stop`] asks the server to run
-//! `terminate` and exit. Requests and replies are terms built with [`Mu`](heaplab_gc::Mu),
+//! [`reply`] answers a call later or from another process; [`stop`] (or [`stop_with`] a
+//! reason and a timeout) asks the server to run `terminate` and exit. Requests and replies are terms built with [`Mu`](heaplab_gc::Mu),
 //! and a callback gets its request as a [`Root`](heaplab_gc::Root) on the server's heap.
 //!
 //! ```
@@ -57,6 +57,10 @@ mod server;
 pub use behaviour::{CallResult, CastResult, GenServer, Init, Reply};
 pub(crate) use client::{await_down, await_down_within};
 pub use client::{
-    call, call_with, cast, reply, stop, CallError, Caller, Server, Timeout, DEFAULT_CALL_TIMEOUT,
+    call, call_with, cast, reply, stop, stop_with, CallError, Caller, Server, Timeout, DEFAULT_CALL_TIMEOUT,
 };
-pub use server::{spawn_failed, start, start_link, start_link_named, start_named, StartResult, Started};
+pub(crate) use server::CatchPanic;
+pub use server::{
+    spawn_failed, start, start_link, start_link_named, start_link_opt, start_named, start_opt, StartOptions,
+    StartResult, Started,
+};

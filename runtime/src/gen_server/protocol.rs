@@ -50,15 +50,6 @@ pub(crate) mod atom {
     }
 }
 
-/// Gives a receive matcher built ahead of its receive the signature `receive` needs (a
-/// closure's lifetimes are inferred only where it is passed directly).
-pub(crate) fn matcher<R, F>(f: F) -> F
-where
-    F: for<'h> FnMut(Mu<'h>, Term<'h>) -> Option<R>,
-{
-    f
-}
-
 /// Whether `term` is the atom `atom`.
 pub(crate) fn is(term: Term<'_>, atom: Atom) -> bool {
     term.as_atom() == Some(atom)

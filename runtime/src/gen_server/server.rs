@@ -12,6 +12,11 @@
 //!    one). On anything but `ok` it waits for the server's `'DOWN'` and, if it traps exits,
 //!    removes the server's `{'EXIT', Pid, _}` message, so a failed start leaves no message
 //!    behind (as OTP 26's `proc_lib` does).
+//! 5. With a start timeout ([`StartOptions::timeout`]), a server that has not acknowledged
+//!    in time is unlinked and killed, the starter waits for its `'DOWN'` and drops any
+//!    acknowledgement or `'EXIT'` it sent, and the start fails with `timeout`
+//!    (`gen_server:start_link/4`: "it is terminated and the start function returns
+//!    `{error,timeout}`").
 //!
 //! # Protocol (serving)
 //! 1. Take the oldest message, whatever it is (a server never receives selectively), and
@@ -26,8 +31,8 @@
 //! 1. The parent is the process that called `start_link`; a server started with `start`
 //!    has none, so no exit signal is treated as its parent's.
 //!
-//! Not modelled (known compromise): the `{timeout, T}` start option; a start waits for
-//! `init` as long as it takes (OTP's default, `infinity`).
+//! Of OTP's start options, the name and `{timeout, T}` are modelled ([`StartOptions`]);
+//! `{spawn_opt, _}`, `{debug, _}` and `{hibernate_after, _}` are not.
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -42,7 +47,7 @@ use crate::scheduler::panic_message;
 use crate::table::SpawnError;
 
 use super::behaviour::{CallResult, CastResult, GenServer, Init, Reply};
-use super::client::{await_down, Caller};
+use super::client::{await_down, Caller, Timeout};
 use super::protocol::{self, Ack};
 
 /// How a start went, when it did not fail (OTP's `{ok, Pid}` or `ignore`).
@@ -75,27 +80,105 @@ pub fn spawn_failed(error: &SpawnError) -> ExitReason {
     ]))
 }
 
+/// Options of a start (the `Options` of `gen_server:start_link/4`). The default registers
+/// no name and waits for `init` as long as it takes (OTP's default, `infinity`).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use heaplab_runtime::gen_server::{self, CallResult, Caller, GenServer, Init, StartOptions};
+/// use heaplab_runtime::heaplab_gc::Root;
+/// use heaplab_runtime::{Cx, ExitReason, Runtime};
+///
+/// /// A server whose `init` takes a second.
+/// struct Slow;
+///
+/// impl GenServer for Slow {
+///     async fn init(&mut self, cx: &mut Cx) -> Init {
+///         cx.sleep(Duration::from_secs(1)).await;
+///         Init::Ok
+///     }
+///
+///     async fn handle_call(&mut self, _: &mut Cx, _: Root, _: Caller) -> CallResult {
+///         CallResult::NoReply
+///     }
+/// }
+///
+/// let rt = Runtime::builder().schedulers(1).build().unwrap();
+/// let started = rt
+///     .block_on(|mut cx| async move {
+///         let options = StartOptions::new().timeout(Duration::from_millis(10));
+///         gen_server::start_link_opt(&mut cx, Slow, options).await
+///     })
+///     .unwrap();
+/// assert_eq!(started, Err(ExitReason::atom("timeout")));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StartOptions {
+    /// Registers the server under this name before `init` runs (`{local, Name}`); the start
+    /// fails with `{already_started, Pid}` if the name is taken.
+    pub name: Option<Atom>,
+    /// How long `init` may take (`{timeout, T}`): past it the server is killed and the
+    /// start fails with `timeout`.
+    pub timeout: Timeout,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        StartOptions { name: None, timeout: Timeout::Infinity }
+    }
+}
+
+impl StartOptions {
+    /// No name, no start timeout.
+    pub fn new() -> StartOptions {
+        StartOptions::default()
+    }
+
+    /// Sets the name.
+    pub fn name(mut self, name: Atom) -> StartOptions {
+        self.name = Some(name);
+        self
+    }
+
+    /// Sets the start timeout.
+    pub fn timeout(mut self, timeout: impl Into<Timeout>) -> StartOptions {
+        self.timeout = timeout.into();
+        self
+    }
+}
+
 /// Starts `server` in a new process linked to this one and returns when its `init` has
 /// returned (`gen_server:start_link/3`). This process becomes the server's parent.
 pub async fn start_link<S: GenServer>(cx: &mut Cx, server: S) -> StartResult {
-    start_with(cx, server, None, true).await
+    start_with(cx, server, StartOptions::new(), true).await
 }
 
 /// As [`start_link`], registering the server under `name` before `init` runs
 /// (`gen_server:start_link({local, Name}, ...)`); fails with `{already_started, Pid}` if
 /// the name is taken.
 pub async fn start_link_named<S: GenServer>(cx: &mut Cx, name: Atom, server: S) -> StartResult {
-    start_with(cx, server, Some(name), true).await
+    start_with(cx, server, StartOptions::new().name(name), true).await
+}
+
+/// As [`start_link`], with options (`gen_server:start_link/4`).
+pub async fn start_link_opt<S: GenServer>(cx: &mut Cx, server: S, options: StartOptions) -> StartResult {
+    start_with(cx, server, options, true).await
 }
 
 /// Starts `server` without a link and without a parent (`gen_server:start/3`).
 pub async fn start<S: GenServer>(cx: &mut Cx, server: S) -> StartResult {
-    start_with(cx, server, None, false).await
+    start_with(cx, server, StartOptions::new(), false).await
 }
 
 /// As [`start`], registered under `name`.
 pub async fn start_named<S: GenServer>(cx: &mut Cx, name: Atom, server: S) -> StartResult {
-    start_with(cx, server, Some(name), false).await
+    start_with(cx, server, StartOptions::new().name(name), false).await
+}
+
+/// As [`start`], with options (`gen_server:start/4`).
+pub async fn start_opt<S: GenServer>(cx: &mut Cx, server: S, options: StartOptions) -> StartResult {
+    start_with(cx, server, options, false).await
 }
 
 /// What the starter waits for (start Protocol step 4).
@@ -104,7 +187,8 @@ enum Outcome {
     Down(ExitReason),
 }
 
-async fn start_with<S: GenServer>(cx: &mut Cx, server: S, name: Option<Atom>, link: bool) -> StartResult {
+async fn start_with<S: GenServer>(cx: &mut Cx, server: S, options: StartOptions, link: bool) -> StartResult {
+    let name = options.name;
     // Start Protocol step 1.
     let tag = Ref::new();
     let starter = cx.self_pid();
@@ -114,14 +198,19 @@ async fn start_with<S: GenServer>(cx: &mut Cx, server: S, name: Option<Atom>, li
     let pid = spawned.map_err(|e| spawn_failed(&e))?;
     let monitor = cx.monitor(pid);
     // Start Protocol step 4.
-    let outcome = cx
-        .receive(|_, m| {
-            if let Some(ack) = protocol::read_ack(m, tag) {
-                return Some(Outcome::Ack(ack));
-            }
-            protocol::read_down(m, monitor).map(|why| Outcome::Down(protocol::reason(why)))
-        })
-        .await;
+    let matcher = crate::pattern::matcher(|_, m| {
+        if let Some(ack) = protocol::read_ack(m, tag) {
+            return Some(Outcome::Ack(ack));
+        }
+        protocol::read_down(m, monitor).map(|why| Outcome::Down(protocol::reason(why)))
+    });
+    let outcome = match options.timeout {
+        Timeout::Infinity => cx.receive(matcher).await,
+        Timeout::After(limit) => match cx.receive_timeout(limit, matcher).await {
+            Some(outcome) => outcome,
+            None => return Err(abandon_start(cx, pid, tag, monitor, link).await),
+        },
+    };
     let result = match outcome {
         Outcome::Ack(Ack::Ok) => {
             cx.demonitor_flush(monitor);
@@ -147,6 +236,27 @@ async fn start_with<S: GenServer>(cx: &mut Cx, server: S, name: Option<Atom>, li
             .await;
     }
     result
+}
+
+/// Start Protocol step 5: ends a server that did not acknowledge in time; returns the
+/// reason the start fails with.
+async fn abandon_start(cx: &mut Cx, pid: Pid, tag: Ref, monitor: Ref, link: bool) -> ExitReason {
+    if link {
+        // Unlinked first, so the kill does not reach this process.
+        cx.unlink(pid);
+    }
+    cx.exit_process(pid, ExitReason::Kill);
+    await_down(cx, monitor).await;
+    // Whatever it sent came before its 'DOWN' (one sender, in order): drop an
+    // acknowledgement sent just before the kill, and an 'EXIT' that came before the unlink.
+    let _ =
+        cx.receive_timeout(std::time::Duration::ZERO, |_, m| protocol::read_ack(m, tag).map(|_| ())).await;
+    let _ = cx
+        .receive_timeout(std::time::Duration::ZERO, |_, m| {
+            protocol::read_exit(m).filter(|&(from, _)| from == pid).map(|_| ())
+        })
+        .await;
+    ExitReason::atom("timeout")
 }
 
 /// What a new server needs to know about its start.
@@ -276,12 +386,12 @@ async fn serve<S: GenServer>(cx: &mut Cx, server: &mut S, parent: Option<Pid>) -
 
 /// Runs a future, turning a panic while it is polled into `Err(message)`. Boxed so that it
 /// needs no pin projection (and no `unsafe`); one allocation per use.
-struct CatchPanic<F> {
+pub(crate) struct CatchPanic<F> {
     inner: Pin<Box<F>>,
 }
 
 impl<F: Future> CatchPanic<F> {
-    fn new(inner: F) -> CatchPanic<F> {
+    pub(crate) fn new(inner: F) -> CatchPanic<F> {
         CatchPanic { inner: Box::pin(inner) }
     }
 }

@@ -12,18 +12,18 @@ use crate::context::Cx;
 use crate::exit::ExitReason;
 use crate::gen_server::{self, CallError, Server, StartResult, Started, Timeout};
 
+use super::behaviour::{Given, Supervisor};
 use super::children::ChildState;
 use super::parcel;
 use super::protocol::{self, Request};
-use super::server::Supervisor;
+use super::server::SupervisorServer;
 use super::spec::{ChildSpec, ChildType, Flags};
 
-/// Starts a supervisor linked to this process and returns when all its children have
-/// started (`supervisor:start_link/2`). If a child fails to start, the children started so
-/// far are stopped (in reverse order) and the supervisor fails with
-/// `{shutdown, {failed_to_start_child, Id, Reason}}`.
+/// Starts a supervisor linked to this process with these flags and children, and returns
+/// when all its children have started (`supervisor:start_link/2` with a callback whose
+/// `init` returns them; see [`start_link_with`] for the failures).
 pub async fn start_link(cx: &mut Cx, flags: Flags, children: Vec<ChildSpec>) -> StartResult {
-    gen_server::start_link(cx, Supervisor::new(flags, children)).await
+    start_link_with(cx, Given(Some((flags, children)))).await
 }
 
 /// As [`start_link`], registered under `name` (`supervisor:start_link({local, Name}, ...)`).
@@ -33,7 +33,29 @@ pub async fn start_link_named(
     flags: Flags,
     children: Vec<ChildSpec>,
 ) -> StartResult {
-    gen_server::start_link_named(cx, name, Supervisor::new(flags, children)).await
+    start_link_named_with(cx, name, Given(Some((flags, children)))).await
+}
+
+/// Starts a supervisor linked to this process whose flags and children `callback` gives in
+/// its `init` (`supervisor:start_link/2`), and returns when all its children have started.
+/// The start fails, and the supervisor process has exited, when
+/// - `init` returns [`Init::Error`](super::Init::Error): `{bad_return, {Module, init,
+///   Term}}`; or panics: `{panic, Message}`;
+/// - the flags are invalid: `{supervisor_data, Reason}` (see [`Flags::check`]);
+/// - a `simple_one_for_one` supervisor is not given exactly one spec:
+///   `{bad_start_spec, Ids}`; a spec is invalid or an id repeats: `{start_spec, Reason}`;
+/// - a child fails to start: the children started so far are stopped (in reverse order)
+///   and the start fails with `{shutdown, {failed_to_start_child, Id, Reason}}`.
+///
+/// `init` returning [`Init::Ignore`](super::Init::Ignore) gives
+/// [`Started::Ignore`](crate::gen_server::Started::Ignore).
+pub async fn start_link_with<C: Supervisor>(cx: &mut Cx, callback: C) -> StartResult {
+    gen_server::start_link(cx, SupervisorServer::new(callback)).await
+}
+
+/// As [`start_link_with`], registered under `name`.
+pub async fn start_link_named_with<C: Supervisor>(cx: &mut Cx, name: Atom, callback: C) -> StartResult {
+    gen_server::start_link_named(cx, name, SupervisorServer::new(callback)).await
 }
 
 /// One child, as `which_children` reports it (`{Id, Child, Type, Modules}`).
@@ -87,9 +109,13 @@ impl From<Pid> for ChildRef {
     }
 }
 
-/// Why a supervisor request failed (OTP's `{error, Reason}`).
+/// Why a supervisor request failed (OTP's `{error, Reason}`, or the `noproc` exit of a call
+/// to a supervisor that does not exist).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SupervisorError {
+    /// The supervisor does not exist, or no process has its name (`noproc`; OTP's call
+    /// exits with `{noproc, {gen_server, call, ...}}`).
+    NoProc,
     /// No such child (`not_found`).
     NotFound,
     /// The child is running; terminate it first (`running`).
@@ -102,15 +128,17 @@ pub enum SupervisorError {
     AlreadyStarted(Pid),
     /// Not available for a `simple_one_for_one` supervisor (`simple_one_for_one`).
     SimpleOneForOne,
-    /// The child's start function failed with this reason.
+    /// The child was not started: its spec was refused (`{bad_combination, ...}`) or its
+    /// start function failed, with this reason.
     Start(ExitReason),
-    /// The supervisor could not be reached, or died during the request.
+    /// The supervisor died during the request (or another call failure than `noproc`).
     Call(CallError),
 }
 
 impl std::fmt::Display for SupervisorError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            SupervisorError::NoProc => f.write_str("noproc"),
             SupervisorError::NotFound => f.write_str("not_found"),
             SupervisorError::Running => f.write_str("running"),
             SupervisorError::Restarting => f.write_str("restarting"),
@@ -127,7 +155,10 @@ impl std::error::Error for SupervisorError {}
 
 impl From<CallError> for SupervisorError {
     fn from(e: CallError) -> Self {
-        SupervisorError::Call(e)
+        match e {
+            CallError::NoProc => SupervisorError::NoProc,
+            other => SupervisorError::Call(other),
+        }
     }
 }
 
@@ -155,7 +186,9 @@ async fn request<R: Send>(
     })
 }
 
-/// The children, in start order for static children (`supervisor:which_children/1`).
+/// The children (`supervisor:which_children/1`): static children most recently started
+/// first, as OTP lists them (the reverse of their start order, a child added with
+/// [`start_child`] first of all); dynamic children in no particular order.
 pub async fn which_children(
     cx: &mut Cx,
     supervisor: impl Into<Server>,
@@ -200,7 +233,9 @@ pub async fn start_dynamic_child(
 }
 
 /// Stops a child (`supervisor:terminate_child/2`), by id (the spec is kept, unless the child
-/// is temporary) or, for a `simple_one_for_one` supervisor, by pid (the child is removed).
+/// is temporary) or, for a `simple_one_for_one` supervisor, by pid (the child is removed;
+/// a pid that is no longer alive is `Ok`, a live process that is not a child
+/// [`SupervisorError::NotFound`]).
 pub async fn terminate_child(
     cx: &mut Cx,
     supervisor: impl Into<Server>,
@@ -209,20 +244,24 @@ pub async fn terminate_child(
     request(cx, supervisor.into(), Request::TerminateChild(child.into()), protocol::read_done).await
 }
 
-/// Starts again a child that is not running (`supervisor:restart_child/2`).
+/// Starts again a static child that is not running (`supervisor:restart_child/2`).
+/// [`SupervisorError::NotFound`] for an id no spec has (or a pid: static children are
+/// named by id), [`SupervisorError::SimpleOneForOne`] for a `simple_one_for_one`
+/// supervisor.
 pub async fn restart_child(
     cx: &mut Cx,
     supervisor: impl Into<Server>,
-    id: &str,
+    child: impl Into<ChildRef>,
 ) -> Result<Started, SupervisorError> {
-    request(cx, supervisor.into(), Request::RestartChild(Atom::new(id)), protocol::read_started).await
+    request(cx, supervisor.into(), Request::RestartChild(child.into()), protocol::read_started).await
 }
 
-/// Removes the spec of a child that is not running (`supervisor:delete_child/2`).
+/// Removes the spec of a static child that is not running (`supervisor:delete_child/2`);
+/// errors as [`restart_child`].
 pub async fn delete_child(
     cx: &mut Cx,
     supervisor: impl Into<Server>,
-    id: &str,
+    child: impl Into<ChildRef>,
 ) -> Result<(), SupervisorError> {
-    request(cx, supervisor.into(), Request::DeleteChild(Atom::new(id)), protocol::read_done).await
+    request(cx, supervisor.into(), Request::DeleteChild(child.into()), protocol::read_done).await
 }

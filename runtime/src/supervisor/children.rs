@@ -123,7 +123,7 @@ impl DynamicChildren {
         DynamicChildren { template, children: HashMap::new() }
     }
 
-    #[cfg(test)]
+    /// Children, those being restarted included.
     pub(crate) fn len(&self) -> usize {
         self.children.len()
     }

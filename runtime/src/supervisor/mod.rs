@@ -3,10 +3,13 @@
 //! stop them in reverse start order.
 //!
 //! A supervisor is started with [`start_link`] from [`Flags`] (strategy, intensity,
-//! period) and a list of [`ChildSpec`]s (id, start function, restart type, shutdown, type).
-//! It traps exits, so a child's exit reaches it as `{'EXIT', Child, Reason}`; a supervisor is
-//! itself a [`GenServer`](crate::gen_server::GenServer) and can be the child of another,
-//! which makes supervision trees.
+//! period, automatic shutdown) and a list of [`ChildSpec`]s (id, start function, restart
+//! type, shutdown, type, significance), or with [`start_link_with`] from a [`Supervisor`]
+//! callback whose `init` gives them, as OTP's `Module:init/1` does. It traps exits, so a
+//! child's exit reaches it as `{'EXIT', Child, Reason}`; a supervisor is itself a
+//! [`GenServer`](crate::gen_server::GenServer) and can be the child of another, which makes
+//! supervision trees. Requests name a child with a [`ChildRef`] (an id or a pid) and fail
+//! with a [`SupervisorError`], [`SupervisorError::NoProc`] when the supervisor is gone.
 //!
 //! ```
 //! use std::time::Duration;
@@ -42,6 +45,7 @@
 //! ```
 
 mod api;
+mod behaviour;
 mod children;
 mod intensity;
 mod parcel;
@@ -53,10 +57,12 @@ mod strategy;
 
 pub use api::{
     count_children, delete_child, restart_child, start_child, start_dynamic_child, start_link,
-    start_link_named, terminate_child, which_children, ChildCounts, ChildInfo, ChildRef, SupervisorError,
+    start_link_named, start_link_named_with, start_link_with, terminate_child, which_children, ChildCounts,
+    ChildInfo, ChildRef, SupervisorError,
 };
+pub use behaviour::{Init, Supervisor};
 pub use children::ChildState;
 pub use spec::{
-    start_fn, ChildSpec, ChildType, Flags, Restart, Shutdown, StartFn, StartFuture, Strategy,
+    start_fn, AutoShutdown, ChildSpec, ChildType, Flags, Restart, Shutdown, StartFn, StartFuture, Strategy,
     DEFAULT_INTENSITY, DEFAULT_PERIOD, DEFAULT_WORKER_SHUTDOWN,
 };

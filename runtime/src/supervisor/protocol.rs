@@ -7,8 +7,8 @@
 //! | `start_child` | `{start_child, {'$child_spec', Parcel}}` | `{ok, Pid}`, `{ok, undefined}`, `{error, Reason}` |
 //! | `start_child` (dynamic) | `{start_child, Args}` | as above |
 //! | `terminate_child` | `{terminate_child, Id or Pid}` | `ok`, `{error, Reason}` |
-//! | `restart_child` | `{restart_child, Id}` | `{ok, Pid}`, `{ok, undefined}`, `{error, Reason}` |
-//! | `delete_child` | `{delete_child, Id}` | `ok`, `{error, Reason}` |
+//! | `restart_child` | `{restart_child, Id or Pid}` | `{ok, Pid}`, `{ok, undefined}`, `{error, Reason}` |
+//! | `delete_child` | `{delete_child, Id or Pid}` | `ok`, `{error, Reason}` |
 //!
 //! A supervisor whose restart fails casts itself `{try_again_restart, Id or Pid}`.
 //! `Child` is a pid, `restarting` or `undefined`; `Id` is `undefined` for dynamic children;
@@ -20,6 +20,7 @@
 
 use heaplab_gc::{Atom, Mu, OwnedTerm, Ref, Term};
 
+use crate::exit::ExitReason;
 use crate::gen_server::protocol::{is, reason};
 use crate::gen_server::Started;
 
@@ -63,8 +64,8 @@ pub(crate) enum Request {
     /// A dynamic child's arguments.
     StartDynamicChild(OwnedTerm),
     TerminateChild(ChildRef),
-    RestartChild(Atom),
-    DeleteChild(Atom),
+    RestartChild(ChildRef),
+    DeleteChild(ChildRef),
 }
 
 impl Request {
@@ -78,8 +79,8 @@ impl Request {
             }
             Request::StartDynamicChild(args) => tagged(atom::start_child(), h.from_owned(args)),
             Request::TerminateChild(child) => tagged(atom::terminate_child(), child_ref(h, *child)),
-            Request::RestartChild(id) => tagged(atom::restart_child(), h.atom(*id)),
-            Request::DeleteChild(id) => tagged(atom::delete_child(), h.atom(*id)),
+            Request::RestartChild(child) => tagged(atom::restart_child(), child_ref(h, *child)),
+            Request::DeleteChild(child) => tagged(atom::delete_child(), child_ref(h, *child)),
         }
     }
 
@@ -98,14 +99,13 @@ impl Request {
                 _ => Request::StartDynamicChild(value.to_owned_term()),
             });
         }
+        let child = read_child_ref(*value)?;
         if kind == atom::terminate_child() {
-            return Some(Request::TerminateChild(read_child_ref(*value)?));
-        }
-        let id = value.as_atom()?;
-        if kind == atom::restart_child() {
-            Some(Request::RestartChild(id))
+            Some(Request::TerminateChild(child))
+        } else if kind == atom::restart_child() {
+            Some(Request::RestartChild(child))
         } else if kind == atom::delete_child() {
-            Some(Request::DeleteChild(id))
+            Some(Request::DeleteChild(child))
         } else {
             None
         }
@@ -214,6 +214,8 @@ fn error_term<'h>(h: Mu<'h>, error: &SupervisorError) -> Term<'h> {
         SupervisorError::AlreadyStarted(pid) => h.tuple(&[h.atom(atom::already_started()), h.pid(*pid)]),
         SupervisorError::SimpleOneForOne => h.atom(atom::simple_one_for_one()),
         SupervisorError::Start(reason) => h.from_owned(&reason.to_term()),
+        // Client-side errors, never in a supervisor's reply: written for completeness.
+        SupervisorError::NoProc => h.from_owned(&ExitReason::noproc().to_term()),
         SupervisorError::Call(e) => h.from_owned(&e.reason().to_term()),
     };
     h.tuple(&[h.atom(Atom::ERROR), why])
@@ -282,7 +284,6 @@ mod tests {
     use heaplab_gc::{Heap, Pid};
 
     use super::*;
-    use crate::exit::ExitReason;
 
     fn pid(n: u64) -> Pid {
         Pid::new(n)
@@ -298,8 +299,8 @@ mod tests {
             Request::StartDynamicChild(OwnedTerm::list(vec![1.into(), OwnedTerm::atom("x")])),
             Request::TerminateChild(ChildRef::Id(Atom::new("w"))),
             Request::TerminateChild(ChildRef::Pid(pid(4))),
-            Request::RestartChild(Atom::new("w")),
-            Request::DeleteChild(Atom::new("w")),
+            Request::RestartChild(ChildRef::Id(Atom::new("w"))),
+            Request::DeleteChild(ChildRef::Pid(pid(5))),
         ];
         heap.enter(|h| {
             for request in requests {

@@ -25,8 +25,9 @@ use heaplab_gc::{Pid, Ref};
 
 use crate::context::Cx;
 use crate::exit::ExitReason;
-use crate::gen_server::protocol::{self, matcher};
+use crate::gen_server::protocol;
 use crate::gen_server::{await_down, await_down_within};
+use crate::pattern::matcher;
 
 use super::spec::Shutdown;
 

@@ -6,9 +6,11 @@
 //! | `strategy` | [`Strategy`] | `one_for_one` |
 //! | `intensity` | [`Flags::intensity`] | 1 |
 //! | `period` | [`Flags::period`] | 5 s |
+//! | `auto_shutdown` | [`AutoShutdown`] | `never` |
 //! | child `id` | [`ChildSpec::id`] (an atom) | — |
 //! | child `start` | [`ChildSpec::start`] ([`StartFn`]) | — |
 //! | child `restart` | [`Restart`] | `permanent` |
+//! | child `significant` | [`ChildSpec::significant`] | `false` |
 //! | child `shutdown` | [`Shutdown`] | 5000 ms for a worker, `infinity` for a supervisor |
 //! | child `type` | [`ChildType`] | `worker` |
 //!
@@ -18,6 +20,8 @@
 //!    linked is never noticed when it dies.
 //! 2. A spec is a value that can be cloned and kept: restarting a child runs the same start
 //!    function again (with the same arguments, for a dynamic child).
+//! 3. A supervisor runs only with flags that [`Flags::check`] accepts and specs that
+//!    [`ChildSpec::check`] accepts under them; it refuses others with OTP's reasons.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -54,8 +58,27 @@ pub struct Flags {
     /// Most restarts allowed within `period`; one more and the supervisor terminates all
     /// children and exits with `shutdown`.
     pub intensity: u32,
-    /// The window in which restarts are counted.
+    /// The window in which restarts are counted; it must not be zero (OTP's period is a
+    /// positive number of seconds; here any positive duration).
     pub period: Duration,
+    /// Whether the supervisor shuts itself down when significant children end.
+    pub auto_shutdown: AutoShutdown,
+}
+
+/// When a supervisor shuts itself down (with reason `shutdown`) because significant
+/// children ended on their own (OTP's `auto_shutdown`, "Automatic Shutdown"): a child that
+/// ends and is not restarted, that is a transient child ending `normal`, `shutdown` or
+/// `{shutdown, _}`, or a temporary child ending any way. Children stopped by the supervisor
+/// itself ([`terminate_child`](super::terminate_child), a restart of siblings) do not count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AutoShutdown {
+    /// Never; a significant child is refused.
+    #[default]
+    Never,
+    /// When any significant child ends.
+    AnySignificant,
+    /// When the last running significant child ends.
+    AllSignificant,
 }
 
 /// OTP's default restart intensity: one restart...
@@ -68,7 +91,12 @@ pub const DEFAULT_WORKER_SHUTDOWN: Duration = Duration::from_secs(5);
 impl Flags {
     /// The strategy with OTP's default intensity (1) and period (5 s).
     pub fn new(strategy: Strategy) -> Flags {
-        Flags { strategy, intensity: DEFAULT_INTENSITY, period: DEFAULT_PERIOD }
+        Flags {
+            strategy,
+            intensity: DEFAULT_INTENSITY,
+            period: DEFAULT_PERIOD,
+            auto_shutdown: AutoShutdown::Never,
+        }
     }
 
     /// Sets the intensity.
@@ -81,6 +109,35 @@ impl Flags {
     pub fn period(mut self, period: Duration) -> Flags {
         self.period = period;
         self
+    }
+
+    /// Sets the automatic shutdown.
+    pub fn auto_shutdown(mut self, auto_shutdown: AutoShutdown) -> Flags {
+        self.auto_shutdown = auto_shutdown;
+        self
+    }
+
+    /// Whether a supervisor can run with these flags; `Err` is OTP's reason for refusing
+    /// them (`supervisor:init/1`, `check_flags`), which a start fails with as
+    /// `{supervisor_data, Reason}`: `{invalid_period, 0}` for a zero period (in
+    /// milliseconds). The intensity is a `u32`, so OTP's `{invalid_intensity, _}` (a
+    /// negative intensity) cannot be written.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use heaplab_runtime::supervisor::Flags;
+    ///
+    /// assert!(Flags::default().check().is_ok());
+    /// let zero = Flags::default().period(Duration::ZERO).check().unwrap_err();
+    /// assert_eq!(zero.to_string(), "{invalid_period,0}");
+    /// ```
+    pub fn check(&self) -> Result<(), OwnedTerm> {
+        if self.period.is_zero() {
+            let millis = i64::try_from(self.period.as_millis()).unwrap_or(i64::MAX);
+            return Err(OwnedTerm::tuple(vec![OwnedTerm::atom("invalid_period"), OwnedTerm::Int(millis)]));
+        }
+        Ok(())
     }
 }
 
@@ -151,6 +208,8 @@ pub struct ChildSpec {
     pub shutdown: Shutdown,
     /// Worker or supervisor.
     pub child_type: ChildType,
+    /// Whether the child counts for the supervisor's [`AutoShutdown`].
+    pub significant: bool,
 }
 
 impl ChildSpec {
@@ -162,6 +221,7 @@ impl ChildSpec {
             restart: Restart::Permanent,
             shutdown: Shutdown::Timeout(DEFAULT_WORKER_SHUTDOWN),
             child_type: ChildType::Worker,
+            significant: false,
         }
     }
 
@@ -228,6 +288,21 @@ impl ChildSpec {
         }
     }
 
+    /// A supervisor child whose flags and children the callback `make` returns gives in its
+    /// `init` ([`start_link_with`](super::start_link_with)), shut down with `infinity`.
+    pub fn supervisor_with<C, F>(id: &str, make: F) -> ChildSpec
+    where
+        C: super::Supervisor,
+        F: Fn() -> C + Send + Sync + 'static,
+    {
+        let start = start_fn(move |cx, _| Box::pin(super::start_link_with(cx, make())));
+        ChildSpec {
+            shutdown: Shutdown::Infinity,
+            child_type: ChildType::Supervisor,
+            ..ChildSpec::new(id, start)
+        }
+    }
+
     /// Sets the restart type.
     pub fn restart(mut self, restart: Restart) -> ChildSpec {
         self.restart = restart;
@@ -245,6 +320,36 @@ impl ChildSpec {
         self.child_type = child_type;
         self
     }
+
+    /// Makes the child significant, or not, for the supervisor's [`AutoShutdown`]. A
+    /// significant child must be transient or temporary.
+    pub fn significant(mut self, significant: bool) -> ChildSpec {
+        self.significant = significant;
+        self
+    }
+
+    /// Whether a supervisor with `auto_shutdown` accepts this spec; `Err` is OTP's reason
+    /// (`supervisor:check_childspec`): a significant child needs an automatic shutdown
+    /// (`{bad_combination, [{auto_shutdown, never}, {significant, true}]}`) and a restart
+    /// type other than permanent (`{bad_combination, [{restart, permanent}, {significant,
+    /// true}]}`).
+    pub fn check(&self, auto_shutdown: AutoShutdown) -> Result<(), OwnedTerm> {
+        let pair =
+            |key: &str, value: &str| OwnedTerm::tuple(vec![OwnedTerm::atom(key), OwnedTerm::atom(value)]);
+        let bad = |key: &str, value: &str| {
+            let combination = OwnedTerm::list(vec![pair(key, value), pair("significant", "true")]);
+            Err(OwnedTerm::tuple(vec![OwnedTerm::atom("bad_combination"), combination]))
+        };
+        if !self.significant {
+            Ok(())
+        } else if auto_shutdown == AutoShutdown::Never {
+            bad("auto_shutdown", "never")
+        } else if self.restart == Restart::Permanent {
+            bad("restart", "permanent")
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl std::fmt::Debug for ChildSpec {
@@ -254,6 +359,7 @@ impl std::fmt::Debug for ChildSpec {
             .field("restart", &self.restart)
             .field("shutdown", &self.shutdown)
             .field("child_type", &self.child_type)
+            .field("significant", &self.significant)
             .finish_non_exhaustive()
     }
 }

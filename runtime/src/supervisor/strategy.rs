@@ -9,8 +9,6 @@
 
 use std::ops::Range;
 
-use heaplab_gc::OwnedTerm;
-
 use crate::exit::ExitReason;
 
 use super::spec::{Restart, Strategy};
@@ -21,19 +19,8 @@ use super::spec::{Restart, Strategy};
 pub(crate) fn restarts(restart: Restart, reason: &ExitReason) -> bool {
     match restart {
         Restart::Permanent => true,
-        Restart::Transient => !is_orderly(reason),
+        Restart::Transient => !reason.is_orderly(),
         Restart::Temporary => false,
-    }
-}
-
-/// `normal`, `shutdown` or `{shutdown, _}`: an exit that is not a failure.
-pub(crate) fn is_orderly(reason: &ExitReason) -> bool {
-    match reason {
-        ExitReason::Normal | ExitReason::Shutdown => true,
-        ExitReason::Other(OwnedTerm::Tuple(items)) => {
-            matches!(items.as_slice(), [OwnedTerm::Atom(a), _] if a.name() == "shutdown")
-        }
-        _ => false,
     }
 }
 
@@ -49,11 +36,13 @@ pub(crate) fn involved(strategy: Strategy, failed: usize, len: usize) -> Range<u
 
 #[cfg(test)]
 mod tests {
+    use heaplab_gc::OwnedTerm;
+
     use super::*;
 
     #[test]
     fn restart_types_follow_otp() {
-        let shutdown_tuple = ExitReason::Other(OwnedTerm::tuple(vec![OwnedTerm::atom("shutdown"), 1.into()]));
+        let shutdown_tuple = ExitReason::shutdown_with(OwnedTerm::Int(1));
         let crash = ExitReason::atom("crash");
         for reason in [ExitReason::Normal, ExitReason::Shutdown, shutdown_tuple.clone()] {
             assert!(restarts(Restart::Permanent, &reason));

@@ -11,8 +11,10 @@ mod rt_spawn;
 mod rt_timer;
 mod sig_conformance;
 mod sig_smoke;
+mod sup_auto_shutdown;
 mod sup_children;
 mod sup_gen_server;
+mod sup_init;
 mod sup_shutdown;
 mod sup_strategy;
 

@@ -203,3 +203,58 @@ fn timed_sends_are_counted_only_when_asked_for() {
         }
     }
 }
+
+/// `receive!` reads as Erlang's `receive` (Reference Manual, "Expressions", receive): the
+/// first message in arrival order that a clause matches, guard included, is taken and the
+/// others stay; clauses are tried in order for each message; `after` gives up when no
+/// message matches in time. Bodies run after the receive, so they use `cx`, `continue`
+/// and `return` freely.
+#[test]
+fn receive_macro_takes_the_first_matching_message_and_runs_its_body() {
+    use heaplab_runtime::heaplab_gc::{OwnedTerm, Pid};
+    use heaplab_runtime::receive;
+    use std::time::Duration;
+
+    let (log, left) = guarded(|| {
+        runtime(2)
+            .block_on(|mut cx| async move {
+                let me = cx.self_pid();
+                let echo = cx
+                    .spawn(|mut cx| async move {
+                        loop {
+                            receive!(cx, {
+                                {echo, from: Pid, what: OwnedTerm} => {
+                                    cx.send(from, |h| h.from_owned(&what));
+                                }
+                                stop => return,
+                            });
+                        }
+                    })
+                    .unwrap();
+                cx.send(me, |h| h.int(-5));
+                cx.send(me, |h| h.atom_named("noise"));
+                cx.send(me, |h| h.tuple(&[h.atom_named("add"), h.int(2)]));
+                cx.send(me, |h| h.int(7));
+                let mut log = Vec::new();
+                let mut sum = 0;
+                while log.len() < 3 {
+                    receive!(cx, {
+                        n: i64 if n < 0 => { log.push(format!("negative {n}")); continue; }
+                        {add, n: i64} => { sum += n; log.push(format!("add {n}")); }
+                        n: i64 => log.push(format!("int {n}")),
+                    });
+                }
+                cx.send(echo, |h| h.tuple(&[h.atom_named("echo"), h.pid(me), h.list([h.int(sum)])]));
+                let echoed = receive!(cx, { [n: i64] => n } after Duration::from_secs(5) => -1);
+                log.push(format!("echoed {echoed}"));
+                let late = receive!(cx, { [_n: i64] => false } after Duration::from_millis(5) => true);
+                log.push(format!("timed out {late}"));
+                cx.send(echo, |h| h.atom_named("stop"));
+                let left = cx.receive_timeout(Duration::ZERO, |_, m| Some(m.to_owned_term())).await;
+                (log, left)
+            })
+            .unwrap()
+    });
+    assert_eq!(log, ["negative -5", "add 2", "int 7", "echoed 2", "timed out true"]);
+    assert_eq!(left, Some(heaplab_runtime::heaplab_gc::OwnedTerm::atom("noise")), "no clause took it");
+}

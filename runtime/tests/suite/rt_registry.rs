@@ -1,9 +1,12 @@
-//! The registry of process names: `register`, `whereis`, `unregister`, `send_named`, and
-//! names removed when their process exits.
+//! The registry of process names: `register` (of this process or another), `whereis`,
+//! `unregister`, `send_named`, monitors set by name, and names removed when their process
+//! exits.
+
+use std::time::Duration;
 
 use crate::common::{assert_drains, atom, guarded, int, runtime};
-use heaplab_runtime::heaplab_gc::{Atom, OwnedTerm};
-use heaplab_runtime::{NotRegistered, RegisterError};
+use heaplab_runtime::heaplab_gc::{Atom, OwnedTerm, Pid, Ref};
+use heaplab_runtime::{receive, NotRegistered, RegisterError};
 
 #[test]
 fn register_whereis_send_named_unregister() {
@@ -238,4 +241,128 @@ fn exactly_one_process_wins_a_race_for_a_name() {
     assert_eq!(winners, 1);
     assert_eq!(named_holders.len(), 1, "racers disagree on the holder: {named_holders:?}");
     assert_eq!(whereis, named_holders.into_iter().next());
+}
+
+/// `{'DOWN', Ref, process, {Name, Node}, Reason}` as an owned term.
+fn down_by_name(reference: Ref, name: &str, reason: OwnedTerm) -> OwnedTerm {
+    let object = OwnedTerm::tuple(vec![OwnedTerm::atom(name), OwnedTerm::atom(heaplab_runtime::NODE)]);
+    OwnedTerm::tuple(vec![
+        OwnedTerm::atom("DOWN"),
+        OwnedTerm::Ref(reference),
+        OwnedTerm::atom("process"),
+        object,
+        reason,
+    ])
+}
+
+/// erlang:monitor/2 with a registered name: the process holding the name when the monitor
+/// is set is monitored, and the `'DOWN'` names it `{RegName, Node}` ("Node will in this
+/// case be the name of the local node"); the monitor follows the process, not the name.
+#[test]
+fn a_monitor_by_name_reports_the_name() {
+    let (reference, down, holder_now) = guarded(|| {
+        runtime(2)
+            .block_on(|mut cx| async move {
+                let name = Atom::new("rt_registry_watched");
+                let me = cx.self_pid();
+                let watched = cx
+                    .spawn(move |mut cx| async move {
+                        cx.register(name).unwrap();
+                        cx.send(me, |h| h.atom_named("registered"));
+                        let reason = receive!(cx, { reason: heaplab_runtime::ExitReason => reason });
+                        cx.exit::<()>(reason).await
+                    })
+                    .unwrap();
+                assert_eq!(cx.receive(atom).await, "registered");
+                let reference = cx.monitor_named(name);
+                cx.send(watched, |h| h.atom_named("bye"));
+                let down = cx.receive(|_, m| Some(m.to_owned_term())).await;
+                (reference, down, cx.whereis(name))
+            })
+            .unwrap()
+    });
+    assert_eq!(down, down_by_name(reference, "rt_registry_watched", OwnedTerm::atom("bye")));
+    assert_eq!(holder_now, None);
+}
+
+/// erlang:monitor/2: monitoring a name nobody holds gives a `'DOWN'` with reason `noproc`
+/// at once ("if Item does not exist"), after the messages that arrived before; a dropped
+/// by-name monitor sends nothing.
+#[test]
+fn a_monitor_on_a_free_name_is_noproc_at_once() {
+    let (reference, mailbox, demonitored) = guarded(|| {
+        runtime(1)
+            .block_on(|mut cx| async move {
+                let me = cx.self_pid();
+                cx.send(me, |h| h.atom_named("earlier"));
+                let reference = cx.monitor_named(Atom::new("rt_registry_free"));
+                let mailbox = vec![
+                    cx.receive_timeout(Duration::ZERO, |_, m| Some(m.to_owned_term())).await,
+                    cx.receive_timeout(Duration::ZERO, |_, m| Some(m.to_owned_term())).await,
+                ];
+                let name = Atom::new("rt_registry_dropped");
+                let (pid, monitor) = cx
+                    .spawn_monitor(move |mut cx| async move {
+                        cx.register(name).unwrap();
+                        cx.receive(atom).await;
+                    })
+                    .unwrap();
+                while cx.whereis(name).is_none() {
+                    cx.sleep(Duration::from_millis(1)).await;
+                }
+                let by_name = cx.monitor_named(name);
+                assert!(cx.demonitor(by_name));
+                cx.send(pid, |h| h.atom_named("stop"));
+                receive!(cx, { {DOWN, ^monitor, _, _, _} => () });
+                cx.sleep(Duration::from_millis(20)).await;
+                let left = cx.receive_timeout(Duration::ZERO, |_, m| Some(m.to_owned_term())).await;
+                (reference, mailbox, left)
+            })
+            .unwrap()
+    });
+    let noproc = down_by_name(reference, "rt_registry_free", OwnedTerm::atom("noproc"));
+    assert_eq!(mailbox, vec![Some(OwnedTerm::atom("earlier")), Some(noproc)]);
+    assert_eq!(demonitored, None, "a dropped by-name monitor fired");
+}
+
+/// erlang:register/2 names another live process; `badarg` cases (a dead process, a process
+/// that has a name, a name in use, `undefined`) are errors. The name goes with the process.
+#[test]
+fn register_pid_names_another_live_process() {
+    guarded(|| {
+        let rt = runtime(2);
+        rt.block_on(|mut cx| async move {
+            let name = Atom::new("rt_registry_given");
+            let (worker, monitor) = cx
+                .spawn_monitor(|mut cx| async move {
+                    loop {
+                        receive!(cx, {
+                            {_, n: i64} if n < 0 => return,
+                            {from: Pid, n: i64} => cx.send(from, |h| h.int(n + 1)),
+                        });
+                    }
+                })
+                .unwrap();
+            cx.register_pid(name, worker).unwrap();
+            assert_eq!(cx.whereis(name), Some(worker));
+            let me = cx.self_pid();
+            cx.send_named(name, |h| h.tuple(&[h.pid(me), h.int(41)])).unwrap();
+            assert_eq!(cx.receive(int).await, 42);
+            // badarg cases.
+            let other = Atom::new("rt_registry_given_other");
+            assert_eq!(cx.register_pid(other, worker), Err(RegisterError::AlreadyNamed(name)));
+            assert_eq!(cx.register_pid(name, me), Err(RegisterError::NameTaken(name, worker)));
+            assert_eq!(cx.register_pid(Atom::UNDEFINED, me), Err(RegisterError::Undefined));
+            let (dead, dead_monitor) = cx.spawn_monitor(|_| async {}).unwrap();
+            receive!(cx, { {DOWN, ^dead_monitor, _, _, _} => () });
+            assert_eq!(cx.register_pid(other, dead), Err(RegisterError::NoProc(dead)));
+            assert_eq!(RegisterError::NoProc(dead).to_string(), format!("{dead} is not alive"));
+            // The name leaves with its process.
+            cx.send(worker, |h| h.tuple(&[h.pid(me), h.int(-1)]));
+            receive!(cx, { {DOWN, ^monitor, _, _, _} => () });
+            assert_eq!(cx.whereis(name), None);
+        })
+        .unwrap();
+        assert_eq!(rt.stats().registered, 0);
+    });
 }

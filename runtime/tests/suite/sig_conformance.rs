@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::common::guarded;
 use crate::sup_support::{down, drain, exit_message_from, exit_reason_of, runtime};
-use heaplab_runtime::heaplab_gc::{Atom, Mu, OwnedTerm, Pid, Term};
-use heaplab_runtime::{Cx, ExitReason, NoProc};
+use heaplab_runtime::heaplab_gc::{Atom, OwnedTerm, Pid};
+use heaplab_runtime::{receive, Cx, ExitReason, NoProc};
 
 /// How the process under test ends.
 #[derive(Clone, Copy, Debug)]
@@ -34,14 +34,14 @@ impl Ending {
             Ending::KilledByExit2 => ExitReason::Killed,
             Ending::ExitKill => ExitReason::Kill,
             Ending::OtherAtom => ExitReason::atom("oops"),
-            Ending::OtherTuple => crate::sup_support::shutdown_with(OwnedTerm::Int(1)),
+            Ending::OtherTuple => ExitReason::shutdown_with(OwnedTerm::Int(1)),
             Ending::Panic => ExitReason::Panic("boom".into()),
         }
     }
 
     /// The body of the process under test: waits for `go`, then ends this way.
     async fn body(self, mut cx: Cx) {
-        cx.receive(|_, m| m.as_atom().filter(|a| a.name() == "go")).await;
+        receive!(cx, { go => () });
         match self {
             Ending::Normal => {}
             Ending::KilledByExit2 => loop {
@@ -73,15 +73,18 @@ enum Observer {
     Monitor,
 }
 
-fn pong(_: Mu<'_>, m: Term<'_>) -> Option<()> {
-    m.as_atom().filter(|a| a.name() == "pong").map(|_| ())
-}
-
 /// Whether `pid` answers a ping, having handled every signal sent to it before.
 async fn answers(cx: &mut Cx, pid: Pid) -> bool {
     let me = cx.self_pid();
     cx.send(pid, |h| h.tuple(&[h.atom_named("ping"), h.pid(me)]));
-    cx.receive_timeout(Duration::from_secs(2), pong).await.is_some()
+    receive!(cx, { pong => true } after Duration::from_secs(2) => false)
+}
+
+/// Answers pings for ever.
+async fn answer_pings(cx: &mut Cx) -> ! {
+    loop {
+        receive!(cx, { {ping, from: Pid} => cx.send(from, |h| h.atom_named("pong")) });
+    }
 }
 
 /// A process that links to a new process under test ending `ending`, hands its pid to
@@ -89,15 +92,7 @@ async fn answers(cx: &mut Cx, pid: Pid) -> bool {
 async fn linked_observer(mut cx: Cx, parent: Pid, ending: Ending) {
     let child = cx.spawn_link(move |cx| ending.body(cx)).unwrap();
     cx.send(parent, |h| h.pid(child));
-    loop {
-        let from = cx
-            .receive(|_, m| match m.as_tuple()? {
-                [tag, from] if tag.as_atom()?.name() == "ping" => from.as_pid(),
-                _ => None,
-            })
-            .await;
-        cx.send(from, |h| h.atom_named("pong"));
-    }
+    answer_pings(&mut cx).await
 }
 
 /// What `observer` sees of a process ending `ending`.
@@ -178,15 +173,7 @@ matrix! {
 
 /// A process that waits for ever, answering pings.
 async fn idle(mut cx: Cx) {
-    loop {
-        let from = cx
-            .receive(|_, m| match m.as_tuple()? {
-                [tag, from] if tag.as_atom()?.name() == "ping" => from.as_pid(),
-                _ => None,
-            })
-            .await;
-        cx.send(from, |h| h.atom_named("pong"));
-    }
+    answer_pings(&mut cx).await
 }
 
 /// As [`idle`], trapping exits and forwarding every `'EXIT'` message to `to`.
@@ -374,7 +361,7 @@ fn unlink_by_the_other_side_also_removes_the_link() {
                         panic!("after unlink");
                     })
                     .unwrap();
-                cx.receive(|_, m| m.as_atom().filter(|a| a.name() == "unlinked")).await;
+                receive!(cx, { unlinked => () });
                 let child_monitor = cx.monitor(child);
                 cx.send(child, |h| h.atom_named("go"));
                 down(&mut cx, child_monitor).await;
@@ -520,7 +507,7 @@ fn registered_names_are_released_at_exit() {
                             ending.body(cx).await
                         })
                         .unwrap();
-                    cx.receive(|_, m| m.as_atom().filter(|a| a.name() == "registered")).await;
+                    receive!(cx, { registered => () });
                     let before = cx.whereis(name) == Some(pid);
                     ending.trigger(&mut cx, pid);
                     assert_eq!(down(&mut cx, monitor).await, ending.reason());
@@ -563,4 +550,85 @@ fn monitoring_a_dead_process_is_noproc() {
             .unwrap()
     });
     assert_eq!(reason, ExitReason::noproc());
+}
+
+/// What a process that sends itself an exit signal does next: it sends `after` to
+/// `parent`, then tries to spawn and reports the result, then waits for ever.
+async fn exit_self_then_send(mut cx: Cx, parent: Pid, reason: ExitReason, trapping: bool) {
+    cx.trap_exit(trapping);
+    let me = cx.self_pid();
+    cx.send(me, |h| h.atom_named("before"));
+    cx.exit_process(me, reason);
+    cx.send(parent, |h| h.atom_named("after"));
+    let spawned = cx.spawn(|_| async {}).is_ok();
+    cx.send(parent, |h| h.tuple(&[h.atom_named("spawned"), h.bool(spawned)]));
+    let mailbox = drain(&mut cx).await;
+    cx.send(parent, |h| h.from_owned(&OwnedTerm::list(mailbox)));
+    cx.receive(|_, _| None::<()>).await;
+}
+
+/// `exit(self(), Reason)` on a process that does not trap exits: the process ends before
+/// `exit/2` returns (erts `bif.c`, `send_exit_signal_bif`: "terminate ourselves before
+/// exit/2 return"), with `normal` for `normal` (erlang:exit/2: "unless Pid is the calling
+/// process, in which case it exits with reason normal") and `killed` for `kill`, which kills
+/// a process that traps exits too (`kill` is untrappable). Nothing it does afterwards is
+/// seen: its later send does not leave and it spawns nothing.
+#[test]
+fn exit2_to_self_takes_effect_before_the_next_expression() {
+    for (reason, trapping, expected) in [
+        (ExitReason::Normal, false, ExitReason::Normal),
+        (ExitReason::Kill, false, ExitReason::Killed),
+        (ExitReason::atom("oops"), false, ExitReason::atom("oops")),
+        (ExitReason::Kill, true, ExitReason::Killed),
+    ] {
+        let (seen, left) = guarded(move || {
+            let rt = runtime();
+            let seen = rt
+                .block_on(move |mut cx| async move {
+                    let me = cx.self_pid();
+                    let (_, monitor) =
+                        cx.spawn_monitor(move |cx| exit_self_then_send(cx, me, reason, trapping)).unwrap();
+                    let seen = down(&mut cx, monitor).await;
+                    (seen, drain(&mut cx).await)
+                })
+                .unwrap();
+            crate::common::assert_drains(&rt, 0);
+            seen
+        });
+        assert_eq!(seen, expected);
+        assert_eq!(left, vec![], "a message sent after exit(self(), {expected}) left the process");
+    }
+}
+
+/// A trapping process that sends itself an exit signal gets `{'EXIT', Self, Reason}`
+/// after the messages it sent itself before (signals from one sender arrive in order,
+/// Reference Manual, "Processes", signal ordering), and goes on running.
+#[test]
+fn exit2_to_self_when_trapping_is_a_message_after_earlier_ones() {
+    for reason in [ExitReason::Normal, ExitReason::atom("oops")] {
+        let exit_reason = reason.clone();
+        let (child, received) = guarded(move || {
+            runtime()
+                .block_on(move |mut cx| async move {
+                    let me = cx.self_pid();
+                    let child = cx.spawn(move |cx| exit_self_then_send(cx, me, exit_reason, true)).unwrap();
+                    let mut received = Vec::new();
+                    for _ in 0..3 {
+                        received.push(cx.receive(|_, m| Some(m.to_owned_term())).await);
+                    }
+                    cx.exit_process(child, ExitReason::Kill);
+                    (child, received)
+                })
+                .unwrap()
+        });
+        let exit = OwnedTerm::tuple(vec![OwnedTerm::atom("EXIT"), OwnedTerm::Pid(child), reason.to_term()]);
+        assert_eq!(
+            received,
+            vec![
+                OwnedTerm::atom("after"),
+                OwnedTerm::tuple(vec![OwnedTerm::atom("spawned"), OwnedTerm::atom("true")]),
+                OwnedTerm::list(vec![OwnedTerm::atom("before"), exit]),
+            ]
+        );
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::common::guarded;
 use crate::sup_support::{child_pid, drain, restarted, runtime, worker, worker_with, Log, OnShutdown};
-use heaplab_runtime::gen_server::{self, CallResult, Caller, GenServer, Started};
+use heaplab_runtime::gen_server::{self, CallResult, Caller, GenServer, Server, Started};
 use heaplab_runtime::heaplab_gc::{Atom, OwnedTerm, Pid, Root};
 use heaplab_runtime::supervisor::{
     self, start_fn, ChildCounts, ChildSpec, ChildState, Flags, Restart, Strategy, SupervisorError,
@@ -38,6 +38,9 @@ fn unstartable(id: &str, reason: Option<ExitReason>) -> ChildSpec {
     )
 }
 
+/// supervisor:start_child/2 adds the child after the others in start order; which_children
+/// lists the most recently started first (`sup_start_ignore_child` in supervisor_SUITE:
+/// `[{child2, ...}, {child1, ...}]` after starting child1, then child2).
 #[test]
 fn start_child_adds_a_child_after_the_others() {
     let log = Log::default();
@@ -54,7 +57,7 @@ fn start_child_adds_a_child_after_the_others() {
             .unwrap()
     });
     assert!(started.pid().is_some());
-    assert_eq!(order, ["a", "b", "c"]);
+    assert_eq!(order, ["c", "b", "a"]);
 }
 
 #[test]
@@ -303,4 +306,69 @@ fn a_gen_server_child_receives_shutdown_through_terminate() {
             .unwrap()
     });
     assert_eq!(log.entries(), ["terminate shutdown"]);
+}
+
+/// restart_child, delete_child and terminate_child name a child the same way (an id as an
+/// atom or a string, or a pid): a pid names no static child (`not_found`, as OTP looks the
+/// id up as given), and which_children keeps a child's place across its restarts
+/// (`set_pid/3`) while a child added later comes first.
+#[test]
+fn child_requests_share_one_child_reference() {
+    use supervisor::ChildRef;
+    use SupervisorError::NotFound;
+    let log = Log::default();
+    let children = vec![worker("a", &log), worker("b", &log)];
+    let late = worker("c", &log);
+    guarded(move || {
+        runtime()
+            .block_on(move |mut cx| async move {
+                let sup = start(&mut cx, children).await;
+                let a = Atom::new("a");
+                let a_pid = child_pid(&mut cx, sup, "a").await.unwrap();
+                assert_eq!(supervisor::restart_child(&mut cx, sup, a_pid).await, Err(NotFound));
+                assert_eq!(supervisor::delete_child(&mut cx, sup, a_pid).await, Err(NotFound));
+                supervisor::terminate_child(&mut cx, sup, a).await.unwrap();
+                supervisor::start_child(&mut cx, sup, late).await.unwrap();
+                supervisor::restart_child(&mut cx, sup, ChildRef::Id(a)).await.unwrap();
+                assert_eq!(ids(&mut cx, sup).await, ["c", "b", "a"]);
+                supervisor::terminate_child(&mut cx, sup, ChildRef::from("b")).await.unwrap();
+                supervisor::delete_child(&mut cx, sup, Atom::new("b")).await.unwrap();
+                supervisor::terminate_child(&mut cx, sup, "c").await.unwrap();
+                supervisor::delete_child(&mut cx, sup, "c").await.unwrap();
+                assert_eq!(ids(&mut cx, sup).await, ["a"]);
+            })
+            .unwrap()
+    });
+}
+
+/// A request to a supervisor that does not exist, by pid or by a name nobody holds, is
+/// `noproc` (`child_adm` in supervisor_SUITE: `{'EXIT', {noproc, {gen_server, call, _}}}`
+/// for every request).
+#[test]
+fn a_request_to_a_dead_supervisor_is_noproc() {
+    let log = Log::default();
+    let spec = worker("a", &log);
+    let results = guarded(move || {
+        runtime()
+            .block_on(move |mut cx| async move {
+                let (dead, monitor) = cx.spawn_monitor(|_| async {}).unwrap();
+                crate::sup_support::down(&mut cx, monitor).await;
+                let mut results = Vec::new();
+                for sup in [Server::Pid(dead), Server::from("sup_children_nobody")] {
+                    results.push(supervisor::which_children(&mut cx, sup).await.map(|_| ()));
+                    results.push(supervisor::count_children(&mut cx, sup).await.map(|_| ()));
+                    results.push(supervisor::start_child(&mut cx, sup, spec.clone()).await.map(|_| ()));
+                    results.push(supervisor::terminate_child(&mut cx, sup, "a").await);
+                    results.push(supervisor::restart_child(&mut cx, sup, "a").await.map(|_| ()));
+                    results.push(supervisor::delete_child(&mut cx, sup, "a").await);
+                    results
+                        .push(supervisor::start_dynamic_child(&mut cx, sup, |h| h.nil()).await.map(|_| ()));
+                }
+                results
+            })
+            .unwrap()
+    });
+    assert_eq!(results, vec![Err(SupervisorError::NoProc); 14]);
+    assert_eq!(SupervisorError::NoProc.to_string(), "noproc");
+    assert!(log.entries().is_empty());
 }

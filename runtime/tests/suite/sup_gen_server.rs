@@ -10,7 +10,7 @@ use heaplab_runtime::gen_server::{
     self, CallError, CallResult, Caller, CastResult, GenServer, Init, Reply, Started, DEFAULT_CALL_TIMEOUT,
 };
 use heaplab_runtime::heaplab_gc::{Atom, Mu, OwnedTerm, Pid, Root, Term};
-use heaplab_runtime::{Cx, ExitReason};
+use heaplab_runtime::{match_term, receive, Cx, ExitReason};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -22,6 +22,8 @@ enum InitMode {
     Stop,
     Ignore,
     Panic,
+    /// Sleeps this many milliseconds, then `Ok`.
+    Slow(u64),
 }
 
 /// A test server. Calls: `{echo, X}`, `{sleep, Ms}`, `defer`, `release`, `{delegate, Ms}`,
@@ -54,27 +56,19 @@ enum Request {
     Unknown,
 }
 
-fn read_request(term: Term<'_>) -> Request {
-    if let Some(atom) = term.as_atom() {
-        return match atom.name() {
-            "defer" => Request::Defer,
-            "release" => Request::Release,
-            "crash" => Request::Crash,
-            "get" => Request::Get,
-            _ => Request::Unknown,
-        };
-    }
-    if let Some([tag, value]) = term.as_tuple() {
-        match tag.as_atom().map(|a| a.name()) {
-            Some("echo") => return Request::Echo(value.to_owned_term()),
-            Some("sleep") => return Request::Sleep(value.as_int().unwrap_or(0) as u64),
-            Some("delegate") => return Request::Delegate(value.as_int().unwrap_or(0) as u64),
-            Some("stop") => return Request::Stop(ExitReason::from_term(value.to_owned_term())),
-            Some("add") => return Request::Add(value.as_int().unwrap_or(0)),
-            _ => {}
-        }
-    }
-    Request::Unknown
+fn read_request<'h>(h: Mu<'h>, term: Term<'h>) -> Request {
+    match_term!(h, term, {
+        defer => Request::Defer,
+        release => Request::Release,
+        crash => Request::Crash,
+        get => Request::Get,
+        {echo, value: OwnedTerm} => Request::Echo(value),
+        {sleep, ms: u64} => Request::Sleep(ms),
+        {delegate, ms: u64} => Request::Delegate(ms),
+        {stop, reason: ExitReason} => Request::Stop(reason),
+        {add, n: i64} => Request::Add(n),
+    })
+    .unwrap_or(Request::Unknown)
 }
 
 impl GenServer for TestServer {
@@ -89,11 +83,16 @@ impl GenServer for TestServer {
             InitMode::Stop => Init::Stop(ExitReason::atom("no_way")),
             InitMode::Ignore => Init::Ignore,
             InitMode::Panic => panic!("init failed"),
+            InitMode::Slow(ms) => {
+                cx.sleep(Duration::from_millis(ms)).await;
+                self.log.push("init done");
+                Init::Ok
+            }
         }
     }
 
     async fn handle_call(&mut self, cx: &mut Cx, request: Root, from: Caller) -> CallResult {
-        match cx.with(|h| read_request(h.get(&request))) {
+        match cx.with(|h| read_request(h, h.get(&request))) {
             Request::Echo(term) => CallResult::Reply(Reply::owned(term)),
             Request::Sleep(ms) => {
                 cx.sleep(Duration::from_millis(ms)).await;
@@ -130,7 +129,7 @@ impl GenServer for TestServer {
     }
 
     async fn handle_cast(&mut self, cx: &mut Cx, request: Root) -> CastResult {
-        match cx.with(|h| read_request(h.get(&request))) {
+        match cx.with(|h| read_request(h, h.get(&request))) {
             Request::Add(n) => {
                 self.count += n;
                 CastResult::NoReply
@@ -253,12 +252,7 @@ fn a_deferred_reply_comes_when_the_server_sends_it() {
                 cx.sleep(Duration::from_millis(50)).await;
                 // ...until this call makes the server send it.
                 let released = gen_server::call(&mut cx, server, |h| h.atom_named("release"), SECOND).await;
-                let deferred = cx
-                    .receive(|_, m| match m.as_tuple()? {
-                        [tag, reply] if tag.as_atom()?.name() == "deferred" => Some(reply.to_owned_term()),
-                        _ => None,
-                    })
-                    .await;
+                let deferred = receive!(cx, { {deferred, reply: OwnedTerm} => reply });
                 (deferred, released)
             })
             .unwrap()
@@ -391,7 +385,8 @@ fn stop_runs_terminate_and_the_server_exits_with_the_reason() {
                     gen_server::start(&mut cx, TestServer::new(&server_log, InitMode::Ok)).await.unwrap();
                 let server = server.pid().unwrap();
                 let monitor = cx.monitor(server);
-                let stopped = gen_server::stop(&mut cx, server, ExitReason::atom("enough"), SECOND).await;
+                let stopped =
+                    gen_server::stop_with(&mut cx, server, ExitReason::atom("enough"), SECOND).await;
                 (stopped, down(&mut cx, monitor).await)
             })
             .unwrap()
@@ -408,7 +403,7 @@ fn stop_of_a_dead_server_is_noproc() {
             .block_on(|mut cx| async move {
                 let (dead, monitor) = cx.spawn_monitor(|_| async {}).unwrap();
                 down(&mut cx, monitor).await;
-                gen_server::stop(&mut cx, dead, ExitReason::Normal, SECOND).await
+                gen_server::stop_with(&mut cx, dead, ExitReason::Normal, SECOND).await
             })
             .unwrap()
     });
@@ -627,7 +622,7 @@ fn a_named_server_is_found_by_name_and_its_name_is_released_at_exit() {
                 let taken = gen_server::start_named(&mut cx, name, TestServer::new(&log, InitMode::Ok)).await;
                 let expected = OwnedTerm::tuple(vec![atom("already_started"), OwnedTerm::Pid(first)]);
                 assert_eq!(taken, Err(ExitReason::Other(expected)));
-                gen_server::stop(&mut cx, name, ExitReason::Normal, SECOND).await.unwrap();
+                gen_server::stop(&mut cx, name).await.unwrap();
                 assert_eq!(cx.whereis(name), None);
                 let second =
                     gen_server::start_named(&mut cx, name, TestServer::new(&log, InitMode::Ok)).await;
@@ -635,4 +630,78 @@ fn a_named_server_is_found_by_name_and_its_name_is_released_at_exit() {
             })
             .unwrap()
     });
+}
+
+/// gen_server:start_link/4 with `{timeout, Time}`: "the gen_server process is allowed to
+/// spend Time milliseconds initializing or it is terminated and the start function returns
+/// `{error,timeout}`". The starter (trapping exits) keeps no message of it, its name is
+/// free again, and a fast `init` under the same timeout starts.
+#[test]
+fn a_start_timeout_kills_a_slow_init_and_fails_with_timeout() {
+    use gen_server::StartOptions;
+    let log = Log::default();
+    let server_log = log.clone();
+    let (slow, unlinked, fast, left, named_after) = guarded(move || {
+        let rt = runtime();
+        let out = rt
+            .block_on(move |mut cx| async move {
+                cx.trap_exit(true);
+                let name = Atom::new("sup_gen_server_slow");
+                let options = StartOptions::new().name(name).timeout(Duration::from_millis(50));
+                let slow = TestServer::new(&server_log, InitMode::Slow(2_000));
+                let slow = gen_server::start_link_opt(&mut cx, slow, options).await;
+                let named_after = cx.whereis(name);
+                let unlinked = TestServer::new(&server_log, InitMode::Slow(2_000));
+                let unlinked = gen_server::start_opt(&mut cx, unlinked, options).await;
+                let fast = TestServer::new(&server_log, InitMode::Slow(1));
+                let fast = gen_server::start_link_opt(&mut cx, fast, options.timeout(5 * SECOND)).await;
+                gen_server::stop(&mut cx, fast.clone().unwrap().pid().unwrap()).await.unwrap();
+                cx.sleep(Duration::from_millis(20)).await;
+                (slow, unlinked, fast, drain(&mut cx).await, named_after)
+            })
+            .unwrap();
+        crate::common::assert_drains(&rt, 0);
+        out
+    });
+    assert_eq!(slow, Err(ExitReason::atom("timeout")));
+    assert_eq!(unlinked, Err(ExitReason::atom("timeout")));
+    assert!(matches!(fast, Ok(Started::Pid(_))), "{fast:?}");
+    assert_eq!(named_after, None, "the killed server's name was released");
+    let fast_exit =
+        OwnedTerm::tuple(vec![atom("EXIT"), OwnedTerm::Pid(fast.unwrap().pid().unwrap()), atom("normal")]);
+    assert_eq!(left, vec![fast_exit], "only the stopped server's 'EXIT' is left");
+    assert_eq!(
+        log.entries(),
+        ["init", "init", "init", "init done", "terminate normal"],
+        "no slow init finished"
+    );
+}
+
+/// gen_server:stop/1 is `stop(Server, normal, infinity)`: `terminate(normal)` runs and the
+/// server exits `normal`. `stop_with` a `{shutdown, Info}` reason hands that reason to
+/// `terminate` and to the monitors.
+#[test]
+fn stop_1_stops_with_normal_and_stop_with_passes_its_reason() {
+    let log = Log::default();
+    let server_log = log.clone();
+    let reasons = guarded(move || {
+        runtime()
+            .block_on(move |mut cx| async move {
+                let mut reasons = Vec::new();
+                for reason in [None, Some(ExitReason::shutdown_with(atom("done")))] {
+                    let server = gen_server::start(&mut cx, TestServer::new(&server_log, InitMode::Ok)).await;
+                    let server = server.unwrap().pid().unwrap();
+                    let monitor = cx.monitor(server);
+                    match reason {
+                        None => gen_server::stop(&mut cx, server).await.unwrap(),
+                        Some(reason) => gen_server::stop_with(&mut cx, server, reason, SECOND).await.unwrap(),
+                    }
+                    reasons.push(down(&mut cx, monitor).await);
+                }
+                reasons
+            })
+            .unwrap()
+    });
+    assert_eq!(reasons, [ExitReason::Normal, ExitReason::shutdown_with(atom("done"))]);
+    assert_eq!(log.entries(), ["init", "terminate normal", "init", "terminate {shutdown,done}"]);
 }

@@ -11,7 +11,7 @@ use heaplab_runtime::heaplab_gc::Pid;
 use heaplab_runtime::supervisor::{
     self, ChildCounts, ChildSpec, ChildState, ChildType, Flags, Shutdown, Strategy,
 };
-use heaplab_runtime::{Cx, ExitReason};
+use heaplab_runtime::{receive, Cx, ExitReason};
 
 async fn start(cx: &mut Cx, flags: Flags, children: Vec<ChildSpec>) -> Pid {
     supervisor::start_link(cx, flags, children).await.expect("supervisor starts").pid().unwrap()
@@ -32,7 +32,7 @@ fn stop_shuts_children_down_in_reverse_start_order() {
                 cx.trap_exit(true);
                 let sup = start(&mut cx, Flags::default(), children).await;
                 let monitor = cx.monitor(sup);
-                gen_server::stop(&mut cx, sup, ExitReason::Shutdown, Timeout::Infinity).await.unwrap();
+                gen_server::stop_with(&mut cx, sup, ExitReason::Shutdown, Timeout::Infinity).await.unwrap();
                 down(&mut cx, monitor).await
             })
             .unwrap()
@@ -138,7 +138,7 @@ fn slow_to_stop(log: &Log, cleanup: Duration) -> ChildSpec {
         let log = log.clone();
         cx.spawn_link(move |mut cx| async move {
             cx.trap_exit(true);
-            cx.receive(|_, m| m.as_tuple().filter(|t| t.len() == 3).map(|_| ())).await;
+            receive!(cx, { {EXIT, _, _} => () });
             cx.sleep(cleanup).await;
             log.push("cleaned up");
             cx.exit::<()>(ExitReason::Shutdown).await
@@ -196,7 +196,7 @@ fn a_nested_tree_starts_depth_first_and_stops_in_reverse() {
                 let inner_pid = inner.child.pid().unwrap();
                 let inner_counts = supervisor::count_children(&mut cx, inner_pid).await.unwrap();
                 let monitor = cx.monitor(top);
-                gen_server::stop(&mut cx, top, ExitReason::Shutdown, Timeout::Infinity).await.unwrap();
+                gen_server::stop_with(&mut cx, top, ExitReason::Shutdown, Timeout::Infinity).await.unwrap();
                 down(&mut cx, monitor).await;
                 test_log.push("top down");
                 (counts, inner_counts)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use heaplab_runtime::gen_server::Server;
 use heaplab_runtime::heaplab_gc::{Mu, OwnedTerm, Pid, Ref, Term};
 use heaplab_runtime::supervisor::{self, ChildSpec};
-use heaplab_runtime::{Cx, ExitReason, Runtime};
+use heaplab_runtime::{receive, Cx, ExitReason, Runtime};
 
 /// Longest a test waits for something that should happen at once.
 pub const PATIENCE: Duration = Duration::from_secs(10);
@@ -43,34 +43,6 @@ impl Log {
     }
 }
 
-/// What a scripted worker is told.
-enum Command {
-    /// `crash`: panic.
-    Crash,
-    /// `{exit, Reason}`: exit with the reason.
-    Exit(ExitReason),
-    /// `{ping, From}`: send `pong` to From.
-    Ping(Pid),
-    /// `{'EXIT', From, Reason}` (when trapping exits).
-    ExitSignal(ExitReason),
-}
-
-fn command(_: Mu<'_>, m: Term<'_>) -> Option<Command> {
-    if m.as_atom().is_some_and(|a| a.name() == "crash") {
-        return Some(Command::Crash);
-    }
-    match m.as_tuple()? {
-        [tag, reason] if tag.as_atom()?.name() == "exit" => {
-            Some(Command::Exit(ExitReason::from_term(reason.to_owned_term())))
-        }
-        [tag, from] if tag.as_atom()?.name() == "ping" => Some(Command::Ping(from.as_pid()?)),
-        [tag, _, reason] if tag.as_atom()?.name() == "EXIT" => {
-            Some(Command::ExitSignal(ExitReason::from_term(reason.to_owned_term())))
-        }
-        _ => None,
-    }
-}
-
 /// How a scripted worker reacts to its supervisor's shutdown signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OnShutdown {
@@ -82,24 +54,24 @@ pub enum OnShutdown {
     Ignore,
 }
 
-/// The body of a scripted worker: obeys commands (see [`Command`]).
+/// The body of a scripted worker: `crash` panics, `{exit, Reason}` exits with the reason,
+/// `{ping, From}` answers `pong`, and the supervisor's exit signal (trapped unless
+/// [`OnShutdown::Die`]) is handled as `on_shutdown` says.
 pub async fn worker_body(mut cx: Cx, name: String, log: Log, on_shutdown: OnShutdown) {
     if on_shutdown != OnShutdown::Die {
         cx.trap_exit(true);
     }
     loop {
-        match cx.receive(command).await {
-            Command::Crash => panic!("crash {name}"),
-            Command::Exit(reason) => return cx.exit(reason).await,
-            Command::Ping(from) => cx.send(from, |h| h.atom_named("pong")),
-            Command::ExitSignal(reason) => match on_shutdown {
-                OnShutdown::Ignore => log.push(format!("ignore {name}")),
-                _ => {
-                    log.push(format!("stop {name}"));
-                    return cx.exit(reason).await;
-                }
-            },
-        }
+        receive!(cx, {
+            crash => panic!("crash {name}"),
+            {exit, reason: ExitReason} => return cx.exit(reason).await,
+            {ping, from: Pid} => cx.send(from, |h| h.atom_named("pong")),
+            {EXIT, _, reason: ExitReason} if on_shutdown == OnShutdown::Ignore => log.push(format!("ignore {name}")),
+            {EXIT, _, reason: ExitReason} => {
+                log.push(format!("stop {name}"));
+                return cx.exit(reason).await;
+            }
+        });
     }
 }
 
@@ -125,6 +97,14 @@ pub fn spawn_worker(
 pub fn worker_with(name: &str, log: &Log, on_shutdown: OnShutdown) -> ChildSpec {
     let (id, log) = (name.to_owned(), log.clone());
     ChildSpec::worker(name, move |cx| spawn_worker(cx, id.clone(), &log, on_shutdown))
+}
+
+/// A `simple_one_for_one` template of scripted workers, each logging `start ARGS`.
+pub fn template(log: &Log) -> ChildSpec {
+    let log = log.clone();
+    ChildSpec::worker_with_args("template", move |cx, args| {
+        spawn_worker(cx, args.to_string(), &log, OnShutdown::Die)
+    })
 }
 
 /// `{exit, Reason}` for a scripted worker.
@@ -153,14 +133,9 @@ pub async fn restarted(cx: &mut Cx, sup: Pid, id: &str, old: Pid) -> Pid {
 
 /// The reason in the `'DOWN'` of `monitor`, waiting at most [`PATIENCE`].
 pub async fn down(cx: &mut Cx, monitor: Ref) -> ExitReason {
-    cx.receive_timeout(PATIENCE, |_, m| match m.as_tuple()? {
-        [tag, r, _, _, reason] if tag.as_atom()?.name() == "DOWN" && r.as_ref()? == monitor => {
-            Some(ExitReason::from_term(reason.to_owned_term()))
-        }
-        _ => None,
-    })
-    .await
-    .expect("no 'DOWN' in time")
+    receive!(cx, {
+        {DOWN, ^monitor, process, _, reason: ExitReason} => reason,
+    } after PATIENCE => panic!("no 'DOWN' in time"))
 }
 
 /// Monitors `pid` and returns the reason it exits with.
@@ -171,14 +146,7 @@ pub async fn exit_reason_of(cx: &mut Cx, pid: Pid) -> ExitReason {
 
 /// The next `{'EXIT', From, Reason}` from `from`, waiting at most [`PATIENCE`].
 pub async fn exit_message_from(cx: &mut Cx, from: Pid) -> ExitReason {
-    cx.receive_timeout(PATIENCE, |_, m| match m.as_tuple()? {
-        [tag, p, reason] if tag.as_atom()?.name() == "EXIT" && p.as_pid()? == from => {
-            Some(ExitReason::from_term(reason.to_owned_term()))
-        }
-        _ => None,
-    })
-    .await
-    .expect("no 'EXIT' in time")
+    receive!(cx, { {EXIT, ^from, reason: ExitReason} => reason } after PATIENCE => panic!("no 'EXIT' in time"))
 }
 
 /// Every message in the mailbox now, oldest first, as owned terms (taken out).
@@ -188,9 +156,4 @@ pub async fn drain(cx: &mut Cx) -> Vec<OwnedTerm> {
         all.push(m);
     }
     all
-}
-
-/// `{shutdown, Term}`.
-pub fn shutdown_with(term: OwnedTerm) -> ExitReason {
-    ExitReason::Other(OwnedTerm::tuple(vec![OwnedTerm::atom("shutdown"), term]))
 }

@@ -48,10 +48,11 @@ use std::time::{Duration, Instant};
 
 use crate::binary;
 use crate::block::Block;
+use crate::evacuate::{evacuate_root, scan_region, Region, Route, Tracer};
 use crate::event::{GcEvent, GcKind, GcReason};
 use crate::heap::{release_handles, Heap};
 use crate::layout::*;
-use crate::object::{for_each_field, handle_binary, object_size};
+use crate::object::{for_each_field, handle_binary};
 use crate::sizes::{next_heap_size, next_vheap_size, step_above, H_MIN_SIZE};
 use crate::unwind::AbortOnUnwind;
 
@@ -106,114 +107,90 @@ impl std::fmt::Display for HeapError {
 
 impl std::error::Error for HeapError {}
 
-/// Where a from-space object goes.
+/// Region of the young to-space.
+const YOUNG: usize = 0;
+/// Region of the old generation, where a minor collection promotes mature objects.
+const OLD: usize = 1;
+
+/// A minor collection as a [`Tracer`]: old objects stay, mature young objects go to the old
+/// generation (region [`OLD`]), every other young object to to-space (region [`YOUNG`]).
 #[derive(Copy, Clone)]
-enum Mode {
-    /// Minor: objects in `[old_start, old_end)` stay; young objects below `mature_end` go to
-    /// the old generation, all others to to-space.
-    Minor { young_start: usize, mature_end: usize, old_start: usize, old_end: usize },
-    /// Major: everything goes to to-space.
-    Major,
+struct MinorTracer {
+    young: Region,
+    old: Region,
+    /// The old generation before this collection: `[old_start, old_start + old_bytes)`.
+    old_start: usize,
+    old_bytes: usize,
+    /// The mature part of the young block: `[young_start, young_start + mature_bytes)`.
+    young_start: usize,
+    mature_bytes: usize,
 }
 
-/// A bump region being filled during the copy.
-struct Space {
-    base: *mut u64,
-    top: usize,
-    capacity: usize,
-}
+impl Tracer for MinorTracer {
+    const PARALLEL: bool = false;
 
-impl Space {
-    #[inline]
-    fn take(&mut self, words: usize) -> *mut u64 {
-        assert!(self.top + words <= self.capacity, "to-space overflow: the size estimate is wrong");
-        // SAFETY: within capacity (asserted).
-        let p = unsafe { self.base.add(self.top) };
-        self.top += words;
-        p
-    }
-}
-
-struct Evacuator {
-    mode: Mode,
-    young: Space,
-    old: Space,
-    words_copied: u64,
-    words_promoted: u64,
-}
-
-impl Evacuator {
-    /// Step 3/4: the to-space word for the from-space word `word`.
-    ///
-    /// # Safety
-    /// `word` is an immediate, a pointer into the old generation (minor), or a pointer to a
-    /// from-space object that is either well-formed or forwarded.
-    #[inline]
-    unsafe fn evacuate(&mut self, word: u64) -> u64 {
-        if !is_pointer(word) {
-            return word;
-        }
-        let addr = pointer_address(word);
-        let promote = match self.mode {
-            Mode::Minor { old_start, old_end, .. } if (old_start..old_end).contains(&addr) => return word,
-            Mode::Minor { young_start, mature_end, .. } => (young_start..mature_end).contains(&addr),
-            Mode::Major => false,
-        };
-        let src = address_ptr(addr);
-        // SAFETY: `src` is a from-space object (caller): readable, and writable for the
-        // forwarding mark; to-space has room for it (step 2 sizes it for all of from-space).
-        unsafe {
-            let first = *src;
-            let tag = word & PRIMARY_MASK;
-            if tag == TAG_LIST {
-                if first == MOVED_CONS {
-                    return *src.add(1);
-                }
-            } else if first & PRIMARY_MASK == TAG_BOXED {
-                return first;
-            }
-            let size = object_size(src);
-            let dst = if promote { self.old.take(size) } else { self.young.take(size) };
-            // Objects are a few words: a word loop beats a call to memmove.
-            for i in 0..size {
-                *dst.add(i) = *src.add(i);
-            }
-            self.words_copied += size as u64;
-            if promote {
-                self.words_promoted += size as u64;
-            }
-            let moved = tagged(dst, tag);
-            if tag == TAG_LIST {
-                *src = MOVED_CONS;
-                *src.add(1) = moved;
-            } else {
-                *src = moved;
-            }
-            moved
+    #[inline(always)]
+    fn route(&self, address: usize) -> Route {
+        if address.wrapping_sub(self.old_start) < self.old_bytes {
+            Route::Stay
+        } else if address.wrapping_sub(self.young_start) < self.mature_bytes {
+            Route::To(OLD)
+        } else {
+            Route::To(YOUNG)
         }
     }
 
-    /// Step 4: scans both spaces from the given starts until no unscanned object is left.
-    fn scan(&mut self, mut young_scan: usize, mut old_scan: usize) {
-        loop {
-            if young_scan < self.young.top {
-                // SAFETY: `young_scan` is the start of an object copied into to-space
-                // (objects are gap-free); its fields hold from-space or old words.
-                unsafe {
-                    let obj = self.young.base.add(young_scan);
-                    young_scan += for_each_field(obj, |f| *f = self.evacuate(*f));
-                }
-            } else if old_scan < self.old.top {
-                // SAFETY: as above, for an object promoted into the old generation.
-                unsafe {
-                    let obj = self.old.base.add(old_scan);
-                    old_scan += for_each_field(obj, |f| *f = self.evacuate(*f));
-                }
-            } else {
-                break;
-            }
+    #[inline(always)]
+    fn region(&mut self, index: usize) -> &mut Region {
+        if index == OLD {
+            &mut self.old
+        } else {
+            &mut self.young
         }
     }
+
+    fn refill(&mut self, _: usize, _: usize) -> *mut u64 {
+        to_space_overflow()
+    }
+
+    /// Nothing to count: the regions' tops say what was copied (no copy is ever given back).
+    #[inline(always)]
+    fn copied(&mut self, _: usize, _: usize) {}
+}
+
+/// A major collection as a [`Tracer`]: everything reachable goes to to-space.
+#[derive(Copy, Clone)]
+struct MajorTracer {
+    to: Region,
+}
+
+impl Tracer for MajorTracer {
+    const PARALLEL: bool = false;
+
+    #[inline(always)]
+    fn route(&self, _: usize) -> Route {
+        Route::To(YOUNG)
+    }
+
+    #[inline(always)]
+    fn region(&mut self, _: usize) -> &mut Region {
+        &mut self.to
+    }
+
+    fn refill(&mut self, _: usize, _: usize) -> *mut u64 {
+        to_space_overflow()
+    }
+
+    /// Nothing to count: to-space's top says what was copied.
+    #[inline(always)]
+    fn copied(&mut self, _: usize, _: usize) {}
+}
+
+/// Step 3 sized to-space for all of from-space: running out of it is a bug in that sizing
+/// (the collection's abort-on-unwind guard ends the program).
+#[cold]
+fn to_space_overflow() -> ! {
+    panic!("to-space overflow: the size estimate is wrong")
 }
 
 impl Heap {
@@ -372,39 +349,40 @@ impl Heap {
         // Step 3.
         let to_words = self.to_space_words(young_data);
         let to = Block::new(to_words);
-        let (young_start, mature_end) = match &self.young {
-            Some(b) => (b.addr(), b.addr() + self.high_water * 8),
+        let (young_start, mature_bytes) = match &self.young {
+            Some(b) => (b.addr(), self.high_water * 8),
             None => (0, 0),
         };
-        let (old_base, old_words) = match &self.old {
-            Some(b) => (b.start(), b.words()),
-            None => (std::ptr::null_mut(), 0),
-        };
+        let (old_base, old_words) = self.old.as_ref().map(|o| (o.start(), o.words())).expect("created above");
         let old_before = self.old_top;
-        let mut ev = Evacuator {
-            mode: Mode::Minor {
-                young_start,
-                mature_end,
-                old_start: old_base as usize,
-                old_end: old_base as usize + old_before * 8,
-            },
-            young: Space { base: to.start(), top: 0, capacity: to_words },
-            old: Space { base: old_base, top: old_before, capacity: old_words },
-            words_copied: 0,
-            words_promoted: 0,
+        let mut tracer = MinorTracer {
+            young: Region::new(to.start(), to_words),
+            old: Region::after(old_base, old_before, old_words),
+            old_start: old_base as usize,
+            old_bytes: old_before * 8,
+            young_start,
+            mature_bytes,
         };
         // Step 4.
         // SAFETY: root slots and queued messages hold terms of this heap (root Invariant 1).
-        self.for_each_root_mut(|slot| *slot = unsafe { ev.evacuate(*slot) });
-        // Step 5.
-        ev.scan(0, old_before);
+        self.for_each_root_mut(|slot| unsafe { evacuate_root(&mut tracer, slot) });
+        // Step 5: until neither to-space nor the promoted data has anything left to scan (on
+        // a copy of the tracer nothing else can see, so that it stays in registers).
+        let mut scanning = tracer;
+        // SAFETY: both regions hold copies this tracer made above their scan pointers.
+        while unsafe { scan_region(&mut scanning, YOUNG) | scan_region(&mut scanning, OLD) } {}
+        let tracer = scanning;
+        let young_top = tracer.young.top as usize;
+        let old_top = tracer.old.top as usize;
+        let words_promoted = ((old_top - old_base as usize) / 8 - old_before) as u64;
+        let words_copied = ((young_top - to.addr()) / 8) as u64 + words_promoted;
 
         // Step 6.
         let vheap_before = self.vheap_young;
         let mut freed = 0;
         let mut young_handles = Vec::with_capacity(self.mso_young.len());
         let mut vheap_young = 0;
-        let old_range = old_base as usize..old_base as usize + ev.old.top * 8;
+        let old_range = old_base as usize..old_top;
         for addr in std::mem::take(&mut self.mso_young) {
             // SAFETY: each entry is a handle in from-space, forwarded or dead; from-space is
             // not released yet (step 7 comes after).
@@ -431,10 +409,10 @@ impl Heap {
         self.vheap_young = vheap_young;
 
         // Step 7.
+        self.young_top = (young_top - to.addr()) / 8;
+        self.high_water = self.young_top;
+        self.old_top = (old_top - self.old.as_ref().map_or(0, Block::addr)) / 8;
         self.young = Some(to);
-        self.young_top = ev.young.top;
-        self.high_water = ev.young.top;
-        self.old_top = ev.old.top;
         self.release_fragment_list();
         self.open_chunk = None;
         self.fragment_words = 0;
@@ -462,12 +440,7 @@ impl Heap {
             }
         }
         self.young_size = self.young_words();
-        let swept = Swept {
-            words_copied: ev.words_copied,
-            words_promoted: ev.words_promoted,
-            binaries_freed: freed,
-            vheap_before,
-        };
+        let swept = Swept { words_copied, words_promoted, binaries_freed: freed, vheap_before };
         (GcKind::Minor, swept, resized)
     }
 
@@ -480,18 +453,16 @@ impl Heap {
         let to_words = self.major_to_space_words(in_use);
         self.heap_grow = false;
         let to = Block::new(to_words);
-        let mut ev = Evacuator {
-            mode: Mode::Major,
-            young: Space { base: to.start(), top: 0, capacity: to_words },
-            old: Space { base: std::ptr::null_mut(), top: 0, capacity: 0 },
-            words_copied: 0,
-            words_promoted: 0,
-        };
+        let mut tracer = MajorTracer { to: Region::new(to.start(), to_words) };
         // Step 4.
         // SAFETY: root slots and queued messages hold terms of this heap (root Invariant 1).
-        self.for_each_root_mut(|slot| *slot = unsafe { ev.evacuate(*slot) });
-        // Step 5.
-        ev.scan(0, 0);
+        self.for_each_root_mut(|slot| unsafe { evacuate_root(&mut tracer, slot) });
+        // Step 5, on a copy of the tracer that nothing else can see, so that its regions
+        // and counters stay in registers through the scan loop.
+        let mut scanning = tracer;
+        // SAFETY: to-space holds copies this tracer made above its scan pointer.
+        unsafe { scan_region(&mut scanning, YOUNG) };
+        let tracer = scanning;
 
         // Step 6: every handle, young or old, is forwarded into to-space or dead.
         let vheap_before = self.vheap_young;
@@ -518,9 +489,9 @@ impl Heap {
         self.vheap_old = 0;
 
         // Step 7.
+        self.young_top = (tracer.to.top as usize - to.addr()) / 8;
+        self.high_water = self.young_top;
         self.young = Some(to);
-        self.young_top = ev.young.top;
-        self.high_water = ev.young.top;
         self.old = None;
         self.old_top = 0;
         self.release_fragment_list();
@@ -545,8 +516,12 @@ impl Heap {
             }
         }
         self.young_size = self.young_words();
-        let swept =
-            Swept { words_copied: ev.words_copied, words_promoted: 0, binaries_freed: freed, vheap_before };
+        let swept = Swept {
+            words_copied: self.young_top as u64,
+            words_promoted: 0,
+            binaries_freed: freed,
+            vheap_before,
+        };
         (GcKind::Major, swept, resized)
     }
 

@@ -56,6 +56,7 @@ mod binary;
 mod block;
 mod collect;
 mod copy;
+mod evacuate;
 mod event;
 mod fmt;
 mod fragment;

@@ -1,27 +1,24 @@
-//! The parallel stop-the-world collector of the shared heap.
+//! The parallel stop-the-world collector of the shared heap, on the evacuation core
+//! (`evacuate`) every collector shares.
 //!
 //! Every stopped worker runs [`Collection::work`]: it claims batches of root sources
-//! (process states, in-flight tables) and evacuates their words, then drains its grey deque
-//! and steals from the others until every worker is idle. Copying is speculative: a worker
-//! copies an object into its PLAB (a private piece of an old chunk) and installs the
-//! forwarding pointer with one compare-and-swap; a loser gives its copy back to its PLAB.
-//! With one worker there is no race, and a plain store installs it.
-//!
-//! Grey objects go on a worker-local stack, which costs no synchronization; a worker moves
-//! the older half of that stack to its public deque, where others can steal it, when its
-//! deque is empty and some worker is idle (checked every [`SHARE_EVERY`] objects).
-//!
-//! Forwarding, one word each so a CAS installs it: a copied boxed object's header becomes a
-//! boxed pointer to the copy; a copied cons cell's car becomes the copy's raw address
-//! (primary tag `00`, which no car holds).
+//! (process states, in-flight tables) and evacuates their words, then scans the copies until
+//! every worker is idle. Each worker copies into its own PLAB (a private piece of an old
+//! chunk) and scans it Cheney-style, from its scan pointer to its top; a PLAB that fills up
+//! is retired and its unscanned words become a *grey range* that this worker scans later,
+//! or another steals. A worker offers half of its grey ranges on its work-stealing deque when
+//! some worker is idle (and retires a PLAB early to have one to offer), checked every
+//! [`SHARE_EVERY`] scanned words. Forwarding marks go in with one compare-and-swap; a loser
+//! gives its copy back. With one worker there is no race, and a plain store installs them.
 //!
 //! # Invariants
-//! 1. Only the first word of a from-space object is ever written during a collection, and
-//!    only by a successful CAS (or by the only worker); every other access to it is a read.
-//! 2. A grey object is a copy whose fields still hold from-space words; exactly one worker
-//!    (the one that popped or stole it) rewrites them.
-//! 3. When every worker is idle, every deque and local stack is empty: a worker only pushes
-//!    while not idle, and goes idle only with both empty.
+//! 1. The evacuation core's Invariant 1: only the first word of a from-space object is ever
+//!    written during a collection, only to install its forwarding mark.
+//! 2. A grey range holds whole copies, not yet scanned, and is scanned by exactly one worker
+//!    (the one that retired it, or the one that stole it); it is offered to others only once
+//!    its copies are written.
+//! 3. When every worker is idle, every deque, grey stack and PLAB is scanned out: a worker
+//!    only pushes while not idle, and goes idle only with nothing left.
 //! 4. Minor collections treat old words as already evacuated (old never points young,
 //!    module Invariant 2).
 
@@ -34,17 +31,23 @@ use crossbeam_deque::{Steal, Stealer, Worker};
 use super::mutator::Source;
 use super::space::OLD_CHUNK_WORDS;
 use super::Inner;
+use crate::evacuate::{evacuate_root, scan_range, scan_region_for, Region, Route, Tracer};
 use crate::event::{GcEvent, GcKind, GcReason};
 use crate::heap::{release_handles, Area};
 use crate::layout::*;
-use crate::object::{object_size, refc_binary_of};
 
 /// Words a worker takes from the old generation at a time.
 const PLAB_WORDS: usize = 4096;
 /// Root sources a worker claims at a time.
 const ROOT_BATCH: usize = 32;
-/// Grey objects a worker scans between two looks at whether others starve.
-const SHARE_EVERY: u32 = 64;
+/// Words a worker scans between two looks at whether others starve.
+const SHARE_EVERY: usize = 4096;
+/// A PLAB with at least this many unscanned words is worth retiring early to feed a
+/// starving worker.
+const SPLIT_AT: usize = 256;
+
+/// A grey range: `[start, end)` addresses of copies not yet scanned.
+type Grey = (usize, usize);
 
 pub(crate) struct Collection {
     kind: GcKind,
@@ -58,14 +61,12 @@ pub(crate) struct Collection {
     from_old: Mutex<Option<(Vec<Area>, Vec<usize>)>>,
     sources: Vec<Source>,
     cursor: AtomicUsize,
-    deques: Vec<Mutex<Option<Worker<usize>>>>,
-    stealers: Vec<Stealer<usize>>,
+    deques: Vec<Mutex<Option<Worker<Grey>>>>,
+    stealers: Vec<Stealer<Grey>>,
     idle: AtomicUsize,
     copied: AtomicU64,
     /// Words copied by the busiest worker.
     max_worker: AtomicU64,
-    /// Handles of the copies (the new old MSO entries).
-    handles: Mutex<Vec<usize>>,
 }
 
 impl Collection {
@@ -115,7 +116,7 @@ impl Collection {
             }
         }
         drop(old);
-        let deques: Vec<Worker<usize>> = (0..workers).map(|_| Worker::new_lifo()).collect();
+        let deques: Vec<Worker<Grey>> = (0..workers).map(|_| Worker::new_lifo()).collect();
         let stealers = deques.iter().map(Worker::stealer).collect();
         Some(Collection {
             kind,
@@ -132,7 +133,6 @@ impl Collection {
             idle: AtomicUsize::new(0),
             copied: AtomicU64::new(0),
             max_worker: AtomicU64::new(0),
-            handles: Mutex::new(Vec::new()),
         })
     }
 
@@ -140,23 +140,28 @@ impl Collection {
         self.deques.len()
     }
 
-    /// One worker's share: roots, then grey objects until all workers are idle.
+    /// One worker's share: roots, then copies to scan until all workers are idle.
     pub(crate) fn work(&self, inner: &Inner, worker: usize) {
+        if self.workers() == 1 {
+            self.work_as::<false>(inner, worker);
+        } else {
+            self.work_as::<true>(inner, worker);
+        }
+    }
+
+    fn work_as<const PARALLEL: bool>(&self, inner: &Inner, worker: usize) {
         let deque = self.deques[worker]
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
             .expect("one worker per deque");
-        let mut evac = Evacuator {
+        let mut copier = Copier::<PARALLEL> {
             collection: self,
             inner,
             deque,
-            local: Vec::new(),
-            until_share: SHARE_EVERY,
-            single: self.workers() == 1,
-            plab: (0, 0),
+            plab: Region::empty(),
+            grey: Vec::new(),
             copied: 0,
-            handles: Vec::new(),
         };
         loop {
             let first = self.cursor.fetch_add(ROOT_BATCH, Ordering::Relaxed);
@@ -165,15 +170,15 @@ impl Collection {
             }
             for source in &self.sources[first..(first + ROOT_BATCH).min(self.sources.len())] {
                 // SAFETY: root words are terms of this heap; every worker is stopped.
-                source.for_each_root_mut(|w| *w = unsafe { evac.evacuate(*w) });
-                evac.drain();
+                source.for_each_root_mut(|w| unsafe { evacuate_root(&mut copier, w) });
+                copier.drain();
             }
         }
         loop {
-            evac.drain();
-            if let Some(obj) = self.steal(worker) {
-                // SAFETY: a stolen grey object (Invariant 2).
-                unsafe { evac.scan(obj) };
+            copier.drain();
+            if let Some((start, end)) = self.steal(worker) {
+                // SAFETY: a stolen grey range (Invariant 2).
+                unsafe { scan_range(&mut copier, address_ptr(start), address_ptr(end)) };
                 continue;
             }
             if self.wait_for_work() {
@@ -181,10 +186,10 @@ impl Collection {
             }
             break;
         }
-        evac.finish();
+        copier.finish();
     }
 
-    fn steal(&self, me: usize) -> Option<usize> {
+    fn steal(&self, me: usize) -> Option<Grey> {
         let n = self.stealers.len();
         for k in 1..n {
             let victim = &self.stealers[(me + k) % n];
@@ -224,8 +229,6 @@ impl Collection {
     /// from-space, resets the nursery and sizes the next major collection.
     pub(crate) fn finish(&self, inner: &Inner) -> GcEvent {
         let copied = self.copied.load(Ordering::Relaxed);
-        let mut new_handles =
-            std::mem::take(&mut *self.handles.lock().unwrap_or_else(PoisonError::into_inner));
         let from_old = self.from_old.lock().unwrap_or_else(PoisonError::into_inner).take();
 
         let mut young = inner.spaces.lock_young();
@@ -239,13 +242,21 @@ impl Collection {
             Some((chunks, mso)) => (chunks, mso),
             None => (Vec::new(), Vec::new()),
         };
-        // A handle whose object was not forwarded died with it: drop its reference.
-        let dead = young_mso.iter().chain(&old_mso).copied().filter(|&addr| {
+        // A handle whose object was forwarded lives on at the copy (in the old generation);
+        // any other one died with its object: drop its reference.
+        let mut new_handles = Vec::new();
+        let mut dead = Vec::new();
+        for addr in young_mso.iter().chain(&old_mso).copied() {
             // SAFETY: a listed handle's header is readable (heap Invariant 3); it is either
-            // intact or a forwarding pointer installed by this collection.
-            unsafe { *address_ptr(addr) & PRIMARY_MASK != TAG_BOXED }
-        });
-        let binaries_freed = release_handles(dead);
+            // intact or a forwarding mark installed by this collection.
+            let first = unsafe { *address_ptr(addr) };
+            if first & PRIMARY_MASK == TAG_BOXED {
+                new_handles.push(pointer_address(first));
+            } else {
+                dead.push(addr);
+            }
+        }
+        let binaries_freed = release_handles(dead.into_iter());
 
         let mut old = inner.spaces.lock_old();
         old.mso.append(&mut new_handles);
@@ -293,197 +304,110 @@ impl Collection {
     }
 }
 
-/// One worker's copying state.
-struct Evacuator<'c> {
+/// One worker's copying state: the collection as a [`Tracer`] that copies into this
+/// worker's PLAB (region 0) and keeps the unscanned words of retired PLABs as grey ranges.
+struct Copier<'c, const PARALLEL: bool> {
     collection: &'c Collection,
     inner: &'c Inner,
-    deque: Worker<usize>,
-    /// Grey objects not yet offered to other workers.
-    local: Vec<usize>,
-    /// Objects to scan before the next look at starving workers.
-    until_share: u32,
-    /// The only worker: forwarding needs no CAS.
-    single: bool,
-    /// The PLAB: `[top, end)` addresses in an old chunk.
-    plab: (usize, usize),
+    deque: Worker<Grey>,
+    /// The PLAB copies land in, scanned from `scan` up.
+    plab: Region,
+    /// Grey ranges not yet offered to other workers.
+    grey: Vec<Grey>,
     copied: u64,
-    handles: Vec<usize>,
 }
 
-impl Evacuator<'_> {
-    /// The to-space word for `word`: copies its object on first sight.
-    ///
-    /// # Safety
-    /// `word` is an immediate or points at an object of this heap, intact or forwarded.
-    #[inline]
-    unsafe fn evacuate(&mut self, word: u64) -> u64 {
-        if !is_pointer(word) {
-            return word;
-        }
-        let addr = pointer_address(word);
-        if self.collection.kind == GcKind::Minor && self.collection.in_old(addr) {
-            return word;
-        }
-        let tag = word & PRIMARY_MASK;
-        let src = address_ptr(addr);
-        // SAFETY: `src` is a from-space object; its first word is only accessed atomically
-        // during the collection (Invariant 1).
-        let first_cell = unsafe { std::sync::atomic::AtomicU64::from_ptr(src) };
-        let first = first_cell.load(Ordering::Acquire);
-        if let Some(moved) = forwarded(tag, first) {
-            return moved;
-        }
-        let size = if tag == TAG_LIST {
-            2
+impl<const PARALLEL: bool> Tracer for Copier<'_, PARALLEL> {
+    const PARALLEL: bool = PARALLEL;
+
+    #[inline(always)]
+    fn route(&self, address: usize) -> Route {
+        if self.collection.kind == GcKind::Minor && self.collection.in_old(address) {
+            Route::Stay
         } else {
-            // SAFETY: an intact boxed object: `first` is its header.
-            unsafe { object_size(&first) }
-        };
-        let dst = self.alloc(size);
-        // SAFETY: `dst` holds `size` words of this worker's PLAB; the source's words other
-        // than the first are never written during the collection (Invariant 1).
-        unsafe {
-            *dst = first;
-            if size == 2 {
-                // A cons cell, the commonest object: no call for one word.
-                *dst.add(1) = *src.add(1);
-            } else {
-                std::ptr::copy_nonoverlapping(src.add(1), dst.add(1), size - 1);
-            }
-        }
-        let forward = if tag == TAG_LIST { tagged(dst, TAG_HEADER) } else { tagged(dst, TAG_BOXED) };
-        if self.single {
-            first_cell.store(forward, Ordering::Relaxed);
-            self.copied += size as u64;
-            // SAFETY: `dst` is the intact copy just made.
-            unsafe { self.note_copy(dst, tag) };
-            return tagged(dst, tag);
-        }
-        match first_cell.compare_exchange(first, forward, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => {
-                self.copied += size as u64;
-                let new = tagged(dst, tag);
-                // SAFETY: `dst` is the intact copy just made.
-                unsafe { self.note_copy(dst, tag) };
-                new
-            }
-            Err(winner) => {
-                self.give_back(dst, size);
-                forwarded(tag, winner).expect("a lost race leaves a forwarding word")
-            }
+            Route::To(0)
         }
     }
 
-    /// Queues a copy with term fields for scanning, and lists a copied binary handle.
-    ///
-    /// # Safety
-    /// `dst` is a copy made by this worker.
-    unsafe fn note_copy(&mut self, dst: *mut u64, tag: u64) {
-        if tag == TAG_LIST {
-            self.local.push(dst as usize);
-            return;
-        }
-        // SAFETY: the copy's header is intact.
-        let header = unsafe { *dst };
-        // SAFETY: as above.
-        if unsafe { refc_binary_of(dst) }.is_some() {
-            self.handles.push(dst as usize);
-        } else if term_fields(header).next().is_some() {
-            self.local.push(dst as usize);
-        }
+    #[inline(always)]
+    fn region(&mut self, _: usize) -> &mut Region {
+        &mut self.plab
     }
 
-    /// Rewrites the fields of a grey object.
-    ///
-    /// # Safety
-    /// `obj` is a grey object this worker owns (Invariant 2).
-    #[inline]
-    unsafe fn scan(&mut self, obj: usize) {
-        // SAFETY: a copy in to-space, readable and writable, owned by this worker; its
-        // fields are from-space words or old words.
-        unsafe {
-            crate::object::for_each_field(address_ptr(obj), |f| *f = self.evacuate(*f));
-        }
-    }
-
-    fn drain(&mut self) {
-        loop {
-            let Some(obj) = self.local.pop().or_else(|| self.deque.pop()) else { return };
-            self.until_share -= 1;
-            if self.until_share == 0 {
-                self.until_share = SHARE_EVERY;
-                self.share_if_others_starve();
-            }
-            // SAFETY: taken from this worker's stack or deque (Invariant 2).
-            unsafe { self.scan(obj) };
-        }
-    }
-
-    /// Offers the older half of the local stack to the other workers when they have
-    /// nothing to steal.
-    fn share_if_others_starve(&mut self) {
-        if self.single || self.local.len() < 2 || !self.deque.is_empty() {
-            return;
-        }
-        if self.collection.idle.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        let half = self.local.len() / 2;
-        for obj in self.local.drain(..half) {
-            self.deque.push(obj);
-        }
-    }
-
-    fn alloc(&mut self, size: usize) -> *mut u64 {
-        let (top, end) = self.plab;
-        if top + size * 8 <= end {
-            self.plab.0 += size * 8;
-            return address_ptr(top);
-        }
+    /// Retires the PLAB (its unscanned words become a grey range, its free tail a filler)
+    /// and copies into a new one; an object of more than a quarter PLAB gets a space of its
+    /// own, scanned as a grey range of its own.
+    fn refill(&mut self, _: usize, words: usize) -> *mut u64 {
         let mut old = self.inner.spaces.lock_old();
-        if size > PLAB_WORDS / 4 {
-            return old.alloc(size, size).0;
+        if words > PLAB_WORDS / 4 {
+            let p = old.alloc(words, words).0;
+            // Invariant 2: kept on this worker's own stack until the copy is written.
+            self.grey.push((p as usize, p as usize + words * 8));
+            return p;
         }
         self.retire_plab();
-        let (p, given) = old.alloc(size, PLAB_WORDS.min(OLD_CHUNK_WORDS));
-        self.plab = (p as usize + size * 8, p as usize + given * 8);
+        let (p, given) = old.alloc(words, PLAB_WORDS.min(OLD_CHUNK_WORDS));
+        self.plab = Region::new(p, given);
+        self.plab.top = p.wrapping_add(words);
         p
     }
 
-    /// Returns a losing copy: the last PLAB allocation is undone; a large object's own
-    /// space is covered with a filler.
-    fn give_back(&mut self, dst: *mut u64, size: usize) {
-        if self.plab.0 == dst as usize + size * 8 {
-            self.plab.0 = dst as usize;
-        } else {
-            // SAFETY: the copy's words are ours and dead.
-            unsafe { write_filler(dst, size) };
+    #[inline(always)]
+    fn copied(&mut self, _: usize, words: usize) {
+        self.copied += words as u64;
+    }
+}
+
+impl<const PARALLEL: bool> Copier<'_, PARALLEL> {
+    /// Scans until this worker has nothing left: its PLAB, then its grey ranges, then its
+    /// deque; offering work to starving workers every [`SHARE_EVERY`] words.
+    fn drain(&mut self) {
+        loop {
+            // SAFETY: the PLAB's `[scan, top)` holds this worker's unscanned copies.
+            if unsafe { scan_region_for(self, 0, SHARE_EVERY) } {
+                self.share_if_others_starve();
+                continue;
+            }
+            let Some((start, end)) = self.grey.pop().or_else(|| self.deque.pop()) else { return };
+            // SAFETY: a grey range of this worker (Invariant 2).
+            unsafe { scan_range(self, address_ptr(start), address_ptr(end)) };
+            self.share_if_others_starve();
         }
     }
 
+    /// Offers half of the grey ranges, or the PLAB's unscanned words, to workers that have
+    /// nothing to steal.
+    fn share_if_others_starve(&mut self) {
+        if !PARALLEL || !self.deque.is_empty() || self.collection.idle.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        if self.grey.is_empty() && self.plab.unscanned() >= SPLIT_AT {
+            self.retire_plab();
+        }
+        let half = self.grey.len().div_ceil(2);
+        for range in self.grey.drain(..half) {
+            self.deque.push(range);
+        }
+    }
+
+    /// Hands the PLAB's unscanned words to the grey stack and covers its free tail, so the
+    /// chunk stays walkable; the next copy takes a new PLAB.
     fn retire_plab(&mut self) {
-        let (top, end) = self.plab;
+        let Region { scan, top, end } = self.plab;
+        if top > scan {
+            self.grey.push((scan as usize, top as usize));
+        }
         if end > top {
             // SAFETY: `[top, end)` is the unused part of this worker's PLAB.
-            unsafe { write_filler(address_ptr(top), (end - top) / 8) };
+            unsafe { write_filler(top, (end as usize - top as usize) / 8) };
         }
-        self.plab = (0, 0);
+        self.plab = Region::empty();
     }
 
     fn finish(mut self) {
         self.retire_plab();
+        debug_assert!(self.grey.is_empty(), "a worker finished with grey ranges");
         self.collection.copied.fetch_add(self.copied, Ordering::Relaxed);
         self.collection.max_worker.fetch_max(self.copied, Ordering::Relaxed);
-        self.collection.handles.lock().unwrap_or_else(PoisonError::into_inner).append(&mut self.handles);
-    }
-}
-
-/// The new location recorded in a from-space object's first word, if it was copied.
-#[inline]
-fn forwarded(tag: u64, first: u64) -> Option<u64> {
-    if tag == TAG_LIST {
-        (first & PRIMARY_MASK == TAG_HEADER).then_some(first | TAG_LIST)
-    } else {
-        (first & PRIMARY_MASK == TAG_BOXED).then_some(first)
     }
 }

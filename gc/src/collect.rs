@@ -340,10 +340,12 @@ impl Heap {
     /// resize moved.
     fn minor(&mut self) -> (GcKind, Swept, usize) {
         let young_data = self.young_top + self.fragment_words;
+        let current = self.young_words();
         if self.old.is_none() {
-            // erl_gc.c sizes a new old generation one step above the young data: a larger
-            // old heap "seems to reduce the number of fullsweeps".
-            self.old = Some(Block::new(step_above(young_data)));
+            // erl_gc.c sizes a new old generation one step above the young heap ("seems to
+            // reduce the number of fullsweeps"); its young usage at a collection is the heap
+            // it filled, so the heap's size here, not a burst of fragments (see step 8).
+            self.old = Some(Block::new(step_above(current.max(self.high_water))));
             self.old_top = 0;
         }
         // Step 3.
@@ -419,16 +421,26 @@ impl Heap {
         self.minor_count += 1;
         self.minor_since_major += 1;
 
-        // Step 8 (erl_gc.c `minor_collection`): shrink a young heap above 3000 words that is
-        // less than a quarter full (and large next to the old generation) to three times its
-        // live data, not below an eighth of the old generation nor the minimum heap size.
-        // erl_gc.c grows here only for the allocation that triggered the collection, which
-        // heaplab has already satisfied (allocation never waits for a collection).
+        // Step 8. A BEAM process collects the moment its young heap is full; a heaplab
+        // process only at its next await point, so the allocations of one brand may have
+        // overflowed into fragments and to-space had to be sized for them. That burst is the
+        // allocation erl_gc.c calls the collection's `need`: once satisfied it does not make
+        // the heap bigger. Survivors that fit the heap's own size (at most 3/4 full, or it
+        // would grow next time anyway) go back into a block of that size, a resize that
+        // `gc_cost` charges as erl_gc.c charges `shrink_new_heap`.
         let size = to_words;
         let live = self.young_top;
         let old_words = self.old.as_ref().map_or(0, Block::words);
         let mut resized = 0;
-        if size > 3000 && 4 * live < size && (size > 8000 || size > old_words) {
+        if size > current && 4 * live <= 3 * current {
+            self.move_young(current);
+            resized = live;
+        } else if size > 3000 && 4 * live < size && (size > 8000 || size > old_words) {
+            // erl_gc.c `minor_collection`: shrink a young heap above 3000 words that is less
+            // than a quarter full (and large next to the old generation) to three times its
+            // live data, not below an eighth of the old generation nor the minimum heap size.
+            // It grows here only for the allocation that triggered the collection, which
+            // heaplab has already satisfied (allocation never waits for a collection).
             let mut wanted = 3 * live;
             if wanted * 9 < old_words {
                 wanted = wanted.max(old_words / 8);

@@ -342,10 +342,10 @@ impl Heap {
         let young_data = self.young_top + self.fragment_words;
         let current = self.young_words();
         if self.old.is_none() {
-            // erl_gc.c sizes a new old generation one step above the young heap ("seems to
-            // reduce the number of fullsweeps"); its young usage at a collection is the heap
-            // it filled, so the heap's size here, not a burst of fragments (see step 8).
-            self.old = Some(Block::new(step_above(current.max(self.high_water))));
+            // erl_gc.c sizes a new old generation one step above the young data ("seems to
+            // reduce the number of fullsweeps"): room for this collection's survivors, which
+            // the next minor collection promotes.
+            self.old = Some(Block::new(step_above(young_data)));
             self.old_top = 0;
         }
         // Step 3.

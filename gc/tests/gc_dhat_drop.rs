@@ -1,5 +1,7 @@
 //! Under dhat's counting allocator: dropping a heap gives back every byte it allocated, and
-//! every block (mapped blocks are invisible to dhat, so `block_stats` counts those).
+//! every block (mapped blocks are invisible to dhat, so `block_stats` counts those). Small
+//! blocks come from the global allocator here (`HEAPLAB_BLOCKS=system`), so that dhat sees
+//! each of them too; carriers are invisible to it.
 //!
 //! dhat's profiler is per process, so this binary holds one test only.
 
@@ -56,6 +58,8 @@ fn workload(outside: &Binary) {
 
 #[test]
 fn dropping_a_heap_returns_every_byte() {
+    // Before the first block: the source of small blocks is chosen once.
+    std::env::set_var("HEAPLAB_BLOCKS", "system");
     let _profiler = dhat::Profiler::builder().testing().build();
     let outside = Binary::from_bytes(&[9; 4096]);
     // Warm up what is allocated once per program: the atom table, the size table, the block

@@ -10,6 +10,7 @@ use common::{check, collect, int_list, root_owned, serial};
 use heaplab_gc::{
     block_stats, live_binaries, live_binary_bytes, release_pooled_blocks, trim_block_caches, Binary, Collect,
     Fragment, Heap, HeapOptions, OwnedTerm, CACHE_BYTES, HOT_CACHE_BYTES, MMAP_THRESHOLD_WORDS,
+    SYSTEM_POOL_BYTES,
 };
 
 #[test]
@@ -72,30 +73,72 @@ fn large_heaps_are_mapped_and_unmapped() {
     assert_eq!((after.in_use_bytes, after.mapped_bytes), (before.in_use_bytes, before.mapped_bytes));
 }
 
+/// Whether small blocks come from the global allocator in this run (`HEAPLAB_BLOCKS=system`,
+/// as under valgrind) rather than from carriers.
+fn system_blocks() -> bool {
+    std::env::var("HEAPLAB_BLOCKS").as_deref() == Ok("system")
+}
+
+/// Resident memory of this process, in bytes (`VmRSS`).
+fn resident_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<usize>().unwrap() * 1024
+}
+
+/// A freed small block goes to the free list of its size and is handed out again before any
+/// new memory is carved; trimming gives the free blocks' memory back.
 #[test]
-fn released_pool_blocks_leave_the_pool_empty() {
+fn freed_small_blocks_are_reused_and_trimmed() {
     let _serial = serial();
-    for _ in 0..10 {
-        let mut heap = Heap::default();
-        root_owned(&mut heap, &int_list(10, 0));
-    }
-    assert!(block_stats().pooled_bytes > 0, "small heap blocks are pooled");
-    release_pooled_blocks();
-    assert_eq!(block_stats().pooled_bytes, 0);
-    // A pooled block is handed out again before the allocator is asked.
-    let heap = {
-        let mut heap = Heap::default();
-        root_owned(&mut heap, &int_list(1, 0));
-        heap
-    };
-    drop(heap);
-    let pooled = block_stats().pooled_bytes;
-    assert_eq!(pooled, 233 * 8);
+    let heaps: Vec<Heap> = (0..10)
+        .map(|_| {
+            let mut heap = Heap::default();
+            root_owned(&mut heap, &int_list(10, 0));
+            heap
+        })
+        .collect();
+    let first = block_stats().pooled_bytes;
+    drop(heaps);
+    assert_eq!(block_stats().pooled_bytes, first + 10 * 233 * 8, "small heap blocks are kept");
+    // A kept block is handed out again: the free bytes drop by one block, no carrier grows.
+    let before = block_stats();
     let mut heap = Heap::default();
     heap.enter(|h| {
         h.int(i64::MAX);
     });
-    assert_eq!(block_stats().pooled_bytes, 0);
+    let after = block_stats();
+    assert_eq!(before.pooled_bytes - after.pooled_bytes, 233 * 8);
+    assert_eq!(after.carrier_bytes, before.carrier_bytes);
+    drop(heap);
+
+    // 40 MB of free 140 KB blocks: trimming gives their pages back.
+    let heaps: Vec<Heap> = (0..300)
+        .map(|_| {
+            let opts = HeapOptions { min_heap_size: 17_000, ..Default::default() };
+            let mut heap = Heap::new(opts).unwrap();
+            // Touch every page of the young block.
+            heap.enter(|h| {
+                h.list((0..8_800).map(|i| h.int(i)));
+            });
+            heap
+        })
+        .collect();
+    drop(heaps);
+    let resident = resident_bytes();
+    let pooled = block_stats().pooled_bytes;
+    // Under the global allocator, a class keeps at most SYSTEM_POOL_BYTES of free blocks.
+    let kept = if system_blocks() { SYSTEM_POOL_BYTES / (17_731 * 8) } else { 300 };
+    assert!(pooled >= kept * 17_731 * 8, "{:?}", block_stats());
+    trim_block_caches();
+    let trimmed = resident_bytes();
+    if system_blocks() {
+        // What the allocator does with the blocks is its own business.
+        assert_eq!(block_stats().pooled_bytes, 0, "free blocks go back to the allocator");
+    } else {
+        assert!(resident - trimmed >= 30 << 20, "trimming gave back {} MB", (resident - trimmed) >> 20);
+        assert_eq!(block_stats().pooled_bytes, pooled, "free blocks stay listed, without pages");
+    }
 }
 
 #[test]

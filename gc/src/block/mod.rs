@@ -1,0 +1,214 @@
+//! Raw memory blocks for heaps and fragments, and the caches that recycle them.
+//!
+//! Every heap block has a size from the heap growth table. Blocks below
+//! [`MMAP_THRESHOLD_WORDS`] are *small*: carved from carriers and recycled through free lists
+//! per size (`pool`), as ERTS's allocators carve blocks from carriers. Larger blocks are
+//! anonymous memory maps of their own, kept for reuse when freed (`segments`), as ERTS's
+//! `mseg_alloc` keeps freed segments. Blocks of other sizes (a message copy's exact size)
+//! come from the global allocator. [`trim_block_caches`] gives the memory of every free block
+//! back to the operating system, for a program that has gone idle after a burst.
+//!
+//! A block that cannot be allocated ends the program with a message naming its size, as
+//! `handle_alloc_error` does and as the BEAM does (`erts_alloc_enomem`: "Cannot allocate N
+//! bytes of memory (of type "heap")"); [`Block::new`] never panics, so a collection never
+//! unwinds half-way (see `unwind`).
+//!
+//! # Invariants
+//! 1. A [`Block`] owns `words` words of 8-byte-aligned memory exclusively until dropped.
+//! 2. A freed small block goes to its size's free list, a freed map to the segment cache (or
+//!    back to the OS); either then owns it alone.
+
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+mod pool;
+mod segments;
+
+use std::alloc::{self, Layout};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use memmap2::MmapMut;
+
+pub use pool::{CARRIER_BYTES, SYSTEM_POOL_BYTES};
+pub use segments::{CACHE_BYTES, HOT_CACHE_BYTES};
+
+/// Blocks at least this large (256 KiB) are memory maps of their own. Below it carriers
+/// are cheaper; above it returning a heap's pages to the OS at exit matters more.
+pub const MMAP_THRESHOLD_WORDS: usize = 32 * 1024;
+
+static IN_USE_BYTES: AtomicUsize = AtomicUsize::new(0);
+static MAPPED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Memory held in heap blocks across the whole program.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct BlockStats {
+    /// Bytes of blocks currently owned by heaps and fragments.
+    pub in_use_bytes: usize,
+    /// Bytes of free small blocks kept on their free lists.
+    pub pooled_bytes: usize,
+    /// Of `in_use_bytes`, the bytes in memory maps of their own.
+    pub mapped_bytes: usize,
+    /// Bytes of free maps kept in the segment cache.
+    pub cached_map_bytes: usize,
+    /// Bytes of carriers mapped for small blocks (never unmapped; their free blocks' pages
+    /// are given back by [`trim_block_caches`]).
+    pub carrier_bytes: usize,
+}
+
+/// Current block counters.
+pub fn block_stats() -> BlockStats {
+    BlockStats {
+        in_use_bytes: IN_USE_BYTES.load(Ordering::Relaxed),
+        pooled_bytes: pool::POOLED_BYTES.load(Ordering::Relaxed),
+        mapped_bytes: MAPPED_BYTES.load(Ordering::Relaxed),
+        cached_map_bytes: segments::CACHED_BYTES.load(Ordering::Relaxed),
+        carrier_bytes: pool::CARRIER_MAPPED_BYTES.load(Ordering::Relaxed),
+    }
+}
+
+/// Gives the memory of every free block back to the operating system: cached maps are
+/// unmapped, the pages of free small blocks dropped (the blocks stay on their free lists
+/// and get fresh zero pages when reused); under `HEAPLAB_BLOCKS=system` free small blocks
+/// go back to the global allocator. For a program that has gone idle after a burst of
+/// processes, and for memory measurements.
+pub fn trim_block_caches() {
+    segments::release();
+    pool::trim();
+}
+
+/// The old name of [`trim_block_caches`], kept for the memory tests that call it.
+pub fn release_pooled_blocks() {
+    trim_block_caches();
+}
+
+fn malloc_layout(words: usize) -> Layout {
+    Layout::from_size_align(words.max(1) * 8, 8).expect("block size overflows")
+}
+
+/// Ends the program: a heap block of `words` words could not be allocated. Nothing has been
+/// torn yet when this runs (allocation comes before a collection writes anything), but the
+/// process that needed the memory cannot go on, and neither could the BEAM.
+#[cold]
+pub(crate) fn allocation_failed(words: usize, cause: &str) -> ! {
+    eprintln!(
+        "heaplab-gc: cannot allocate a heap block of {} bytes ({words} words): {cause}; aborting",
+        words.saturating_mul(8)
+    );
+    std::process::abort()
+}
+
+enum Backing {
+    /// A small block of this pool class.
+    Pool(usize),
+    /// An allocation of the global allocator.
+    Malloc,
+    /// `None` only while the block is being dropped.
+    Map(Option<MmapMut>),
+}
+
+/// A block of `words` words.
+pub(crate) struct Block {
+    ptr: NonNull<u64>,
+    words: usize,
+    backing: Backing,
+}
+
+// SAFETY: a block is plain memory owned exclusively by its holder (Invariant 1); moving the
+// owner between threads moves the ownership.
+unsafe impl Send for Block {}
+
+impl Block {
+    /// A block of at least one word. Ends the program if the memory cannot be had (see the
+    /// module docs); never panics.
+    pub(crate) fn new(words: usize) -> Block {
+        let words = words.max(1);
+        #[cfg(feature = "fault-injection")]
+        match fault::due() {
+            Some(fault::Failure::Abort) => allocation_failed(words, "injected failure"),
+            Some(fault::Failure::Panic) => panic!("injected panic allocating a heap block of {words} words"),
+            None => {}
+        }
+        let Some(bytes) = words.checked_mul(8).filter(|&b| b <= isize::MAX as usize) else {
+            allocation_failed(words, "size overflows the address space");
+        };
+        IN_USE_BYTES.fetch_add(bytes, Ordering::Relaxed);
+        // Miri cannot run `mmap`: every block comes from the allocator there.
+        if words >= MMAP_THRESHOLD_WORDS && cfg!(not(miri)) {
+            let mut map = match segments::take_cached_map(bytes) {
+                Some(map) => map,
+                None => MmapMut::map_anon(bytes).unwrap_or_else(|e| allocation_failed(words, &e.to_string())),
+            };
+            MAPPED_BYTES.fetch_add(bytes, Ordering::Relaxed);
+            let ptr = NonNull::new(map.as_mut_ptr() as *mut u64).expect("a map is never at address 0");
+            return Block { ptr, words, backing: Backing::Map(Some(map)) };
+        }
+        if let Some(class) = pool::class_of(words) {
+            return Block { ptr: pool::take(class), words, backing: Backing::Pool(class) };
+        }
+        let layout = malloc_layout(words);
+        // SAFETY: the layout is non-zero-sized.
+        let raw = unsafe { alloc::alloc(layout) } as *mut u64;
+        let Some(ptr) = NonNull::new(raw) else { allocation_failed(words, "the allocator returned null") };
+        Block { ptr, words, backing: Backing::Malloc }
+    }
+
+    /// First word.
+    #[inline]
+    pub(crate) fn start(&self) -> *mut u64 {
+        self.ptr.as_ptr()
+    }
+
+    /// Capacity in words.
+    #[inline]
+    pub(crate) fn words(&self) -> usize {
+        self.words
+    }
+
+    /// Address of the first word.
+    #[inline]
+    pub(crate) fn addr(&self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        IN_USE_BYTES.fetch_sub(self.words * 8, Ordering::Relaxed);
+        match self.backing {
+            Backing::Map(ref mut map) => {
+                MAPPED_BYTES.fetch_sub(self.words * 8, Ordering::Relaxed);
+                if let Some(map) = map.take() {
+                    segments::cache_map(map);
+                }
+            }
+            Backing::Pool(class) => pool::give(class, self.ptr),
+            Backing::Malloc => {
+                // SAFETY: this block owns the allocation (Invariant 1), made with this layout.
+                unsafe { alloc::dealloc(self.ptr.as_ptr() as *mut u8, malloc_layout(self.words)) };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_blocks_are_recycled_and_large_ones_mapped() {
+        let b = Block::new(233);
+        let addr = b.addr();
+        drop(b);
+        let c = Block::new(233);
+        // The pool is global, so another test may have taken the block; only check alignment.
+        assert_eq!(c.addr() % 8, 0);
+        let _ = addr;
+        let big = Block::new(MMAP_THRESHOLD_WORDS * 2);
+        // Under Miri, which cannot map memory, every block comes from the allocator.
+        if cfg!(not(miri)) {
+            assert!(block_stats().mapped_bytes >= MMAP_THRESHOLD_WORDS * 16);
+        }
+        // SAFETY: the block owns its words.
+        unsafe { big.start().add(big.words() - 1).write(42) };
+    }
+}

@@ -79,7 +79,7 @@ fn size_with(word: u64, shared: bool, stack: &mut Vec<u64>) -> usize {
     words
 }
 
-struct Copier {
+struct TermCopier {
     base: *mut u64,
     top: usize,
     capacity: usize,
@@ -88,7 +88,7 @@ struct Copier {
     copies: Option<AddressMap<u64>>,
 }
 
-impl Copier {
+impl TermCopier {
     /// Copies the object `word` points at (not its children) to the end of the block.
     ///
     /// # Safety
@@ -135,7 +135,7 @@ pub(crate) fn to_fragment(term: Term<'_>, shared: bool) -> Fragment {
     }
     let size = size_of(word, shared);
     let block = Block::new(size);
-    let mut copier = Copier {
+    let mut copier = TermCopier {
         base: block.start(),
         top: 0,
         capacity: size,

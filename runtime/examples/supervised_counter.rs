@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use heaplab_runtime::gen_server::{self, CallResult, Caller, CastResult, GenServer};
 use heaplab_runtime::heaplab_gc::{Atom, Mu, Pid, Root, Term};
-use heaplab_runtime::supervisor::{self, ChildSpec, Flags, Init, Strategy, Supervisor};
+use heaplab_runtime::supervisor::{self, ChildSpec, Flags, Strategy, Supervisor, SupervisorInit};
 use heaplab_runtime::{match_term, receive, Cx, ExitReason, Runtime};
 
 /// `{add, N}` adds and replies with the total, `total` replies with it; the cast `crash`
@@ -69,10 +69,10 @@ async fn echo(mut cx: Cx) {
 struct App;
 
 impl Supervisor for App {
-    async fn init(&mut self, _cx: &mut Cx) -> Init {
+    async fn init(&mut self, _cx: &mut Cx) -> SupervisorInit {
         let counter = ChildSpec::gen_server_named("counter", Atom::new("counter"), || Counter { total: 0 });
         let echo = ChildSpec::worker("echo", |cx| cx.spawn_link(echo));
-        Init::Ok(Flags::new(Strategy::OneForOne).intensity(3), vec![counter, echo])
+        SupervisorInit::Ok(Flags::new(Strategy::OneForOne).intensity(3), vec![counter, echo])
     }
 }
 

@@ -76,9 +76,9 @@ mod tests {
     use super::*;
 
     #[derive(Default)]
-    struct Collect(Mutex<Vec<Slice>>);
+    struct Slices(Mutex<Vec<Slice>>);
 
-    impl SliceSink for Collect {
+    impl SliceSink for Slices {
         fn record(&self, slice: &Slice) {
             self.0.lock().unwrap().push(*slice);
         }
@@ -86,7 +86,7 @@ mod tests {
 
     #[test]
     fn every_process_slice_reaches_the_sink() {
-        let sink = Arc::new(Collect::default());
+        let sink = Arc::new(Slices::default());
         let rt = crate::Runtime::builder().schedulers(2).slice_sink(sink.clone()).build().unwrap();
         let pid = rt
             .block_on(|mut cx| async move {
@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn the_scoped_default_applies_to_builders_and_is_restored() {
-        let sink: Arc<dyn SliceSink> = Arc::new(Collect::default());
+        let sink: Arc<dyn SliceSink> = Arc::new(Slices::default());
         assert!(crate::Runtime::builder().config().slice_sink.is_none());
         with_default_slice_sink(sink, || {
             assert!(crate::Runtime::builder().config().slice_sink.is_some());

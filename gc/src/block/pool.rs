@@ -51,19 +51,19 @@ unsafe impl Send for Free {}
 
 /// Where small blocks come from.
 #[derive(Copy, Clone, PartialEq, Eq)]
-enum Source {
+enum BlockSource {
     Carriers,
     System,
 }
 
-fn source() -> Source {
-    static SOURCE: OnceLock<Source> = OnceLock::new();
+fn source() -> BlockSource {
+    static SOURCE: OnceLock<BlockSource> = OnceLock::new();
     *SOURCE.get_or_init(|| {
         let asked = std::env::var("HEAPLAB_BLOCKS").ok();
         if cfg!(miri) || asked.as_deref() == Some("system") {
-            Source::System
+            BlockSource::System
         } else {
-            Source::Carriers
+            BlockSource::Carriers
         }
     })
 }
@@ -100,8 +100,8 @@ pub(super) fn take(class: usize) -> NonNull<u64> {
         return block.0;
     }
     match source() {
-        Source::Carriers => carve(class.words),
-        Source::System => {
+        BlockSource::Carriers => carve(class.words),
+        BlockSource::System => {
             let layout = layout(class.words);
             // SAFETY: the layout is non-zero-sized.
             let raw = unsafe { alloc::alloc(layout) } as *mut u64;
@@ -114,7 +114,7 @@ pub(super) fn take(class: usize) -> NonNull<u64> {
 pub(super) fn give(class: usize, block: NonNull<u64>) {
     let class = &classes()[class];
     let bytes = class.words * 8;
-    if source() == Source::System && class.free.len() * bytes >= SYSTEM_POOL_BYTES {
+    if source() == BlockSource::System && class.free.len() * bytes >= SYSTEM_POOL_BYTES {
         // SAFETY: the block was allocated with this layout by `take` and is given up here.
         unsafe { alloc::dealloc(block.as_ptr() as *mut u8, layout(class.words)) };
         return;
@@ -130,11 +130,11 @@ pub(super) fn trim() {
         let mut kept = Vec::new();
         while let Some(block) = class.free.pop() {
             match source() {
-                Source::Carriers => {
+                BlockSource::Carriers => {
                     release_pages(block.0.as_ptr() as *mut u8, class.words * 8);
                     kept.push(block);
                 }
-                Source::System => {
+                BlockSource::System => {
                     POOLED_BYTES.fetch_sub(class.words * 8, Ordering::Relaxed);
                     // SAFETY: a free block of this class, allocated by `take`, given up here.
                     unsafe { alloc::dealloc(block.0.as_ptr() as *mut u8, layout(class.words)) };

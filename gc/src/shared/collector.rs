@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use crossbeam_deque::{Steal, Stealer, Worker};
 
-use super::mutator::Source;
+use super::mutator::RootSource;
 use super::space::OLD_CHUNK_WORDS;
 use super::Inner;
 use crate::evacuate::{evacuate_root, scan_range, scan_region_for, Region, Route, Tracer};
@@ -59,7 +59,7 @@ pub(crate) struct Collection {
     old_ranges: Vec<(usize, usize)>,
     /// The old generation being evacuated by a major collection, freed at the end.
     from_old: Mutex<Option<(Vec<Area>, Vec<usize>)>>,
-    sources: Vec<Source>,
+    sources: Vec<RootSource>,
     cursor: AtomicUsize,
     deques: Vec<Mutex<Option<Worker<Grey>>>>,
     stealers: Vec<Stealer<Grey>>,
@@ -126,7 +126,7 @@ impl Collection {
             words_before,
             old_ranges,
             from_old: Mutex::new(from_old),
-            sources: inner.registry.sources(),
+            sources: inner.mutators.sources(),
             cursor: AtomicUsize::new(0),
             deques: deques.into_iter().map(|d| Mutex::new(Some(d))).collect(),
             stealers,
@@ -155,7 +155,7 @@ impl Collection {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
             .expect("one worker per deque");
-        let mut copier = Copier::<PARALLEL> {
+        let mut copier = CopyWorker::<PARALLEL> {
             collection: self,
             inner,
             deque,
@@ -306,7 +306,7 @@ impl Collection {
 
 /// One worker's copying state: the collection as a [`Tracer`] that copies into this
 /// worker's PLAB (region 0) and keeps the unscanned words of retired PLABs as grey ranges.
-struct Copier<'c, const PARALLEL: bool> {
+struct CopyWorker<'c, const PARALLEL: bool> {
     collection: &'c Collection,
     inner: &'c Inner,
     deque: Worker<Grey>,
@@ -317,7 +317,7 @@ struct Copier<'c, const PARALLEL: bool> {
     copied: u64,
 }
 
-impl<const PARALLEL: bool> Tracer for Copier<'_, PARALLEL> {
+impl<const PARALLEL: bool> Tracer for CopyWorker<'_, PARALLEL> {
     const PARALLEL: bool = PARALLEL;
 
     #[inline(always)]
@@ -358,7 +358,7 @@ impl<const PARALLEL: bool> Tracer for Copier<'_, PARALLEL> {
     }
 }
 
-impl<const PARALLEL: bool> Copier<'_, PARALLEL> {
+impl<const PARALLEL: bool> CopyWorker<'_, PARALLEL> {
     /// Scans until this worker has nothing left: its PLAB, then its grey ranges, then its
     /// deque; offering work to starving workers every [`SHARE_EVERY`] words.
     fn drain(&mut self) {

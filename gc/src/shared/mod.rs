@@ -205,7 +205,7 @@ pub(crate) struct Inner {
     pub(crate) opts: SharedOptions,
     pub(crate) workers: usize,
     pub(crate) spaces: Spaces,
-    pub(crate) registry: mutator::Registry,
+    pub(crate) mutators: mutator::Mutators,
     pub(crate) safepoint: safepoint::Safepoint,
     /// Every worker must stop at its next safepoint: a collection or a verification waits.
     pub(crate) requested: AtomicBool,
@@ -265,7 +265,7 @@ impl SharedHeap {
                 id,
                 workers,
                 spaces,
-                registry: mutator::Registry::default(),
+                mutators: mutator::Mutators::default(),
                 safepoint: safepoint::Safepoint::default(),
                 requested: AtomicBool::new(false),
                 collect_requested: AtomicBool::new(false),
@@ -375,8 +375,8 @@ impl SharedHeap {
     pub fn stats(&self) -> SharedStats {
         let inner = &self.inner;
         let mut stats = inner.spaces.stats();
-        stats.mutators = inner.registry.len();
-        stats.in_flight = inner.registry.in_flight();
+        stats.mutators = inner.mutators.len();
+        stats.in_flight = inner.mutators.in_flight();
         stats.minor_collections = inner.minor_count.load(Ordering::Relaxed);
         stats.major_collections = inner.major_count.load(Ordering::Relaxed);
         stats
@@ -425,7 +425,7 @@ impl Inner {
 
     /// The verifier over the whole heap; only at a stop (safepoint Invariant 2).
     pub(crate) fn verify_now(&self) -> Result<(), VerifyError> {
-        let roots = self.registry.root_words();
+        let roots = self.mutators.root_words();
         self.spaces.verify(roots.into_iter())
     }
 

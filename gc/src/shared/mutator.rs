@@ -1,8 +1,8 @@
 //! Processes of a shared heap: each [`Mutator`] holds one process's roots and message queue;
-//! the [`Registry`] lists them all, with the in-flight messages, as the collector's roots.
+//! the [`Mutators`] lists them all, with the in-flight messages, as the collector's roots.
 //!
 //! # Invariants
-//! 1. Every live `Mutator`'s state is in the registry until the mutator drops; the collector
+//! 1. Every live `Mutator`'s state is in the mutators until the mutator drops; the collector
 //!    locks each state while it rewrites its roots, so a state is only changed under its lock.
 //! 2. A sent, undelivered message's word is in an in-flight root table until it is delivered
 //!    (moved into the receiver's queue by a worker holding its TLAB, so never while a
@@ -26,12 +26,12 @@ use crate::root::RootTable;
 use crate::term::Term;
 
 /// One process's roots and delivered messages.
-pub(crate) struct State {
+pub(crate) struct ProcessRoots {
     pub(crate) roots: RootTable,
     pub(crate) messages: VecDeque<u64>,
 }
 
-impl State {
+impl ProcessRoots {
     /// Calls `f` on every root word (root slots, then messages).
     pub(crate) fn for_each_root_mut(&mut self, mut f: impl FnMut(&mut u64)) {
         self.roots.drain_released();
@@ -44,7 +44,7 @@ impl State {
     }
 }
 
-pub(crate) type StateCell = Arc<Mutex<State>>;
+pub(crate) type StateCell = Arc<Mutex<ProcessRoots>>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -52,7 +52,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Every mutator and in-flight message of a heap.
 #[derive(Default)]
-pub(crate) struct Registry {
+pub(crate) struct Mutators {
     states: Mutex<Slots>,
     /// In-flight messages, one table per worker (by TLAB index) so sends rarely contend.
     in_flight: Mutex<Vec<Arc<Mutex<RootTable>>>>,
@@ -65,7 +65,7 @@ struct Slots {
     free: Vec<usize>,
 }
 
-impl Registry {
+impl Mutators {
     fn add(&self, cell: StateCell) -> usize {
         let mut slots = lock(&self.states);
         match slots.free.pop() {
@@ -105,10 +105,10 @@ impl Registry {
     }
 
     /// Every root source, for a collection: each state and each in-flight table.
-    pub(crate) fn sources(&self) -> Vec<Source> {
-        let mut out: Vec<Source> =
-            lock(&self.states).cells.iter().flatten().cloned().map(Source::State).collect();
-        out.extend(lock(&self.in_flight).iter().cloned().map(Source::InFlight));
+    pub(crate) fn sources(&self) -> Vec<RootSource> {
+        let mut out: Vec<RootSource> =
+            lock(&self.states).cells.iter().flatten().cloned().map(RootSource::ProcessRoots).collect();
+        out.extend(lock(&self.in_flight).iter().cloned().map(RootSource::InFlight));
         out
     }
 
@@ -123,17 +123,17 @@ impl Registry {
 }
 
 /// Where a collection finds roots.
-pub(crate) enum Source {
-    State(StateCell),
+pub(crate) enum RootSource {
+    ProcessRoots(StateCell),
     InFlight(Arc<Mutex<RootTable>>),
 }
 
-impl Source {
+impl RootSource {
     /// Calls `f` on every root word of this source, under its lock (Invariant 1).
     pub(crate) fn for_each_root_mut(&self, mut f: impl FnMut(&mut u64)) {
         match self {
-            Source::State(cell) => lock(cell).for_each_root_mut(f),
-            Source::InFlight(table) => {
+            RootSource::ProcessRoots(cell) => lock(cell).for_each_root_mut(f),
+            RootSource::InFlight(table) => {
                 let mut table = lock(table);
                 table.drain_released();
                 for slot in table.live_slots_mut() {
@@ -194,9 +194,11 @@ impl Drop for SharedMessage {
 
 impl Mutator {
     pub(crate) fn register(inner: Arc<Inner>) -> Mutator {
-        let state =
-            Arc::new(Mutex::new(State { roots: RootTable::new(next_heap_id()), messages: VecDeque::new() }));
-        let key = inner.registry.add(Arc::clone(&state));
+        let state = Arc::new(Mutex::new(ProcessRoots {
+            roots: RootTable::new(next_heap_id()),
+            messages: VecDeque::new(),
+        }));
+        let key = inner.mutators.add(Arc::clone(&state));
         Mutator { inner, state, key }
     }
 
@@ -227,7 +229,7 @@ impl Mutator {
         let shard = match &tlab.shard {
             Some(shard) => Arc::clone(shard),
             None => {
-                let shard = self.inner.registry.shard(tlab.index);
+                let shard = self.inner.mutators.shard(tlab.index);
                 tlab.shard = Some(Arc::clone(&shard));
                 shard
             }
@@ -282,19 +284,19 @@ impl Drop for Mutator {
     /// Unregisters the process: its roots and messages are gone, and what only they reached
     /// is garbage for the next collection (nothing is freed now).
     fn drop(&mut self) {
-        self.inner.registry.remove(self.key);
+        self.inner.mutators.remove(self.key);
     }
 }
 
 /// A mutator bound to a worker's TLAB for one brand: the [`Space`] behind a shared-heap `Mu`.
 pub(crate) struct Bound {
-    state: NonNull<State>,
+    state: NonNull<ProcessRoots>,
     tlab: NonNull<Tlab>,
     inner: *const Inner,
 }
 
 impl Bound {
-    fn state(&mut self) -> &mut State {
+    fn state(&mut self) -> &mut ProcessRoots {
         // SAFETY: the state is locked by `enter` for the brand (Invariant 3), and `&mut self`
         // makes this the only reference made through the bound.
         unsafe { self.state.as_mut() }

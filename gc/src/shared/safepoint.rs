@@ -30,12 +30,12 @@ use crate::unwind::AbortOnUnwind;
 
 #[derive(Default)]
 pub(crate) struct Safepoint {
-    state: Mutex<State>,
+    state: Mutex<StopState>,
     changed: Condvar,
 }
 
 #[derive(Default)]
-struct State {
+struct StopState {
     participants: usize,
     /// TLAB indices, so each registered worker has its own in-flight shard.
     next_index: usize,
@@ -49,11 +49,11 @@ struct State {
 }
 
 impl Safepoint {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, StopState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn wait<'a>(&self, guard: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    fn wait<'a>(&self, guard: MutexGuard<'a, StopState>) -> MutexGuard<'a, StopState> {
         self.changed.wait(guard).unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -150,7 +150,7 @@ pub(crate) fn stop(inner: &Arc<Inner>, tlab: &mut Tlab) -> Option<GcEvent> {
 }
 
 /// Ends the current stop (Invariant 3): counters reset, epoch advanced.
-fn end_stop(st: &mut State) {
+fn end_stop(st: &mut StopState) {
     st.arrived = 0;
     st.joined = 0;
     st.done = 0;

@@ -23,7 +23,7 @@ pub struct Tlab {
     pub(crate) inner: Arc<Inner>,
     /// Which in-flight shard this worker's sends use.
     pub(crate) index: usize,
-    /// That shard, once this worker has sent a message (saves the registry's lock per send).
+    /// That shard, once this worker has sent a message (saves the mutators's lock per send).
     pub(crate) shard: Option<Arc<std::sync::Mutex<crate::root::RootTable>>>,
     top: *mut u64,
     end: *mut u64,

@@ -140,6 +140,6 @@ pub(crate) fn build(
 ) -> Box<dyn HeapStrategy> {
     match kind {
         HeapKind::PerProcess => Box::new(per_process::PerProcess),
-        HeapKind::Shared(opts) => Box::new(shared::Shared::new(opts.clone(), schedulers, sink)),
+        HeapKind::Shared(opts) => Box::new(shared::SharedStrategy::new(opts.clone(), schedulers, sink)),
     }
 }

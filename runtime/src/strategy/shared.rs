@@ -55,21 +55,25 @@ fn with_tlab<R>(heap: &SharedHeap, f: impl FnOnce(&mut Tlab) -> R) -> R {
     }
 }
 
-pub(crate) struct Shared {
+pub(crate) struct SharedStrategy {
     heap: SharedHeap,
 }
 
-impl Shared {
-    pub(crate) fn new(opts: SharedOptions, schedulers: usize, sink: Option<&Arc<dyn GcEventSink>>) -> Shared {
+impl SharedStrategy {
+    pub(crate) fn new(
+        opts: SharedOptions,
+        schedulers: usize,
+        sink: Option<&Arc<dyn GcEventSink>>,
+    ) -> SharedStrategy {
         let heap = SharedHeap::new(opts, schedulers).expect("validated shared-heap options");
         if let Some(sink) = sink {
             heap.set_event_sink(Arc::clone(sink));
         }
-        Shared { heap }
+        SharedStrategy { heap }
     }
 }
 
-impl HeapStrategy for Shared {
+impl HeapStrategy for SharedStrategy {
     fn validate(&self, options: &HeapOptions) -> Result<(), ConfigError> {
         options.validate()?;
         match options.max_heap_size {

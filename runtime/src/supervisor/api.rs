@@ -39,7 +39,7 @@ pub async fn start_link_named(
 /// Starts a supervisor linked to this process whose flags and children `callback` gives in
 /// its `init` (`supervisor:start_link/2`), and returns when all its children have started.
 /// The start fails, and the supervisor process has exited, when
-/// - `init` returns [`Init::Error`](super::Init::Error): `{bad_return, {Module, init,
+/// - `init` returns [`SupervisorInit::Error`](super::SupervisorInit::Error): `{bad_return, {Module, init,
 ///   Term}}`; or panics: `{panic, Message}`;
 /// - the flags are invalid: `{supervisor_data, Reason}` (see [`Flags::check`]);
 /// - a `simple_one_for_one` supervisor is not given exactly one spec:
@@ -47,7 +47,7 @@ pub async fn start_link_named(
 /// - a child fails to start: the children started so far are stopped (in reverse order)
 ///   and the start fails with `{shutdown, {failed_to_start_child, Id, Reason}}`.
 ///
-/// `init` returning [`Init::Ignore`](super::Init::Ignore) gives
+/// `init` returning [`SupervisorInit::Ignore`](super::SupervisorInit::Ignore) gives
 /// [`Started::Ignore`](crate::gen_server::Started::Ignore).
 pub async fn start_link_with<C: Supervisor>(cx: &mut Cx, callback: C) -> StartResult {
     gen_server::start_link(cx, SupervisorServer::new(callback)).await

@@ -25,7 +25,7 @@ use super::spec::{ChildSpec, Flags};
 /// What a supervisor callback's `init` returns (`{ok, {SupFlags, [ChildSpec]}}`, `ignore`,
 /// or anything else).
 #[derive(Debug)]
-pub enum Init {
+pub enum SupervisorInit {
     /// Start with these flags and these children, in this order.
     Ok(Flags, Vec<ChildSpec>),
     /// Do not start: the start returns `ignore`.
@@ -41,7 +41,7 @@ pub enum Init {
 /// [`start_link_with`](super::start_link_with).
 ///
 /// ```
-/// use heaplab_runtime::supervisor::{self, ChildSpec, Flags, Init, Strategy, Supervisor};
+/// use heaplab_runtime::supervisor::{self, ChildSpec, Flags, SupervisorInit, Strategy, Supervisor};
 /// use heaplab_runtime::{Cx, Runtime};
 ///
 /// /// Starts `workers` idle workers, or refuses to start with none.
@@ -50,16 +50,16 @@ pub enum Init {
 /// }
 ///
 /// impl Supervisor for Pool {
-///     async fn init(&mut self, _cx: &mut Cx) -> Init {
+///     async fn init(&mut self, _cx: &mut Cx) -> SupervisorInit {
 ///         if self.workers == 0 {
-///             return Init::Ignore;
+///             return SupervisorInit::Ignore;
 ///         }
 ///         let worker = |i: usize| {
 ///             ChildSpec::worker(&format!("worker_{i}"), |cx| {
 ///                 cx.spawn_link(|mut cx| async move { cx.receive(|_, _| Some(())).await })
 ///             })
 ///         };
-///         Init::Ok(Flags::new(Strategy::OneForOne), (0..self.workers).map(worker).collect())
+///         SupervisorInit::Ok(Flags::new(Strategy::OneForOne), (0..self.workers).map(worker).collect())
 ///     }
 /// }
 ///
@@ -77,7 +77,7 @@ pub enum Init {
 /// ```
 pub trait Supervisor: Send + 'static {
     /// Runs in the new supervisor before any child starts (Invariant 1).
-    fn init(&mut self, cx: &mut Cx) -> impl Future<Output = Init> + Send;
+    fn init(&mut self, cx: &mut Cx) -> impl Future<Output = SupervisorInit> + Send;
 }
 
 /// The atom that stands for a callback type in `{bad_return, {Module, init, Term}}`: the
@@ -92,9 +92,9 @@ pub(crate) fn module_name<C>() -> Atom {
 pub(crate) struct Given(pub(crate) Option<(Flags, Vec<ChildSpec>)>);
 
 impl Supervisor for Given {
-    async fn init(&mut self, _cx: &mut Cx) -> Init {
+    async fn init(&mut self, _cx: &mut Cx) -> SupervisorInit {
         match self.0.take() {
-            Some((flags, children)) => Init::Ok(flags, children),
+            Some((flags, children)) => SupervisorInit::Ok(flags, children),
             None => unreachable!("init runs once (Invariant 1)"),
         }
     }

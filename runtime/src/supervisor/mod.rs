@@ -60,7 +60,7 @@ pub use api::{
     start_link_named, start_link_named_with, start_link_with, terminate_child, which_children, ChildCounts,
     ChildInfo, ChildRef, SupervisorError,
 };
-pub use behaviour::{Init, Supervisor};
+pub use behaviour::{Supervisor, SupervisorInit};
 pub use children::ChildState;
 pub use spec::{
     start_fn, AutoShutdown, ChildSpec, ChildType, Flags, Restart, Shutdown, StartFn, StartFuture, Strategy,

@@ -51,7 +51,7 @@ use crate::gen_server::protocol::{read_exit, reason};
 use crate::gen_server::{self, CallResult, CastResult, CatchPanic, GenServer, StartResult, Started};
 
 use super::api::{ChildCounts, ChildInfo, ChildRef, SupervisorError};
-use super::behaviour::{self, Init, Supervisor};
+use super::behaviour::{self, Supervisor, SupervisorInit};
 use super::children::{ChildState, DynamicChildren, StaticChildren};
 use super::intensity::{Intensity, Verdict};
 use super::parcel;
@@ -510,9 +510,9 @@ impl<C: Supervisor> GenServer for SupervisorServer<C> {
     async fn init(&mut self, cx: &mut Cx) -> gen_server::Init {
         cx.trap_exit(true);
         let (flags, specs) = match self.callback.init(cx).await {
-            Init::Ok(flags, specs) => (flags, specs),
-            Init::Ignore => return gen_server::Init::Ignore,
-            Init::Error(returned) => {
+            SupervisorInit::Ok(flags, specs) => (flags, specs),
+            SupervisorInit::Ignore => return gen_server::Init::Ignore,
+            SupervisorInit::Error(returned) => {
                 let module = OwnedTerm::Atom(behaviour::module_name::<C>());
                 let bad = OwnedTerm::tuple(vec![module, OwnedTerm::atom("init"), returned]);
                 return gen_server::Init::Stop(tagged("bad_return", bad));

@@ -10,8 +10,8 @@ use crate::sup_support::{drain, runtime, worker, worker_with, Log, OnShutdown};
 use heaplab_runtime::gen_server::{StartResult, Started};
 use heaplab_runtime::heaplab_gc::{Atom, OwnedTerm};
 use heaplab_runtime::supervisor::{
-    self, start_fn, AutoShutdown, ChildCounts, ChildSpec, Flags, Init, Restart, Strategy, Supervisor,
-    SupervisorError,
+    self, start_fn, AutoShutdown, ChildCounts, ChildSpec, Flags, Restart, Strategy, Supervisor,
+    SupervisorError, SupervisorInit,
 };
 use heaplab_runtime::{receive, Cx, ExitReason};
 
@@ -31,12 +31,12 @@ enum Answer {
 }
 
 impl Supervisor for Callback {
-    async fn init(&mut self, cx: &mut Cx) -> Init {
+    async fn init(&mut self, cx: &mut Cx) -> SupervisorInit {
         self.log.push(format!("init trapping={}", cx.trap_exit(true)));
         match self.answer.clone() {
-            Answer::Start(flags, children) => Init::Ok(flags, children),
-            Answer::Ignore => Init::Ignore,
-            Answer::Error(term) => Init::Error(term),
+            Answer::Start(flags, children) => SupervisorInit::Ok(flags, children),
+            Answer::Ignore => SupervisorInit::Ignore,
+            Answer::Error(term) => SupervisorInit::Error(term),
             Answer::Panic => panic!("init crashed"),
         }
     }
@@ -265,9 +265,9 @@ fn a_callback_supervisor_can_be_a_child() {
     struct Inner(Log);
 
     impl Supervisor for Inner {
-        async fn init(&mut self, cx: &mut Cx) -> Init {
+        async fn init(&mut self, cx: &mut Cx) -> SupervisorInit {
             cx.register(Atom::new("sup_init_inner")).unwrap();
-            Init::Ok(Flags::default(), vec![worker("leaf", &self.0)])
+            SupervisorInit::Ok(Flags::default(), vec![worker("leaf", &self.0)])
         }
     }
 

@@ -114,6 +114,21 @@ pub(crate) unsafe fn refcount(bin: *const RefcHeader) -> usize {
     unsafe { (*bin).refc.load(Ordering::Relaxed) }
 }
 
+/// Drops the reference owned by each refc-binary handle at the given addresses; returns how
+/// many binaries that freed.
+pub(crate) fn release_handles(handles: impl Iterator<Item = usize>) -> u64 {
+    let mut freed = 0;
+    for addr in handles {
+        // SAFETY: each address is a live refc-binary handle owning one reference
+        // (heap Invariant 3); its second payload word is the binary pointer.
+        unsafe {
+            let bin = crate::object::handle_binary(crate::layout::address_ptr(addr));
+            freed += decrement(bin) as u64;
+        }
+    }
+    freed
+}
+
 /// An owned reference to an off-heap binary, usable outside any heap.
 ///
 /// Cloning takes a reference; dropping gives it back. Put it on a heap with

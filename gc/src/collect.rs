@@ -47,10 +47,11 @@
 use std::time::{Duration, Instant};
 
 use crate::binary;
+use crate::binary::release_handles;
 use crate::block::Block;
 use crate::evacuate::{evacuate_root, scan_region, Region, Route, Tracer};
 use crate::event::{GcEvent, GcKind, GcReason};
-use crate::heap::{release_handles, Heap};
+use crate::heap::Heap;
 use crate::layout::*;
 use crate::object::{for_each_field, handle_binary};
 use crate::sizes::{next_heap_size, next_vheap_size, step_above, H_MIN_SIZE};

@@ -15,10 +15,10 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::area::Area;
 use crate::binary;
 use crate::block::Block;
 use crate::fragment::Fragment;
-use crate::heap::Area;
 use crate::layout::*;
 use crate::object::{for_each_field, object_size, refc_binary_of};
 use crate::term::Term;

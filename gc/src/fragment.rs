@@ -12,7 +12,9 @@
 
 use std::fmt;
 
-use crate::heap::{release_handles, Area, Heap};
+use crate::area::Area;
+use crate::binary::release_handles;
+use crate::heap::Heap;
 use crate::mutator::Mu;
 use crate::options::HeapOptions;
 use crate::owned::OwnedTerm;

@@ -30,9 +30,10 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::area::{next_heap_id, Area, AreaKind};
+use crate::binary::release_handles;
 use crate::block::Block;
 use crate::event::GcEventSink;
 use crate::fragment::Fragment;
@@ -41,19 +42,6 @@ use crate::options::{ConfigError, HeapOptions};
 use crate::root::RootTable;
 use crate::sizes::next_heap_size;
 use crate::term::Pid;
-
-static NEXT_HEAP_ID: AtomicU64 = AtomicU64::new(1);
-
-/// A fresh id for a heap or a root table: roots check it.
-pub(crate) fn next_heap_id() -> u64 {
-    NEXT_HEAP_ID.fetch_add(1, Ordering::Relaxed)
-}
-
-/// A filled prefix of a block: `used` words of gap-free objects (Invariant 4).
-pub(crate) struct Area {
-    pub(crate) block: Block,
-    pub(crate) used: usize,
-}
 
 /// A process heap. `Send` (a process moves between schedulers), not `Sync`.
 ///
@@ -442,14 +430,6 @@ impl crate::mutator::Space for Heap {
     }
 }
 
-/// Which part of a heap an area is.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) enum AreaKind {
-    Young,
-    Old,
-    Fragment,
-}
-
 impl Drop for Heap {
     /// Frees the blocks and releases the binaries in the MSO lists, never visiting the live
     /// objects: O(blocks + binary handles), whatever the heap holds.
@@ -457,19 +437,4 @@ impl Drop for Heap {
         release_handles(self.mso_young.drain(..).chain(self.mso_old.drain(..)));
         // Blocks are returned to the pool or unmapped as the fields drop.
     }
-}
-
-/// Drops the reference owned by each refc-binary handle at the given addresses; returns how
-/// many binaries that freed.
-pub(crate) fn release_handles(handles: impl Iterator<Item = usize>) -> u64 {
-    let mut freed = 0;
-    for addr in handles {
-        // SAFETY: each address is a live refc-binary handle owning one reference
-        // (Invariant 3); its second payload word is the binary pointer.
-        unsafe {
-            let bin = crate::object::handle_binary(crate::layout::address_ptr(addr));
-            freed += crate::binary::decrement(bin) as u64;
-        }
-    }
-    freed
 }

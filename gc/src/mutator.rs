@@ -17,11 +17,12 @@ use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
+use crate::area::Area;
 use crate::atom::Atom;
 use crate::binary::{self, Binary};
 use crate::copy;
 use crate::fragment::Fragment;
-use crate::heap::{Area, Heap};
+use crate::heap::Heap;
 use crate::layout::*;
 use crate::root::{Root, RootTable};
 use crate::term::{Brand, Pid, Ref, Term};

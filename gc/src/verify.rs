@@ -14,8 +14,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::area::AreaKind;
 use crate::binary;
-use crate::heap::{AreaKind, Heap};
+use crate::heap::Heap;
 use crate::layout::*;
 
 /// What the verifier found wrong, with the address involved.

@@ -31,9 +31,10 @@ use crossbeam_deque::{Steal, Stealer, Worker};
 use super::mutator::RootSource;
 use super::space::OLD_CHUNK_WORDS;
 use super::Inner;
+use crate::area::Area;
+use crate::binary::release_handles;
 use crate::evacuate::{evacuate_root, scan_range, scan_region_for, Region, Route, Tracer};
 use crate::event::{GcEvent, GcKind, GcReason};
-use crate::heap::{release_handles, Area};
 use crate::layout::*;
 
 /// Words a worker takes from the old generation at a time.

@@ -258,7 +258,7 @@ impl SharedHeap {
     /// Invalid options.
     pub fn new(opts: SharedOptions, workers: usize) -> Result<SharedHeap, SharedConfigError> {
         opts.validate(workers)?;
-        let id = crate::heap::next_heap_id();
+        let id = crate::area::next_heap_id();
         let spaces = Spaces::new(&opts, workers);
         Ok(SharedHeap {
             inner: Arc::new(Inner {

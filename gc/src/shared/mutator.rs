@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::tlab::Tlab;
 use super::{Inner, Want};
+use crate::area::{next_heap_id, Area};
 use crate::event::GcReason;
 use crate::fragment::Fragment;
-use crate::heap::{next_heap_id, Area};
 use crate::layout::is_pointer;
 use crate::mutator::{Mu, Space};
 use crate::root::RootTable;

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::{SharedOptions, SharedStats};
+use crate::area::{Area, AreaKind};
 use crate::block::Block;
-use crate::heap::{Area, AreaKind};
 use crate::verify::{verify_space, VerifyError};
 
 /// Words of one old-generation chunk (8 MiB, a memory map); bigger objects get their own.
@@ -156,7 +156,7 @@ impl Drop for Spaces {
     fn drop(&mut self) {
         let young = self.young.get_mut().unwrap_or_else(|e| e.into_inner());
         let old = self.old.get_mut().unwrap_or_else(|e| e.into_inner());
-        crate::heap::release_handles(young.mso.drain(..).chain(old.mso.drain(..)));
+        crate::binary::release_handles(young.mso.drain(..).chain(old.mso.drain(..)));
     }
 }
 

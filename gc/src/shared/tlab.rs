@@ -12,9 +12,9 @@ use std::ptr;
 use std::sync::Arc;
 
 use super::{safepoint, Inner, Want};
+use crate::area::Area;
 use crate::block::Block;
 use crate::event::GcReason;
-use crate::heap::Area;
 use crate::layout::write_filler;
 
 /// A worker's allocation buffer in a shared heap. Not `Send`: it belongs to the thread that

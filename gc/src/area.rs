@@ -30,3 +30,42 @@ pub(crate) enum AreaKind {
     Old,
     Fragment,
 }
+
+/// A bump region: the free words `[top, end)` that allocation hands out next, in a block a
+/// heap (or an allocation buffer of the shared heap) owns. An allocation handle reaches it
+/// without knowing which heap it belongs to, so the fast path of every heap is the same few
+/// instructions; only a region that has no room calls into the heap.
+#[derive(Debug)]
+pub(crate) struct Bump {
+    pub(crate) top: *mut u64,
+    pub(crate) end: *mut u64,
+}
+
+impl Bump {
+    /// No free words: the first allocation goes to the heap's slow path.
+    pub(crate) const fn empty() -> Bump {
+        Bump { top: std::ptr::null_mut(), end: std::ptr::null_mut() }
+    }
+
+    /// The free words of `block` from word `used` on.
+    pub(crate) fn after(block: &Block, used: usize) -> Bump {
+        Bump { top: block.start().wrapping_add(used), end: block.start().wrapping_add(block.words()) }
+    }
+
+    /// `words` words from the region, if it has them.
+    #[inline(always)]
+    pub(crate) fn take(&mut self, words: usize) -> Option<*mut u64> {
+        let p = self.top;
+        if (self.end as usize).wrapping_sub(p as usize) / 8 >= words {
+            self.top = p.wrapping_add(words);
+            Some(p)
+        } else {
+            None
+        }
+    }
+
+    /// Words free in the region.
+    pub(crate) fn free(&self) -> usize {
+        (self.end as usize).wrapping_sub(self.top as usize) / 8
+    }
+}

@@ -247,6 +247,7 @@ impl Heap {
         }
 
         let (kind, swept, resized) = if major { self.major() } else { self.minor() };
+        self.reset_bump();
         self.sweep_vheaps(kind, swept.vheap_before);
 
         let words_after = self.used_words() as u64;
@@ -417,7 +418,6 @@ impl Heap {
         self.old_top = (old_top - self.old.as_ref().map_or(0, Block::addr)) / 8;
         self.young = Some(to);
         self.release_fragment_list();
-        self.open_chunk = None;
         self.fragment_words = 0;
         self.minor_count += 1;
         self.minor_since_major += 1;
@@ -433,15 +433,18 @@ impl Heap {
         let live = self.young_top;
         let old_words = self.old.as_ref().map_or(0, Block::words);
         let mut resized = 0;
-        if size > current && 4 * live <= 3 * current {
+        if live >= size {
+            // Full to the last word: erl_gc.c grows the heap for the allocation that asked
+            // for the collection (`need`); heaplab's next allocation needs a word at least.
+            self.move_young(step_above(size));
+            resized = live;
+        } else if size > current && 4 * live <= 3 * current {
             self.move_young(current);
             resized = live;
         } else if size > 3000 && 4 * live < size && (size > 8000 || size > old_words) {
             // erl_gc.c `minor_collection`: shrink a young heap above 3000 words that is less
             // than a quarter full (and large next to the old generation) to three times its
             // live data, not below an eighth of the old generation nor the minimum heap size.
-            // It grows here only for the allocation that triggered the collection, which
-            // heaplab has already satisfied (allocation never waits for a collection).
             let mut wanted = 3 * live;
             if wanted * 9 < old_words {
                 wanted = wanted.max(old_words / 8);
@@ -508,7 +511,6 @@ impl Heap {
         self.old = None;
         self.old_top = 0;
         self.release_fragment_list();
-        self.open_chunk = None;
         self.fragment_words = 0;
         self.major_count += 1;
         self.minor_since_major = 0;
@@ -519,7 +521,11 @@ impl Heap {
         let size = to_words;
         let live = self.young_top;
         let mut resized = 0;
-        if 3 * size < 4 * live {
+        if live >= size {
+            // Full to the last word: grow now, for the allocation to come (`need`).
+            self.move_young(step_above(size));
+            resized = live;
+        } else if 3 * size < 4 * live {
             self.heap_grow = true;
         } else if 4 * live < size && size > H_MIN_SIZE {
             let wanted = self.to_space_words(2 * live);

@@ -25,6 +25,8 @@
 //!    lies in the old generation, `mso_young` otherwise. Each handle owns one reference.
 //! 4. Every occupied area (young `[0, young_top)`, old `[0, old_top)`, each fragment's
 //!    `[0, used)`) is a gap-free sequence of well-formed objects.
+//! 5. Outside a brand, `bump` starts where the area it points into ends (`young_top`, or the
+//!    chunk's `used`): whatever reads the heap then sees every allocated word.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -32,7 +34,7 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use crate::area::{next_heap_id, Area, AreaKind};
+use crate::area::{next_heap_id, Area, AreaKind, Bump};
 use crate::binary::release_handles;
 use crate::block::Block;
 use crate::event::GcEventSink;
@@ -74,9 +76,13 @@ pub struct Heap {
     pub(crate) old_top: usize,
 
     pub(crate) fragments: Vec<Area>,
-    /// Index of the overflow chunk that still accepts allocations.
-    pub(crate) open_chunk: Option<usize>,
     pub(crate) fragment_words: usize,
+
+    /// Where allocation goes next: the young block's free words, or an overflow chunk's.
+    /// Inside a brand its top runs ahead of `young_top` (or the chunk's `used`); leaving the
+    /// brand writes it back (`sync_bump`), so outside one they agree (Invariant 5).
+    pub(crate) bump: Bump,
+    pub(crate) bump_in: BumpIn,
 
     pub(crate) roots: RootTable,
     /// Delivered, unconsumed messages, oldest first; roots of the collector.
@@ -104,6 +110,21 @@ pub struct Heap {
     pub(crate) scheduler: Option<u32>,
     _not_sync: PhantomData<Cell<()>>,
 }
+
+/// What the bump region of a heap points into.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum BumpIn {
+    /// Nothing yet: no young block.
+    Nothing,
+    /// The young block's free words.
+    Young,
+    /// The free words of overflow chunk `fragments[i]`.
+    Chunk(usize),
+}
+
+// SAFETY: the heap owns every block it points into (its bump region lies in one of them):
+// moving the heap to another thread moves that ownership, as for `Block` itself.
+unsafe impl Send for Heap {}
 
 /// A snapshot of a heap's sizes and counters. Sizes are in words.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -177,8 +198,9 @@ impl Heap {
             old: None,
             old_top: 0,
             fragments: Vec::new(),
-            open_chunk: None,
             fragment_words: 0,
+            bump: Bump::empty(),
+            bump_in: BumpIn::Nothing,
             roots: RootTable::new(id),
             messages: VecDeque::new(),
             mso_young: Vec::new(),
@@ -242,9 +264,20 @@ impl Heap {
     /// Every term created inside is branded `'h` and cannot leave the closure (the result type
     /// `R` cannot name `'h`); keep values across calls with [`Mu::root`].
     pub fn enter<R>(&mut self, f: impl for<'h> FnOnce(Mu<'h>) -> R) -> R {
-        // SAFETY: `self` is exclusively borrowed for the whole call, the handle is confined to
-        // this thread (`Mu` is !Send) and dies with the closure (see `Mu` invariants).
-        let mu = unsafe { Mu::new(NonNull::from(self)) };
+        /// Writes the bump region back when the brand ends, even by a panic (Invariant 5).
+        struct Sync(NonNull<Heap>);
+        impl Drop for Sync {
+            fn drop(&mut self) {
+                // SAFETY: the brand is over (the handle died with the closure), so this is the
+                // only access to the heap `enter` borrowed.
+                unsafe { self.0.as_mut().sync_bump() };
+            }
+        }
+        let heap = NonNull::from(self);
+        let _sync = Sync(heap);
+        // SAFETY: the heap is exclusively borrowed for the whole call, the handle is confined
+        // to this thread (`Mu` is !Send) and dies with the closure (see `Mu` invariants).
+        let mu = unsafe { Mu::of_heap(heap) };
         f(mu)
     }
 
@@ -307,50 +340,62 @@ impl Heap {
         }
     }
 
-    /// Allocates `words` words, never moving anything: a full young block overflows into a
-    /// fragment chunk. The words are uninitialised; the caller writes them all before the
-    /// next allocation (Invariant 4).
-    #[inline]
-    pub(crate) fn alloc(&mut self, words: usize) -> *mut u64 {
-        if let Some(young) = &self.young {
-            if self.young_top + words <= young.words() {
-                // SAFETY: `young_top + words` is within the block (checked just above).
-                let p = unsafe { young.start().add(self.young_top) };
-                self.young_top += words;
-                return p;
+    /// Writes the bump region's top back to what it points into (Invariant 5).
+    pub(crate) fn sync_bump(&mut self) {
+        match self.bump_in {
+            BumpIn::Nothing => {}
+            BumpIn::Young => {
+                let young = self.young.as_ref().expect("the bump is in the young block");
+                self.young_top = (self.bump.top as usize - young.addr()) / 8;
             }
-            // The young block is full: bump in the open overflow chunk.
-            if let Some(area) = self.open_chunk.and_then(|i| self.fragments.get_mut(i)) {
-                if area.used + words <= area.block.words() {
-                    // SAFETY: within the chunk's capacity (checked just above).
-                    let p = unsafe { area.block.start().add(area.used) };
-                    area.used += words;
-                    self.fragment_words += words;
-                    return p;
-                }
+            BumpIn::Chunk(i) => {
+                let area = &mut self.fragments[i];
+                let used = (self.bump.top as usize - area.block.addr()) / 8;
+                self.fragment_words += used - area.used;
+                area.used = used;
             }
         }
-        self.alloc_slow(words)
     }
 
-    /// The first allocation of a heap (its young block is created lazily), or one that needs
-    /// a new overflow chunk.
+    /// Points the bump region at the young block's free words (after a collection, or when
+    /// a heap is emptied); allocation then starts there again.
+    pub(crate) fn reset_bump(&mut self) {
+        match &self.young {
+            Some(young) => {
+                self.bump = Bump::after(young, self.young_top);
+                self.bump_in = BumpIn::Young;
+            }
+            None => {
+                self.bump = Bump::empty();
+                self.bump_in = BumpIn::Nothing;
+            }
+        }
+    }
+
+    /// The allocation the bump region has no room for: the heap's first (its young block is
+    /// created lazily), or one that needs a new overflow chunk. Allocation never moves
+    /// anything: a full young block overflows into a fragment chunk; the words are
+    /// uninitialised, and the caller writes them all before the next allocation
+    /// (Invariant 4).
     #[cold]
     fn alloc_slow(&mut self, words: usize) -> *mut u64 {
+        self.sync_bump();
         if self.young.is_none() {
             self.young = Some(Block::new(self.young_size));
-            return self.alloc(words);
+            self.reset_bump();
+            if let Some(p) = self.bump.take(words) {
+                return p;
+            }
         }
         // A new chunk at least as big as the young heap, and growing with the data already
         // in fragments, so a long run of allocations costs few chunks. Table sizes, so the
         // chunk comes from (and returns to) the block pool or the segment cache.
         let size = next_heap_size(words.max(self.young_size).max(self.fragment_words));
         let block = Block::new(size);
-        let p = block.start();
-        self.fragments.push(Area { block, used: words });
-        self.open_chunk = Some(self.fragments.len() - 1);
-        self.fragment_words += words;
-        p
+        self.bump = Bump::after(&block, 0);
+        self.fragments.push(Area { block, used: 0 });
+        self.bump_in = BumpIn::Chunk(self.fragments.len() - 1);
+        self.bump.take(words).expect("a new chunk holds the allocation")
     }
 
     /// Records a refc-binary handle just written at `addr` in the young area (Invariant 3).
@@ -390,9 +435,9 @@ impl Heap {
         self.high_water = 0;
         self.old_top = 0;
         self.fragment_words = 0;
-        self.open_chunk = None;
         self.vheap_young = 0;
         self.vheap_old = 0;
+        self.reset_bump();
         (areas, mso, vheap)
     }
 
@@ -408,9 +453,8 @@ impl Heap {
 }
 
 impl crate::mutator::Space for Heap {
-    #[inline]
-    fn alloc(&mut self, words: usize) -> *mut u64 {
-        Heap::alloc(self, words)
+    fn alloc_slow(&mut self, words: usize) -> *mut u64 {
+        Heap::alloc_slow(self, words)
     }
 
     fn note_young_handle(&mut self, addr: usize, bytes: usize) {

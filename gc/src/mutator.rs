@@ -3,6 +3,9 @@
 //! A `Mu` allocates into a [`Space`]: a per-process [`Heap`], or a process's view of the
 //! shared heap (its roots and messages, and the allocation buffer of the scheduler it runs
 //! on). User code sees one type either way, so it runs unchanged under every heap strategy.
+//! Every space is reached the same way, through the `Space` trait; the allocation fast path
+//! does not even do that: it bumps the space's [`Bump`] region, which the handle points at
+//! directly, and calls the space only when the region has no room.
 //!
 //! # Invariants
 //! 1. A `Mu<'h>` exists only inside [`Heap::enter`] (or a shared-heap mutator's `enter`, or a
@@ -12,12 +15,15 @@
 //!    method only and runs no caller code while holding it, so two never coexist.
 //! 3. Every term a method returns addresses objects of this heap only: terms of other brands
 //!    are copied in ([`Mu::copy`]), never linked.
+//! 4. A `Mu`'s `bump` is the bump region of its space (a field of the space, or of the
+//!    allocation buffer the space allocates through): bumping it is allocating in the space.
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use crate::area::Area;
+use crate::area::Bump;
 use crate::atom::Atom;
 use crate::binary::{self, Binary};
 use crate::copy;
@@ -29,8 +35,9 @@ use crate::term::{Brand, Pid, Ref, Term};
 
 /// What a `Mu` allocates into: the operations a heap strategy provides to terms.
 pub(crate) trait Space {
-    /// Allocates `words` uninitialised words that never move while the brand lasts.
-    fn alloc(&mut self, words: usize) -> *mut u64;
+    /// Allocates `words` uninitialised words that never move while the brand lasts, when the
+    /// bump region has no room for them (refilling it).
+    fn alloc_slow(&mut self, words: usize) -> *mut u64;
     /// Records a refc-binary handle just written at `addr`, referencing `bytes` bytes.
     fn note_young_handle(&mut self, addr: usize, bytes: usize);
     /// The process's root table.
@@ -41,32 +48,32 @@ pub(crate) trait Space {
     fn adopt(&mut self, areas: Vec<Area>, mso: Vec<usize>, vheap_words: usize);
 }
 
-/// The space behind a `Mu`. A closed set: a new heap strategy adds its variant here.
-#[derive(Copy, Clone)]
-enum Target {
-    Private(NonNull<Heap>),
-    Shared(NonNull<crate::shared::Bound>),
-}
-
 /// Allocation handle of the heap branded `'h`: builds terms, roots them, copies terms in.
 #[derive(Copy, Clone)]
 pub struct Mu<'h> {
-    target: Target,
+    /// The space's bump region (Invariant 4).
+    bump: NonNull<Bump>,
+    space: NonNull<dyn Space>,
     _brand: Brand<'h>,
     _not_send: PhantomData<*const ()>,
 }
 
 impl<'h> Mu<'h> {
     /// # Safety
-    /// `heap` is exclusively borrowed for the whole of `'h`, on this thread (Invariant 1).
-    pub(crate) unsafe fn new(heap: NonNull<Heap>) -> Mu<'h> {
-        Mu { target: Target::Private(heap), _brand: PhantomData, _not_send: PhantomData }
+    /// `space` is exclusively borrowed for the whole of `'h`, on this thread, and its bump
+    /// region is the one `bump` points at (Invariants 1 and 4).
+    pub(crate) unsafe fn new(space: NonNull<dyn Space>, bump: NonNull<Bump>) -> Mu<'h> {
+        Mu { bump, space, _brand: PhantomData, _not_send: PhantomData }
     }
 
+    /// A handle on a per-process heap.
+    ///
     /// # Safety
-    /// `bound` is exclusively borrowed for the whole of `'h`, on this thread (Invariant 1).
-    pub(crate) unsafe fn new_shared(bound: NonNull<crate::shared::Bound>) -> Mu<'h> {
-        Mu { target: Target::Shared(bound), _brand: PhantomData, _not_send: PhantomData }
+    /// `heap` is exclusively borrowed for the whole of `'h`, on this thread (Invariant 1).
+    pub(crate) unsafe fn of_heap(heap: NonNull<Heap>) -> Mu<'h> {
+        // SAFETY: the bump region is a field of the heap (Invariant 4); the caller's promise
+        // covers the rest.
+        unsafe { Mu::new(heap, NonNull::new_unchecked(&raw mut (*heap.as_ptr()).bump)) }
     }
 
     /// Runs `f` on the space. `f` must not call back into caller code (Invariant 2).
@@ -74,23 +81,18 @@ impl<'h> Mu<'h> {
     fn with_heap<R>(self, f: impl FnOnce(&mut dyn Space) -> R) -> R {
         // SAFETY: the space is exclusively ours for 'h (Invariant 1), and no other `&mut`
         // to it exists while `f` runs because `f` runs no caller code (Invariant 2).
-        unsafe {
-            match self.target {
-                Target::Private(heap) => f(&mut *heap.as_ptr()),
-                Target::Shared(bound) => f(&mut *bound.as_ptr()),
-            }
-        }
+        unsafe { f(&mut *self.space.as_ptr()) }
     }
 
-    /// The allocation fast path, matched rather than dispatched.
+    /// The allocation fast path: a bump of the space's region, the space itself only when
+    /// the region is full.
     #[inline(always)]
     fn alloc(self, words: usize) -> *mut u64 {
-        // SAFETY: as for `with_heap`.
-        unsafe {
-            match self.target {
-                Target::Private(heap) => (*heap.as_ptr()).alloc(words),
-                Target::Shared(bound) => Space::alloc(&mut *bound.as_ptr(), words),
-            }
+        // SAFETY: the region belongs to the space we hold for 'h (Invariants 1 and 4); no
+        // other reference to it is alive while this runs.
+        match unsafe { (*self.bump.as_ptr()).take(words) } {
+            Some(p) => p,
+            None => self.with_heap(|space| space.alloc_slow(words)),
         }
     }
 

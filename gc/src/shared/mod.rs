@@ -50,7 +50,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-pub(crate) use mutator::Bound;
 pub use mutator::{Mutator, SharedMessage};
 pub use tlab::Tlab;
 

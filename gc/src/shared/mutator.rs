@@ -215,7 +215,13 @@ impl Mutator {
         // SAFETY: `bound` points at the locked state and the exclusively borrowed TLAB for
         // the whole call (Invariant 3); the handle is !Send and dies with the closure; while
         // `tlab` is borrowed no collection can start (module Invariant 1).
-        let mu = unsafe { Mu::new_shared(NonNull::from(&mut bound)) };
+        // A pointer straight from the TLAB pointer, not through a reference: `Bound` hands
+        // out `&mut Tlab`s while the brand lasts, and those must not invalidate it.
+        // SAFETY: `bound.tlab` points at the exclusively borrowed TLAB (Invariant 3).
+        let bump = unsafe { NonNull::new_unchecked(&raw mut (*bound.tlab.as_ptr()).bump) };
+        let space: NonNull<dyn Space> = NonNull::from(&mut bound);
+        // SAFETY: as above; the bump region is the TLAB's (mutator Invariant 4).
+        let mu = unsafe { Mu::new(space, bump) };
         f(mu)
     }
 
@@ -309,9 +315,8 @@ impl Bound {
 }
 
 impl Space for Bound {
-    #[inline]
-    fn alloc(&mut self, words: usize) -> *mut u64 {
-        self.tlab().alloc(words)
+    fn alloc_slow(&mut self, words: usize) -> *mut u64 {
+        self.tlab().alloc_slow(words)
     }
 
     fn note_young_handle(&mut self, addr: usize, bytes: usize) {

@@ -8,11 +8,10 @@
 //! 3. A registered TLAB is counted by the safepoint: a collection starts only when every
 //!    registered TLAB is stopped in [`super::SharedHeap::safepoint`] (module Invariant 1).
 
-use std::ptr;
 use std::sync::Arc;
 
 use super::{safepoint, Inner, Want};
-use crate::area::Area;
+use crate::area::{Area, Bump};
 use crate::block::Block;
 use crate::event::GcReason;
 use crate::layout::write_filler;
@@ -23,11 +22,14 @@ pub struct Tlab {
     pub(crate) inner: Arc<Inner>,
     /// Which in-flight shard this worker's sends use.
     pub(crate) index: usize,
-    /// That shard, once this worker has sent a message (saves the mutators's lock per send).
+    /// That shard, once this worker has sent a message (saves the registry lock per send).
     pub(crate) shard: Option<Arc<std::sync::Mutex<crate::root::RootTable>>>,
-    top: *mut u64,
-    end: *mut u64,
-    /// The overflow chunk `[top, end)` lies in, when not in the nursery.
+    /// The free words `[top, end)` allocation hands out next.
+    pub(crate) bump: Bump,
+    /// Where the current buffer started being used: words from here to `bump.top` are
+    /// allocated but not yet in `allocated`.
+    counted_to: *mut u64,
+    /// The overflow chunk the bump region lies in, when not in the nursery.
     chunk: Option<Block>,
     /// Refc-binary handles allocated since the last retire, and their off-heap words.
     mso: Vec<usize>,
@@ -43,8 +45,8 @@ impl Tlab {
             inner,
             index,
             shard: None,
-            top: ptr::null_mut(),
-            end: ptr::null_mut(),
+            bump: Bump::empty(),
+            counted_to: std::ptr::null_mut(),
             chunk: None,
             mso: Vec::new(),
             vheap: 0,
@@ -59,26 +61,25 @@ impl Tlab {
 
     /// Words allocated through this TLAB so far.
     pub fn allocated_words(&self) -> u64 {
-        self.allocated
+        self.allocated + self.uncounted()
     }
 
-    /// Allocates `words` uninitialised words; never fails and never moves anything.
-    #[inline]
-    pub(crate) fn alloc(&mut self, words: usize) -> *mut u64 {
-        let free = (self.end as usize - self.top as usize) / 8;
-        if words <= free {
-            let p = self.top;
-            // SAFETY: `words <= free`: the new top stays within `[top, end]` (Invariant 1).
-            self.top = unsafe { p.add(words) };
-            self.allocated += words as u64;
-            return p;
-        }
-        self.alloc_slow(words)
+    /// Words bumped from the current buffer since they were last counted.
+    fn uncounted(&self) -> u64 {
+        ((self.bump.top as usize).wrapping_sub(self.counted_to as usize) / 8) as u64
     }
 
+    /// Adds the words bumped so far to `allocated`, before the buffer changes.
+    fn count(&mut self) {
+        self.allocated += self.uncounted();
+        self.counted_to = self.bump.top;
+    }
+
+    /// An allocation the bump region has no room for: a new buffer from the nursery, or an
+    /// overflow chunk once the nursery is used up.
     #[cold]
-    fn alloc_slow(&mut self, words: usize) -> *mut u64 {
-        self.allocated += words as u64;
+    pub(crate) fn alloc_slow(&mut self, words: usize) -> *mut u64 {
+        self.count();
         let tlab_words = self.inner.opts.tlab_words;
         if words > tlab_words / 4 {
             return self.alloc_large(words);
@@ -95,15 +96,13 @@ impl Tlab {
             }
             None => self.overflow(tlab_words),
         }
-        let p = self.top;
-        // SAFETY: the new buffer holds at least `words` words (checked or sized above).
-        self.top = unsafe { p.add(words) };
-        p
+        self.bump.take(words).expect("the new buffer holds the allocation")
     }
 
     /// An object of more than a quarter TLAB: straight from the nursery, or in a chunk of
     /// its own, so a TLAB never wastes more than a quarter of itself on a tail.
     fn alloc_large(&mut self, words: usize) -> *mut u64 {
+        self.allocated += words as u64;
         match self.inner.spaces.take_nursery(words) {
             Some((p, n)) if n == words => p,
             other => {
@@ -133,9 +132,8 @@ impl Tlab {
     }
 
     fn set_buffer(&mut self, p: *mut u64, words: usize, chunk: Option<Block>) {
-        self.top = p;
-        // SAFETY: `p` starts `words` words we own.
-        self.end = unsafe { p.add(words) };
+        self.bump = Bump { top: p, end: p.wrapping_add(words) };
+        self.counted_to = p;
         self.chunk = chunk;
     }
 
@@ -151,10 +149,11 @@ impl Tlab {
 
     /// Hands the buffer's tail, its chunk and its handles to the heap (Invariant 2).
     pub(crate) fn retire(&mut self) {
-        let free = (self.end as usize - self.top as usize) / 8;
+        self.count();
+        let free = self.bump.free();
         if free > 0 {
             // SAFETY: `[top, end)` is unused memory of this TLAB (Invariant 1).
-            unsafe { write_filler(self.top, free) };
+            unsafe { write_filler(self.bump.top, free) };
         }
         let chunk = self.chunk.take().map(|block| {
             let used = block.words();
@@ -164,8 +163,8 @@ impl Tlab {
             self.inner.spaces.add_young(chunk, &mut self.mso, self.vheap);
         }
         self.vheap = 0;
-        self.top = ptr::null_mut();
-        self.end = ptr::null_mut();
+        self.bump = Bump::empty();
+        self.counted_to = std::ptr::null_mut();
     }
 }
 

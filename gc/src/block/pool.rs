@@ -4,11 +4,13 @@
 //!
 //! The blocks come from one of two sources, chosen once per program:
 //! - **carriers** (the default), as ERTS's allocators carve blocks from carriers: memory maps
-//!   of [`CARRIER_BYTES`], advised for transparent huge pages, cut into blocks by a bump
-//!   pointer. A freed block goes to its class's free list and stays with the program, so a
-//!   collection's to-space is a block another collection just freed, with its pages resident
-//!   (no page fault, no allocator call), and a heap growing into fresh memory faults a huge
-//!   page at a time rather than every 4 KiB. [`trim`] drops the pages of every free block
+//!   of [`CARRIER_BYTES`] cut into blocks by a bump pointer. A freed block goes to its
+//!   class's free list and stays with the program, so a collection's to-space is a block
+//!   another collection just freed, with its pages resident (no page fault, no allocator
+//!   call). Carriers are not advised for transparent huge pages: where the kernel compacts
+//!   memory on a huge-page fault (`defrag` = `madvise`), a collection would wait for it
+//!   (pauses of milliseconds were measured), and a huge page is resident as a whole however
+//!   little of it a heap uses. [`trim`] drops the pages of every free block
 //!   (`MADV_DONTNEED`), so that a program gone idle after a burst gives the memory back; a
 //!   block taken again gets fresh zero pages.
 //! - **the global allocator** (`HEAPLAB_BLOCKS=system`, and always under Miri, which cannot
@@ -31,8 +33,8 @@ use memmap2::MmapMut;
 
 use super::{allocation_failed, MMAP_THRESHOLD_WORDS};
 
-/// Bytes of one carrier (8 MiB: four transparent huge pages; the largest small block,
-/// 28,690 words, wastes at most 3% of one at its end).
+/// Bytes of one carrier (8 MiB: the largest small block, 28,690 words, wastes at most 3% of
+/// one at its end).
 pub const CARRIER_BYTES: usize = 8 << 20;
 
 /// Free blocks the global-allocator source keeps per class (4 MiB keeps ~2,000 minimum-size
@@ -169,9 +171,6 @@ fn carve(words: usize) -> NonNull<u64> {
     if full {
         let map =
             MmapMut::map_anon(CARRIER_BYTES).unwrap_or_else(|e| allocation_failed(words, &e.to_string()));
-        // Huge pages where the kernel allows them (THP in `madvise` mode); only a hint.
-        #[cfg(target_os = "linux")]
-        let _ = map.advise(memmap2::Advice::HugePage);
         CARRIER_MAPPED_BYTES.fetch_add(CARRIER_BYTES, Ordering::Relaxed);
         carriers.maps.push(map);
         carriers.used = 0;

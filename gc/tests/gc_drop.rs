@@ -213,16 +213,17 @@ fn freed_maps_are_cached_up_to_64_maps_and_one_gib() {
     assert_eq!((HOT_CACHE_BYTES, CACHE_BYTES), (256 * MB, 1024 * MB));
 
     // A freed map is kept, and handed out again for a block of the same size.
-    let heap = heap_with_mapped_block(MB);
+    assert!(MMAP_THRESHOLD_WORDS * 8 <= 4 * MB, "a 4 MB block is a map of its own");
+    let heap = heap_with_mapped_block(4 * MB);
     let map_bytes = heap.stats().young_capacity * 8;
     drop(heap);
     assert_eq!(block_stats().cached_map_bytes, map_bytes);
-    let heap = heap_with_mapped_block(MB);
+    let heap = heap_with_mapped_block(4 * MB);
     assert_eq!(block_stats().cached_map_bytes, 0);
     drop(heap);
 
     // At most 64 maps.
-    let heaps: Vec<Heap> = (0..70).map(|_| heap_with_mapped_block(MB)).collect();
+    let heaps: Vec<Heap> = (0..70).map(|_| heap_with_mapped_block(4 * MB)).collect();
     drop(heaps);
     assert_eq!(block_stats().cached_map_bytes, 64 * map_bytes);
     trim_block_caches();

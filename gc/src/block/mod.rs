@@ -32,9 +32,12 @@ use memmap2::MmapMut;
 pub use pool::{CARRIER_BYTES, SYSTEM_POOL_BYTES};
 pub use segments::{CACHE_BYTES, HOT_CACHE_BYTES};
 
-/// Blocks at least this large (256 KiB) are memory maps of their own. Below it carriers
-/// are cheaper; above it returning a heap's pages to the OS at exit matters more.
-pub const MMAP_THRESHOLD_WORDS: usize = 32 * 1024;
+/// Blocks at least this large (2 MiB) are memory maps of their own. Below it carriers are
+/// cheaper: with ten thousand processes of 100 KB to 1 MB each, blocks that were maps of
+/// their own kept the segment cache overflowing, and every `munmap` flushed the other
+/// cores' TLBs in the middle of their processes' slices. Above it returning a heap's pages
+/// to the OS at exit matters more.
+pub const MMAP_THRESHOLD_WORDS: usize = 256 * 1024;
 
 static IN_USE_BYTES: AtomicUsize = AtomicUsize::new(0);
 static MAPPED_BYTES: AtomicUsize = AtomicUsize::new(0);

@@ -186,12 +186,12 @@ pub fn program(workload: &str) -> Option<&'static Program> {
 /// # Errors
 /// A usage failure when the workload has no Erlang version, or when `erl` or `erlc` is not
 /// on the `PATH` ([`ERL_MISSING`]).
-pub fn require(workload: &Workload) -> Result<(&'static Program, Tools), Failure> {
-    let program = program(workload.name).ok_or_else(|| {
+pub fn require(workload: &dyn Workload) -> Result<(&'static Program, Tools), Failure> {
+    let program = program(workload.name()).ok_or_else(|| {
         let names: Vec<&str> = PROGRAMS.iter().map(|program| program.workload).collect();
         Failure::usage(format!(
             "workload '{}' has no Erlang version for --heap beam; workloads with one: {}",
-            workload.name,
+            workload.name(),
             names.join(", ")
         ))
     })?;
@@ -229,7 +229,7 @@ fn is_executable(path: &Path) -> bool {
 /// # Errors
 /// A usage failure from [`require`]; a run failure when compiling or running fails or the
 /// program prints no JSON line.
-pub fn run(workload: &Workload, context: &RunContext) -> Result<Measurements, Failure> {
+pub fn run(workload: &dyn Workload, context: &RunContext) -> Result<Measurements, Failure> {
     let (program, tools) = require(workload)?;
     if crate::workloads::time_split_on(&context.params) {
         return Err(Failure::usage(
@@ -523,10 +523,10 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(names, sorted);
         for program in PROGRAMS {
-            let workload = crate::workload::find(workloads::ALL, program.workload).unwrap();
+            let workload = crate::workload::find(program.workload).unwrap();
             assert!(program.source.contains(&format!("-module({}).", program.module)));
             assert!(program.source.contains("main/1"), "{}", program.module);
-            for param in workload.params {
+            for param in workload.params() {
                 let pattern = format!("proplists:get_value({}, Params, {})", param.name, param.default);
                 assert!(program.source.contains(&pattern), "{}: {pattern}", program.module);
             }
@@ -540,8 +540,8 @@ mod tests {
 
     #[test]
     fn parameters_become_a_proplist() {
-        let ring = crate::workload::find(workloads::ALL, "ring").unwrap();
-        let params = Params::from_assignments("ring", ring.params, &["laps=3"]).unwrap();
+        let ring = crate::workload::find("ring").unwrap();
+        let params = Params::from_assignments("ring", ring.params(), &["laps=3"]).unwrap();
         assert_eq!(
             proplist(&params),
             "[{copies,1},{laps,3},{payload,0},{processes,1000},{time_split,'off'}]"
@@ -550,11 +550,11 @@ mod tests {
 
     #[test]
     fn the_process_limit_covers_the_workload() {
-        let ring = crate::workload::find(workloads::ALL, "ring").unwrap();
-        let spawn = crate::workload::find(workloads::ALL, "spawn").unwrap();
-        let small = Params::from_assignments("ring", ring.params, &["processes=10"]).unwrap();
+        let ring = crate::workload::find("ring").unwrap();
+        let spawn = crate::workload::find("spawn").unwrap();
+        let small = Params::from_assignments("ring", ring.params(), &["processes=10"]).unwrap();
         assert_eq!(process_limit(&small), MIN_PROCESS_LIMIT);
-        let big = Params::from_assignments("spawn", spawn.params, &["processes=3000000"]).unwrap();
+        let big = Params::from_assignments("spawn", spawn.params(), &["processes=3000000"]).unwrap();
         assert_eq!(process_limit(&big), 3_000_000 + VM_PROCESSES);
     }
 
@@ -659,7 +659,7 @@ mod tests {
     #[test]
     fn every_workload_has_an_erlang_version() {
         let programs: Vec<&str> = PROGRAMS.iter().map(|p| p.workload).collect();
-        let workloads: Vec<&str> = workloads::ALL.iter().map(|w| w.name).collect();
+        let workloads: Vec<&str> = workloads::ALL.iter().map(|w| w.name()).collect();
         assert_eq!(programs, workloads);
     }
 

@@ -34,7 +34,7 @@ use crate::slice_log::{SliceLog, SliceRecord};
 use crate::strategy::Strategy;
 use crate::trace::Trace;
 use crate::workload::{self, RunContext, Threads, Workload};
-use crate::{beam, csv, table, workloads};
+use crate::{beam, csv, table};
 
 /// The histogram every report carries: the pauses GC imposed (see workloads.md).
 pub const GC_PAUSE_HISTOGRAM: &str = "gc_pause_us";
@@ -58,15 +58,15 @@ pub struct Run {
 ///
 /// # Errors
 /// A usage failure for an unknown workload, an unavailable strategy or a bad parameter.
-pub fn prepare(args: &BenchArgs) -> Result<(&'static Workload, RunContext), Failure> {
-    let workload = workload::find(workloads::ALL, &args.workload)?;
+pub fn prepare(args: &BenchArgs) -> Result<(&'static dyn Workload, RunContext), Failure> {
+    let workload = workload::find(&args.workload)?;
     let strategy = args.heap.require_available()?;
-    let params = Params::from_assignments(workload.name, workload.params, &args.set)?;
+    let params = Params::from_assignments(workload.name(), workload.params(), &args.set)?;
     if strategy == Strategy::Beam {
         // The workload has an Erlang version and `erl` is installed, or nothing runs.
         beam::require(workload)?;
     }
-    let schedulers = match workload.threads {
+    let schedulers = match workload.threads() {
         Threads::CallingThread => 1,
         Threads::Schedulers => args.schedulers.unwrap_or_else(default_schedulers),
     };
@@ -83,7 +83,7 @@ fn default_schedulers() -> u32 {
 ///
 /// # Errors
 /// The workload's failure, if it fails.
-pub fn measure(workload: &Workload, context: &RunContext) -> Result<Run, Failure> {
+pub fn measure(workload: &dyn Workload, context: &RunContext) -> Result<Run, Failure> {
     measure_with(workload, context, None)
 }
 
@@ -92,12 +92,12 @@ pub fn measure(workload: &Workload, context: &RunContext) -> Result<Run, Failure
 ///
 /// # Errors
 /// The workload's failure, if it fails.
-pub fn measure_traced(workload: &Workload, context: &RunContext) -> Result<Run, Failure> {
+pub fn measure_traced(workload: &dyn Workload, context: &RunContext) -> Result<Run, Failure> {
     measure_with(workload, context, Some(Arc::new(SliceLog::new(context.gc_log.origin()))))
 }
 
 fn measure_with(
-    workload: &Workload,
+    workload: &dyn Workload,
     context: &RunContext,
     slice_log: Option<Arc<SliceLog>>,
 ) -> Result<Run, Failure> {
@@ -106,8 +106,8 @@ fn measure_with(
     let measurements = match (context.strategy, &slice_log) {
         (Strategy::Beam, _) => beam::run(workload, context)?,
         // Workloads build their own runtimes; the scoped default reaches every one of them.
-        (_, Some(log)) => with_default_slice_sink(log.clone(), || (workload.run)(context))?,
-        (_, None) => (workload.run)(context)?,
+        (_, Some(log)) => with_default_slice_sink(log.clone(), || workload.run(context))?,
+        (_, None) => workload.run(context)?,
     };
     let wall = start.elapsed();
 
@@ -140,7 +140,7 @@ fn measure_with(
         .collect();
     let report = Report {
         schema: SCHEMA.to_owned(),
-        workload: workload.name.to_owned(),
+        workload: workload.name().to_owned(),
         heap: context.strategy.name().to_owned(),
         schedulers: context.schedulers,
         params,
@@ -162,11 +162,11 @@ fn measure_with(
 /// writing a file.
 pub fn run(args: &BenchArgs) -> Result<Run, Failure> {
     let (workload, context) = prepare(args)?;
-    if workload.threads == Threads::CallingThread {
+    if workload.threads() == Threads::CallingThread {
         if let Some(n) = args.schedulers.filter(|n| *n != 1) {
             eprintln!(
                 "heaplab: note: workload '{}' runs on the calling thread; --schedulers {n} does not apply",
-                workload.name
+                workload.name()
             );
         }
     }
@@ -279,7 +279,7 @@ mod tests {
         assert!(usage_message(&args("exit", &["heap_mb=-1"])).contains("got '-1'"));
         assert!(usage_message(&args("gc-copy", &["collections=0"])).contains("got '0'"));
         let (workload, context) = prepare(&args("gc-copy", &["live_mb=2"])).unwrap();
-        assert_eq!(workload.name, "gc-copy");
+        assert_eq!(workload.name(), "gc-copy");
         assert_eq!(context.params.integer("live_mb"), 2);
     }
 

@@ -11,13 +11,16 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::compare::SuiteName;
 use crate::failure::Failure;
 use crate::strategy::Strategy;
-use crate::{bench, compare, reproduce, workload, workloads};
+use crate::{bench, compare, reproduce, workload};
+#[cfg(test)]
+use crate::workloads;
 
 /// heaplab: per-process garbage collection in the BEAM's memory model, measured.
 #[derive(Debug, Parser)]
@@ -123,7 +126,7 @@ pub struct ReproduceArgs {
 
 /// The clap command with the workload table in `bench --help` (Invariant 3).
 pub fn command() -> clap::Command {
-    Cli::command().mut_subcommand("bench", |bench| bench.after_help(workload::describe(workloads::ALL)))
+    Cli::command().mut_subcommand("bench", |bench| bench.after_help(workload::describe(crate::registry::current().workloads())))
 }
 
 /// Parses a command line (program name first).
@@ -152,6 +155,37 @@ pub fn one_line_error(error: &clap::Error) -> String {
         .collect();
     let text = lines.join("; ");
     text.strip_prefix("error: ").unwrap_or(&text).to_owned()
+}
+
+/// The `heaplab` program: parses the process's arguments, runs the command and maps a
+/// failure to its exit code (2 for bad arguments, 1 for a failed run, 130 after an
+/// interrupt), printing it on one line. The `heaplab` binary is this function;
+/// [`crate::registry::Registry::run_cli`] calls it for a program with workloads of its own.
+pub fn main() -> ExitCode {
+    let cli = match parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            // --help and --version: print to stdout, exit 0.
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) if error.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // `heaplab` alone: the full help is more useful than one line; still exit 2.
+            let _ = error.print();
+            return ExitCode::from(2);
+        }
+        Err(error) => {
+            eprintln!("heaplab: {}", one_line_error(&error));
+            return ExitCode::from(2);
+        }
+    };
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("heaplab: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
 }
 
 /// Runs a parsed command line.
@@ -269,8 +303,8 @@ mod tests {
     fn bench_help_lists_workloads_and_parameters() {
         let help = command().find_subcommand_mut("bench").unwrap().render_long_help().to_string();
         for workload in workloads::ALL {
-            assert!(help.contains(workload.name), "{help}");
-            for param in workload.params {
+            assert!(help.contains(workload.name()), "{help}");
+            for param in workload.params() {
                 assert!(help.contains(&format!("{}={}", param.name, param.default)), "{help}");
             }
         }

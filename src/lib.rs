@@ -41,6 +41,7 @@ pub mod machine;
 pub mod one_heap;
 pub mod params;
 pub mod report;
+pub mod registry;
 pub mod reproduce;
 pub mod slice_log;
 pub mod strategy;

@@ -55,7 +55,7 @@ install it with `apt-get install erlang-base` (heaplab installs nothing itself)"
 #[derive(Debug, Clone, Copy)]
 struct Planned1 {
     entry: Planned,
-    workload: &'static Workload,
+    workload: &'static dyn Workload,
     strategy: Strategy,
 }
 
@@ -118,7 +118,7 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
             }
         };
         let notes = section_notes.entry(entry.id()).or_default();
-        if workload.threads == Threads::CallingThread {
+        if workload.threads() == Threads::CallingThread {
             notes.push(
                 "This workload runs one heap on the calling thread, not on the runtime: under shared, \
                  a one-worker shared heap (its collector on one thread)."
@@ -128,7 +128,7 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
         for &strategy in &heaplab {
             plan.push(Planned1 { entry, workload, strategy });
         }
-        match (&beam_column, beam::program(workload.name)) {
+        match (&beam_column, beam::program(workload.name())) {
             (Ok(()), Some(_)) => plan.push(Planned1 { entry, workload, strategy: Strategy::Beam }),
             (Ok(()), None) => {
                 notes.push("No Erlang version of this workload yet: no BEAM column.".to_owned())
@@ -142,17 +142,17 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
     let progress = Progress::new("compare", plan.len() + usize::from(trace_workload.is_some()));
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(plan.len());
     for planned in plan {
-        progress.start(&format!("{} on {}", planned.workload.name, planned.strategy));
+        progress.start(&format!("{} on {}", planned.workload.name(), planned.strategy));
         let begun = Instant::now();
         let dir = out.join("csv").join(format!("{}-{}", planned.entry.id(), planned.strategy));
         let result = run_isolated(planned.workload, planned.strategy, planned.entry.params, None, Some(&dir));
         let line = match &result {
             Ok(report) => {
-                format!("{} on {}: done in {}", planned.workload.name, planned.strategy, secs(report.wall_s))
+                format!("{} on {}: done in {}", planned.workload.name(), planned.strategy, secs(report.wall_s))
             }
             Err(message) => format!(
                 "{} on {}: FAILED after {}: {message}",
-                planned.workload.name,
+                planned.workload.name(),
                 planned.strategy,
                 secs(begun.elapsed().as_secs_f64())
             ),
@@ -177,28 +177,28 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
     // Protocol step 4.
     let mut trace_path = None;
     if let Some(workload) = trace_workload {
-        progress.start(&format!("{} traced on per-process", workload.name));
-        let params = suite::trace_params(workload.name, suite);
-        let path = out.join(format!("trace-{}.json", workload.name));
+        progress.start(&format!("{} traced on per-process", workload.name()));
+        let params = suite::trace_params(workload.name(), suite);
+        let path = out.join(format!("trace-{}.json", workload.name()));
         let line = match run_one(workload, Strategy::PerProcess, params, true) {
             Ok(run) => match bench::trace_of(&run).write(&path) {
                 Ok(()) => {
                     trace_path = Some(path.clone());
                     format!(
                         "{} traced: {} slices, {} collections",
-                        workload.name,
+                        workload.name(),
                         run.slices.len(),
                         run.gc_records.len()
                     )
                 }
                 Err(e) => {
                     problems.push(format!("cannot write '{}': {e}", path.display()));
-                    format!("{} traced: cannot write the trace", workload.name)
+                    format!("{} traced: cannot write the trace", workload.name())
                 }
             },
             Err(message) => {
-                problems.push(format!("traced run of {} failed: {message}", workload.name));
-                format!("{} traced: FAILED: {message}", workload.name)
+                problems.push(format!("traced run of {} failed: {message}", workload.name()));
+                format!("{} traced: FAILED: {message}", workload.name())
             }
         };
         progress.finish_one(&line);
@@ -290,9 +290,9 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
 
 /// Runs one workload under one strategy in this process (Invariant 1): its failures and
 /// panics become a one-line message.
-fn run_one(workload: &Workload, strategy: Strategy, params: &[&str], traced: bool) -> Result<Run, String> {
+fn run_one(workload: &dyn Workload, strategy: Strategy, params: &[&str], traced: bool) -> Result<Run, String> {
     let args = BenchArgs {
-        workload: workload.name.to_owned(),
+        workload: workload.name().to_owned(),
         heap: strategy,
         schedulers: None,
         set: params.iter().map(|s| (*s).to_owned()).collect(),
@@ -327,7 +327,7 @@ fn run_one(workload: &Workload, strategy: Strategy, params: &[&str], traced: boo
 /// own, not what earlier runs of this process left resident. With `csv`, the child also
 /// writes its raw data there (`--csv`). Failures become the child's one-line message.
 pub(crate) fn run_isolated<S: AsRef<str>>(
-    workload: &Workload,
+    workload: &dyn Workload,
     strategy: Strategy,
     params: &[S],
     schedulers: Option<u32>,
@@ -337,7 +337,7 @@ pub(crate) fn run_isolated<S: AsRef<str>>(
     let dir = crate::child::TempDir::new("run")?;
     let json = dir.path().join("report.json");
     let mut command = std::process::Command::new(exe);
-    command.args(["bench", workload.name, "--heap", strategy.name(), "--json"]).arg(&json);
+    command.args(["bench", workload.name(), "--heap", strategy.name(), "--json"]).arg(&json);
     if let Some(n) = schedulers {
         command.arg("--schedulers").arg(n.to_string());
     }

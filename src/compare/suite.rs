@@ -16,7 +16,6 @@
 use clap::ValueEnum;
 
 use crate::workload::{self, Workload};
-use crate::workloads;
 
 /// A suite: what `--quick`, the default and the hidden `--suite` select.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -203,9 +202,9 @@ pub fn plan(suite: SuiteName) -> Vec<Planned> {
 ///
 /// # Errors
 /// The note, when the build has no such workload.
-pub fn resolve(name: &str) -> Result<&'static Workload, String> {
-    workload::find(workloads::ALL, name)
-        .map_err(|_| format!("skipped {name}: this build has no '{name}' workload (not in workloads::ALL)"))
+pub fn resolve(name: &str) -> Result<&'static dyn Workload, String> {
+    workload::find(name)
+        .map_err(|_| format!("skipped {name}: this build has no '{name}' workload (not in the registry)"))
 }
 
 #[cfg(test)]
@@ -215,7 +214,7 @@ mod tests {
 
     fn check(workload: &str, params: &[&str]) {
         if let Ok(found) = resolve(workload) {
-            Params::from_assignments(found.name, found.params, params)
+            Params::from_assignments(found.name(), found.params(), params)
                 .unwrap_or_else(|e| panic!("suite parameters of {workload}: {e}"));
         }
     }
@@ -268,7 +267,7 @@ mod tests {
 
     #[test]
     fn missing_workloads_are_a_note_and_present_ones_resolve() {
-        assert_eq!(resolve("ring").unwrap().name, "ring");
+        assert_eq!(resolve("ring").unwrap().name(), "ring");
         let note = resolve("no-such-workload").unwrap_err();
         assert!(note.starts_with("skipped no-such-workload:") && !note.contains('\n'), "{note}");
     }

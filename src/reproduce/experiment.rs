@@ -19,7 +19,7 @@ use crate::failure::Failure;
 use crate::params::Params;
 use crate::report::Report;
 use crate::workload::{self, Workload};
-use crate::{table, workloads};
+use crate::table;
 
 /// How big the sweeps are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -175,8 +175,8 @@ impl Experiment {
     ///
     /// # Errors
     /// A usage failure when this build has no such workload.
-    pub fn resolve(&self) -> Result<&'static Workload, Failure> {
-        workload::find(workloads::ALL, self.workload)
+    pub fn resolve(&self) -> Result<&'static dyn Workload, Failure> {
+        workload::find(self.workload)
     }
 
     /// The full parameter set (defaults included, as a report shows it) of point `index`.
@@ -185,7 +185,7 @@ impl Experiment {
     /// A usage failure for an invalid parameter set (Invariant 1).
     pub fn full_params(&self, index: usize) -> Result<BTreeMap<String, serde_json::Value>, Failure> {
         let workload = self.resolve()?;
-        let params = Params::from_assignments(workload.name, workload.params, &self.points[index])?;
+        let params = Params::from_assignments(workload.name(), workload.params(), &self.points[index])?;
         Ok(params
             .iter()
             .map(|(name, value)| {

@@ -126,8 +126,8 @@ pub fn run(args: &ReproduceArgs) -> Result<(), Failure> {
         let workload = experiment.resolve()?;
         for index in 0..experiment.points.len() {
             crate::params::Params::from_assignments(
-                workload.name,
-                workload.params,
+                workload.name(),
+                workload.params(),
                 &experiment.points[index],
             )?;
         }
@@ -387,12 +387,12 @@ mod tests {
                     assert!(!experiment.points.is_empty() && !experiment.figures.is_empty());
                     assert_eq!(
                         experiment.schedulers.is_none(),
-                        workload.threads == crate::workload::Threads::CallingThread,
+                        workload.threads() == crate::workload::Threads::CallingThread,
                         "{}: schedulers only for runtime workloads",
                         experiment.id
                     );
                     for point in &experiment.points {
-                        Params::from_assignments(workload.name, workload.params, point)
+                        Params::from_assignments(workload.name(), workload.params(), point)
                             .unwrap_or_else(|e| panic!("{} {}: {e}", paper.name, experiment.id));
                         assert!(
                             point.iter().any(|a| a.starts_with(&format!("{}=", experiment.x))),

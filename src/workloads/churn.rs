@@ -38,10 +38,10 @@ use super::{clients, runtime};
 use crate::entries::{self, prepend_entries, rewrite_key, BUILD_BATCH};
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{Measurements, RunContext, Threads, Workload};
+use crate::workload::{Measurements, RunContext, Threads, Builtin};
 
 /// The churn workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "churn",
     summary: "P servers hold K-entry states and rewrite W entries per request; C clients time the replies",
     params: &CHURN_PARAMS,
@@ -50,7 +50,7 @@ pub const WORKLOAD: Workload = Workload {
 };
 
 /// The churn-big workload: churn with ten times the live data (Invariant 2).
-pub const BIG_WORKLOAD: Workload = Workload {
+pub const BIG_WORKLOAD: Builtin = Builtin {
     name: "churn-big",
     summary: "churn with K=1000, W=1, R=50,000: about 800 MB live, where stop-the-world pauses grow",
     params: &BIG_PARAMS,
@@ -207,7 +207,7 @@ mod tests {
     use crate::params::Params;
     use crate::strategy::Strategy;
 
-    fn run_with(workload: &Workload, strategy: Strategy, assignments: &[&str]) -> Measurements {
+    fn run_with(workload: &Builtin, strategy: Strategy, assignments: &[&str]) -> Measurements {
         let context = RunContext {
             params: Params::from_assignments(workload.name, workload.params, assignments).unwrap(),
             strategy,
@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn churn_big_differs_only_in_defaults() {
-        let names = |w: &Workload| w.params.iter().map(|p| p.name).collect::<Vec<_>>();
+        let names = |w: &Builtin| w.params.iter().map(|p| p.name).collect::<Vec<_>>();
         assert_eq!(names(&WORKLOAD), names(&BIG_WORKLOAD));
         let big = Params::from_assignments("churn-big", BIG_WORKLOAD.params, &[] as &[&str]).unwrap();
         assert_eq!(

@@ -32,10 +32,10 @@ use crate::failure::Failure;
 use crate::histogram::DurationHistogram;
 use crate::one_heap::OneHeap;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{ratio, Measurements, RunContext, Threads, Workload};
+use crate::workload::{ratio, Measurements, RunContext, Threads, Builtin};
 
 /// The exit workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "exit",
     summary: "drop equal-size heaps holding one object vs millions; drop time should match",
     params: PARAMS,

@@ -45,10 +45,10 @@ use crate::failure::Failure;
 use crate::histogram::DurationHistogram;
 use crate::one_heap::OneHeap;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{ratio, Measurements, RunContext, Threads, Workload};
+use crate::workload::{ratio, Measurements, RunContext, Threads, Builtin};
 
 /// The gc-copy workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "gc-copy",
     summary: "collect one heap of live lists and tuples repeatedly; copy rate vs memcpy",
     params: PARAMS,

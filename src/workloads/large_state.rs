@@ -36,10 +36,10 @@ use super::{clients, runtime};
 use crate::entries::{self, rewrite_prefix_of};
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{Measurements, RunContext, Threads, Workload};
+use crate::workload::{Measurements, RunContext, Threads, Builtin};
 
 /// The large-state workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "large-state",
     summary: "one process rewrites a large live state while C clients time requests to P small servers",
     params: PARAMS,

@@ -40,10 +40,10 @@ use heaplab_runtime::{Cx, SpawnError};
 use super::runtime;
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{Measurements, RunContext, Threads, Workload};
+use crate::workload::{Measurements, RunContext, Threads, Builtin};
 
 /// The ring workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "ring",
     summary: "N processes in a ring pass a token M laps: the cost of one message hop",
     params: PARAMS,

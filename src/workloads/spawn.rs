@@ -33,10 +33,10 @@ use super::runtime;
 use crate::failure::Failure;
 use crate::machine::resident_bytes;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{ratio, Measurements, RunContext, Threads, Workload};
+use crate::workload::{ratio, Measurements, RunContext, Threads, Builtin};
 
 /// The spawn workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "spawn",
     summary: "spawn N idle processes waiting for a message, then stop them: time and memory per process",
     params: PARAMS,

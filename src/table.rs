@@ -42,6 +42,8 @@ pub fn render(report: &Report) -> String {
             "histogram", "count", "mean", "p50", "p90", "p99", "p999", "max"
         );
         for (name, h) in &report.histograms {
+            // A p999 of fewer than 1,000 samples is the maximum under another name.
+            let p999 = if h.count < crate::compare::summary::P999_MIN_COUNT { "—".to_owned() } else { number(h.p999) };
             let _ = writeln!(
                 out,
                 "  {name:<width$}  {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
@@ -50,7 +52,7 @@ pub fn render(report: &Report) -> String {
                 number(h.p50),
                 number(h.p90),
                 number(h.p99),
-                number(h.p999),
+                p999,
                 number(h.max)
             );
         }
@@ -68,6 +70,12 @@ pub fn render(report: &Report) -> String {
     );
     let machine = &report.machine;
     let _ = writeln!(out, "  machine     {} cores, {}, rustc {}", machine.cores, machine.os, machine.rustc);
+    if let Some(runs) = report.runs {
+        let _ = writeln!(
+            out,
+            "  runs        {runs}: every figure is the median; the 95% intervals are under \"ci95\" in --json"
+        );
+    }
     out
 }
 
@@ -218,6 +226,10 @@ mod tests {
             )]),
             gc: GcSummary { minor: 0, major: 2, words_copied: 10, words_promoted: 0, gc_time_s: 0.001 },
             machine: Machine { cores: 2, os: "linux".to_owned(), rustc: "1.95.0".to_owned() },
+            provenance: Default::default(),
+            runs: None,
+            per_run: Vec::new(),
+            ci95: BTreeMap::new(),
         };
         let table = render(&report);
         assert!(table.starts_with("exit on per-process heaps (1 scheduler), 250 ms\n"), "{table}");

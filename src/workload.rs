@@ -93,6 +93,14 @@ pub trait Workload: Sync {
     fn threads(&self) -> Threads {
         Threads::Schedulers
     }
+    /// A lower bound of the memory a run with `params` needs, in bytes, if the workload
+    /// knows one: a run that cannot fit in the memory available is refused before it
+    /// starts, rather than killed by the allocator halfway. `None` (the default) checks
+    /// nothing.
+    fn memory_bytes(&self, params: &Params) -> Option<u64> {
+        let _ = params;
+        None
+    }
     /// Runs the workload once (Protocol step 3). Called in the `heaplab bench` process of
     /// the run, so memory figures are the run's own.
     ///
@@ -101,7 +109,7 @@ pub trait Workload: Sync {
     fn run(&self, context: &RunContext) -> Result<Measurements, Failure>;
 }
 
-impl std::fmt::Debug for dyn Workload {
+impl std::fmt::Debug for dyn Workload + '_ {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Workload").field("name", &self.name()).finish_non_exhaustive()
     }
@@ -120,6 +128,8 @@ pub struct Builtin {
     pub threads: Threads,
     /// Runs the workload (Protocol step 3).
     pub run: fn(&RunContext) -> Result<Measurements, Failure>,
+    /// [`Workload::memory_bytes`], where the workload knows a bound.
+    pub memory: Option<fn(&Params) -> u64>,
 }
 
 impl Workload for Builtin {
@@ -137,6 +147,9 @@ impl Workload for Builtin {
     }
     fn run(&self, context: &RunContext) -> Result<Measurements, Failure> {
         (self.run)(context)
+    }
+    fn memory_bytes(&self, params: &Params) -> Option<u64> {
+        self.memory.map(|bound| bound(params))
     }
 }
 
@@ -178,6 +191,11 @@ pub struct Measurements {
     pub metrics: BTreeMap<String, f64>,
     /// Duration distributions, by name (names end in `_us`).
     pub histograms: BTreeMap<String, DurationHistogram>,
+    /// The workload's own wall time, when something other than the driver's clock measured
+    /// it (a peer's runtime, [`crate::peer`]).
+    pub(crate) wall_s: Option<f64>,
+    /// The external runtime and its versions, for the report's provenance.
+    pub(crate) peer: BTreeMap<String, String>,
 }
 
 impl Measurements {

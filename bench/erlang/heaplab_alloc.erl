@@ -9,7 +9,7 @@
 %%    megawords million words are allocated.
 %% 3. The clock stops: ns_per_word and words_per_s over the words allocated.
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_alloc:main([{live_words, 100000}, {megawords, 200}])'
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_report:run(heaplab_alloc, [{live_words, 100000}, {megawords, 200}])'
 %%        -s init stop
 
 -module(heaplab_alloc).

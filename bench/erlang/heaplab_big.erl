@@ -12,7 +12,7 @@
 %%    (others may still be in their rounds) until the VM stops.
 %% 4. The root stops the clock after N heaplab_done: 2 x N x (N - 1) x Rounds messages.
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_big:main([{processes, 500}, {rounds, 1}])'
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_report:run(heaplab_big, [{processes, 500}, {rounds, 1}])'
 %%        -s init stop
 
 -module(heaplab_big).

@@ -13,7 +13,7 @@
 %%    the exit signal, the teardown and the freeing of the heap.
 %% 3. Repeat `repeats` times per kind, alternating which is built first; medians and minima.
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_exit:main([{heap_mb, 64}, {repeats, 5}])'
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_report:run(heaplab_exit, [{heap_mb, 64}, {repeats, 5}])'
 %%        -s init stop
 
 -module(heaplab_exit).

@@ -15,7 +15,7 @@
 %% 4. Send each process a message and wait until the process count is back to the
 %%    baseline: exit_ns_per_process.
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_spawn:main([{processes, 1000000}])' -s init stop
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_report:run(heaplab_spawn, [{processes, 1000000}])' -s init stop
 
 -module(heaplab_spawn).
 -export([main/1, idle/0]).

@@ -15,6 +15,7 @@
 
 use clap::ValueEnum;
 
+use crate::failure::Failure;
 use crate::workload::{self, Workload};
 
 /// A suite: what `--quick`, the default and the hidden `--suite` select.
@@ -67,6 +68,9 @@ pub struct Entry {
     pub smoke: Option<&'static [&'static str]>,
     /// Its headline figure.
     pub headline: Headline,
+    /// Whether its GC pause charts mean something: not for `exit`, whose collections are the
+    /// set-up compactions, not what it measures.
+    pub gc_charts: bool,
 }
 
 /// Every entry, in the order workloads.md lists them.
@@ -84,6 +88,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: Some(&["processes=1000"]),
         headline: Headline::Metric("spawn_ns_per_process"),
+        gc_charts: true,
     },
     Entry {
         workload: "alloc",
@@ -91,6 +96,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: None,
         headline: Headline::Metric("ns_per_word"),
+        gc_charts: true,
     },
     Entry {
         workload: "ring",
@@ -98,6 +104,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: Some(&["processes=10", "laps=10"]),
         headline: Headline::Metric("ns_per_hop"),
+        gc_charts: true,
     },
     Entry {
         workload: "churn",
@@ -105,6 +112,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: Some(&["processes=20", "entries=10", "requests=200"]),
         headline: Headline::P999("request_latency_us"),
+        gc_charts: true,
     },
     Entry {
         workload: "churn-big",
@@ -112,6 +120,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: None,
         headline: Headline::P999("request_latency_us"),
+        gc_charts: true,
     },
     Entry {
         workload: "large-state",
@@ -119,6 +128,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: None,
         headline: Headline::P999("request_latency_us"),
+        gc_charts: true,
     },
     Entry {
         workload: "binaries",
@@ -126,14 +136,23 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: None,
         headline: Headline::Metric("throughput_per_s"),
+        gc_charts: true,
     },
-    Entry { workload: "big", quick: Some(&[]), full: &[], smoke: None, headline: Headline::WallTime },
+    Entry {
+        workload: "big",
+        quick: Some(&[]),
+        full: &[],
+        smoke: None,
+        headline: Headline::WallTime,
+        gc_charts: true,
+    },
     Entry {
         workload: "exit",
         quick: Some(&["heap_mb=32", "repeats=3"]),
         full: &[],
         smoke: Some(&["heap_mb=1", "repeats=1"]),
         headline: Headline::Metric("drop_ns_many_objects"),
+        gc_charts: false,
     },
     Entry {
         workload: "gc-copy",
@@ -141,6 +160,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: Some(&["live_mb=1", "collections=2"]),
         headline: Headline::Metric("copy_bytes_per_s"),
+        gc_charts: true,
     },
     Entry {
         workload: "restart",
@@ -148,6 +168,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: Some(&["crashes=20", "supervisor_crashes=10"]),
         headline: Headline::P99("restart_latency_us"),
+        gc_charts: true,
     },
 ];
 
@@ -168,18 +189,22 @@ pub fn trace_params(workload: &str, suite: SuiteName) -> &'static [&'static str]
 }
 
 /// One entry as one suite runs it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Planned {
-    /// The entry.
-    pub entry: &'static Entry,
-    /// Its parameters in this suite.
-    pub params: &'static [&'static str],
+    /// The workload's name: the id of the entry (Invariant 2).
+    pub id: &'static str,
+    /// Its parameters in this suite (`NAME=VALUE`).
+    pub params: Vec<String>,
+    /// Its headline figure.
+    pub headline: Headline,
+    /// Whether to draw its GC pause charts ([`Entry::gc_charts`]).
+    pub gc_charts: bool,
 }
 
 impl Planned {
     /// The id of the entry: its workload's name (Invariant 2).
     pub fn id(&self) -> &'static str {
-        self.entry.workload
+        self.id
     }
 }
 
@@ -193,7 +218,43 @@ pub fn plan(suite: SuiteName) -> Vec<Planned> {
                 SuiteName::Full => entry.full,
                 SuiteName::Smoke => entry.smoke?,
             };
-            Some(Planned { entry, params })
+            Some(Planned {
+                id: entry.workload,
+                params: params.iter().map(|s| (*s).to_owned()).collect(),
+                headline: entry.headline,
+                gc_charts: entry.gc_charts,
+            })
+        })
+        .collect()
+}
+
+/// The entry of a workload added by a program of one's own
+/// ([`crate::registry::Registry::with`]): its default parameters, its wall time as headline.
+pub fn added(name: &'static str) -> Planned {
+    Planned { id: name, params: Vec::new(), headline: Headline::WallTime, gc_charts: true }
+}
+
+/// The plan of a compare: the suite's entries and the added workloads, or with `only`
+/// (`--workload`) just those, in the order given.
+///
+/// # Errors
+/// A usage failure naming a workload of `only` that is neither in the suite nor added.
+pub fn select(suite: SuiteName, added_names: &[&'static str], only: &[String]) -> Result<Vec<Planned>, Failure> {
+    let mut all = plan(suite);
+    all.extend(added_names.iter().map(|name| added(name)));
+    if only.is_empty() {
+        return Ok(all);
+    }
+    only.iter()
+        .map(|name| {
+            all.iter().find(|p| p.id == name).cloned().ok_or_else(|| {
+                let ids: Vec<&str> = all.iter().map(|p| p.id).collect();
+                Failure::usage(format!(
+                    "--workload '{name}' is not in the {} suite; it has: {}",
+                    suite.name(),
+                    ids.join(", ")
+                ))
+            })
         })
         .collect()
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use clap::ValueEnum;
 
-use crate::compare::summary;
+use crate::compare::{plots, summary};
 use crate::failure::Failure;
 use crate::params::Params;
 use crate::report::Report;
@@ -122,6 +122,37 @@ impl Figure {
             Figure::Metric(name) => table::metric(name, value),
             Figure::Hist(..) => summary::micros(value),
             Figure::GcTime => table::seconds(value),
+        }
+    }
+
+    /// The figure's name in a report's `ci95` (see [`crate::stats`]).
+    pub fn key(self) -> String {
+        match self {
+            Figure::Metric(name) => name.to_owned(),
+            Figure::Hist(name, pct) => format!("{name}.{}", pct.label()),
+            Figure::GcTime => "gc.gc_time_s".to_owned(),
+        }
+    }
+
+    /// The unit of the plot axis.
+    pub fn unit(self) -> plots::Unit {
+        match self {
+            Figure::Metric(name) => {
+                let has = |unit: &str| name.split('_').any(|word| word == unit);
+                if has("bytes") && !name.ends_with("_per_s") {
+                    plots::Unit::Bytes
+                } else if has("ns") {
+                    plots::Unit::Nanos
+                } else if has("us") {
+                    plots::Unit::Micros
+                } else if name.ends_with("_s") && !name.ends_with("_per_s") {
+                    plots::Unit::Seconds
+                } else {
+                    plots::Unit::Number
+                }
+            }
+            Figure::Hist(..) => plots::Unit::Micros,
+            Figure::GcTime => plots::Unit::Seconds,
         }
     }
 

@@ -47,6 +47,7 @@ pub const WORKLOAD: Builtin = Builtin {
     params: &CHURN_PARAMS,
     threads: Threads::Schedulers,
     run: run_churn,
+    memory: Some(memory),
 };
 
 /// The churn-big workload: churn with ten times the live data (Invariant 2).
@@ -56,7 +57,14 @@ pub const BIG_WORKLOAD: Builtin = Builtin {
     params: &BIG_PARAMS,
     threads: Threads::Schedulers,
     run: run_churn_big,
+    memory: Some(memory),
 };
+
+/// A lower bound of a run's memory: every server's state (80 bytes an entry), and the copy
+/// a collection makes of it.
+fn memory(params: &crate::params::Params) -> u64 {
+    2 * params.integer("processes") * params.integer("entries") * 80
+}
 
 /// churn's parameters: K = 100, W = 4, R = 200,000.
 const CHURN_PARAMS: [ParamSpec; 5] = params("100", "4", "200000");

@@ -41,7 +41,14 @@ pub const WORKLOAD: Builtin = Builtin {
     params: PARAMS,
     threads: Threads::CallingThread,
     run,
+    memory: Some(memory),
 };
+
+/// A lower bound of a run's memory: each heap's content is built in fragments and then
+/// compacted into a fresh block, so twice `heap_mb` is live at once.
+fn memory(params: &crate::params::Params) -> u64 {
+    2 * params.integer("heap_mb") * BYTES_PER_MIB
+}
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec {

@@ -54,7 +54,13 @@ pub const WORKLOAD: Builtin = Builtin {
     params: PARAMS,
     threads: Threads::CallingThread,
     run,
+    memory: Some(memory),
 };
+
+/// A lower bound of a run's memory: the state, and the copy a collection makes of it.
+fn memory(params: &crate::params::Params) -> u64 {
+    2 * params.integer("live_mb") << 20
+}
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec {

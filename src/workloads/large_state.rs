@@ -45,7 +45,13 @@ pub const WORKLOAD: Builtin = Builtin {
     params: PARAMS,
     threads: Threads::Schedulers,
     run,
+    memory: Some(memory),
 };
+
+/// A lower bound of a run's memory: the large state, and the copy a collection makes of it.
+fn memory(params: &crate::params::Params) -> u64 {
+    2 * params.integer("state_mb") << 20
+}
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec {

@@ -49,6 +49,7 @@ pub const WORKLOAD: Builtin = Builtin {
     params: PARAMS,
     threads: Threads::Schedulers,
     run,
+    memory: None,
 };
 
 const PARAMS: &[ParamSpec] = &[

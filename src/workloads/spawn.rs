@@ -42,7 +42,14 @@ pub const WORKLOAD: Builtin = Builtin {
     params: PARAMS,
     threads: Threads::Schedulers,
     run,
+    memory: Some(memory),
 };
+
+/// A lower bound of a run's memory: a few hundred bytes per idle process (about 850 bytes
+/// measured; see README).
+fn memory(params: &crate::params::Params) -> u64 {
+    params.integer("processes") * 512
+}
 
 const PARAMS: &[ParamSpec] = &[ParamSpec {
     name: "processes",

@@ -227,9 +227,16 @@ mod tests {
         let error = output_within(Command::new("sh").args(["-c", &script]), Duration::from_millis(500)).unwrap_err();
         assert!(error.message().contains("killed"), "{error}");
         let pid: i32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
-        // Gone, or a zombie waiting for init to reap it.
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        assert!(status.is_empty() || status.contains("State:\tZ"), "{status}");
+        // Gone, or a zombie waiting for init to reap it, once the kill is delivered.
+        let gone = || {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            status.is_empty() || status.contains("State:\tZ")
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !gone() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(gone(), "the grandchild {pid} outlived its group's kill");
     }
 
     #[test]

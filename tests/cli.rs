@@ -92,7 +92,7 @@ fn gc_copy_writes_report_csv_and_trace() {
     assert!(output.status.success(), "{}", stderr(&output));
 
     let report = read_json(&json);
-    assert_eq!(report["schema"], "heaplab.report/1");
+    assert_eq!(report["schema"], "heaplab.report/2");
     assert_eq!(report["workload"], "gc-copy");
     assert_eq!(report["heap"], "per-process");
     assert_eq!(report["params"]["live_mb"], 1);
@@ -169,7 +169,7 @@ fn bench_report(args: &[&str]) -> serde_json::Value {
 #[test]
 fn spawn_writes_a_report_with_its_metrics() {
     let report = bench_report(&["spawn", "--set", "processes=1000", "--schedulers", "2"]);
-    assert_eq!(report["schema"], "heaplab.report/1");
+    assert_eq!(report["schema"], "heaplab.report/2");
     assert_eq!(report["workload"], "spawn");
     assert_eq!(report["heap"], "per-process");
     assert_eq!(report["schedulers"], 2);
@@ -214,7 +214,7 @@ fn runtime_reports(workload: &str, set: &[&str]) -> Vec<serde_json::Value> {
                 args.extend_from_slice(&["--set", assignment]);
             }
             let report = bench_report(&args);
-            assert_eq!(report["schema"], "heaplab.report/1");
+            assert_eq!(report["schema"], "heaplab.report/2");
             assert_eq!(report["workload"], workload);
             assert_eq!(report["heap"], *heap);
             assert_eq!(report["schedulers"], 2);

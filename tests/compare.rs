@@ -32,10 +32,10 @@ fn the_smoke_suite_writes_reports_summary_csv_plots_and_a_trace() {
         for heap in ["per-process", "shared"] {
             let found = reports.iter().find(|r| r["workload"] == workload && r["heap"] == heap);
             let report = found.unwrap_or_else(|| panic!("no report of {workload} on {heap}"));
-            assert_eq!(report["schema"], "heaplab.report/1");
+            assert_eq!(report["schema"], "heaplab.report/2");
             assert!(report["histograms"]["gc_pause_us"].is_object(), "{report}");
             assert!(
-                Path::new(&out.join("csv").join(format!("{workload}-{heap}")).join("gc_events.csv")).exists(),
+                out.join("csv").join(format!("{workload}-{heap}")).join("run-1").join("gc_events.csv").exists(),
                 "csv of {workload} on {heap}"
             );
         }
@@ -56,8 +56,9 @@ fn the_smoke_suite_writes_reports_summary_csv_plots_and_a_trace() {
 
     // Plots: SVG files with a title, at least the GC and restart latency ones.
     let plots: Vec<_> = std::fs::read_dir(out.join("plots")).unwrap().map(|e| e.unwrap().path()).collect();
-    assert!(plots.iter().any(|p| p.ends_with("restart-latency-cdf.svg")), "{plots:?}");
-    assert!(plots.iter().any(|p| p.ends_with("gc-copy-gc-pause-cdf.svg")), "{plots:?}");
+    assert!(plots.iter().any(|p| p.ends_with("restart-latency-nines.svg")), "{plots:?}");
+    assert!(plots.iter().any(|p| p.ends_with("gc-copy-gc-pause-nines.svg")), "{plots:?}");
+    assert!(!plots.iter().any(|p| p.to_string_lossy().contains("exit-gc-")), "exit's collections are set-up: {plots:?}");
     for plot in &plots {
         let svg = read(plot);
         assert!(svg.contains("<svg") && svg.contains("</svg>"), "{}", plot.display());

@@ -56,7 +56,7 @@ fn a_smoke_reproduction_writes_json_tables_and_plots() {
             );
         }
     }
-    assert!(reports.iter().all(|r| r["schema"] == "heaplab.report/1" && r["heap"] != "beam"));
+    assert!(reports.iter().all(|r| r["schema"] == "heaplab.report/2" && r["heap"] != "beam"));
     let meta: serde_json::Value = serde_json::from_str(&read(&out.join("results/meta.json"))).unwrap();
     assert_eq!(meta["size"], "smoke");
     assert!(meta["failures"].as_array().unwrap().is_empty(), "{meta}");

@@ -182,6 +182,16 @@ impl RunContext {
         heap.set_event_sink(self.gc_log.clone());
         heap
     }
+
+    /// A runtime for the run: its heap strategy and scheduler count, room for `processes`
+    /// processes, every collection going to the run's GC log (Protocol step 3).
+    ///
+    /// # Errors
+    /// A usage failure for a strategy that does not run on heaplab's runtime; a run failure
+    /// when the runtime refuses the configuration.
+    pub fn start_runtime(&self, processes: usize) -> Result<heaplab_runtime::Runtime, Failure> {
+        crate::workloads::start_runtime(self, processes)
+    }
 }
 
 /// What a workload measured.

@@ -18,7 +18,7 @@ mod ring;
 mod runtime;
 mod spawn;
 
-pub(crate) use runtime::time_split_on;
+pub(crate) use runtime::{start as start_runtime, time_split_on};
 
 use crate::workload::Workload;
 

@@ -7,6 +7,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+
 const ERL_MISSING: &str =
     "heaplab: erl not found on PATH; install it with `apt-get install erlang-base` (nothing is installed automatically)";
 
@@ -290,4 +292,25 @@ fn restart_latencies_are_a_histogram_under_the_beam_where_erl_is_installed() {
     let report = beam_report(&["restart", "--set", "crashes=20", "--set", "supervisor_crashes=10"]);
     assert_latency_histogram(&report, "restart_latency_us", 20);
     assert!(report["metrics"]["restart_latency_p50_us"].as_f64().unwrap() > 0.0, "{report}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_the_emulator_and_removes_its_directory_where_erl_is_installed() {
+    if !erl_installed() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let args = ["bench", "ring", "--heap", "beam", "--set", "processes=1000", "--set", "laps=1000000"];
+    // Once the emulator runs the workload: its command line names the directory.
+    let tmp_text = tmp.to_str().unwrap().to_owned();
+    let running = move || common::processes_mentioning(&tmp_text).iter().any(|p| p.contains("heaplab_report:run"));
+    let (status, stderr) =
+        common::interrupt_when(&args, &[("TMPDIR", &tmp)], common::Ready::When(&running), "-INT");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().last(), Some("heaplab: interrupted (SIGINT)"), "{stderr}");
+    assert_eq!(common::processes_mentioning(tmp.to_str().unwrap()), Vec::<String>::new());
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the compiled modules' directory is removed");
 }

@@ -49,7 +49,7 @@ use crate::{csv, interrupt, machine, peer, runs, table};
 /// The `--json` path that means standard output.
 pub const STDOUT: &str = "-";
 
-/// The histogram every report carries: the pauses GC imposed (see workloads.md).
+/// The histogram every report carries: the pauses GC imposed (see docs/workloads.md).
 pub const GC_PAUSE_HISTOGRAM: &str = "gc_pause_us";
 
 /// A finished run: its report and the raw data behind it.

@@ -1,5 +1,5 @@
 //! Where a report comes from: the build, the command, the date, the machine and how busy it
-//! was (`"provenance"` in every report, see docs/workloads.md), and the getrusage figures of
+//! was (`"provenance"` in every report, see `docs/workloads.md`), and the getrusage figures of
 //! a run (`user_time_s`, `sys_time_s`, `minor_page_faults`, `major_page_faults`).
 //!
 //! # Invariants

@@ -1,4 +1,4 @@
-%% heaplab_alloc: the `alloc` workload of heaplab on the real BEAM (see workloads.md): one
+%% heaplab_alloc: the `alloc` workload of heaplab on the real BEAM (see docs/workloads.md): one
 %% process allocating short-lived lists of tuples in a loop, with a live list it keeps.
 %% Prints one line of JSON with the metrics.
 %%

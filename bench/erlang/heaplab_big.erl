@@ -1,4 +1,4 @@
-%% heaplab_big: the `big` workload of heaplab on the real BEAM (see workloads.md), after
+%% heaplab_big: the `big` workload of heaplab on the real BEAM (see docs/workloads.md), after
 %% bencherl's big: N processes each send a ping to every other process and wait for all the
 %% pongs. Prints one line of JSON with the metrics.
 %%

@@ -1,4 +1,4 @@
-%% heaplab_binaries: the `binaries` workload of heaplab on the real BEAM (see workloads.md).
+%% heaplab_binaries: the `binaries` workload of heaplab on the real BEAM (see docs/workloads.md).
 %% Producers send binaries of S bytes through a router process to consumers that keep the
 %% last Keep they got, for a sweep of sizes S. Prints one line of JSON with the metrics.
 %%

@@ -1,4 +1,4 @@
-%% heaplab_churn: the `churn` workload of heaplab on the real BEAM (see workloads.md), and the
+%% heaplab_churn: the `churn` workload of heaplab on the real BEAM (see docs/workloads.md), and the
 %% servers and closed-loop clients that heaplab_churn_big and heaplab_large_state share.
 %%
 %% P server processes each hold a state of K entries {I, V, [I, V]}. A request makes a server

@@ -1,4 +1,4 @@
-%% heaplab_exit: the `exit` workload of heaplab on the real BEAM (see workloads.md): the time
+%% heaplab_exit: the `exit` workload of heaplab on the real BEAM (see docs/workloads.md): the time
 %% a process holding heap_mb MiB takes to die, holding one object vs millions of small ones.
 %% Prints one line of JSON with the metrics.
 %%

@@ -1,4 +1,4 @@
-%% heaplab_gc_copy: the `gc-copy` workload of heaplab on the real BEAM (see workloads.md): how
+%% heaplab_gc_copy: the `gc-copy` workload of heaplab on the real BEAM (see docs/workloads.md): how
 %% fast the BEAM's collector copies a process's live data, next to a plain copy of the same
 %% bytes in the same run. Prints one line of JSON with the metrics.
 %%

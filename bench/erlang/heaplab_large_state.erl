@@ -1,5 +1,5 @@
 %% heaplab_large_state: the `large-state` workload of heaplab on the real BEAM (see
-%% workloads.md). One process holds a large live state and keeps rewriting part of it, while
+%% docs/workloads.md). One process holds a large live state and keeps rewriting part of it, while
 %% C clients time small requests to P small servers (the servers and clients of
 %% heaplab_churn, compiled beside this module). Prints one line of JSON with the metrics.
 %%

@@ -1,4 +1,4 @@
-%% heaplab_preempt: the `preempt` workload of heaplab on the real BEAM (see workloads.md).
+%% heaplab_preempt: the `preempt` workload of heaplab on the real BEAM (see docs/workloads.md).
 %%
 %% B busy processes run a tight tail-recursive arithmetic loop (the BEAM preempts them by
 %% reductions) while one ping-pong pair makes R round trips; each round trip is timed.

@@ -1,4 +1,4 @@
-%% heaplab_restart: the `restart` workload of heaplab on the real BEAM (see workloads.md).
+%% heaplab_restart: the `restart` workload of heaplab on the real BEAM (see docs/workloads.md).
 %%
 %% A supervisor (one_for_one unless supervisor_strategy says one_for_all) runs one gen_server
 %% worker registered under a name and Siblings more workers after it. The calling process

@@ -1,4 +1,4 @@
-%% heaplab_ring: the `ring` workload of heaplab on the real BEAM (see workloads.md).
+%% heaplab_ring: the `ring` workload of heaplab on the real BEAM (see docs/workloads.md).
 %%
 %% N processes form a ring and pass a token around it M times (N * M hops): the integer K
 %% when `payload` is 0, else {K, Payload}, where Payload is a list of `payload` integers

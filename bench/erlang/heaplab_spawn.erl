@@ -1,4 +1,4 @@
-%% heaplab_spawn: the `spawn` workload of heaplab on the real BEAM (see workloads.md).
+%% heaplab_spawn: the `spawn` workload of heaplab on the real BEAM (see docs/workloads.md).
 %%
 %% Spawns N processes that each wait in `receive` for one message, measures the spawn time
 %% and the memory of the idle processes, then sends each a message and measures the time

@@ -3,14 +3,14 @@
 //!
 //! Entries name their workload rather than point at it, so the suite can list workloads a
 //! build does not have yet: such an entry is skipped with a note ([`resolve`]), and runs as
-//! soon as the workload is in [`workloads::ALL`].
+//! soon as the workload is in [`crate::workloads::ALL`].
 //!
 //! # Invariants
 //! 1. Every parameter assignment of every suite is valid for its workload whenever that
-//!    workload is in [`workloads::ALL`] (tested), so a suite never fails on a typo.
+//!    workload is in [`crate::workloads::ALL`] (tested), so a suite never fails on a typo.
 //! 2. Entry ids are unique within a suite (they name the CSV directories and plots).
 //! 3. The quick suite finishes in under 10 minutes on 2 cores with every strategy and the
-//!    BEAM column: its parameters are cut down from the defaults (workloads.md), and
+//!    BEAM column: its parameters are cut down from the defaults (docs/workloads.md), and
 //!    `churn-big` (850 MB live) is in the full suite only.
 
 use clap::ValueEnum;
@@ -23,7 +23,7 @@ use crate::workload::{self, Workload};
 pub enum SuiteName {
     /// `--quick`: every workload, cut-down parameters (minutes).
     Quick,
-    /// The default: every workload at its workloads.md parameters, plus `churn-big`.
+    /// The default: every workload at its docs/workloads.md parameters, plus `churn-big`.
     Full,
     /// Tiny parameters that only check the machinery works (seconds, even in a debug
     /// build); used by the end-to-end tests through the hidden `--suite smoke`.
@@ -58,7 +58,7 @@ pub enum Headline {
 /// `--set`; unset parameters keep their defaults).
 #[derive(Debug, Clone, Copy)]
 pub struct Entry {
-    /// The workload's name in [`workloads::ALL`].
+    /// The workload's name in [`crate::workloads::ALL`].
     pub workload: &'static str,
     /// Parameters in the quick suite; `None`: not in the quick suite.
     pub quick: Option<&'static [&'static str]>,
@@ -73,7 +73,7 @@ pub struct Entry {
     pub gc_charts: bool,
 }
 
-/// Every entry, in the order workloads.md lists them.
+/// Every entry, in the order docs/workloads.md lists them.
 ///
 /// Quick parameters (Invariant 3), measured on the reference machine (2 cores, release,
 /// both heaplab strategies): spawn at 200,000 processes (not a million) takes about a

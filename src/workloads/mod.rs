@@ -1,4 +1,4 @@
-//! The workloads heaplab can run (workloads.md describes each), one module per workload.
+//! The workloads heaplab can run (docs/workloads.md describes each), one module per workload.
 //!
 //! # Invariants
 //! 1. [`ALL`] is in name order, so `--help` and error messages list workloads alphabetically.

@@ -358,5 +358,4 @@ mod tests {
         let workloads: Vec<&str> = workloads::ALL.iter().map(|w| w.name()).collect();
         assert_eq!(programs, workloads);
     }
-
 }

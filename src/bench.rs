@@ -158,13 +158,20 @@ pub fn check_outputs(args: &BenchArgs) -> Result<(), Failure> {
 
 fn check_file(option: &str, path: &std::path::Path) -> Result<(), Failure> {
     if path.is_dir() {
-        return Err(Failure::usage(format!("{option} takes a file, but '{}' is a directory", path.display())));
+        return Err(Failure::usage(format!(
+            "{option} takes a file, but '{}' is a directory",
+            path.display()
+        )));
     }
     if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| cannot_use(option, path, &e))?;
     }
     let existed = path.exists();
-    std::fs::OpenOptions::new().append(true).create(true).open(path).map_err(|e| cannot_use(option, path, &e))?;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| cannot_use(option, path, &e))?;
     if !existed {
         let _ = std::fs::remove_file(path);
     }
@@ -317,8 +324,11 @@ pub fn run(args: &BenchArgs) -> Result<Report, Failure> {
         report
     } else {
         provenance::warn_if_loaded(&Provenance::now(""));
-        let run =
-            if args.trace.is_some() { measure_traced(workload, &context)? } else { measure(workload, &context)? };
+        let run = if args.trace.is_some() {
+            measure_traced(workload, &context)?
+        } else {
+            measure(workload, &context)?
+        };
         for path in write_outputs(args, &run)? {
             eprintln!("heaplab: wrote {}", path.display());
         }

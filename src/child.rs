@@ -224,7 +224,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("grandchild.pid");
         let script = format!("sleep 600 & echo $! > {}; wait", marker.display());
-        let error = output_within(Command::new("sh").args(["-c", &script]), Duration::from_millis(500)).unwrap_err();
+        let error =
+            output_within(Command::new("sh").args(["-c", &script]), Duration::from_millis(500)).unwrap_err();
         assert!(error.message().contains("killed"), "{error}");
         let pid: i32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
         // Gone, or a zombie waiting for init to reap it, once the kill is delivered.
@@ -241,9 +242,11 @@ mod tests {
 
     #[test]
     fn a_childs_usage_is_measured() {
-        let finished =
-            run_within(Command::new("sh").args(["-c", "head -c 50000000 /dev/zero | wc -c"]), Duration::from_secs(60))
-                .unwrap();
+        let finished = run_within(
+            Command::new("sh").args(["-c", "head -c 50000000 /dev/zero | wc -c"]),
+            Duration::from_secs(60),
+        )
+        .unwrap();
         assert!(finished.output.status.success());
         assert!(finished.usage.minor_faults > 0, "{:?}", finished.usage);
         assert!(finished.elapsed > Duration::ZERO);

@@ -18,9 +18,9 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::compare::SuiteName;
 use crate::failure::Failure;
 use crate::strategy::Strategy;
-use crate::{bench, compare, reproduce, workload};
 #[cfg(test)]
 use crate::workloads;
+use crate::{bench, compare, reproduce, workload};
 
 /// heaplab: per-process garbage collection in the BEAM's memory model, measured.
 #[derive(Debug, Parser)]
@@ -152,7 +152,9 @@ pub struct ReproduceArgs {
 
 /// The clap command with the workload table in `bench --help` (Invariant 3).
 pub fn command() -> clap::Command {
-    Cli::command().mut_subcommand("bench", |bench| bench.after_help(workload::describe(crate::registry::current().workloads())))
+    Cli::command().mut_subcommand("bench", |bench| {
+        bench.after_help(workload::describe(crate::registry::current().workloads()))
+    })
 }
 
 /// Parses a command line (program name first).

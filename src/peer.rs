@@ -123,7 +123,8 @@ pub fn run(peer: &dyn Peer, workload: &dyn Workload, context: &RunContext) -> Re
 
     let (untraced, untraced_run) = run_pass(peer, workload, dir.path(), context, false)?;
     let (traced, traced_run) = run_pass(peer, workload, dir.path(), context, true)?;
-    let runtime = traced.versions.get("runtime").cloned().unwrap_or_else(|| peer.strategy().name().to_owned());
+    let runtime =
+        traced.versions.get("runtime").cloned().unwrap_or_else(|| peer.strategy().name().to_owned());
     for event in &traced.gc_events {
         context.gc_log.push(event.to_record(&runtime));
     }
@@ -402,8 +403,6 @@ pub(crate) fn last_lines(stderr: &[u8], stdout: &[u8]) -> String {
         tail.join(" | ")
     }
 }
-
-#[cfg(test)]
 
 #[cfg(test)]
 mod tests {

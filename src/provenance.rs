@@ -96,7 +96,9 @@ pub fn command_line() -> String {
 
 /// The program's file name without its directory (`heaplab`, not `target/release/heaplab`).
 fn program_name(path: &str) -> String {
-    std::path::Path::new(path).file_name().map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned())
+    std::path::Path::new(path)
+        .file_name()
+        .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Prints one warning line when the machine is loaded (Invariant 2).

@@ -56,7 +56,8 @@ impl Registry {
     pub fn with(mut self, workload: &'static dyn Workload) -> Registry {
         let name = workload.name();
         assert!(
-            !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
             "workload name '{name}' is not lower-case kebab case"
         );
         assert!(self.find(name).is_err(), "a workload named '{name}' is already registered");

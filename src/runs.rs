@@ -36,7 +36,8 @@ pub struct Spec<'a, S: AsRef<str>> {
 /// # Errors
 /// The child's one-line failure (a run failure), or [`Failure::Interrupted`] (Invariant 2).
 pub fn isolated<S: AsRef<str>>(spec: &Spec<'_, S>, csv: Option<&Path>) -> Result<Report, Failure> {
-    let exe = std::env::current_exe().map_err(|e| Failure::run(format!("cannot find the heaplab program: {e}")))?;
+    let exe =
+        std::env::current_exe().map_err(|e| Failure::run(format!("cannot find the heaplab program: {e}")))?;
     let dir = crate::child::TempDir::new("run").map_err(Failure::run)?;
     let json = dir.path().join("report.json");
     let mut command = std::process::Command::new(exe);
@@ -58,9 +59,14 @@ pub fn isolated<S: AsRef<str>>(spec: &Spec<'_, S>, csv: Option<&Path>) -> Result
         let reason = stderr
             .lines()
             .rfind(|line| {
-                !line.starts_with("heaplab: note:") && !line.starts_with("heaplab: warning:") && !line.trim().is_empty()
+                !line.starts_with("heaplab: note:")
+                    && !line.starts_with("heaplab: warning:")
+                    && !line.trim().is_empty()
             })
-            .map_or_else(|| output.status.to_string(), |line| line.trim_start_matches("heaplab: ").to_owned());
+            .map_or_else(
+                || output.status.to_string(),
+                |line| line.trim_start_matches("heaplab: ").to_owned(),
+            );
         return Err(Failure::run(reason));
     }
     let text = std::fs::read_to_string(&json)

@@ -146,7 +146,8 @@ pub fn aggregate(runs: Vec<Report>, provenance: Provenance) -> Report {
         .chain(runs.iter().flat_map(|r| r.metrics.keys()))
         .map(|name| (name.clone(), get(name)))
         .collect();
-    let histogram_names: std::collections::BTreeSet<&String> = runs.iter().flat_map(|r| r.histograms.keys()).collect();
+    let histogram_names: std::collections::BTreeSet<&String> =
+        runs.iter().flat_map(|r| r.histograms.keys()).collect();
     let histograms = histogram_names
         .into_iter()
         .map(|name| {
@@ -230,7 +231,8 @@ mod tests {
         assert_eq!(aggregate.provenance.command, "heaplab compare");
         let [low, high] = aggregate.ci95["request_latency_us.p999"];
         assert!(low < 200.0 && high > 200.0, "{low} {high}");
-        for name in ["throughput_per_s", "request_latency_us.p50", "request_latency_us.max", "wall_s", "gc.gc_time_s"]
+        for name in
+            ["throughput_per_s", "request_latency_us.p50", "request_latency_us.max", "wall_s", "gc.gc_time_s"]
         {
             assert!(aggregate.ci95.contains_key(name), "{name}");
         }

@@ -43,7 +43,11 @@ pub fn render(report: &Report) -> String {
         );
         for (name, h) in &report.histograms {
             // A p999 of fewer than 1,000 samples is the maximum under another name.
-            let p999 = if h.count < crate::compare::summary::P999_MIN_COUNT { "—".to_owned() } else { number(h.p999) };
+            let p999 = if h.count < crate::compare::summary::P999_MIN_COUNT {
+                "—".to_owned()
+            } else {
+                number(h.p999)
+            };
             let _ = writeln!(
                 out,
                 "  {name:<width$}  {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",

@@ -276,7 +276,18 @@ fn beam_schedulers_are_capped_at_its_limit_where_erl_is_installed() {
     }
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
-    let args = ["bench", "ring", "--heap", "beam", "--schedulers", "2000", "--set", "processes=10", "--set", "laps=2"];
+    let args = [
+        "bench",
+        "ring",
+        "--heap",
+        "beam",
+        "--schedulers",
+        "2000",
+        "--set",
+        "processes=10",
+        "--set",
+        "laps=2",
+    ];
     let output = heaplab(&[&args[..], &["--json", json.to_str().unwrap()]].concat());
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stderr(&output).contains("runs at most 1024 schedulers"), "{}", stderr(&output));
@@ -306,7 +317,8 @@ fn ctrl_c_stops_the_emulator_and_removes_its_directory_where_erl_is_installed() 
     let args = ["bench", "ring", "--heap", "beam", "--set", "processes=1000", "--set", "laps=1000000"];
     // Once the emulator runs the workload: its command line names the directory.
     let tmp_text = tmp.to_str().unwrap().to_owned();
-    let running = move || common::processes_mentioning(&tmp_text).iter().any(|p| p.contains("heaplab_report:run"));
+    let running =
+        move || common::processes_mentioning(&tmp_text).iter().any(|p| p.contains("heaplab_report:run"));
     let (status, stderr) =
         common::interrupt_when(&args, &[("TMPDIR", &tmp)], common::Ready::When(&running), "-INT");
     assert_eq!(status.code(), Some(130), "{stderr}");

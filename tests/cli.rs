@@ -332,25 +332,35 @@ fn output_paths_are_checked_before_anything_runs() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
     // --csv names a file: a clear message, nothing runs.
-    assert_usage_error(&["bench", "exit", "--set", "heap_mb=1", "--csv", file.to_str().unwrap()], &[
-        "--csv takes a directory",
-        "is a file",
-    ]);
+    assert_usage_error(
+        &["bench", "exit", "--set", "heap_mb=1", "--csv", file.to_str().unwrap()],
+        &["--csv takes a directory", "is a file"],
+    );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "x", "the file is left alone");
     // --json names a directory.
-    assert_usage_error(&["bench", "exit", "--set", "heap_mb=1", "--json", dir.path().to_str().unwrap()], &[
-        "--json takes a file",
-    ]);
+    assert_usage_error(
+        &["bench", "exit", "--set", "heap_mb=1", "--json", dir.path().to_str().unwrap()],
+        &["--json takes a file"],
+    );
     // --trace under a file (its parent cannot be a directory).
     let under_file = file.join("trace.json");
-    assert_usage_error(&["bench", "exit", "--set", "heap_mb=1", "--trace", under_file.to_str().unwrap()], &[
-        "--trace",
-        "cannot be written",
-    ]);
+    assert_usage_error(
+        &["bench", "exit", "--set", "heap_mb=1", "--trace", under_file.to_str().unwrap()],
+        &["--trace", "cannot be written"],
+    );
     // A --json that can be written is not left behind by the check when the run fails later.
     let json = dir.path().join("new").join("report.json");
     assert_usage_error(
-        &["bench", "exit", "--set", "heap_mb=1", "--json", json.to_str().unwrap(), "--trace", under_file.to_str().unwrap()],
+        &[
+            "bench",
+            "exit",
+            "--set",
+            "heap_mb=1",
+            "--json",
+            json.to_str().unwrap(),
+            "--trace",
+            under_file.to_str().unwrap(),
+        ],
         &["--trace"],
     );
     assert!(!json.exists());
@@ -360,7 +370,8 @@ fn output_paths_are_checked_before_anything_runs() {
 fn json_dash_writes_the_report_to_stdout_and_the_table_to_stderr() {
     let output = heaplab(&["bench", "exit", "--set", "heap_mb=1", "--set", "repeats=1", "--json", "-"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("stdout is the JSON report alone");
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("stdout is the JSON report alone");
     assert_eq!(report["workload"], "exit");
     assert!(stderr(&output).contains("exit on per-process heaps"), "{}", stderr(&output));
 }
@@ -445,7 +456,11 @@ fn a_run_that_cannot_fit_in_memory_is_refused_before_it_starts() {
         .unwrap();
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{message}");
-    assert_eq!(message.lines().filter(|l| !l.contains("note:") && !l.contains("warning:")).count(), 1, "{message}");
+    assert_eq!(
+        message.lines().filter(|l| !l.contains("note:") && !l.contains("warning:")).count(),
+        1,
+        "{message}"
+    );
     assert!(message.contains("heap_mb=4096 needs at least 8.00 GiB"), "{message}");
     assert!(message.contains("address-space limit"), "{message}");
     assert!(output.stdout.is_empty());
@@ -454,8 +469,12 @@ fn a_run_that_cannot_fit_in_memory_is_refused_before_it_starts() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_during_an_in_process_run_exits_130_with_one_line() {
-    let (status, stderr) =
-        interrupt_when(&["bench", "ring", "--set", "processes=1000", "--set", "laps=1000000"], &[], Ready::Soon, "-INT");
+    let (status, stderr) = interrupt_when(
+        &["bench", "ring", "--set", "processes=1000", "--set", "laps=1000000"],
+        &[],
+        Ready::Soon,
+        "-INT",
+    );
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.trim_end().ends_with("heaplab: interrupted: the run in progress is lost"), "{stderr}");
 }

@@ -37,7 +37,11 @@ fn the_smoke_suite_writes_reports_summary_csv_plots_and_a_trace() {
             assert_eq!(report["schema"], "heaplab.report/2");
             assert!(report["histograms"]["gc_pause_us"].is_object(), "{report}");
             assert!(
-                out.join("csv").join(format!("{workload}-{heap}")).join("run-1").join("gc_events.csv").exists(),
+                out.join("csv")
+                    .join(format!("{workload}-{heap}"))
+                    .join("run-1")
+                    .join("gc_events.csv")
+                    .exists(),
                 "csv of {workload} on {heap}"
             );
         }
@@ -60,7 +64,10 @@ fn the_smoke_suite_writes_reports_summary_csv_plots_and_a_trace() {
     let plots: Vec<_> = std::fs::read_dir(out.join("plots")).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(plots.iter().any(|p| p.ends_with("restart-latency-nines.svg")), "{plots:?}");
     assert!(plots.iter().any(|p| p.ends_with("gc-copy-gc-pause-nines.svg")), "{plots:?}");
-    assert!(!plots.iter().any(|p| p.to_string_lossy().contains("exit-gc-")), "exit's collections are set-up: {plots:?}");
+    assert!(
+        !plots.iter().any(|p| p.to_string_lossy().contains("exit-gc-")),
+        "exit's collections are set-up: {plots:?}"
+    );
     for plot in &plots {
         let svg = read(plot);
         assert!(svg.contains("<svg") && svg.contains("</svg>"), "{}", plot.display());
@@ -180,7 +187,18 @@ fn a_folder_with_an_earlier_compare_is_refused_unless_cleared_and_renders_again(
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("compare");
     let out_arg = out.to_str().unwrap();
-    let args = ["compare", "--suite", "smoke", "--no-beam", "--workload", "ring", "--workload", "gc-copy", "--runs", "2"];
+    let args = [
+        "compare",
+        "--suite",
+        "smoke",
+        "--no-beam",
+        "--workload",
+        "ring",
+        "--workload",
+        "gc-copy",
+        "--runs",
+        "2",
+    ];
     let output = heaplab(&[&args[..], &["--out", out_arg]].concat());
     assert!(output.status.success(), "{}", stderr(&output));
     let reports: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
@@ -195,7 +213,10 @@ fn a_folder_with_an_earlier_compare_is_refused_unless_cleared_and_renders_again(
     let summary = read(&out.join("summary.md"));
     assert!(summary.contains("- runs: 2 of each workload"), "{summary}");
     assert!(summary.contains("95% confidence interval"), "{summary}");
-    assert!(summary.lines().any(|l| l.starts_with("| `ns_per_hop` |") && l.contains(" [") && l.contains("–")), "{summary}");
+    assert!(
+        summary.lines().any(|l| l.starts_with("| `ns_per_hop` |") && l.contains(" [") && l.contains("–")),
+        "{summary}"
+    );
     assert!(out.join("csv/ring-shared/run-2/gc_events.csv").exists());
 
     // Into the same folder: refused, nothing changed.
@@ -217,11 +238,29 @@ fn a_folder_with_an_earlier_compare_is_refused_unless_cleared_and_renders_again(
 
     // With --clear: the old files go, a file of the user's stays.
     std::fs::write(out.join("mine.txt"), "keep").unwrap();
-    let cleared = heaplab(&["compare", "--suite", "smoke", "--no-beam", "--workload", "ring", "--clear", "--out", out_arg]);
+    let cleared = heaplab(&[
+        "compare",
+        "--suite",
+        "smoke",
+        "--no-beam",
+        "--workload",
+        "ring",
+        "--clear",
+        "--out",
+        out_arg,
+    ]);
     assert!(cleared.status.success(), "{}", stderr(&cleared));
     assert_eq!(read(&out.join("mine.txt")), "keep");
     assert!(!out.join("csv/gc-copy-shared").exists(), "the earlier run's data is gone");
-    let unknown = heaplab(&["compare", "--suite", "smoke", "--workload", "nope", "--out", dir.path().join("x").to_str().unwrap()]);
+    let unknown = heaplab(&[
+        "compare",
+        "--suite",
+        "smoke",
+        "--workload",
+        "nope",
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr(&unknown).contains("'nope'") && stderr(&unknown).contains("ring"), "{}", stderr(&unknown));
 }
@@ -234,7 +273,8 @@ fn ctrl_c_keeps_what_was_measured_and_leaves_nothing_behind() {
     let tmp = dir.path().join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let args = ["compare", "--suite", "smoke", "--no-beam", "--runs", "3", "--out", out.to_str().unwrap()];
-    let (status, stderr) = common::interrupt_when(&args, &[("TMPDIR", &tmp)], common::Ready::Line(": done in"), "-INT");
+    let (status, stderr) =
+        common::interrupt_when(&args, &[("TMPDIR", &tmp)], common::Ready::Line(": done in"), "-INT");
     assert_eq!(status.code(), Some(130), "{stderr}");
     let last = stderr.trim_end().lines().last().unwrap();
     assert!(last.starts_with("heaplab: interrupted: wrote the summary and plots of "), "{stderr}");

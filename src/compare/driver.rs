@@ -119,8 +119,11 @@ pub fn prepare_out(out: &Path, clear: bool) -> Result<(), Failure> {
     let owned = owned_entries(out);
     if !owned.is_empty() {
         if !clear {
-            let names: Vec<String> =
-                owned.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
+            let names: Vec<String> = owned
+                .iter()
+                .filter_map(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect();
             return Err(Failure::usage(format!(
                 "'{}' holds an earlier compare ({}); give another --out, or --clear to remove those files first",
                 out.display(),
@@ -128,7 +131,8 @@ pub fn prepare_out(out: &Path, clear: bool) -> Result<(), Failure> {
             )));
         }
         for path in owned {
-            let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            let removed =
+                if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
             removed.map_err(|e| Failure::run(format!("cannot remove '{}': {e}", path.display())))?;
         }
     }
@@ -251,7 +255,9 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
         for &strategy in &peers {
             match peer::of(strategy) {
                 Some(peer) if peer.workloads().contains(&workload.name()) => strategies.push(strategy),
-                _ => meta.notes.push(format!("No {strategy} version of this workload: no {strategy} column.")),
+                _ => {
+                    meta.notes.push(format!("No {strategy} version of this workload: no {strategy} column."))
+                }
             }
         }
         meta.heaps = strategies.iter().map(|s| s.name().to_owned()).collect();
@@ -260,15 +266,18 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
     let trace_workload = suite::TRACE_CANDIDATES.iter().find_map(|name| suite::resolve(name).ok());
 
     // Protocol step 3.
-    let total: usize = plan.iter().map(|(_, _, strategies, _)| strategies.len()).sum::<usize>() * runs as usize;
+    let total: usize =
+        plan.iter().map(|(_, _, strategies, _)| strategies.len()).sum::<usize>() * runs as usize;
     let progress = Progress::new("compare", total + usize::from(trace_workload.is_some()));
     let mut aggregates: Vec<Report> = Vec::new();
     let mut sections: Vec<SectionMeta> = Vec::new();
     let mut interrupted: Option<Failure> = None;
     let mut failed = 0;
     for (entry, workload, strategies, mut meta) in plan {
-        let mut cells: Vec<Cell> =
-            strategies.iter().map(|&strategy| Cell { strategy, reports: Vec::new(), failures: Vec::new() }).collect();
+        let mut cells: Vec<Cell> = strategies
+            .iter()
+            .map(|&strategy| Cell { strategy, reports: Vec::new(), failures: Vec::new() })
+            .collect();
         'runs: for run in 1..=runs {
             for cell in &mut cells {
                 let what = if runs > 1 {
@@ -378,10 +387,7 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
     }
     print!("{}", rendered.closing);
     if failed > 0 {
-        return Err(Failure::run(format!(
-            "{failed} runs failed; see {}",
-            out.join("summary.md").display()
-        )));
+        return Err(Failure::run(format!("{failed} runs failed; see {}", out.join("summary.md").display())));
     }
     rendered.result()
 }
@@ -456,7 +462,8 @@ pub fn render(out: &Path, meta: &Meta) -> Result<Rendered, Failure> {
                 .iter()
                 .map(|heap| {
                     let report = reports.iter().find(|r| r.workload == section.id && &r.heap == heap);
-                    let failure = section.failures.iter().find(|(h, _)| h == heap).map(|(_, why)| why.as_str());
+                    let failure =
+                        section.failures.iter().find(|(h, _)| h == heap).map(|(_, why)| why.as_str());
                     Column {
                         heap,
                         outcome: match (report, failure) {
@@ -502,11 +509,8 @@ pub fn render(out: &Path, meta: &Meta) -> Result<Rendered, Failure> {
     );
     let _ = writeln!(text, "  {}  ({} reports)", report_path.display(), reports.len());
     let _ = writeln!(text, "  {}", summary_path.display());
-    let _ = writeln!(
-        text,
-        "  {}  (gc_events.csv and one CSV per histogram, per run)",
-        out.join("csv").display()
-    );
+    let _ =
+        writeln!(text, "  {}  (gc_events.csv and one CSV per histogram, per run)", out.join("csv").display());
     let _ = writeln!(text, "  {}  ({} SVG plots)", plots_dir.display(), plot_files.len());
     for trace in owned_entries(out).iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
         if trace.file_name().is_some_and(|n| n.to_string_lossy().starts_with("trace-")) {
@@ -536,7 +540,9 @@ fn read_runs(out: &Path, workload: &str, heap: &str, problems: &mut Vec<String>)
             Ok((gc_records, histograms)) => {
                 plots.push(RunPlot::new(RunData { heap, gc_records: &gc_records, histograms: &histograms }))
             }
-            Err(e) => problems.push(format!("cannot read the run's raw data back from '{}': {e}", dir.display())),
+            Err(e) => {
+                problems.push(format!("cannot read the run's raw data back from '{}': {e}", dir.display()))
+            }
         }
     }
     plots
@@ -544,7 +550,12 @@ fn read_runs(out: &Path, workload: &str, heap: &str, problems: &mut Vec<String>)
 
 /// Runs one workload under one strategy in this process (Invariant 1): its failures and
 /// panics become a one-line message.
-fn run_one(workload: &dyn Workload, strategy: Strategy, params: &[&str], traced: bool) -> Result<Run, String> {
+fn run_one(
+    workload: &dyn Workload,
+    strategy: Strategy,
+    params: &[&str],
+    traced: bool,
+) -> Result<Run, String> {
     let args = BenchArgs {
         workload: workload.name().to_owned(),
         heap: strategy,
@@ -727,10 +738,15 @@ mod tests {
         std::fs::write(out.join("notes.txt"), "mine").unwrap();
         let refused = prepare_out(&out, false).unwrap_err();
         assert_eq!(refused.exit_code(), 2);
-        assert!(refused.message().contains("--clear") && refused.message().contains("summary.md"), "{refused}");
+        assert!(
+            refused.message().contains("--clear") && refused.message().contains("summary.md"),
+            "{refused}"
+        );
         prepare_out(&out, true).unwrap();
-        let left: Vec<String> =
-            std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let left: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         assert_eq!(left, ["notes.txt"], "only the files compare owns are removed");
     }
 

@@ -264,7 +264,8 @@ fn nines_series(label: String, color: RGBColor, runs: &[&Nines]) -> Option<Serie
     let steps = runs.iter().map(|n| n.points.len()).min().unwrap_or(0);
     let mut points = Vec::new();
     let mut bands = Vec::new();
-    let columns = (0..steps).map(|i| (runs[0].points[i].0, runs.iter().map(|n| n.points[i].1).collect::<Vec<_>>()));
+    let columns =
+        (0..steps).map(|i| (runs[0].points[i].0, runs.iter().map(|n| n.points[i].1).collect::<Vec<_>>()));
     let max = (end, runs.iter().map(|n| n.max).collect::<Vec<_>>());
     for (x, values) in columns.chain([max]) {
         let Some(median) = stats::median(&values) else { continue };
@@ -520,7 +521,11 @@ fn nines_chart(path: &Path, title: &str, y_label: &str, series: Vec<Series>) -> 
     let (x, y) = bounds(&series);
     let end = x.end.max(1.0);
     let x_range = NinesAxis { inner: (0.0..end * 1.04).into(), ticks: nines_ticks(end) };
-    let text = Text { title, x: "percentile (nines axis: each step right is 10x rarer; lines end at the max)", y: y_label };
+    let text = Text {
+        title,
+        x: "percentile (nines axis: each step right is 10x rarer; lines end at the max)",
+        y: y_label,
+    };
     draw(path, &text, x_range, log_range(y).log_scale(), &series, Mark::Line, Axis::Nines, Axis::Micros)?;
     Ok(true)
 }
@@ -624,7 +629,9 @@ impl Axis {
             Axis::Seconds => scaled(value, &[(1e-6, " µs"), (1e-3, " ms"), (1.0, " s")]),
             Axis::Micros => scaled(value, &[(1e-3, " ns"), (1.0, " µs"), (1e3, " ms"), (1e6, " s")]),
             Axis::Nanos => scaled(value, &[(1.0, " ns"), (1e3, " µs"), (1e6, " ms"), (1e9, " s")]),
-            Axis::Bytes => scaled(value, &[(1.0, " B"), (1e3, " kB"), (1e6, " MB"), (1e9, " GB"), (1e12, " TB")]),
+            Axis::Bytes => {
+                scaled(value, &[(1.0, " B"), (1e3, " kB"), (1e6, " MB"), (1e9, " GB"), (1e12, " TB")])
+            }
             Axis::Nines => nines_label(value),
         }
     }
@@ -687,7 +694,10 @@ where
                 Mark::LineWithDots | Mark::Dots => {
                     chart
                         .draw_series(s.points.iter().zip(bands).map(|(p, band)| {
-                            PathElement::new(vec![(p.0, clamp(band[0])), (p.0, clamp(band[1]))], color.stroke_width(2))
+                            PathElement::new(
+                                vec![(p.0, clamp(band[0])), (p.0, clamp(band[1]))],
+                                color.stroke_width(2),
+                            )
                         }))
                         .map_err(|e| e.to_string())?;
                 }
@@ -726,18 +736,24 @@ where
 
 /// The legend in its own column (Invariant 2): a mark and the label of each series, and a
 /// line on the bands when there are any.
-fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, series: &[Series], mark: Mark) -> Result<(), String> {
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    series: &[Series],
+    mark: Mark,
+) -> Result<(), String> {
     let style = ("sans-serif", 14).into_font().color(&BLACK);
     let mut y = 40;
     for s in series {
         let stroke = if mark == Mark::Dots { 6 } else { 2 };
-        area.draw(&PathElement::new(vec![(8, y), (30, y)], s.color.stroke_width(stroke))).map_err(|e| e.to_string())?;
+        area.draw(&PathElement::new(vec![(8, y), (30, y)], s.color.stroke_width(stroke)))
+            .map_err(|e| e.to_string())?;
         // Long labels wrap onto a second line rather than run off the chart.
         let words: Vec<&str> = s.label.split(' ').collect();
         let mut line = String::new();
         for word in words {
             if line.len() + word.len() > 27 && !line.is_empty() {
-                area.draw(&plotters::element::Text::new(line.clone(), (38, y - 7), style.clone())).map_err(|e| e.to_string())?;
+                area.draw(&plotters::element::Text::new(line.clone(), (38, y - 7), style.clone()))
+                    .map_err(|e| e.to_string())?;
                 y += 17;
                 line.clear();
             }
@@ -746,11 +762,13 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift
             }
             line.push_str(word);
         }
-        area.draw(&plotters::element::Text::new(line, (38, y - 7), style.clone())).map_err(|e| e.to_string())?;
+        area.draw(&plotters::element::Text::new(line, (38, y - 7), style.clone()))
+            .map_err(|e| e.to_string())?;
         y += 26;
     }
     if series.iter().any(|s| s.bands.is_some()) {
-        let note = if mark == Mark::Line { "band: 95% interval over runs" } else { "bars: 95% interval over runs" };
+        let note =
+            if mark == Mark::Line { "band: 95% interval over runs" } else { "bars: 95% interval over runs" };
         area.draw(&plotters::element::Text::new(note, (8, y), ("sans-serif", 12).into_font().color(&BLACK)))
             .map_err(|e| e.to_string())?;
     }
@@ -826,9 +844,10 @@ mod tests {
         let over_time = std::fs::read_to_string(&written[2]).unwrap();
         assert!(over_time.contains("time since run start"));
         assert!(over_time.contains("of 10000"), "the legend says the plot is thinned");
-        assert!(!write_workload(dir.path(), "exit", &runs, Charts { gc: false }).unwrap().iter().any(|p| {
-            p.to_string_lossy().contains("gc-")
-        }));
+        assert!(!write_workload(dir.path(), "exit", &runs, Charts { gc: false })
+            .unwrap()
+            .iter()
+            .any(|p| { p.to_string_lossy().contains("gc-") }));
     }
 
     #[test]

@@ -239,7 +239,11 @@ pub fn added(name: &'static str) -> Planned {
 ///
 /// # Errors
 /// A usage failure naming a workload of `only` that is neither in the suite nor added.
-pub fn select(suite: SuiteName, added_names: &[&'static str], only: &[String]) -> Result<Vec<Planned>, Failure> {
+pub fn select(
+    suite: SuiteName,
+    added_names: &[&'static str],
+    only: &[String],
+) -> Result<Vec<Planned>, Failure> {
     let mut all = plan(suite);
     all.extend(added_names.iter().map(|name| added(name)));
     if only.is_empty() {

@@ -217,7 +217,12 @@ fn rows<'a>(columns: &[Column<'a>]) -> Vec<Row<'a>> {
         ("gc time", "gc.gc_time_s", Unit::Seconds, |r| r.gc.gc_time_s),
     ];
     for (label, key, unit, get) in gc {
-        rows.push(Row { label: label.to_owned(), unit, values: each(&|r| Some(get(r))), intervals: intervals(key) });
+        rows.push(Row {
+            label: label.to_owned(),
+            unit,
+            values: each(&|r| Some(get(r))),
+            intervals: intervals(key),
+        });
     }
     rows
 }
@@ -327,9 +332,13 @@ fn params(section: &Section<'_>) -> String {
 /// The headline figure of one report, rendered, with its interval when it has one.
 fn headline_value(headline: Headline, report: &Report) -> Option<String> {
     let (value, key, render): (Option<f64>, String, &dyn Fn(f64) -> String) = match headline {
-        Headline::Metric(name) => (report.metrics.get(name).copied(), name.to_owned(), &|v| table::metric(name, v)),
+        Headline::Metric(name) => {
+            (report.metrics.get(name).copied(), name.to_owned(), &|v| table::metric(name, v))
+        }
         Headline::P99(name) => (percentile(report, name, "p99", |h| h.p99), format!("{name}.p99"), &micros),
-        Headline::P999(name) => (percentile(report, name, "p999", |h| h.p999), format!("{name}.p999"), &micros),
+        Headline::P999(name) => {
+            (percentile(report, name, "p999", |h| h.p999), format!("{name}.p999"), &micros)
+        }
         Headline::WallTime => (Some(report.wall_s), "wall_s".to_owned(), &table::seconds),
     };
     let value = value?;
@@ -467,7 +476,7 @@ pub(crate) mod tests {
     fn section<'a>(columns: Vec<Column<'a>>, assignments: &'a [String]) -> Section<'a> {
         Section {
             workload: "churn",
-            assignments: &assignments,
+            assignments,
             headline: Headline::P999("request_latency_us"),
             columns,
             notes: vec!["a note".to_owned()],
@@ -584,7 +593,12 @@ pub(crate) mod tests {
             text.contains("| `request_latency_us` p999 | 100 us [90.0 us–110 us] | 2.50 ms [2.00 ms–3.00 ms] | 25.00× * |"),
             "{text}"
         );
-        assert!(text.contains("| `throughput_per_s` | 1,000/s [900/s–1,100/s] | 1,000/s [950/s–1,050/s] | 1.00× |"), "{text}");
+        assert!(
+            text.contains(
+                "| `throughput_per_s` | 1,000/s [900/s–1,100/s] | 1,000/s [950/s–1,050/s] | 1.00× |"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -18,8 +18,8 @@ use crate::compare::{plots, summary};
 use crate::failure::Failure;
 use crate::params::Params;
 use crate::report::Report;
-use crate::workload::{self, Workload};
 use crate::table;
+use crate::workload::{self, Workload};
 
 /// How big the sweeps are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -20,7 +20,7 @@ use std::time::Instant;
 use super::runtime;
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{ratio, Measurements, RunContext, Threads, Builtin};
+use crate::workload::{ratio, Builtin, Measurements, RunContext, Threads};
 
 /// The alloc workload.
 pub const WORKLOAD: Builtin = Builtin {

@@ -30,7 +30,7 @@ use super::clients::await_atoms;
 use super::runtime;
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{ratio, Measurements, RunContext, Threads, Builtin};
+use crate::workload::{ratio, Builtin, Measurements, RunContext, Threads};
 
 /// The big workload.
 pub const WORKLOAD: Builtin = Builtin {

@@ -50,7 +50,7 @@ use crate::entries::BYTES_PER_WORD;
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
 use crate::strategy::Strategy;
-use crate::workload::{ratio, Measurements, RunContext, Threads, Builtin};
+use crate::workload::{ratio, Builtin, Measurements, RunContext, Threads};
 
 /// The binaries workload.
 pub const WORKLOAD: Builtin = Builtin {

@@ -38,7 +38,7 @@ use super::{clients, runtime};
 use crate::entries::{self, prepend_entries, rewrite_key, BUILD_BATCH};
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{Measurements, RunContext, Threads, Builtin};
+use crate::workload::{Builtin, Measurements, RunContext, Threads};
 
 /// The churn workload.
 pub const WORKLOAD: Builtin = Builtin {

@@ -32,7 +32,7 @@ use crate::failure::Failure;
 use crate::histogram::DurationHistogram;
 use crate::one_heap::OneHeap;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{ratio, Measurements, RunContext, Threads, Builtin};
+use crate::workload::{ratio, Builtin, Measurements, RunContext, Threads};
 
 /// The exit workload.
 pub const WORKLOAD: Builtin = Builtin {

@@ -45,7 +45,7 @@ use crate::failure::Failure;
 use crate::histogram::DurationHistogram;
 use crate::one_heap::OneHeap;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{ratio, Measurements, RunContext, Threads, Builtin};
+use crate::workload::{ratio, Builtin, Measurements, RunContext, Threads};
 
 /// The gc-copy workload.
 pub const WORKLOAD: Builtin = Builtin {
@@ -59,7 +59,7 @@ pub const WORKLOAD: Builtin = Builtin {
 
 /// A lower bound of a run's memory: the state, and the copy a collection makes of it.
 fn memory(params: &crate::params::Params) -> u64 {
-    2 * params.integer("live_mb") << 20
+    (2 * params.integer("live_mb")) << 20
 }
 
 const PARAMS: &[ParamSpec] = &[

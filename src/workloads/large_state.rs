@@ -36,7 +36,7 @@ use super::{clients, runtime};
 use crate::entries::{self, rewrite_prefix_of};
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{Measurements, RunContext, Threads, Builtin};
+use crate::workload::{Builtin, Measurements, RunContext, Threads};
 
 /// The large-state workload.
 pub const WORKLOAD: Builtin = Builtin {
@@ -50,7 +50,7 @@ pub const WORKLOAD: Builtin = Builtin {
 
 /// A lower bound of a run's memory: the large state, and the copy a collection makes of it.
 fn memory(params: &crate::params::Params) -> u64 {
-    2 * params.integer("state_mb") << 20
+    (2 * params.integer("state_mb")) << 20
 }
 
 const PARAMS: &[ParamSpec] = &[

@@ -38,7 +38,7 @@ use super::runtime;
 use crate::failure::Failure;
 use crate::histogram::DurationHistogram;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{Measurements, RunContext, Threads, Builtin};
+use crate::workload::{Builtin, Measurements, RunContext, Threads};
 
 /// The preempt workload.
 pub const WORKLOAD: Builtin = Builtin {

@@ -40,7 +40,7 @@ use heaplab_runtime::{Cx, SpawnError};
 use super::runtime;
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{Measurements, RunContext, Threads, Builtin};
+use crate::workload::{Builtin, Measurements, RunContext, Threads};
 
 /// The ring workload.
 pub const WORKLOAD: Builtin = Builtin {

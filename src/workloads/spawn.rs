@@ -33,7 +33,7 @@ use super::runtime;
 use crate::failure::Failure;
 use crate::machine::resident_bytes;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{ratio, Measurements, RunContext, Threads, Builtin};
+use crate::workload::{ratio, Builtin, Measurements, RunContext, Threads};
 
 /// The spawn workload.
 pub const WORKLOAD: Builtin = Builtin {

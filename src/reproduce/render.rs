@@ -105,19 +105,9 @@ fn cell_with_interval(value: Option<f64>, interval: Option<[f64; 2]>, figure: Fi
     }
 }
 
-/// `a / b` as a cell.
+/// `a / b` as a cell, as `summary.md` shows ratios (two significant digits at least).
 pub fn ratio(a: Option<f64>, b: Option<f64>) -> String {
-    match (a, b) {
-        (Some(a), Some(b)) if b != 0.0 && a.is_finite() && b.is_finite() => {
-            let r = a / b;
-            if r.abs() >= 100.0 {
-                format!("{r:.0}×")
-            } else {
-                format!("{r:.2}×")
-            }
-        }
-        _ => "—".to_owned(),
-    }
+    crate::compare::summary::ratio(a, b)
 }
 
 /// The assignments of point `index` other than the swept one.

@@ -300,7 +300,7 @@ pub fn run(args: &BenchArgs) -> Result<Report, Failure> {
             );
         }
     }
-    if cfg!(debug_assertions) && context.strategy != Strategy::Beam {
+    if cfg!(debug_assertions) && peer::of(context.strategy).is_none() {
         eprintln!(
             "heaplab: note: debug build; the heap verifier runs in every collection, \
              so timings are not representative (build with --release)"

@@ -36,6 +36,18 @@ pub struct Spec<'a, S: AsRef<str>> {
 /// # Errors
 /// The child's one-line failure (a run failure), or [`Failure::Interrupted`] (Invariant 2).
 pub fn isolated<S: AsRef<str>>(spec: &Spec<'_, S>, csv: Option<&Path>) -> Result<Report, Failure> {
+    isolated_with(spec, csv, None)
+}
+
+/// [`isolated`], the child also writing a Chrome trace of the run to `trace` (`--trace`).
+///
+/// # Errors
+/// As [`isolated`].
+pub fn isolated_with<S: AsRef<str>>(
+    spec: &Spec<'_, S>,
+    csv: Option<&Path>,
+    trace: Option<&Path>,
+) -> Result<Report, Failure> {
     let exe =
         std::env::current_exe().map_err(|e| Failure::run(format!("cannot find the heaplab program: {e}")))?;
     let dir = crate::child::TempDir::new("run").map_err(Failure::run)?;
@@ -51,28 +63,32 @@ pub fn isolated<S: AsRef<str>>(spec: &Spec<'_, S>, csv: Option<&Path>) -> Result
     if let Some(dir) = csv {
         command.arg("--csv").arg(dir);
     }
+    if let Some(path) = trace {
+        command.arg("--trace").arg(path);
+    }
     // Both passes of a peer and the rest of the run.
     let limit = 2 * crate::beam::PASS_LIMIT + Duration::from_secs(300);
     let output = crate::child::output_within(&mut command, limit)?;
     if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let reason = stderr
-            .lines()
-            .rfind(|line| {
-                !line.starts_with("heaplab: note:")
-                    && !line.starts_with("heaplab: warning:")
-                    && !line.trim().is_empty()
-            })
-            .map_or_else(
-                || output.status.to_string(),
-                |line| line.trim_start_matches("heaplab: ").to_owned(),
-            );
-        return Err(Failure::run(reason));
+        return Err(Failure::run(failure_reason(&String::from_utf8_lossy(&output.stderr), &output.status)));
     }
     let text = std::fs::read_to_string(&json)
         .map_err(|e| Failure::run(format!("the run wrote no report '{}': {e}", json.display())))?;
     serde_json::from_str(&text)
         .map_err(|e| Failure::run(format!("the run's report '{}' is not valid: {e}", json.display())))
+}
+
+/// Why a child failed: its last line on standard error that is not a note or a warning,
+/// without the `heaplab: ` prefix; its exit status when it wrote none.
+fn failure_reason(stderr: &str, status: &std::process::ExitStatus) -> String {
+    stderr
+        .lines()
+        .rfind(|line| {
+            !line.starts_with("heaplab: note:")
+                && !line.starts_with("heaplab: warning:")
+                && !line.trim().is_empty()
+        })
+        .map_or_else(|| status.to_string(), |line| line.trim_start_matches("heaplab: ").to_owned())
 }
 
 /// Runs `spec` `runs` times, each in its own process, and aggregates the reports
@@ -94,4 +110,24 @@ pub fn repeat<S: AsRef<str>>(
         reports.push(report);
     }
     Ok(crate::stats::aggregate(reports, provenance))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt as _;
+
+    use super::*;
+
+    #[test]
+    fn a_failed_childs_reason_is_its_last_line_that_is_not_a_note() {
+        let status = std::process::ExitStatus::from_raw(1 << 8);
+        let stderr =
+            "heaplab: note: debug build\nheaplab: parameter 'live_mb' must be a positive integer, got '0'\n\
+                      heaplab: warning: load average 3 exceeds half of the 2 cores\n";
+        assert_eq!(
+            failure_reason(stderr, &status),
+            "parameter 'live_mb' must be a positive integer, got '0'"
+        );
+        assert_eq!(failure_reason("", &status), status.to_string());
+    }
 }

@@ -28,14 +28,14 @@
 //! the command exits with 130 after one line saying where that went.
 //!
 //! # Invariants
-//! 1. A failing run (a usage failure from its parameters, a workload failure, a panic) is
-//!    recorded with its one-line reason and never stops the suite; `compare` exits with code
+//! 1. A failing run (a usage failure from its parameters, a workload failure, a panic: each
+//!    run is a process of its own) is recorded with its one-line reason and never stops the
+//!    suite; `compare` exits with code
 //!    1 at the end if any run failed, after writing everything.
 //! 2. Every report of `report.json` is also in `summary.md` and has its CSV directories.
 //! 3. Rendering reads only the output folder, so `--render-only` redraws what a run drew.
 
 use std::fmt::Write as _;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -45,8 +45,7 @@ use serde::{Deserialize, Serialize};
 use super::plots::{self, RunData, RunPlot};
 use super::suite::{self, Planned, SuiteName};
 use super::summary::{self, Column, Header, Section};
-use crate::bench::{self, Run};
-use crate::cli::{BenchArgs, CompareArgs};
+use crate::cli::CompareArgs;
 use crate::failure::Failure;
 use crate::provenance::{self, Provenance};
 use crate::report::{Machine, Report};
@@ -331,27 +330,28 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
         }
     }
 
-    // Protocol step 4.
+    // Protocol step 4, in a process of its own like every run: an interrupt stops it as it
+    // stops the others.
     if let (Some(workload), None) = (trace_workload, &interrupted) {
         progress.start(&format!("{} traced on per-process", workload.name()));
         let params = suite::trace_params(workload.name(), suite);
         let path = out.join(format!("trace-{}.json", workload.name()));
-        let line = match run_one(workload, Strategy::PerProcess, params, true) {
-            Ok(run) => match bench::trace_of(&run).write(&path) {
-                Ok(()) => format!(
-                    "{} traced: {} slices, {} collections",
-                    workload.name(),
-                    run.slices.len(),
-                    run.gc_records.len()
-                ),
-                Err(e) => {
-                    notes.push(format!("cannot write '{}': {e}", path.display()));
-                    format!("{} traced: cannot write the trace", workload.name())
-                }
-            },
-            Err(message) => {
-                notes.push(format!("traced run of {} failed: {message}", workload.name()));
-                format!("{} traced: FAILED: {message}", workload.name())
+        let spec = runs::Spec { workload, strategy: Strategy::PerProcess, params, schedulers: None };
+        let line = match runs::isolated_with(&spec, None, Some(&path)) {
+            Ok(report) => format!(
+                "{} traced: {} collections, in {}",
+                workload.name(),
+                report.gc.minor + report.gc.major,
+                path.display()
+            ),
+            Err(failure) if failure.is_interrupt() => {
+                interrupted = Some(failure);
+                let _ = std::fs::remove_file(&path);
+                format!("{} traced: interrupted", workload.name())
+            }
+            Err(failure) => {
+                notes.push(format!("traced run of {} failed: {}", workload.name(), failure.message()));
+                format!("{} traced: FAILED: {}", workload.name(), failure.message())
             }
         };
         progress.finish_one(&line);
@@ -548,46 +548,6 @@ fn read_runs(out: &Path, workload: &str, heap: &str, problems: &mut Vec<String>)
     plots
 }
 
-/// Runs one workload under one strategy in this process (Invariant 1): its failures and
-/// panics become a one-line message.
-fn run_one(
-    workload: &dyn Workload,
-    strategy: Strategy,
-    params: &[&str],
-    traced: bool,
-) -> Result<Run, String> {
-    let args = BenchArgs {
-        workload: workload.name().to_owned(),
-        heap: strategy,
-        schedulers: None,
-        set: params.iter().map(|s| (*s).to_owned()).collect(),
-        json: None,
-        csv: None,
-        trace: None,
-        runs: 1,
-    };
-    let (workload, context) = bench::prepare(&args).map_err(|f| f.message().to_owned())?;
-    let measured = catch_unwind(AssertUnwindSafe(|| {
-        if traced {
-            bench::measure_traced(workload, &context)
-        } else {
-            bench::measure(workload, &context)
-        }
-    }));
-    match measured {
-        Ok(Ok(run)) => Ok(run),
-        Ok(Err(failure)) => Err(failure.message().to_owned()),
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "non-string panic payload".to_owned());
-            Err(crate::failure::one_line(format!("panicked: {message}")))
-        }
-    }
-}
-
 /// Writes every aggregate report so far as one JSON array (Protocol step 3, Invariant 2).
 fn write_reports(path: &Path, reports: &[Report]) -> Result<(), Failure> {
     write_json(path, reports)
@@ -718,13 +678,6 @@ mod tests {
         assert_eq!(suite_of(&args(false, None)), SuiteName::Full);
         assert_eq!(suite_of(&args(true, None)), SuiteName::Quick);
         assert_eq!(suite_of(&args(false, Some(SuiteName::Smoke))), SuiteName::Smoke);
-    }
-
-    #[test]
-    fn failing_runs_become_one_line_messages() {
-        let workload = suite::resolve("gc-copy").unwrap();
-        let message = run_one(workload, Strategy::PerProcess, &["live_mb=0"], false).err().unwrap();
-        assert!(message.contains("'0'") && !message.contains('\n'), "{message}");
     }
 
     #[test]

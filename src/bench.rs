@@ -317,11 +317,27 @@ pub fn run(args: &BenchArgs) -> Result<Report, Failure> {
             schedulers: args.schedulers.map(|n| n.min(context.schedulers)),
         };
         let csv_dir = |run: u32| args.csv.as_ref().map(|dir| dir.join(format!("run-{run}")));
-        let report = runs::repeat(&spec, args.runs, csv_dir, started, |run, report| {
+        let repeated = runs::repeat(&spec, args.runs, csv_dir, started, |run, report| {
             eprintln!("heaplab: run {run} of {}: done in {}", args.runs, table::seconds(report.wall_s));
         })?;
-        write_json(args, &report)?;
-        report
+        match (repeated.report, repeated.interrupted) {
+            (Some(report), None) => {
+                write_json(args, &report)?;
+                report
+            }
+            (report, Some(signal)) => {
+                // Keep the runs that finished: their aggregate goes where the report was asked for.
+                let kept = match &report {
+                    Some(report) => {
+                        write_json(args, report)?;
+                        format!("{} finished runs aggregated", report.per_run.len())
+                    }
+                    None => "no run finished".to_owned(),
+                };
+                return Err(Failure::Interrupted { signal, message: format!("interrupted: {kept}") });
+            }
+            (None, _) => return Err(Failure::run("no run finished")),
+        }
     } else {
         provenance::warn_if_loaded(&Provenance::now(""));
         let run = if args.trace.is_some() {

@@ -91,25 +91,45 @@ fn failure_reason(stderr: &str, status: &std::process::ExitStatus) -> String {
         .map_or_else(|| status.to_string(), |line| line.trim_start_matches("heaplab: ").to_owned())
 }
 
+/// What [`repeat`] measured: the aggregate of the runs that finished, and the interrupt that
+/// stopped the others, if one did.
+pub struct Repeated {
+    /// The aggregate ([`crate::stats::aggregate`]); `None` when no run finished.
+    pub report: Option<Report>,
+    /// The signal that stopped the runs, if one did.
+    pub interrupted: Option<i32>,
+}
+
 /// Runs `spec` `runs` times, each in its own process, and aggregates the reports
 /// ([`crate::stats::aggregate`]); `csv_dir(i)` names run i's raw-data directory (from 1).
+/// An interrupt stops the runs and keeps the aggregate of those that finished.
 ///
 /// # Errors
-/// The first failed run's failure; [`Failure::Interrupted`] on a signal.
+/// The first failed run's failure.
 pub fn repeat<S: AsRef<str>>(
     spec: &Spec<'_, S>,
     runs: u32,
     csv_dir: impl Fn(u32) -> Option<std::path::PathBuf>,
     provenance: Provenance,
     mut progress: impl FnMut(u32, &Report),
-) -> Result<Report, Failure> {
+) -> Result<Repeated, Failure> {
     let mut reports = Vec::new();
+    let mut interrupted = None;
     for run in 1..=runs {
-        let report = isolated(spec, csv_dir(run).as_deref())?;
-        progress(run, &report);
-        reports.push(report);
+        match isolated(spec, csv_dir(run).as_deref()) {
+            Ok(report) => {
+                progress(run, &report);
+                reports.push(report);
+            }
+            Err(Failure::Interrupted { signal, .. }) => {
+                interrupted = Some(signal);
+                break;
+            }
+            Err(failure) => return Err(failure),
+        }
     }
-    Ok(crate::stats::aggregate(reports, provenance))
+    let report = (!reports.is_empty()).then(|| crate::stats::aggregate(reports, provenance));
+    Ok(Repeated { report, interrupted })
 }
 
 #[cfg(test)]

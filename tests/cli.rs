@@ -478,3 +478,30 @@ fn ctrl_c_during_an_in_process_run_exits_130_with_one_line() {
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.trim_end().ends_with("heaplab: interrupted: the run in progress is lost"), "{stderr}");
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_runs_keeps_the_aggregate_of_the_finished_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let args = [
+        "bench",
+        "ring",
+        "--set",
+        "processes=1000",
+        "--set",
+        "laps=2000",
+        "--runs",
+        "5",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    let (status, stderr) = interrupt_when(&args, &[], Ready::Line("run 1 of 5: done"), "-INT");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let last = stderr.trim_end().lines().last().unwrap();
+    assert!(last.starts_with("heaplab: interrupted: ") && last.ends_with("finished runs aggregated"), "{stderr}");
+    let report = read_json(&json);
+    let kept = report["per_run"].as_array().unwrap().len();
+    assert!((1..5).contains(&kept), "{kept} runs kept");
+    assert_eq!(report["runs"], kept);
+}

@@ -375,6 +375,9 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
     };
     write_json(&out.join("meta.json"), &meta)?;
     let rendered = render(&out, &meta)?;
+    // A signal while rendering: everything is written by now, but the command was asked to stop.
+    let interrupted =
+        interrupted.or_else(|| crate::interrupt::requested().map(crate::interrupt::interrupted));
     if let Some(Failure::Interrupted { signal, .. }) = interrupted {
         let finished = aggregates.iter().map(|r| r.per_run.len().max(1)).sum::<usize>();
         return Err(Failure::Interrupted {

@@ -93,7 +93,11 @@ pub fn prepare(args: &BenchArgs) -> Result<(&'static dyn Workload, RunContext), 
         }
     }
     let gc_log = Arc::new(GcLog::new());
-    Ok((workload, RunContext { params, strategy, schedulers, gc_log }))
+    let context = RunContext { params, strategy, schedulers, gc_log };
+    if let Some(peer) = peer::of(strategy) {
+        peer.check(&context)?;
+    }
+    Ok((workload, context))
 }
 
 /// Refuses a run that cannot fit in the memory available (Protocol step 1).

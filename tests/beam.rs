@@ -326,3 +326,18 @@ fn ctrl_c_stops_the_emulator_and_removes_its_directory_where_erl_is_installed() 
     assert_eq!(common::processes_mentioning(tmp.to_str().unwrap()), Vec::<String>::new());
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the compiled modules' directory is removed");
 }
+
+#[test]
+fn the_time_split_is_refused_under_the_beam_before_anything_runs() {
+    if !erl_installed() {
+        return;
+    }
+    let output = heaplab(&["bench", "ring", "--heap", "beam", "--schedulers", "1", "--set", "time_split=on"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("time_split=on is measured on heaplab's runtime only"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(output.stdout.is_empty());
+}

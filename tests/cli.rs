@@ -499,7 +499,10 @@ fn ctrl_c_during_runs_keeps_the_aggregate_of_the_finished_ones() {
     let (status, stderr) = interrupt_when(&args, &[], Ready::Line("run 1 of 5: done"), "-INT");
     assert_eq!(status.code(), Some(130), "{stderr}");
     let last = stderr.trim_end().lines().last().unwrap();
-    assert!(last.starts_with("heaplab: interrupted: ") && last.ends_with("finished runs aggregated"), "{stderr}");
+    assert!(
+        last.starts_with("heaplab: interrupted: ") && last.ends_with("finished runs aggregated"),
+        "{stderr}"
+    );
     let report = read_json(&json);
     let kept = report["per_run"].as_array().unwrap().len();
     assert!((1..5).contains(&kept), "{kept} runs kept");

@@ -44,7 +44,7 @@ pub enum Command {
     /// of a short traced run (trace-WORKLOAD.json, opens in Perfetto). --quick (one run each)
     /// takes under 10 minutes on 2 cores (about a minute measured); the full suite (default
     /// parameters, plus churn-big with 850 MB live, about 2 GB of memory; three runs each)
-    /// about 6 minutes. Ctrl-C stops the run under way and writes what was measured.
+    /// about 5 minutes. Ctrl-C stops the run under way and writes what was measured.
     Compare(CompareArgs),
     /// Reproduce one published result (one folder of papers/).
     ///

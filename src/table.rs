@@ -117,7 +117,10 @@ pub(crate) fn metric(name: &str, value: f64) -> String {
 
 /// A duration given in seconds, in the largest unit that keeps it at or above 1.
 pub(crate) fn duration(seconds: f64) -> String {
-    if seconds == 0.0 {
+    if seconds < 0.0 {
+        // The low end of a confidence interval can be below zero.
+        format!("-{}", duration(-seconds))
+    } else if seconds == 0.0 {
         "0 s".to_owned()
     } else if seconds < 1e-6 {
         format!("{} ns", significant(seconds * 1e9))
@@ -148,7 +151,9 @@ fn bytes(value: f64) -> String {
 
 /// Seconds, or milliseconds below one second.
 pub(crate) fn seconds(value: f64) -> String {
-    if value >= 1.0 || value == 0.0 {
+    if value < 0.0 {
+        format!("-{}", seconds(-value))
+    } else if value >= 1.0 || value == 0.0 {
         format!("{value:.3} s")
     } else {
         format!("{} ms", significant(value * 1e3))
@@ -212,6 +217,9 @@ mod tests {
         assert_eq!(metric("throughput_per_s", 105000.0), "105,000/s");
         assert_eq!(metric("copy_vs_memcpy", 0.4567), "0.457");
         assert_eq!(metric("peak_rss_bytes", 512.0), "512 B");
+        // The low end of an interval can be negative: the same unit, with a sign.
+        assert_eq!(duration(-2.979276e-3), "-2.98 ms");
+        assert_eq!(seconds(-0.5), "-500 ms");
     }
 
     #[test]

@@ -109,7 +109,9 @@ impl Unit<'_> {
 /// Microseconds in the largest fitting unit; below a millisecond straight from the
 /// microsecond value, so 100 µs does not become `100.0 us` through a round trip in seconds.
 pub(crate) fn micros(value: f64) -> String {
-    if value.abs() < 1000.0 && value != 0.0 {
+    if value < 0.0 {
+        format!("-{}", micros(-value))
+    } else if value < 1000.0 && value != 0.0 {
         format!("{} us", table::significant(value))
     } else {
         table::duration(value * 1e-6)

@@ -11,13 +11,16 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::compare::SuiteName;
 use crate::failure::Failure;
 use crate::strategy::Strategy;
-use crate::{bench, compare, reproduce, workload, workloads};
+#[cfg(test)]
+use crate::workloads;
+use crate::{bench, compare, reproduce, workload};
 
 /// heaplab: per-process garbage collection in the BEAM's memory model, measured.
 #[derive(Debug, Parser)]
@@ -35,11 +38,13 @@ pub enum Command {
     Bench(BenchArgs),
     /// Run the suite under every heap strategy (and the BEAM) and write side-by-side reports.
     ///
-    /// Writes to DIR: report.json (every report), summary.md (a table per workload),
-    /// csv/WORKLOAD-HEAP/ (raw GC events and samples), plots/ (SVG) and a Chrome trace
-    /// of a short traced run (trace-WORKLOAD.json, opens in Perfetto). --quick takes under
-    /// 10 minutes on 2 cores (about a minute measured); the full suite (default parameters,
-    /// plus churn-big with 850 MB live, about 2 GB of memory) about 2 minutes.
+    /// Writes to DIR: report.json (one report per workload and strategy, aggregated over
+    /// --runs), summary.md (a table per workload, medians with 95% intervals), meta.json,
+    /// csv/WORKLOAD-HEAP/run-I/ (raw GC events and samples), plots/ (SVG) and a Chrome trace
+    /// of a short traced run (trace-WORKLOAD.json, opens in Perfetto). --quick (one run each)
+    /// takes under 10 minutes on 2 cores (about a minute measured); the full suite (default
+    /// parameters, plus churn-big with 850 MB live, about 2 GB of memory; three runs each)
+    /// about 5 minutes. Ctrl-C stops the run under way and writes what was measured.
     Compare(CompareArgs),
     /// Reproduce one published result (one folder of papers/).
     ///
@@ -65,7 +70,8 @@ pub struct BenchArgs {
     /// Set a workload parameter; repeat for several.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub set: Vec<String>,
-    /// Also write the report as JSON to FILE.
+    /// Also write the report as JSON to FILE ('-': standard output, the table then goes to
+    /// standard error).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Write raw data as CSV into DIR: gc_events.csv and one file per histogram.
@@ -74,6 +80,10 @@ pub struct BenchArgs {
     /// Write a Chrome trace-event file (opens in Perfetto) of the run's GC events.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Run N times, each in a fresh process, and report the medians with 95% confidence
+    /// intervals (every run's report is kept under "per_run").
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub runs: u32,
 }
 
 /// Arguments of `heaplab compare`.
@@ -93,6 +103,20 @@ pub struct CompareArgs {
     /// the end-to-end tests; users pick with --quick.
     #[arg(long, value_enum, hide = true, conflicts_with = "quick")]
     pub suite: Option<SuiteName>,
+    /// Runs of each workload under each strategy, each in a fresh process, interleaved
+    /// across strategies; figures are medians with 95% intervals [default: 3; 1 with --quick].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub runs: Option<u32>,
+    /// Run nothing: redraw summary.md and the plots of the compare in --out DIR.
+    #[arg(long, conflicts_with_all = ["quick", "runs", "clear", "workloads", "no_beam"])]
+    pub render_only: bool,
+    /// Remove the files of an earlier compare in DIR first (without it, such a DIR is refused).
+    #[arg(long)]
+    pub clear: bool,
+    /// Run only this workload of the suite (or one a program of its own added); repeat for
+    /// several.
+    #[arg(long = "workload", value_name = "NAME")]
+    pub workloads: Vec<String>,
 }
 
 /// Arguments of `heaplab reproduce`.
@@ -105,13 +129,18 @@ pub struct ReproduceArgs {
     /// Smaller sweeps (minutes rather than tens of minutes).
     #[arg(long)]
     pub quick: bool,
-    /// The paper's folder to write into [default: papers/PAPER]; without it the index in
-    /// papers/README.md is updated too.
+    /// The paper's folder to write into [default: papers/PAPER for a full run, with the
+    /// index in papers/README.md; target/heaplab/reproduce/PAPER with --quick, so a quick
+    /// run never touches the committed results].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Skip the BEAM column even if `erl` is installed.
     #[arg(long)]
     pub no_beam: bool,
+    /// Runs of each point under each strategy, each in a fresh process, interleaved across
+    /// strategies; figures are medians with 95% intervals.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub runs: u32,
     /// Run nothing: regenerate the README tables and plots from the folder's results/.
     #[arg(long)]
     pub render_only: bool,
@@ -123,7 +152,9 @@ pub struct ReproduceArgs {
 
 /// The clap command with the workload table in `bench --help` (Invariant 3).
 pub fn command() -> clap::Command {
-    Cli::command().mut_subcommand("bench", |bench| bench.after_help(workload::describe(workloads::ALL)))
+    Cli::command().mut_subcommand("bench", |bench| {
+        bench.after_help(workload::describe(crate::registry::current().workloads()))
+    })
 }
 
 /// Parses a command line (program name first).
@@ -154,6 +185,38 @@ pub fn one_line_error(error: &clap::Error) -> String {
     text.strip_prefix("error: ").unwrap_or(&text).to_owned()
 }
 
+/// The `heaplab` program: parses the process's arguments, runs the command and maps a
+/// failure to its exit code (2 for bad arguments, 1 for a failed run, 130 after an
+/// interrupt), printing it on one line. The `heaplab` binary is this function;
+/// [`crate::registry::Registry::run_cli`] calls it for a program with workloads of its own.
+pub fn main() -> ExitCode {
+    crate::interrupt::install();
+    let cli = match parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            // --help and --version: print to stdout, exit 0.
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) if error.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // `heaplab` alone: the full help is more useful than one line; still exit 2.
+            let _ = error.print();
+            return ExitCode::from(2);
+        }
+        Err(error) => {
+            eprintln!("heaplab: {}", one_line_error(&error));
+            return ExitCode::from(2);
+        }
+    };
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("heaplab: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
 /// Runs a parsed command line.
 ///
 /// # Errors
@@ -161,10 +224,7 @@ pub fn one_line_error(error: &clap::Error) -> String {
 pub fn execute(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Bench(args) => bench::run(&args).map(|_| ()),
-        Command::Compare(args) => {
-            let words: Vec<String> = std::env::args().skip(1).collect();
-            compare::run(&args, &format!("heaplab {}", words.join(" ")))
-        }
+        Command::Compare(args) => compare::run(&args, &crate::provenance::command_line()),
         Command::Reproduce(args) => reproduce::run(&args),
     }
 }
@@ -269,8 +329,8 @@ mod tests {
     fn bench_help_lists_workloads_and_parameters() {
         let help = command().find_subcommand_mut("bench").unwrap().render_long_help().to_string();
         for workload in workloads::ALL {
-            assert!(help.contains(workload.name), "{help}");
-            for param in workload.params {
+            assert!(help.contains(workload.name()), "{help}");
+            for param in workload.params() {
                 assert!(help.contains(&format!("{}={}", param.name, param.default)), "{help}");
             }
         }

@@ -5,7 +5,8 @@
 //!    as `heaplab: <message>` and scripts can grep it.
 //! 2. Bad input from the command line is [`Failure::Usage`] (exit code 2, as for argument
 //!    errors found by the parser); anything that goes wrong while running is
-//!    [`Failure::Run`] (exit code 1).
+//!    [`Failure::Run`] (exit code 1); a run stopped by a signal is [`Failure::Interrupted`]
+//!    (exit code 128 + the signal, 130 for Ctrl-C; see [`crate::interrupt`]).
 
 use std::fmt;
 
@@ -16,6 +17,13 @@ pub enum Failure {
     Usage(String),
     /// The run itself failed (an I/O error writing a report, a heap error, ...).
     Run(String),
+    /// A signal stopped the command; what was measured before it is kept.
+    Interrupted {
+        /// The signal's number.
+        signal: i32,
+        /// The one-line message.
+        message: String,
+    },
 }
 
 impl Failure {
@@ -29,18 +37,25 @@ impl Failure {
         Failure::Run(one_line(message.into()))
     }
 
-    /// The process exit code for this failure: 2 for usage, 1 for a failed run.
+    /// The process exit code for this failure: 2 for usage, 1 for a failed run, 128 + the
+    /// signal for an interrupted one.
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Usage(_) => 2,
             Failure::Run(_) => 1,
+            Failure::Interrupted { signal, .. } => crate::interrupt::exit_code(*signal),
         }
+    }
+
+    /// Whether a signal stopped the command.
+    pub fn is_interrupt(&self) -> bool {
+        matches!(self, Failure::Interrupted { .. })
     }
 
     /// The one-line message.
     pub fn message(&self) -> &str {
         match self {
-            Failure::Usage(message) | Failure::Run(message) => message,
+            Failure::Usage(message) | Failure::Run(message) | Failure::Interrupted { message, .. } => message,
         }
     }
 }

@@ -44,6 +44,85 @@ pub fn resident_bytes() -> Option<u64> {
     status_field_bytes(&fs::read_to_string("/proc/self/status").ok()?, "VmRSS")
 }
 
+/// The kernel release (`uname -r`), from `/proc` on Linux.
+pub fn kernel_release() -> Option<String> {
+    let text = fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    Some(text.trim().to_owned()).filter(|release| !release.is_empty())
+}
+
+/// The CPU model name, from `/proc/cpuinfo`.
+pub fn cpu_model() -> Option<String> {
+    let text = fs::read_to_string("/proc/cpuinfo").ok()?;
+    text.lines()
+        .find(|line| line.starts_with("model name"))
+        .and_then(|line| line.split_once(':'))
+        .map(|(_, model)| model.trim().to_owned())
+}
+
+/// Physical memory in bytes (`MemTotal`).
+pub fn memory_bytes() -> Option<u64> {
+    status_field_bytes(&fs::read_to_string("/proc/meminfo").ok()?, "MemTotal")
+}
+
+/// What bounds the memory a run may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryBound {
+    /// Memory the kernel can give without swapping (`MemAvailable`).
+    Machine,
+    /// The cgroup's memory limit less what the cgroup uses.
+    Cgroup,
+    /// The address-space limit (`ulimit -v`, `RLIMIT_AS`) less what this process maps.
+    AddressSpace,
+}
+
+impl MemoryBound {
+    /// How a message names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            MemoryBound::Machine => "available on the machine",
+            MemoryBound::Cgroup => "left under the cgroup's memory limit",
+            MemoryBound::AddressSpace => "left under the address-space limit (ulimit -v)",
+        }
+    }
+}
+
+/// The memory a run can still get, in bytes, and what bounds it: the least of `MemAvailable`,
+/// the cgroup v2 limit less its use, and `RLIMIT_AS` less this process's mapped size.
+/// `None` where none of them can be read.
+pub fn available_memory() -> Option<(u64, MemoryBound)> {
+    let mut bounds = Vec::new();
+    if let Some(bytes) =
+        fs::read_to_string("/proc/meminfo").ok().and_then(|text| status_field_bytes(&text, "MemAvailable"))
+    {
+        bounds.push((bytes, MemoryBound::Machine));
+    }
+    let cgroup = fs::read_to_string("/sys/fs/cgroup/memory.max").ok().and_then(|max| {
+        let limit: u64 = max.trim().parse().ok()?;
+        let used: u64 = fs::read_to_string("/sys/fs/cgroup/memory.current").ok()?.trim().parse().ok()?;
+        Some(limit.saturating_sub(used))
+    });
+    if let Some(bytes) = cgroup {
+        bounds.push((bytes, MemoryBound::Cgroup));
+    }
+    if let Ok((soft, _)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_AS) {
+        if soft != nix::sys::resource::RLIM_INFINITY {
+            let mapped = fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|text| status_field_bytes(&text, "VmSize"))
+                .unwrap_or(0);
+            bounds.push((soft.saturating_sub(mapped), MemoryBound::AddressSpace));
+        }
+    }
+    bounds.into_iter().min_by_key(|(bytes, _)| *bytes)
+}
+
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`).
+pub fn load_average() -> Option<[f64; 3]> {
+    let text = fs::read_to_string("/proc/loadavg").ok()?;
+    let mut fields = text.split_whitespace().map(|field| field.parse::<f64>().ok());
+    Some([fields.next()??, fields.next()??, fields.next()??])
+}
+
 /// The `VmHWM:` line of a `/proc/<pid>/status` text, in bytes.
 fn parse_vm_hwm(status: &str) -> Option<u64> {
     status_field_bytes(status, "VmHWM")

@@ -1,9 +1,13 @@
 //! The report of one workload run under one heap strategy: the JSON document of
-//! `heaplab.report/1` (schema in workloads.md), which `--json` writes and `compare` collects.
+//! `heaplab.report/2` (schema in `docs/workloads.md`, with every field), which `--json`
+//! writes and `compare` collects. With `--runs N` the report is an aggregate: its figures
+//! are the medians of the runs, `per_run` keeps every run's own report and `ci95` the 95%
+//! confidence interval of every figure ([`crate::stats`]).
 //!
 //! # Invariants
 //! 1. `schema` is always [`SCHEMA`]; a change to the field set or a field's meaning gets a new
-//!    schema name, so old reports are never misread.
+//!    schema name, so old reports are never misread. `/2` added `provenance`, `runs`,
+//!    `per_run` and `ci95`; a `/1` report reads as a `/2` one without them.
 //! 2. Every `*_us` histogram summary is in microseconds; `wall_s` and `gc.gc_time_s` are in
 //!    seconds; metric names carry their unit as a suffix (`_bytes`, `_ns`, `_per_s`, ...).
 //! 3. Maps serialize in name order (`BTreeMap`), so two reports of the same run diff cleanly.
@@ -12,8 +16,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::provenance::Provenance;
+
 /// The schema name every report carries (Invariant 1).
-pub const SCHEMA: &str = "heaplab.report/1";
+pub const SCHEMA: &str = "heaplab.report/2";
 
 /// One workload run under one heap strategy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +44,19 @@ pub struct Report {
     pub gc: GcSummary,
     /// The machine the run was measured on.
     pub machine: Machine,
+    /// Where the report comes from: build, command, date, machine, load.
+    #[serde(default)]
+    pub provenance: Provenance,
+    /// The number of runs aggregated (`--runs N`); absent for a single run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<u32>,
+    /// Every run's own report, when aggregated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_run: Vec<Report>,
+    /// The 95% confidence interval `[low, high]` of every metric (`throughput_per_s`) and
+    /// histogram figure (`request_latency_us.p999`), when aggregated from 2 runs or more.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ci95: BTreeMap<String, [f64; 2]>,
 }
 
 /// Count, mean and percentiles of one distribution (in microseconds for `*_us` names).
@@ -113,6 +132,10 @@ mod tests {
             histograms: BTreeMap::from([("gc_pause_us".to_owned(), summary)]),
             gc: GcSummary { minor: 1, major: 2, words_copied: 3, words_promoted: 4, gc_time_s: 0.5 },
             machine: Machine { cores: 2, os: "linux".to_owned(), rustc: "1.95.0".to_owned() },
+            provenance: Provenance::now("heaplab bench gc-copy"),
+            runs: None,
+            per_run: Vec::new(),
+            ci95: BTreeMap::new(),
         }
     }
 
@@ -134,13 +157,31 @@ mod tests {
                 "machine",
                 "metrics",
                 "params",
+                "provenance",
                 "schedulers",
                 "schema",
                 "wall_s",
                 "workload"
             ]
         );
-        assert_eq!(value["schema"], "heaplab.report/1");
+        assert_eq!(value["schema"], "heaplab.report/2");
+        assert_eq!(
+            keys(&value["provenance"]),
+            [
+                "build_profile",
+                "command",
+                "cores",
+                "cpu_model",
+                "date",
+                "git_commit",
+                "git_dirty",
+                "heaplab_version",
+                "kernel",
+                "load_average",
+                "memory_bytes",
+                "rustc"
+            ]
+        );
         assert_eq!(
             keys(&value["histograms"]["gc_pause_us"]),
             ["count", "max", "mean", "p50", "p90", "p99", "p999"]
@@ -151,6 +192,30 @@ mod tests {
         assert_eq!(value["params"]["kind"], "major");
         assert!(value["metrics"]["copy_bytes_per_s"].is_f64());
         assert!(value["histograms"]["gc_pause_us"]["count"].is_u64());
+    }
+
+    #[test]
+    fn aggregates_carry_runs_per_run_and_intervals() {
+        let mut report = sample();
+        report.runs = Some(2);
+        report.per_run = vec![sample(), sample()];
+        report.ci95.insert("gc_pause_us.p999".to_owned(), [1.0, 4.0]);
+        let value: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(value["runs"], 2);
+        assert_eq!(value["per_run"].as_array().unwrap().len(), 2);
+        assert_eq!(value["ci95"]["gc_pause_us.p999"], serde_json::json!([1.0, 4.0]));
+        let back: Report = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(back, report);
+    }
+
+    #[test]
+    fn version_1_reports_still_read() {
+        let mut value: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
+        value.as_object_mut().unwrap().remove("provenance");
+        value["schema"] = serde_json::json!("heaplab.report/1");
+        let report: Report = serde_json::from_value(value).unwrap();
+        assert_eq!(report.provenance, Provenance::default());
+        assert_eq!(report.runs, None);
     }
 
     #[test]

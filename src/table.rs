@@ -42,6 +42,12 @@ pub fn render(report: &Report) -> String {
             "histogram", "count", "mean", "p50", "p90", "p99", "p999", "max"
         );
         for (name, h) in &report.histograms {
+            // A p999 of fewer than 1,000 samples is the maximum under another name.
+            let p999 = if h.count < crate::compare::summary::P999_MIN_COUNT {
+                "—".to_owned()
+            } else {
+                number(h.p999)
+            };
             let _ = writeln!(
                 out,
                 "  {name:<width$}  {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
@@ -50,7 +56,7 @@ pub fn render(report: &Report) -> String {
                 number(h.p50),
                 number(h.p90),
                 number(h.p99),
-                number(h.p999),
+                p999,
                 number(h.max)
             );
         }
@@ -68,6 +74,12 @@ pub fn render(report: &Report) -> String {
     );
     let machine = &report.machine;
     let _ = writeln!(out, "  machine     {} cores, {}, rustc {}", machine.cores, machine.os, machine.rustc);
+    if let Some(runs) = report.runs {
+        let _ = writeln!(
+            out,
+            "  runs        {runs}: every figure is the median; the 95% intervals are under \"ci95\" in --json"
+        );
+    }
     out
 }
 
@@ -105,7 +117,10 @@ pub(crate) fn metric(name: &str, value: f64) -> String {
 
 /// A duration given in seconds, in the largest unit that keeps it at or above 1.
 pub(crate) fn duration(seconds: f64) -> String {
-    if seconds == 0.0 {
+    if seconds < 0.0 {
+        // The low end of a confidence interval can be below zero.
+        format!("-{}", duration(-seconds))
+    } else if seconds == 0.0 {
         "0 s".to_owned()
     } else if seconds < 1e-6 {
         format!("{} ns", significant(seconds * 1e9))
@@ -136,7 +151,9 @@ fn bytes(value: f64) -> String {
 
 /// Seconds, or milliseconds below one second.
 pub(crate) fn seconds(value: f64) -> String {
-    if value >= 1.0 || value == 0.0 {
+    if value < 0.0 {
+        format!("-{}", seconds(-value))
+    } else if value >= 1.0 || value == 0.0 {
         format!("{value:.3} s")
     } else {
         format!("{} ms", significant(value * 1e3))
@@ -200,6 +217,9 @@ mod tests {
         assert_eq!(metric("throughput_per_s", 105000.0), "105,000/s");
         assert_eq!(metric("copy_vs_memcpy", 0.4567), "0.457");
         assert_eq!(metric("peak_rss_bytes", 512.0), "512 B");
+        // The low end of an interval can be negative: the same unit, with a sign.
+        assert_eq!(duration(-2.979276e-3), "-2.98 ms");
+        assert_eq!(seconds(-0.5), "-500 ms");
     }
 
     #[test]
@@ -218,6 +238,10 @@ mod tests {
             )]),
             gc: GcSummary { minor: 0, major: 2, words_copied: 10, words_promoted: 0, gc_time_s: 0.001 },
             machine: Machine { cores: 2, os: "linux".to_owned(), rustc: "1.95.0".to_owned() },
+            provenance: Default::default(),
+            runs: None,
+            per_run: Vec::new(),
+            ci95: BTreeMap::new(),
         };
         let table = render(&report);
         assert!(table.starts_with("exit on per-process heaps (1 scheduler), 250 ms\n"), "{table}");

@@ -2,6 +2,12 @@
 //! returns its measurements. The bench driver does everything around that (validation,
 //! timing, GC accounting, report, files), so a workload holds only its own logic.
 //!
+//! [`Workload`] is the public trait: a crate of one's own implements it and hands it to
+//! [`crate::registry::Registry`], whose [`run_cli`](crate::registry::Registry::run_cli) runs
+//! the `heaplab` command line with it, so `bench`, `compare` and `--runs` measure it as they
+//! measure the built-in ones ([`Builtin`], the table in [`crate::workloads`]). See
+//! `examples/custom_workload.rs` and `docs/workloads.md`.
+//!
 //! # Protocol
 //! 1. The driver checks the command line against [`Workload::params`] and builds a
 //!    [`RunContext`] with the checked [`Params`].
@@ -28,9 +34,90 @@ use crate::histogram::DurationHistogram;
 use crate::params::{ParamSpec, Params};
 use crate::strategy::Strategy;
 
-/// A workload heaplab can run.
+/// A workload heaplab can run: what `heaplab bench <NAME>` runs.
+///
+/// Implement it in one's own crate and register it (see the module docs); the driver
+/// validates `--set` against [`Workload::params`], times [`Workload::run`] and builds the
+/// report, so an implementation holds only the workload's own logic.
+///
+/// ```
+/// use heaplab::failure::Failure;
+/// use heaplab::histogram::DurationHistogram;
+/// use heaplab::params::{ParamKind, ParamSpec};
+/// use heaplab::workload::{Measurements, RunContext, Threads, Workload};
+///
+/// /// Times `rounds` collections of a heap holding a list of `length` integers.
+/// struct ListGc;
+///
+/// const PARAMS: &[ParamSpec] = &[ParamSpec {
+///     name: "rounds",
+///     default: "3",
+///     kind: ParamKind::Integer { min: 1, max: 1000 },
+///     description: "collections timed",
+/// }];
+///
+/// impl Workload for ListGc {
+///     fn name(&self) -> &'static str { "list-gc" }
+///     fn summary(&self) -> &'static str { "collect a heap holding one list" }
+///     fn params(&self) -> &'static [ParamSpec] { PARAMS }
+///     fn threads(&self) -> Threads { Threads::CallingThread }
+///     fn run(&self, context: &RunContext) -> Result<Measurements, Failure> {
+///         let mut heap = context.new_heap();
+///         let root = heap.enter(|h| { let list = h.list((0..1000).map(|i| h.int(i))); h.root(list) });
+///         let mut pauses = DurationHistogram::new();
+///         for _ in 0..context.params.integer("rounds") {
+///             let start = std::time::Instant::now();
+///             heap.collect(heaplab_gc::Collect::Major).map_err(|e| Failure::run(e.to_string()))?;
+///             pauses.record(start.elapsed());
+///         }
+///         drop(root);
+///         let mut measurements = Measurements::default();
+///         measurements.metric("rounds", context.params.integer("rounds") as f64);
+///         measurements.histogram("timed_gc_us", pauses);
+///         Ok(measurements)
+///     }
+/// }
+/// # let registry = heaplab::registry::Registry::builtin().with(&ListGc);
+/// # assert!(registry.find("list-gc").is_ok());
+/// ```
+pub trait Workload: Sync {
+    /// The name given to `heaplab bench`: lower-case kebab case, unique in its registry.
+    fn name(&self) -> &'static str;
+    /// One line for `--help`: what the workload does and what it shows.
+    fn summary(&self) -> &'static str;
+    /// The parameters it accepts (`--set NAME=VALUE`); none by default.
+    fn params(&self) -> &'static [ParamSpec] {
+        &[]
+    }
+    /// Whether it runs on scheduler threads (the default) or on the calling thread.
+    fn threads(&self) -> Threads {
+        Threads::Schedulers
+    }
+    /// A lower bound of the memory a run with `params` needs, in bytes, if the workload
+    /// knows one: a run that cannot fit in the memory available is refused before it
+    /// starts, rather than killed by the allocator halfway. `None` (the default) checks
+    /// nothing.
+    fn memory_bytes(&self, params: &Params) -> Option<u64> {
+        let _ = params;
+        None
+    }
+    /// Runs the workload once (Protocol step 3). Called in the `heaplab bench` process of
+    /// the run, so memory figures are the run's own.
+    ///
+    /// # Errors
+    /// A [`Failure`] when the workload cannot run or fails.
+    fn run(&self, context: &RunContext) -> Result<Measurements, Failure>;
+}
+
+impl std::fmt::Debug for dyn Workload + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workload").field("name", &self.name()).finish_non_exhaustive()
+    }
+}
+
+/// A built-in workload: its description as constants and a plain function.
 #[derive(Debug, Clone, Copy)]
-pub struct Workload {
+pub struct Builtin {
     /// The name given to `heaplab bench`.
     pub name: &'static str,
     /// One line for `--help`: what the workload does and what it shows.
@@ -41,6 +128,29 @@ pub struct Workload {
     pub threads: Threads,
     /// Runs the workload (Protocol step 3).
     pub run: fn(&RunContext) -> Result<Measurements, Failure>,
+    /// [`Workload::memory_bytes`], where the workload knows a bound.
+    pub memory: Option<fn(&Params) -> u64>,
+}
+
+impl Workload for Builtin {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn summary(&self) -> &'static str {
+        self.summary
+    }
+    fn params(&self) -> &'static [ParamSpec] {
+        self.params
+    }
+    fn threads(&self) -> Threads {
+        self.threads
+    }
+    fn run(&self, context: &RunContext) -> Result<Measurements, Failure> {
+        (self.run)(context)
+    }
+    fn memory_bytes(&self, params: &Params) -> Option<u64> {
+        self.memory.map(|bound| bound(params))
+    }
 }
 
 /// Where a workload runs.
@@ -72,6 +182,16 @@ impl RunContext {
         heap.set_event_sink(self.gc_log.clone());
         heap
     }
+
+    /// A runtime for the run: its heap strategy and scheduler count, room for `processes`
+    /// processes, every collection going to the run's GC log (Protocol step 3).
+    ///
+    /// # Errors
+    /// A usage failure for a strategy that does not run on heaplab's runtime; a run failure
+    /// when the runtime refuses the configuration.
+    pub fn start_runtime(&self, processes: usize) -> Result<heaplab_runtime::Runtime, Failure> {
+        crate::workloads::start_runtime(self, processes)
+    }
 }
 
 /// What a workload measured.
@@ -81,6 +201,11 @@ pub struct Measurements {
     pub metrics: BTreeMap<String, f64>,
     /// Duration distributions, by name (names end in `_us`).
     pub histograms: BTreeMap<String, DurationHistogram>,
+    /// The workload's own wall time, when something other than the driver's clock measured
+    /// it (a peer's runtime, [`crate::peer`]).
+    pub(crate) wall_s: Option<f64>,
+    /// The external runtime and its versions, for the report's provenance.
+    pub(crate) peer: BTreeMap<String, String>,
 }
 
 impl Measurements {
@@ -95,23 +220,20 @@ impl Measurements {
     }
 }
 
-/// The workload called `name` in `table`.
+/// The workload called `name` in the registry of this program ([`crate::registry::current`]).
 ///
 /// # Errors
-/// A usage failure naming `name` and the workloads of the table.
-pub fn find(table: &'static [Workload], name: &str) -> Result<&'static Workload, Failure> {
-    table.iter().find(|workload| workload.name == name).ok_or_else(|| {
-        let names: Vec<&str> = table.iter().map(|workload| workload.name).collect();
-        Failure::usage(format!("unknown workload '{name}'; available: {}", names.join(", ")))
-    })
+/// A usage failure naming `name` and the workloads of the registry.
+pub fn find(name: &str) -> Result<&'static dyn Workload, Failure> {
+    crate::registry::current().find(name)
 }
 
 /// A `--help` section describing every workload of `table` and its parameters.
-pub fn describe(table: &[Workload]) -> String {
+pub fn describe(table: &[&dyn Workload]) -> String {
     let mut text = String::from("Workloads (parameters set with --set NAME=VALUE; defaults shown):\n");
     for workload in table {
-        let _ = writeln!(text, "  {:<11} {}", workload.name, workload.summary);
-        text.push_str(&crate::params::describe(workload.params));
+        let _ = writeln!(text, "  {:<11} {}", workload.name(), workload.summary());
+        text.push_str(&crate::params::describe(workload.params()));
     }
     text
 }

@@ -4,6 +4,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+#[cfg(unix)]
+use common::{interrupt_when, Ready};
+
 fn heaplab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_heaplab")).args(args).output().expect("the heaplab binary runs")
 }
@@ -92,7 +96,7 @@ fn gc_copy_writes_report_csv_and_trace() {
     assert!(output.status.success(), "{}", stderr(&output));
 
     let report = read_json(&json);
-    assert_eq!(report["schema"], "heaplab.report/1");
+    assert_eq!(report["schema"], "heaplab.report/2");
     assert_eq!(report["workload"], "gc-copy");
     assert_eq!(report["heap"], "per-process");
     assert_eq!(report["params"]["live_mb"], 1);
@@ -169,7 +173,7 @@ fn bench_report(args: &[&str]) -> serde_json::Value {
 #[test]
 fn spawn_writes_a_report_with_its_metrics() {
     let report = bench_report(&["spawn", "--set", "processes=1000", "--schedulers", "2"]);
-    assert_eq!(report["schema"], "heaplab.report/1");
+    assert_eq!(report["schema"], "heaplab.report/2");
     assert_eq!(report["workload"], "spawn");
     assert_eq!(report["heap"], "per-process");
     assert_eq!(report["schedulers"], 2);
@@ -214,7 +218,7 @@ fn runtime_reports(workload: &str, set: &[&str]) -> Vec<serde_json::Value> {
                 args.extend_from_slice(&["--set", assignment]);
             }
             let report = bench_report(&args);
-            assert_eq!(report["schema"], "heaplab.report/1");
+            assert_eq!(report["schema"], "heaplab.report/2");
             assert_eq!(report["workload"], workload);
             assert_eq!(report["heap"], *heap);
             assert_eq!(report["schedulers"], 2);
@@ -320,4 +324,187 @@ fn preempt_times_round_trips_beside_busy_loops_under_both_heaps() {
     }
     assert_usage_error(&["bench", "preempt", "--set", "pings=0"], &["'0'", "positive integer"]);
     assert_usage_error(&["bench", "preempt", "--set", "spinners=2"], &["'spinners'", "busy, pings"]);
+}
+
+#[test]
+fn output_paths_are_checked_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    // --csv names a file: a clear message, nothing runs.
+    assert_usage_error(
+        &["bench", "exit", "--set", "heap_mb=1", "--csv", file.to_str().unwrap()],
+        &["--csv takes a directory", "is a file"],
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x", "the file is left alone");
+    // --json names a directory.
+    assert_usage_error(
+        &["bench", "exit", "--set", "heap_mb=1", "--json", dir.path().to_str().unwrap()],
+        &["--json takes a file"],
+    );
+    // --trace under a file (its parent cannot be a directory).
+    let under_file = file.join("trace.json");
+    assert_usage_error(
+        &["bench", "exit", "--set", "heap_mb=1", "--trace", under_file.to_str().unwrap()],
+        &["--trace", "cannot be written"],
+    );
+    // A --json that can be written is not left behind by the check when the run fails later.
+    let json = dir.path().join("new").join("report.json");
+    assert_usage_error(
+        &[
+            "bench",
+            "exit",
+            "--set",
+            "heap_mb=1",
+            "--json",
+            json.to_str().unwrap(),
+            "--trace",
+            under_file.to_str().unwrap(),
+        ],
+        &["--trace"],
+    );
+    assert!(!json.exists());
+}
+
+#[test]
+fn json_dash_writes_the_report_to_stdout_and_the_table_to_stderr() {
+    let output = heaplab(&["bench", "exit", "--set", "heap_mb=1", "--set", "repeats=1", "--json", "-"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("stdout is the JSON report alone");
+    assert_eq!(report["workload"], "exit");
+    assert!(stderr(&output).contains("exit on per-process heaps"), "{}", stderr(&output));
+}
+
+#[test]
+fn every_report_carries_provenance_and_getrusage_figures() {
+    let report = bench_report(&["ring", "--set", "processes=10", "--set", "laps=10"]);
+    let provenance = &report["provenance"];
+    assert_eq!(provenance["heaplab_version"], env!("CARGO_PKG_VERSION"));
+    assert!(provenance["git_commit"].is_string() && provenance["git_dirty"].is_boolean(), "{provenance}");
+    let command = provenance["command"].as_str().unwrap();
+    assert!(command.starts_with("heaplab bench ring --set processes=10"), "{command}");
+    assert!(provenance["date"].as_str().unwrap().ends_with('Z'), "{provenance}");
+    for field in ["rustc", "kernel", "cpu_model"] {
+        assert!(!provenance[field].as_str().unwrap().is_empty(), "{field}: {provenance}");
+    }
+    assert!(provenance["cores"].as_u64().unwrap() >= 1);
+    assert!(provenance["memory_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(provenance["load_average"].as_array().unwrap().len(), 3);
+    assert!(provenance.get("peer").is_none(), "heaplab's own strategies have no peer: {provenance}");
+    let metrics = &report["metrics"];
+    assert!(metrics["user_time_s"].as_f64().unwrap() >= 0.0, "{metrics}");
+    assert!(metrics["sys_time_s"].as_f64().unwrap() >= 0.0, "{metrics}");
+    assert!(metrics["minor_page_faults"].as_f64().unwrap() > 0.0, "{metrics}");
+    assert!(metrics["major_page_faults"].as_f64().unwrap() >= 0.0, "{metrics}");
+}
+
+#[test]
+fn runs_aggregate_reports_of_separate_processes_with_intervals() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let csv = dir.path().join("csv");
+    let output = heaplab(&[
+        "bench",
+        "ring",
+        "--set",
+        "processes=10",
+        "--set",
+        "laps=20",
+        "--runs",
+        "3",
+        "--json",
+        json.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = read_json(&json);
+    assert_eq!(report["runs"], 3);
+    let runs = report["per_run"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    // Each run its own process: its own command line and its own getrusage figures.
+    for run in runs {
+        assert!(run["provenance"]["command"].as_str().unwrap().starts_with("heaplab bench ring"), "{run}");
+        assert!(run.get("per_run").is_none());
+    }
+    let mut hops: Vec<f64> = runs.iter().map(|r| r["metrics"]["ns_per_hop"].as_f64().unwrap()).collect();
+    hops.sort_by(f64::total_cmp);
+    assert_eq!(report["metrics"]["ns_per_hop"].as_f64().unwrap(), hops[1], "the median of the runs");
+    let ci = &report["ci95"];
+    let [low, high] = [ci["ns_per_hop"][0].as_f64().unwrap(), ci["ns_per_hop"][1].as_f64().unwrap()];
+    let mean = hops.iter().sum::<f64>() / 3.0;
+    assert!(low <= mean && mean <= high, "{low} {mean} {high}");
+    for key in ["wall_s", "user_time_s", "gc.gc_time_s"] {
+        assert!(ci[key].is_array(), "{key}: {ci}");
+    }
+    for run in 1..=3 {
+        assert!(csv.join(format!("run-{run}")).join("gc_events.csv").exists(), "run {run}");
+    }
+    assert_usage_error(&["bench", "ring", "--runs", "2", "--trace", "t.json"], &["--trace records one run"]);
+    assert_usage_error(&["bench", "ring", "--runs", "0"], &["'0'"]);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_run_that_cannot_fit_in_memory_is_refused_before_it_starts() {
+    // A 1 GiB address-space limit, as a batch system sets one: 4 GiB heaps cannot fit.
+    let output = Command::new("sh")
+        .args(["-c", "ulimit -v 1048576 && exec \"$0\" bench exit --set heap_mb=4096"])
+        .arg(env!("CARGO_BIN_EXE_heaplab"))
+        .output()
+        .unwrap();
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert_eq!(
+        message.lines().filter(|l| !l.contains("note:") && !l.contains("warning:")).count(),
+        1,
+        "{message}"
+    );
+    assert!(message.contains("heap_mb=4096 needs at least 8.00 GiB"), "{message}");
+    assert!(message.contains("address-space limit"), "{message}");
+    assert!(output.stdout.is_empty());
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_an_in_process_run_exits_130_with_one_line() {
+    let (status, stderr) = interrupt_when(
+        &["bench", "ring", "--set", "processes=1000", "--set", "laps=1000000"],
+        &[],
+        Ready::Soon,
+        "-INT",
+    );
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.trim_end().ends_with("heaplab: interrupted: the run in progress is lost"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_runs_keeps_the_aggregate_of_the_finished_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let args = [
+        "bench",
+        "ring",
+        "--set",
+        "processes=1000",
+        "--set",
+        "laps=2000",
+        "--runs",
+        "5",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    let (status, stderr) = interrupt_when(&args, &[], Ready::Line("run 1 of 5: done"), "-INT");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let last = stderr.trim_end().lines().last().unwrap();
+    assert!(
+        last.starts_with("heaplab: interrupted: ") && last.ends_with("finished runs aggregated"),
+        "{stderr}"
+    );
+    let report = read_json(&json);
+    let kept = report["per_run"].as_array().unwrap().len();
+    assert!((1..5).contains(&kept), "{kept} runs kept");
+    assert_eq!(report["runs"], kept);
 }

@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+
 fn heaplab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_heaplab")).args(args).output().expect("the heaplab binary runs")
 }
@@ -32,10 +34,14 @@ fn the_smoke_suite_writes_reports_summary_csv_plots_and_a_trace() {
         for heap in ["per-process", "shared"] {
             let found = reports.iter().find(|r| r["workload"] == workload && r["heap"] == heap);
             let report = found.unwrap_or_else(|| panic!("no report of {workload} on {heap}"));
-            assert_eq!(report["schema"], "heaplab.report/1");
+            assert_eq!(report["schema"], "heaplab.report/2");
             assert!(report["histograms"]["gc_pause_us"].is_object(), "{report}");
             assert!(
-                Path::new(&out.join("csv").join(format!("{workload}-{heap}")).join("gc_events.csv")).exists(),
+                out.join("csv")
+                    .join(format!("{workload}-{heap}"))
+                    .join("run-1")
+                    .join("gc_events.csv")
+                    .exists(),
                 "csv of {workload} on {heap}"
             );
         }
@@ -56,8 +62,12 @@ fn the_smoke_suite_writes_reports_summary_csv_plots_and_a_trace() {
 
     // Plots: SVG files with a title, at least the GC and restart latency ones.
     let plots: Vec<_> = std::fs::read_dir(out.join("plots")).unwrap().map(|e| e.unwrap().path()).collect();
-    assert!(plots.iter().any(|p| p.ends_with("restart-latency-cdf.svg")), "{plots:?}");
-    assert!(plots.iter().any(|p| p.ends_with("gc-copy-gc-pause-cdf.svg")), "{plots:?}");
+    assert!(plots.iter().any(|p| p.ends_with("restart-latency-nines.svg")), "{plots:?}");
+    assert!(plots.iter().any(|p| p.ends_with("gc-copy-gc-pause-nines.svg")), "{plots:?}");
+    assert!(
+        !plots.iter().any(|p| p.to_string_lossy().contains("exit-gc-")),
+        "exit's collections are set-up: {plots:?}"
+    );
     for plot in &plots {
         let svg = read(plot);
         assert!(svg.contains("<svg") && svg.contains("</svg>"), "{}", plot.display());
@@ -170,4 +180,145 @@ fn without_erl_the_beam_column_is_left_out_with_one_note() {
     assert_eq!(notes.matches("apt-get install erlang-base").count(), 1, "{notes}");
     let summary = read(&out.join("summary.md"));
     assert!(summary.contains("beam not run (erl not on PATH"), "{summary}");
+}
+
+#[test]
+fn a_folder_with_an_earlier_compare_is_refused_unless_cleared_and_renders_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("compare");
+    let out_arg = out.to_str().unwrap();
+    let args = [
+        "compare",
+        "--suite",
+        "smoke",
+        "--no-beam",
+        "--workload",
+        "ring",
+        "--workload",
+        "gc-copy",
+        "--runs",
+        "2",
+    ];
+    let output = heaplab(&[&args[..], &["--out", out_arg]].concat());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let reports: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
+    let reports = reports.as_array().unwrap();
+    assert_eq!(reports.len(), 4, "one aggregate per workload and strategy");
+    for report in reports {
+        assert_eq!(report["runs"], 2, "{report}");
+        assert_eq!(report["per_run"].as_array().unwrap().len(), 2);
+        assert!(report["ci95"]["wall_s"].is_array(), "{report}");
+        assert!(report["provenance"]["command"].as_str().unwrap().contains("compare"), "{report}");
+    }
+    let summary = read(&out.join("summary.md"));
+    assert!(summary.contains("- runs: 2 of each workload"), "{summary}");
+    assert!(summary.contains("95% confidence interval"), "{summary}");
+    assert!(
+        summary.lines().any(|l| l.starts_with("| `ns_per_hop` |") && l.contains(" [") && l.contains("–")),
+        "{summary}"
+    );
+    assert!(out.join("csv/ring-shared/run-2/gc_events.csv").exists());
+
+    // Into the same folder: refused, nothing changed.
+    let again = heaplab(&[&args[..], &["--out", out_arg]].concat());
+    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+    assert!(stderr(&again).contains("holds an earlier compare") && stderr(&again).contains("--clear"));
+    assert_eq!(read(&out.join("summary.md")), summary);
+
+    // Render only: the same summary from the folder alone, plots again.
+    std::fs::remove_dir_all(out.join("plots")).unwrap();
+    std::fs::write(out.join("summary.md"), "stale").unwrap();
+    let rendered = heaplab(&["compare", "--render-only", "--out", out_arg]);
+    assert!(rendered.status.success(), "{}", stderr(&rendered));
+    assert_eq!(read(&out.join("summary.md")), summary);
+    assert!(out.join("plots").read_dir().unwrap().count() > 0);
+    let empty = dir.path().join("empty");
+    let nothing = heaplab(&["compare", "--render-only", "--out", empty.to_str().unwrap()]);
+    assert_eq!(nothing.status.code(), Some(2), "{}", stderr(&nothing));
+
+    // With --clear: the old files go, a file of the user's stays.
+    std::fs::write(out.join("mine.txt"), "keep").unwrap();
+    let cleared = heaplab(&[
+        "compare",
+        "--suite",
+        "smoke",
+        "--no-beam",
+        "--workload",
+        "ring",
+        "--clear",
+        "--out",
+        out_arg,
+    ]);
+    assert!(cleared.status.success(), "{}", stderr(&cleared));
+    assert_eq!(read(&out.join("mine.txt")), "keep");
+    assert!(!out.join("csv/gc-copy-shared").exists(), "the earlier run's data is gone");
+    let unknown = heaplab(&[
+        "compare",
+        "--suite",
+        "smoke",
+        "--workload",
+        "nope",
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("'nope'") && stderr(&unknown).contains("ring"), "{}", stderr(&unknown));
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_keeps_what_was_measured_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("compare");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let args = ["compare", "--suite", "smoke", "--no-beam", "--runs", "3", "--out", out.to_str().unwrap()];
+    let (status, stderr) =
+        common::interrupt_when(&args, &[("TMPDIR", &tmp)], common::Ready::Line(": done in"), "-INT");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let last = stderr.trim_end().lines().last().unwrap();
+    assert!(last.starts_with("heaplab: interrupted: wrote the summary and plots of "), "{stderr}");
+    assert!(last.contains(out.to_str().unwrap()), "{last}");
+    let summary = read(&out.join("summary.md"));
+    assert!(summary.contains("Interrupted"), "{summary}");
+    let reports: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
+    assert!(!reports.as_array().unwrap().is_empty(), "the finished runs are kept");
+    assert!(read(&out.join("meta.json")).contains("\"interrupted\": true"));
+    // No temporary directory and no process of the run is left.
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(common::processes_mentioning(out.to_str().unwrap()), Vec::<String>::new());
+}
+
+/// The example program of docs/workloads.md, built by `cargo test` beside this test.
+fn example(name: &str) -> std::path::PathBuf {
+    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    deps.parent().unwrap().join("examples").join(name)
+}
+
+#[test]
+fn a_workload_of_ones_own_runs_through_compare_with_runs() {
+    let program = example("custom_workload");
+    if !program.exists() {
+        eprintln!("note: {} not built (cargo test builds the examples); skipped", program.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mine");
+    let output = Command::new(&program)
+        .args(["compare", "--suite", "smoke", "--no-beam", "--workload", "list-ping-pong", "--runs", "2"])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let reports: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
+    let reports = reports.as_array().unwrap();
+    assert_eq!(reports.len(), 2, "per-process and shared");
+    for report in reports {
+        assert_eq!(report["workload"], "list-ping-pong");
+        assert_eq!(report["runs"], 2);
+        assert_eq!(report["histograms"]["round_trip_latency_us"]["count"], 2000);
+    }
+    assert!(read(&out.join("summary.md")).contains("## list-ping-pong"));
+    assert!(out.join("plots/list-ping-pong-latency-nines.svg").exists());
 }

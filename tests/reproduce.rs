@@ -56,7 +56,7 @@ fn a_smoke_reproduction_writes_json_tables_and_plots() {
             );
         }
     }
-    assert!(reports.iter().all(|r| r["schema"] == "heaplab.report/1" && r["heap"] != "beam"));
+    assert!(reports.iter().all(|r| r["schema"] == "heaplab.report/2" && r["heap"] != "beam"));
     let meta: serde_json::Value = serde_json::from_str(&read(&out.join("results/meta.json"))).unwrap();
     assert_eq!(meta["size"], "smoke");
     assert!(meta["failures"].as_array().unwrap().is_empty(), "{meta}");
@@ -107,4 +107,26 @@ fn unknown_papers_are_a_one_line_usage_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("available: beam-claims, johansson-2002"), "{stderr}");
+}
+
+#[test]
+fn smaller_sizes_write_under_target_not_into_papers() {
+    let dir = tempfile::tempdir().unwrap();
+    let papers = dir.path().join("papers");
+    std::fs::create_dir_all(&papers).unwrap();
+    std::fs::write(papers.join("README.md"), "committed\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_heaplab"))
+        .args(["reproduce", "beam-claims", "--size", "smoke", "--no-beam", "--runs", "2"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let out = dir.path().join("target/heaplab/reproduce/beam-claims");
+    let reports: serde_json::Value = serde_json::from_str(&read(&out.join("results/report.json"))).unwrap();
+    assert!(reports.as_array().unwrap().iter().all(|r| r["runs"] == 2 && r["ci95"].is_object()));
+    let readme = read(&out.join("README.md"));
+    assert!(readme.contains("median of 2 runs"), "{readme}");
+    assert!(readme.contains(" [") && readme.contains("–"), "intervals in the tables: {readme}");
+    assert_eq!(read(&papers.join("README.md")), "committed\n", "papers/ untouched");
+    assert!(!papers.join("beam-claims").exists());
 }

@@ -1,4 +1,4 @@
-%% heaplab_alloc: the `alloc` workload of heaplab on the real BEAM (see workloads.md): one
+%% heaplab_alloc: the `alloc` workload of heaplab on the real BEAM (see docs/workloads.md): one
 %% process allocating short-lived lists of tuples in a loop, with a live list it keeps.
 %% Prints one line of JSON with the metrics.
 %%
@@ -9,7 +9,7 @@
 %%    megawords million words are allocated.
 %% 3. The clock stops: ns_per_word and words_per_s over the words allocated.
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_alloc:main([{live_words, 100000}, {megawords, 200}])'
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_report:run(heaplab_alloc, [{live_words, 100000}, {megawords, 200}])'
 %%        -s init stop
 
 -module(heaplab_alloc).

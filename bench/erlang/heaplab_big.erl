@@ -1,4 +1,4 @@
-%% heaplab_big: the `big` workload of heaplab on the real BEAM (see workloads.md), after
+%% heaplab_big: the `big` workload of heaplab on the real BEAM (see docs/workloads.md), after
 %% bencherl's big: N processes each send a ping to every other process and wait for all the
 %% pongs. Prints one line of JSON with the metrics.
 %%
@@ -12,7 +12,7 @@
 %%    (others may still be in their rounds) until the VM stops.
 %% 4. The root stops the clock after N heaplab_done: 2 x N x (N - 1) x Rounds messages.
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_big:main([{processes, 500}, {rounds, 1}])'
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_report:run(heaplab_big, [{processes, 500}, {rounds, 1}])'
 %%        -s init stop
 
 -module(heaplab_big).

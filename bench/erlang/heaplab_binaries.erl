@@ -1,4 +1,4 @@
-%% heaplab_binaries: the `binaries` workload of heaplab on the real BEAM (see workloads.md).
+%% heaplab_binaries: the `binaries` workload of heaplab on the real BEAM (see docs/workloads.md).
 %% Producers send binaries of S bytes through a router process to consumers that keep the
 %% last Keep they got, for a sweep of sizes S. Prints one line of JSON with the metrics.
 %%
@@ -21,7 +21,7 @@
 %%    number of distinct off-heap binaries any process still references, above the count
 %%    before the run, and binary_bytes_live_at_end the growth of erlang:memory(binary).
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_binaries:main([{max_bytes, 1048576},
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_report:run(heaplab_binaries, [{max_bytes, 1048576},
 %%        {sizes, 11}, {messages, 10000}, {producers, 2}, {consumers, 2}, {keep, 100}])'
 %%        -s init stop
 

@@ -1,4 +1,4 @@
-%% heaplab_churn: the `churn` workload of heaplab on the real BEAM (see workloads.md), and the
+%% heaplab_churn: the `churn` workload of heaplab on the real BEAM (see docs/workloads.md), and the
 %% servers and closed-loop clients that heaplab_churn_big and heaplab_large_state share.
 %%
 %% P server processes each hold a state of K entries {I, V, [I, V]}. A request makes a server
@@ -21,7 +21,7 @@
 %% 5. A client that is done sends the root {heaplab_client_done, I}; the root stops the clock
 %%    once all C are done, then collects the clients' samples ({heaplab_samples, I, Ns}).
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_churn:main([{processes, 10000}, {entries, 100},
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_report:run(heaplab_churn, [{processes, 10000}, {entries, 100},
 %%        {rewrites, 4}, {clients, 4}, {requests, 200000}])' -s init stop
 
 -module(heaplab_churn).
@@ -52,11 +52,10 @@ run(P, K, W, C, R) ->
     heaplab_report:print_json(
         [{throughput_per_s, R / (Ns / 1.0e9)},
          {live_bytes, P * K * ?ENTRY_BYTES}]
-        ++ heaplab_report:latency_metrics("request_latency", Samples)
         ++ [{peak_rss_bytes, Peak},
             {beam_gc_count, Gcs},
             {beam_gc_words_reclaimed, Reclaimed}]
-        ++ GcMetrics ++ [GcEvents]).
+        ++ GcMetrics ++ [GcEvents, heaplab_report:samples([{request_latency_us, Samples}])]).
 
 %% Step 1: P servers of K entries doing W rewrites per request; returns them as a tuple
 %% once every state is built.

@@ -1,8 +1,8 @@
 %% heaplab_churn_big: the `churn-big` workload of heaplab on the real BEAM (see
-%% workloads.md): churn (heaplab_churn, compiled beside this module) with K = 1000, W = 1 and
+%% docs/workloads.md): churn (heaplab_churn, compiled beside this module) with K = 1000, W = 1 and
 %% R = 50,000, about 800 MB of live states.
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_churn_big:main([{processes, 10000},
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_report:run(heaplab_churn_big, [{processes, 10000},
 %%        {entries, 1000}, {rewrites, 1}, {clients, 4}, {requests, 50000}])' -s init stop
 
 -module(heaplab_churn_big).

@@ -1,4 +1,4 @@
-%% heaplab_exit: the `exit` workload of heaplab on the real BEAM (see workloads.md): the time
+%% heaplab_exit: the `exit` workload of heaplab on the real BEAM (see docs/workloads.md): the time
 %% a process holding heap_mb MiB takes to die, holding one object vs millions of small ones.
 %% Prints one line of JSON with the metrics.
 %%
@@ -13,7 +13,7 @@
 %%    the exit signal, the teardown and the freeing of the heap.
 %% 3. Repeat `repeats` times per kind, alternating which is built first; medians and minima.
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_exit:main([{heap_mb, 64}, {repeats, 5}])'
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_report:run(heaplab_exit, [{heap_mb, 64}, {repeats, 5}])'
 %%        -s init stop
 
 -module(heaplab_exit).

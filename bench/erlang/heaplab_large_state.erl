@@ -1,5 +1,5 @@
 %% heaplab_large_state: the `large-state` workload of heaplab on the real BEAM (see
-%% workloads.md). One process holds a large live state and keeps rewriting part of it, while
+%% docs/workloads.md). One process holds a large live state and keeps rewriting part of it, while
 %% C clients time small requests to P small servers (the servers and clients of
 %% heaplab_churn, compiled beside this module). Prints one line of JSON with the metrics.
 %%
@@ -15,7 +15,7 @@
 %% 4. The root sends the large process {heaplab_stop, Root}; it answers with the steps it
 %%    made (state_rewrites).
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_large_state:main([{state_mb, 64},
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_report:run(heaplab_large_state, [{state_mb, 64},
 %%        {rewrite_entries, 10000}, {processes, 1000}, {clients, 4}, {requests, 200000}])'
 %%        -s init stop
 
@@ -56,7 +56,7 @@ main(Params) ->
         [{throughput_per_s, R / (Ns / 1.0e9)},
          {state_bytes, Entries * ?ENTRY_BYTES},
          {state_rewrites, Rewrites}]
-        ++ heaplab_report:latency_metrics("request_latency", Samples)
+        ++ [heaplab_report:samples([{request_latency_us, Samples}])]
         ++ [{peak_rss_bytes, Peak},
             {beam_gc_count, Gcs},
             {beam_gc_words_reclaimed, Reclaimed}]

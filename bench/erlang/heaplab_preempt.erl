@@ -1,4 +1,4 @@
-%% heaplab_preempt: the `preempt` workload of heaplab on the real BEAM (see workloads.md).
+%% heaplab_preempt: the `preempt` workload of heaplab on the real BEAM (see docs/workloads.md).
 %%
 %% B busy processes run a tight tail-recursive arithmetic loop (the BEAM preempts them by
 %% reductions) while one ping-pong pair makes R round trips; each round trip is timed.
@@ -16,7 +16,7 @@
 %%    answers {heaplab_busy_done, Count}. Once all B have, the pinger stops the busy clock:
 %%    busy_iterations_per_s is the total count over it.
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_preempt:main([{busy, 8}, {pings, 10000}])' -s init stop
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_report:run(heaplab_preempt, [{busy, 8}, {pings, 10000}])' -s init stop
 
 -module(heaplab_preempt).
 -export([main/1]).
@@ -45,8 +45,8 @@ main(Params) ->
     {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     heaplab_report:print_json(
         [{round_trips, R}, {busy_iterations_per_s, PerS}]
-        ++ heaplab_report:latency_metrics("round_trip", Samples)
-        ++ GcMetrics ++ [GcEvents]
+        ++ heaplab_report:percentile_metrics("round_trip", Samples)
+        ++ GcMetrics ++ [GcEvents, heaplab_report:samples([{round_trip_us, Samples}])]
     ).
 
 %% The ponger (step 1).

@@ -1,6 +1,14 @@
-%% Helpers shared by the Erlang versions of the heaplab workloads: reading the emulator's
-%% memory from /proc, summarising latency samples, tracing every garbage collection of the
-%% workload's processes and printing the one line of JSON metrics that heaplab parses.
+%% Helpers shared by the Erlang versions of the heaplab workloads: running a workload's main
+%% with its wall clock, reading the emulator's memory from /proc, returning latency samples,
+%% tracing every garbage collection of the workload's processes and printing the one line of
+%% JSON that heaplab parses.
+%%
+%% The line (heaplab's peer protocol, src/peer.rs): an object of metric names to numbers,
+%% plus three fields that are not numbers: "gc_events" (below), "samples" (an object of
+%% histogram names to arrays of raw values in nanoseconds, so heaplab builds real
+%% histograms) and "peer" (the runtime and its versions, and "wall_ns": the time from run/2
+%% calling the workload's main to the line, measured in the VM, without VM start,
+%% compilation and stop).
 %%
 %% GC trace protocol (gc_trace_start/0,1 and gc_trace_stop/1):
 %% 0. Under `erl -heaplab_gc_trace off` nothing is traced and gc_trace_stop reports only
@@ -26,7 +34,7 @@
 %%    memory_total_bytes (without the tracer's own memory), gc_tracer_bytes,
 %%    gc_events_dropped and gc_events_unfinished, and the gc_events field for print_json.
 -module(heaplab_report).
--export([vm_kb/1, print_json/1, latency_metrics/2]).
+-export([run/2, vm_kb/1, print_json/1, samples/1, percentile_metrics/2]).
 -export([gc_trace_start/0, gc_trace_start/1, gc_trace_stop/1, gc_tracer/1]).
 
 %% Collections recorded one by one; later ones are only counted (gc_events_dropped).
@@ -50,21 +58,25 @@ vm_kb(Name) ->
             0
     end.
 
-%% Count, mean and percentiles of latency samples in nanoseconds, as metrics in microseconds
-%% named Name_p50_us and so on (the figures a heaplab histogram summary holds).
-latency_metrics(Name, []) ->
-    [{Name ++ "_count", 0}];
-latency_metrics(Name, SamplesNs) ->
+%% Runs Module:main(Params) with the wall clock of the "peer" field started: heaplab's
+%% command line is `-eval 'heaplab_report:run(Module, Params)'`.
+run(Module, Params) ->
+    persistent_term:put(heaplab_start, erlang:monotonic_time(nanosecond)),
+    Module:main(Params).
+
+%% The "samples" field: [{HistogramName, SamplesNs}], each a list of integer nanoseconds.
+samples(Histograms) ->
+    {samples, {samples, Histograms}}.
+
+%% The p50 and p99 of samples in nanoseconds as metrics in microseconds, Name_p50_us and
+%% Name_p99_us (the workloads whose heaplab version also reports them as metrics).
+percentile_metrics(_Name, []) ->
+    [];
+percentile_metrics(Name, SamplesNs) ->
     Sorted = lists:sort(SamplesNs),
     N = length(Sorted),
-    Us = fun(Ns) -> Ns / 1000 end,
-    [{Name ++ "_count", N},
-     {Name ++ "_mean_us", Us(lists:sum(Sorted) / N)},
-     {Name ++ "_p50_us", Us(percentile(Sorted, N, 0.50))},
-     {Name ++ "_p90_us", Us(percentile(Sorted, N, 0.90))},
-     {Name ++ "_p99_us", Us(percentile(Sorted, N, 0.99))},
-     {Name ++ "_p999_us", Us(percentile(Sorted, N, 0.999))},
-     {Name ++ "_max_us", Us(lists:last(Sorted))}].
+    [{Name ++ "_p50_us", percentile(Sorted, N, 0.50) / 1000},
+     {Name ++ "_p99_us", percentile(Sorted, N, 0.99) / 1000}].
 
 %% The value at rank ceil(P * N) of a sorted list, as HdrHistogram reports percentiles.
 percentile(Sorted, N, P) ->
@@ -74,7 +86,8 @@ percentile(Sorted, N, P) ->
 %% One line of JSON: an object of metric names to numbers, and the gc_events field of
 %% gc_trace_stop/1, an array of [Kind, Pid, StartNs, DurationNs, WordsBefore, WordsAfter,
 %% OldWordsBefore, OldWordsAfter] arrays, Kind "minor" or "major".
-print_json(Pairs) ->
+print_json(Pairs0) ->
+    Pairs = Pairs0 ++ [{peer, {peer, peer()}}],
     Fields = [[$", to_list(Key), "\":", value(Value)] || {Key, Value} <- Pairs],
     Line = iolist_to_binary([${, lists:join($,, Fields), "}\n"]),
     ok = io:put_chars(standard_io, Line).
@@ -84,6 +97,11 @@ to_list(Key) -> Key.
 
 value({gc_events, Events}) ->
     [$[, lists:join($,, [event(E) || E <- Events]), $]];
+value({samples, Histograms}) ->
+    [${, lists:join($,, [[$", to_list(Name), "\":[", lists:join($,, [integer_to_list(round(V)) || V <- Ns]), $]]
+                         || {Name, Ns} <- Histograms]), $}];
+value({peer, Fields}) ->
+    [${, lists:join($,, [[$", to_list(K), "\":", peer_value(V)] || {K, V} <- Fields]), $}];
 value(Value) ->
     number(Value).
 
@@ -91,6 +109,20 @@ event({Kind, Pid, Start, Duration, Before, After, OldBefore, OldAfter}) ->
     [$[, kind_name(Kind), $,,
      lists:join($,, [integer_to_binary(N) || N <- [Pid, Start, Duration, Before, After, OldBefore, OldAfter]]),
      $]].
+
+%% The "peer" field: the runtime, its versions, and the workload's wall time when run/2
+%% started it.
+peer() ->
+    Versions = [{runtime, "beam"},
+                {otp_release, erlang:system_info(otp_release)},
+                {erts_version, erlang:system_info(version)}],
+    case persistent_term:get(heaplab_start, undefined) of
+        undefined -> Versions;
+        Start -> Versions ++ [{wall_ns, erlang:monotonic_time(nanosecond) - Start}]
+    end.
+
+peer_value(V) when is_integer(V) -> integer_to_list(V);
+peer_value(V) -> [$", V, $"].
 
 kind_name(0) -> <<"\"minor\"">>;
 kind_name(1) -> <<"\"major\"">>.

@@ -1,4 +1,4 @@
-%% heaplab_restart: the `restart` workload of heaplab on the real BEAM (see workloads.md).
+%% heaplab_restart: the `restart` workload of heaplab on the real BEAM (see docs/workloads.md).
 %%
 %% A supervisor (one_for_one unless supervisor_strategy says one_for_all) runs one gen_server
 %% worker registered under a name and Siblings more workers after it. The calling process
@@ -24,7 +24,7 @@
 %% 3. At the end of a batch, untimed, every sibling is called by pid and must answer.
 %% 4. A first batch of 100 crashes is not recorded (warm-up).
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_restart:main([{crashes, 10000}, {crash, kill},
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_report:run(heaplab_restart, [{crashes, 10000}, {crash, kill},
 %%        {supervisor_crashes, 100}, {siblings, 0}, {supervisor_strategy, one_for_one}])'
 %%        -s init stop
 
@@ -48,26 +48,20 @@ main(Params) ->
     Trace = heaplab_report:gc_trace_start(),
     {_, _, _} = batch(?WARM_UP, Tree, Crash, {[], 0, 0}),
     {Samples, Calls, Restarted} = batches(Crashes, PerSupervisor, Tree, Crash, {[], 0, 0}),
-    Sorted = lists:sort(Samples),
-    N = length(Sorted),
+    N = length(Samples),
     Peak = heaplab_report:vm_kb("VmHWM:") * 1024,
     {Gcs, Reclaimed, _} = erlang:statistics(garbage_collection),
     %% After the peak: unpacking the trace is not part of the run.
     {GcMetrics, GcEvents} = heaplab_report:gc_trace_stop(Trace),
     heaplab_report:print_json([
-        {restart_latency_p50_us, percentile(Sorted, N, 0.50)},
-        {restart_latency_p90_us, percentile(Sorted, N, 0.90)},
-        {restart_latency_p99_us, percentile(Sorted, N, 0.99)},
-        {restart_latency_p999_us, percentile(Sorted, N, 0.999)},
-        {restart_latency_max_us, lists:last(Sorted)},
-        {restart_latency_mean_us, lists:sum(Sorted) / N},
         {calls_per_restart, Calls / N},
         {restarts, N},
         {siblings_restarted, Restarted},
         {peak_rss_bytes, Peak},
         {beam_gc_count, Gcs},
         {beam_gc_words_reclaimed, Reclaimed}
-    ] ++ GcMetrics ++ [GcEvents]).
+    ] ++ heaplab_report:percentile_metrics("restart_latency", Samples)
+      ++ GcMetrics ++ [GcEvents, heaplab_report:samples([{restart_latency_us, Samples}])]).
 
 %% Step 1: the supervisor, the worker and its siblings.
 init({sup, Intensity, {Strategy, Siblings}}) ->
@@ -118,14 +112,14 @@ siblings({_Sup, 0}) ->
 siblings({Sup, _}) ->
     [Pid || {_, Pid} <- lists:sort([{I, Pid} || {{sibling, I}, Pid, worker, _} <- supervisor:which_children(Sup)])].
 
-%% Step 2 once: the latency in microseconds and the calls made.
+%% Step 2 once: the latency in nanoseconds and the calls made.
 one_crash(Crash) ->
     Old = whereis(?WORKER),
     T0 = erlang:monotonic_time(nanosecond),
     crash(Crash, Old),
     Made = serve_again(Old, 0),
     T1 = erlang:monotonic_time(nanosecond),
-    {(T1 - T0) / 1000, Made}.
+    {T1 - T0, Made}.
 
 crash(kill, Pid) ->
     exit(Pid, kill);
@@ -149,7 +143,3 @@ serve_again(Old, Made) ->
             serve_again(Old, Made + 1)
     end.
 
-%% The value at rank ceil(P * N) of a sorted list, as HdrHistogram reports percentiles.
-percentile(Sorted, N, P) ->
-    Rank = max(1, min(N, ceil(P * N))),
-    lists:nth(Rank, Sorted).

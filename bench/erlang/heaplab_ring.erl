@@ -1,4 +1,4 @@
-%% heaplab_ring: the `ring` workload of heaplab on the real BEAM (see workloads.md).
+%% heaplab_ring: the `ring` workload of heaplab on the real BEAM (see docs/workloads.md).
 %%
 %% N processes form a ring and pass a token around it M times (N * M hops): the integer K
 %% when `payload` is 0, else {K, Payload}, where Payload is a list of `payload` integers
@@ -19,7 +19,7 @@
 %% 4. After the clock stops, received_live_words is erts_debug:size/1 of the payload member 0
 %%    received last (its words, shared subterms counted once: C copies after a send).
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_ring:main([{copies, 1}, {laps, 1000}, {payload, 0}, {processes, 1000}])' -s init stop
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_report:run(heaplab_ring, [{copies, 1}, {laps, 1000}, {payload, 0}, {processes, 1000}])' -s init stop
 
 -module(heaplab_ring).
 -export([main/1, member/2]).

@@ -1,4 +1,4 @@
-%% heaplab_spawn: the `spawn` workload of heaplab on the real BEAM (see workloads.md).
+%% heaplab_spawn: the `spawn` workload of heaplab on the real BEAM (see docs/workloads.md).
 %%
 %% Spawns N processes that each wait in `receive` for one message, measures the spawn time
 %% and the memory of the idle processes, then sends each a message and measures the time
@@ -15,7 +15,7 @@
 %% 4. Send each process a message and wait until the process count is back to the
 %%    baseline: exit_ns_per_process.
 %%
-%% Usage: erl -noshell -pa DIR -eval 'heaplab_spawn:main([{processes, 1000000}])' -s init stop
+%% Usage: erl -noshell -pa DIR -eval 'heaplab_report:run(heaplab_spawn, [{processes, 1000000}])' -s init stop
 
 -module(heaplab_spawn).
 -export([main/1, idle/0]).

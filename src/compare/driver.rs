@@ -2,68 +2,105 @@
 //! comparison.
 //!
 //! # Protocol
-//! 1. Decide the columns: every available heaplab strategy, plus `beam` unless `--no-beam`
-//!    or `erl`/`erlc` is missing (then one note says how to install it; nothing is
-//!    installed). Create the output directory.
-//! 2. Plan the runs: each suite entry whose workload this build has (else a one-line note,
-//!    [`suite::resolve`]) under each heaplab strategy, and under `beam` where the workload has
-//!    an Erlang version.
+//! 1. Check the output directory: a folder holding an earlier comparison (any file compare
+//!    writes, [`OWNED`]) is refused, or with `--clear` those files are removed first, so two
+//!    runs never mix. Decide the columns: every available heaplab strategy, plus each peer
+//!    (`beam`) unless `--no-beam` or its tools are missing (then one note says how to
+//!    install them; nothing is installed).
+//! 2. Plan the runs: each suite entry (and each workload a program of one's own added,
+//!    [`crate::registry`]) whose workload this build has (else a one-line note,
+//!    [`suite::resolve`]) under each heaplab strategy and each peer that has a version.
 //! 3. Run them one at a time (one run owns the machine: timings of concurrent runs would
-//!    mean nothing), each in a fresh `heaplab bench` process ([`run_isolated`]), so its
-//!    memory figures are its own and not what earlier runs left resident; showing an
-//!    overall and a current-run progress bar. The child writes the run's raw data to
-//!    `csv/<workload>-<heap>/`, which is read back, reduced to what the plots need
-//!    ([`RunPlot`]) and dropped, and `report.json` is rewritten: an interrupted suite keeps
-//!    what it measured.
+//!    mean nothing), each in a fresh `heaplab bench` process ([`crate::runs`]) so its memory
+//!    figures are its own; `--runs N` times each, interleaved across the strategies (A B C
+//!    A B C ...) so machine noise spreads evenly over them. Each run writes its raw data to
+//!    `csv/<workload>-<heap>/run-<i>/`. After each workload, its runs are aggregated
+//!    ([`crate::stats`]) and `report.json` is rewritten: an interrupted suite keeps what it
+//!    measured.
 //! 4. Run the traced run ([`suite::TRACE_CANDIDATES`]) and write `trace-<workload>.json`.
-//! 5. Draw the plots, write `summary.md`, print where everything went and one headline line
-//!    per workload.
+//! 5. Write `meta.json` (header, notes, failures), then render ([`render`]): plots from the
+//!    CSV folders, `summary.md` from `report.json` and `meta.json`; print where everything
+//!    went and one headline line per workload. `--render-only` does step 5 alone on a folder
+//!    a compare wrote.
+//!
+//! On Ctrl-C (or SIGTERM, SIGHUP; [`crate::interrupt`]) step 3 stops the run under way and
+//! its process group, step 4 is skipped, step 5 renders what the finished runs measured, and
+//! the command exits with 130 after one line saying where that went.
 //!
 //! # Invariants
-//! 1. A failing run (a usage failure from its parameters, a workload failure, a panic) is
-//!    recorded with its one-line reason and never stops the suite; `compare` exits with code
+//! 1. A failing run (a usage failure from its parameters, a workload failure, a panic: each
+//!    run is a process of its own) is recorded with its one-line reason and never stops the
+//!    suite; `compare` exits with code
 //!    1 at the end if any run failed, after writing everything.
-//! 2. Every report of `report.json` is also in `summary.md` and has its CSV directory.
+//! 2. Every report of `report.json` is also in `summary.md` and has its CSV directories.
+//! 3. Rendering reads only the output folder, so `--render-only` redraws what a run drew.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
 
 use super::plots::{self, RunData, RunPlot};
 use super::suite::{self, Planned, SuiteName};
 use super::summary::{self, Column, Header, Section};
-use crate::bench::{self, Run};
-use crate::cli::{BenchArgs, CompareArgs};
+use crate::cli::CompareArgs;
 use crate::failure::Failure;
+use crate::provenance::{self, Provenance};
 use crate::report::{Machine, Report};
 use crate::strategy::Strategy;
 use crate::workload::{Threads, Workload};
-use crate::{beam, csv, machine};
+use crate::{csv, machine, peer, runs, stats};
 
 /// Where `compare` writes when `--out` is not given.
 pub const DEFAULT_OUT: &str = "target/heaplab/compare";
+
+/// The files and folders of an output directory that compare writes (Protocol step 1);
+/// `trace-*.json` too.
+pub const OWNED: [&str; 5] = ["report.json", "summary.md", "meta.json", "csv", "plots"];
+
+/// Runs per (workload, strategy) without `--runs`: 3, enough for an interval; 1 for the
+/// quick and smoke suites, which are about minutes, not intervals.
+pub fn default_runs(suite: SuiteName) -> u32 {
+    match suite {
+        SuiteName::Full => 3,
+        SuiteName::Quick | SuiteName::Smoke => 1,
+    }
+}
 
 /// Note on the BEAM column when `erl` is missing (Protocol step 1).
 pub const ERL_NOTE: &str = "erl not found on PATH: the BEAM column is left out; \
 install it with `apt-get install erlang-base` (heaplab installs nothing itself)";
 
-/// One run of the plan.
-#[derive(Debug, Clone, Copy)]
-struct Planned1 {
-    entry: Planned,
-    workload: &'static Workload,
-    strategy: Strategy,
+/// What `meta.json` records of a compare, for [`render`] (Invariant 3).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Meta {
+    /// The summary's header.
+    pub header: Header,
+    /// Notes on the whole run.
+    pub notes: Vec<String>,
+    /// The workloads in order.
+    pub sections: Vec<SectionMeta>,
+    /// Whether a signal stopped the run.
+    pub interrupted: bool,
 }
 
-/// A finished (or failed) run: its report and what its plots need; the raw data is
-/// written and dropped right after the run (see [`RunPlot`]).
-struct Outcome {
-    plan: Planned1,
-    result: Result<(Report, RunPlot), String>,
+/// What `meta.json` records of one workload.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SectionMeta {
+    /// The workload's name.
+    pub id: String,
+    /// The suite's assignments.
+    pub assignments: Vec<String>,
+    /// The strategies planned, in column order.
+    pub heaps: Vec<String>,
+    /// Notes under the heading.
+    pub notes: Vec<String>,
+    /// Failed runs: (strategy, one-line reason).
+    pub failures: Vec<(String, String)>,
+    /// Whether its GC pause charts are drawn.
+    pub gc_charts: bool,
 }
 
 /// The suite a command line asks for.
@@ -71,29 +108,107 @@ pub fn suite_of(args: &CompareArgs) -> SuiteName {
     args.suite.unwrap_or(if args.quick { SuiteName::Quick } else { SuiteName::Full })
 }
 
+/// Protocol step 1: refuses a folder holding an earlier comparison, or with `clear` removes
+/// the files compare owns in it.
+///
+/// # Errors
+/// A usage failure naming the folder and the way out; a run failure when it cannot be
+/// cleared or created.
+pub fn prepare_out(out: &Path, clear: bool) -> Result<(), Failure> {
+    let owned = owned_entries(out);
+    if !owned.is_empty() {
+        if !clear {
+            let names: Vec<String> = owned
+                .iter()
+                .filter_map(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect();
+            return Err(Failure::usage(format!(
+                "'{}' holds an earlier compare ({}); give another --out, or --clear to remove those files first",
+                out.display(),
+                names.join(", ")
+            )));
+        }
+        for path in owned {
+            let removed =
+                if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            removed.map_err(|e| Failure::run(format!("cannot remove '{}': {e}", path.display())))?;
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|e| cannot_write(out, &e))
+}
+
+/// The entries of `out` that compare owns.
+fn owned_entries(out: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(out) else { return Vec::new() };
+    let mut owned: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|path| {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            OWNED.contains(&name.as_str()) || (name.starts_with("trace-") && name.ends_with(".json"))
+        })
+        .collect();
+    owned.sort();
+    owned
+}
+
+/// One strategy of one workload while it runs: the reports of its finished runs and its
+/// failures.
+struct Cell {
+    strategy: Strategy,
+    reports: Vec<Report>,
+    failures: Vec<String>,
+}
+
 /// Runs `heaplab compare` (the whole protocol); `command` is the command line, for the
 /// summary's header.
 ///
 /// # Errors
-/// A run failure when the output directory cannot be written, or (after everything was
-/// written) when some run failed (Invariant 1).
+/// A usage failure (an older run in the folder, an unknown `--workload`); a run failure
+/// when the output directory cannot be written, or (after everything was written) when some
+/// run failed (Invariant 1); [`Failure::Interrupted`] after a signal, once what was
+/// measured is written.
 pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
-    let started = Instant::now();
-    let date = utc_date(SystemTime::now());
-    let suite = suite_of(args);
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
-    std::fs::create_dir_all(&out).map_err(|e| cannot_write(&out, &e))?;
+    if args.render_only {
+        let meta = read_meta(&out)?;
+        let rendered = render(&out, &meta)?;
+        print!("{}", rendered.closing);
+        return rendered.result();
+    }
+    let started = Instant::now();
+    let provenance = Provenance::now(command);
+    let suite = suite_of(args);
+    let runs = args.runs.unwrap_or_else(|| default_runs(suite));
+    let registry = crate::registry::current();
+    let planned = suite::select(suite, registry.added(), &args.workloads)?;
+    prepare_out(&out, args.clear)?;
+    provenance::warn_if_loaded(&provenance);
     let mut notes: Vec<String> = Vec::new();
-    let mut problems: Vec<String> = Vec::new();
 
     // Protocol step 1.
     let heaplab: Vec<Strategy> =
-        Strategy::ALL.into_iter().filter(|s| s.available() && *s != Strategy::Beam).collect();
-    let beam_column = if args.no_beam {
+        Strategy::ALL.into_iter().filter(|s| s.available() && peer::of(*s).is_none()).collect();
+    let peers: Vec<Strategy> = if args.no_beam {
+        Vec::new()
+    } else {
+        Strategy::ALL
+            .into_iter()
+            .filter_map(|s| peer::of(s).map(|p| (s, p)))
+            .filter(|(_, peer)| match peer.tools() {
+                Ok(()) => true,
+                Err(_) => {
+                    eprintln!("heaplab: note: {ERL_NOTE}");
+                    notes.push(ERL_NOTE.to_owned());
+                    false
+                }
+            })
+            .map(|(s, _)| s)
+            .collect()
+    };
+    let beam_column: Result<(), String> = if args.no_beam {
         Err("not run (--no-beam)".to_owned())
-    } else if beam::find_on_path("erl").is_none() || beam::find_on_path("erlc").is_none() {
-        eprintln!("heaplab: note: {ERL_NOTE}");
-        notes.push(ERL_NOTE.to_owned());
+    } else if peers.is_empty() {
         Err("not run (erl not on PATH; `apt-get install erlang-base`)".to_owned())
     } else {
         Ok(())
@@ -104,12 +219,17 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
         eprintln!("heaplab: note: {note}");
         notes.push(note.to_owned());
     }
+    if runs > 1 {
+        notes.push(format!(
+            "{runs} runs of each workload and strategy, interleaved across strategies; figures are medians, \
+             [low–high] the 95% Student t interval of the mean over the runs"
+        ));
+    }
 
     // Protocol step 2.
-    let mut plan = Vec::new();
-    let mut section_notes: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-    for entry in suite::plan(suite) {
-        let workload = match suite::resolve(entry.entry.workload) {
+    let mut plan: Vec<(Planned, &'static dyn Workload, Vec<Strategy>, SectionMeta)> = Vec::new();
+    for entry in planned {
+        let workload = match suite::resolve(entry.id()) {
             Ok(workload) => workload,
             Err(note) => {
                 eprintln!("heaplab: note: {note}");
@@ -117,261 +237,327 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
                 continue;
             }
         };
-        let notes = section_notes.entry(entry.id()).or_default();
-        if workload.threads == Threads::CallingThread {
-            notes.push(
+        let mut meta = SectionMeta {
+            id: entry.id().to_owned(),
+            assignments: entry.params.clone(),
+            gc_charts: entry.gc_charts,
+            ..SectionMeta::default()
+        };
+        if workload.threads() == Threads::CallingThread {
+            meta.notes.push(
                 "This workload runs one heap on the calling thread, not on the runtime: under shared, \
                  a one-worker shared heap (its collector on one thread)."
                     .to_owned(),
             );
         }
-        for &strategy in &heaplab {
-            plan.push(Planned1 { entry, workload, strategy });
-        }
-        match (&beam_column, beam::program(workload.name)) {
-            (Ok(()), Some(_)) => plan.push(Planned1 { entry, workload, strategy: Strategy::Beam }),
-            (Ok(()), None) => {
-                notes.push("No Erlang version of this workload yet: no BEAM column.".to_owned())
+        let mut strategies = heaplab.clone();
+        for &strategy in &peers {
+            match peer::of(strategy) {
+                Some(peer) if peer.workloads().contains(&workload.name()) => strategies.push(strategy),
+                _ => {
+                    meta.notes.push(format!("No {strategy} version of this workload: no {strategy} column."))
+                }
             }
-            (Err(_), _) => {}
         }
+        meta.heaps = strategies.iter().map(|s| s.name().to_owned()).collect();
+        plan.push((entry, workload, strategies, meta));
     }
     let trace_workload = suite::TRACE_CANDIDATES.iter().find_map(|name| suite::resolve(name).ok());
 
     // Protocol step 3.
-    let progress = Progress::new("compare", plan.len() + usize::from(trace_workload.is_some()));
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(plan.len());
-    for planned in plan {
-        progress.start(&format!("{} on {}", planned.workload.name, planned.strategy));
-        let begun = Instant::now();
-        let dir = out.join("csv").join(format!("{}-{}", planned.entry.id(), planned.strategy));
-        let result = run_isolated(planned.workload, planned.strategy, planned.entry.params, None, Some(&dir));
-        let line = match &result {
-            Ok(report) => {
-                format!("{} on {}: done in {}", planned.workload.name, planned.strategy, secs(report.wall_s))
+    let total: usize =
+        plan.iter().map(|(_, _, strategies, _)| strategies.len()).sum::<usize>() * runs as usize;
+    let progress = Progress::new("compare", total + usize::from(trace_workload.is_some()));
+    let mut aggregates: Vec<Report> = Vec::new();
+    let mut sections: Vec<SectionMeta> = Vec::new();
+    let mut interrupted: Option<Failure> = None;
+    let mut failed = 0;
+    for (entry, workload, strategies, mut meta) in plan {
+        let mut cells: Vec<Cell> = strategies
+            .iter()
+            .map(|&strategy| Cell { strategy, reports: Vec::new(), failures: Vec::new() })
+            .collect();
+        'runs: for run in 1..=runs {
+            for cell in &mut cells {
+                let what = if runs > 1 {
+                    format!("{} on {} (run {run} of {runs})", workload.name(), cell.strategy)
+                } else {
+                    format!("{} on {}", workload.name(), cell.strategy)
+                };
+                progress.start(&what);
+                let begun = Instant::now();
+                let dir = csv_dir(&out, entry.id(), cell.strategy.name(), run);
+                let spec =
+                    runs::Spec { workload, strategy: cell.strategy, params: &entry.params, schedulers: None };
+                match runs::isolated(&spec, Some(&dir)) {
+                    Ok(report) => {
+                        progress.finish_one(&format!("{what}: done in {}", secs(report.wall_s)));
+                        cell.reports.push(report);
+                    }
+                    Err(failure) if failure.is_interrupt() => {
+                        progress.finish_one(&format!("{what}: interrupted"));
+                        let _ = std::fs::remove_dir_all(&dir);
+                        interrupted = Some(failure);
+                        break 'runs;
+                    }
+                    Err(failure) => {
+                        progress.finish_one(&format!(
+                            "{what}: FAILED after {}: {}",
+                            secs(begun.elapsed().as_secs_f64()),
+                            failure.message()
+                        ));
+                        failed += 1;
+                        let prefix = if runs > 1 { format!("run {run}: ") } else { String::new() };
+                        cell.failures.push(format!("{prefix}{}", failure.message()));
+                    }
+                }
             }
-            Err(message) => format!(
-                "{} on {}: FAILED after {}: {message}",
-                planned.workload.name,
-                planned.strategy,
-                secs(begun.elapsed().as_secs_f64())
-            ),
-        };
-        progress.finish_one(&line);
-        let result = result.map(|report| {
-            let (gc_records, histograms) = csv::read_dir(&dir).unwrap_or_else(|e| {
-                problems.push(format!("cannot read the run's raw data back from '{}': {e}", dir.display()));
-                Default::default()
-            });
-            let plot = RunPlot::new(RunData {
-                heap: planned.strategy.name(),
-                gc_records: &gc_records,
-                histograms: &histograms,
-            });
-            (report, plot)
-        });
-        outcomes.push(Outcome { plan: planned, result });
-        write_reports(&out.join("report.json"), &outcomes)?;
+        }
+        for cell in cells {
+            for failure in &cell.failures {
+                meta.failures.push((cell.strategy.name().to_owned(), failure.clone()));
+            }
+            match cell.reports.len() {
+                0 => {}
+                1 if runs == 1 => aggregates.extend(cell.reports),
+                _ => aggregates.push(stats::aggregate(cell.reports, provenance.clone())),
+            }
+        }
+        sections.push(meta);
+        write_reports(&out.join("report.json"), &aggregates)?;
+        if interrupted.is_some() {
+            break;
+        }
     }
 
-    // Protocol step 4.
-    let mut trace_path = None;
-    if let Some(workload) = trace_workload {
-        progress.start(&format!("{} traced on per-process", workload.name));
-        let params = suite::trace_params(workload.name, suite);
-        let path = out.join(format!("trace-{}.json", workload.name));
-        let line = match run_one(workload, Strategy::PerProcess, params, true) {
-            Ok(run) => match bench::trace_of(&run).write(&path) {
-                Ok(()) => {
-                    trace_path = Some(path.clone());
-                    format!(
-                        "{} traced: {} slices, {} collections",
-                        workload.name,
-                        run.slices.len(),
-                        run.gc_records.len()
-                    )
-                }
-                Err(e) => {
-                    problems.push(format!("cannot write '{}': {e}", path.display()));
-                    format!("{} traced: cannot write the trace", workload.name)
-                }
-            },
-            Err(message) => {
-                problems.push(format!("traced run of {} failed: {message}", workload.name));
-                format!("{} traced: FAILED: {message}", workload.name)
+    // Protocol step 4, in a process of its own like every run: an interrupt stops it as it
+    // stops the others.
+    if let (Some(workload), None) = (trace_workload, &interrupted) {
+        progress.start(&format!("{} traced on per-process", workload.name()));
+        let params = suite::trace_params(workload.name(), suite);
+        let path = out.join(format!("trace-{}.json", workload.name()));
+        let spec = runs::Spec { workload, strategy: Strategy::PerProcess, params, schedulers: None };
+        let line = match runs::isolated_with(&spec, None, Some(&path)) {
+            Ok(report) => format!(
+                "{} traced: {} collections, in {}",
+                workload.name(),
+                report.gc.minor + report.gc.major,
+                path.display()
+            ),
+            Err(failure) if failure.is_interrupt() => {
+                interrupted = Some(failure);
+                let _ = std::fs::remove_file(&path);
+                format!("{} traced: interrupted", workload.name())
+            }
+            Err(failure) => {
+                notes.push(format!("traced run of {} failed: {}", workload.name(), failure.message()));
+                format!("{} traced: FAILED: {}", workload.name(), failure.message())
             }
         };
         progress.finish_one(&line);
     }
     progress.done();
 
-    // Protocol step 5: plots.
+    // Protocol step 5.
+    let meta = Meta {
+        header: Header {
+            date: utc_date(SystemTime::now() - started.elapsed()),
+            command: command.to_owned(),
+            suite: suite.name().to_owned(),
+            machine: machine_line(),
+            strategies: strategies_line(&heaplab, &beam_column),
+            elapsed_s: started.elapsed().as_secs_f64(),
+            runs,
+        },
+        notes,
+        sections,
+        interrupted: interrupted.is_some(),
+    };
+    write_json(&out.join("meta.json"), &meta)?;
+    let rendered = render(&out, &meta)?;
+    // A signal while rendering: everything is written by now, but the command was asked to stop.
+    let interrupted =
+        interrupted.or_else(|| crate::interrupt::requested().map(crate::interrupt::interrupted));
+    if let Some(Failure::Interrupted { signal, .. }) = interrupted {
+        let finished = aggregates.iter().map(|r| r.per_run.len().max(1)).sum::<usize>();
+        return Err(Failure::Interrupted {
+            signal,
+            message: format!(
+                "interrupted: wrote the summary and plots of {finished} finished runs to {}",
+                out.display()
+            ),
+        });
+    }
+    print!("{}", rendered.closing);
+    if failed > 0 {
+        return Err(Failure::run(format!("{failed} runs failed; see {}", out.join("summary.md").display())));
+    }
+    rendered.result()
+}
+
+/// `csv/<workload>-<heap>/run-<i>/` of `out`.
+pub fn csv_dir(out: &Path, workload: &str, heap: &str, run: u32) -> PathBuf {
+    out.join("csv").join(format!("{workload}-{heap}")).join(format!("run-{run}"))
+}
+
+/// What [`render`] wrote.
+pub struct Rendered {
+    /// The lines to print: where everything went and the headlines.
+    pub closing: String,
+    /// Outputs that could not be written.
+    pub problems: Vec<String>,
+}
+
+impl Rendered {
+    fn result(&self) -> Result<(), Failure> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure::run(format!("some outputs could not be written: {}", self.problems.join("; "))))
+        }
+    }
+}
+
+/// Reads `meta.json` of a compare's folder.
+///
+/// # Errors
+/// A usage failure when the folder holds no compare.
+pub fn read_meta(out: &Path) -> Result<Meta, Failure> {
+    let path = out.join("meta.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Failure::usage(format!("'{}' holds no compare to render ({}: {e})", out.display(), path.display()))
+    })?;
+    serde_json::from_str(&text).map_err(|e| Failure::run(format!("{}: {e}", path.display())))
+}
+
+/// Protocol step 5 from the folder alone (Invariant 3): plots and `summary.md`.
+///
+/// # Errors
+/// A run failure when `report.json` cannot be read or `summary.md` written.
+pub fn render(out: &Path, meta: &Meta) -> Result<Rendered, Failure> {
+    let report_path = out.join("report.json");
+    let text = std::fs::read_to_string(&report_path)
+        .map_err(|e| Failure::run(format!("cannot read '{}': {e}", report_path.display())))?;
+    let reports: Vec<Report> =
+        serde_json::from_str(&text).map_err(|e| Failure::run(format!("{}: {e}", report_path.display())))?;
+    let mut problems = Vec::new();
     let plots_dir = out.join("plots");
     let mut plot_files = Vec::new();
-    let mut order: Vec<&'static str> = Vec::new();
-    for outcome in &outcomes {
-        if !order.contains(&outcome.plan.entry.id()) {
-            order.push(outcome.plan.entry.id());
-        }
-    }
-    for id in &order {
-        let runs: Vec<RunPlot> = outcomes
+    for section in &meta.sections {
+        let runs: Vec<Vec<RunPlot>> = section
+            .heaps
             .iter()
-            .filter(|o| o.plan.entry.id() == *id)
-            .filter_map(|o| Some(o.result.as_ref().ok()?.1.clone()))
+            .map(|heap| read_runs(out, &section.id, heap, &mut problems))
+            .filter(|runs| !runs.is_empty())
             .collect();
-        match plots::write_workload(&plots_dir, id, &runs) {
+        let charts = plots::Charts { gc: section.gc_charts };
+        match plots::write_workload(&plots_dir, &section.id, &runs, charts) {
             Ok(written) => plot_files.extend(written),
-            Err(message) => problems.push(format!("{id}: {message}")),
+            Err(message) => problems.push(format!("{}: {message}", section.id)),
         }
     }
-
-    // Protocol step 5: summary.
-    let sections: Vec<Section<'_>> = order
+    let summary_sections: Vec<Section<'_>> = meta
+        .sections
         .iter()
-        .map(|id| {
-            let mine: Vec<&Outcome> = outcomes.iter().filter(|o| o.plan.entry.id() == *id).collect();
-            let entry = mine[0].plan.entry;
+        .map(|section| {
+            let columns = section
+                .heaps
+                .iter()
+                .map(|heap| {
+                    let report = reports.iter().find(|r| r.workload == section.id && &r.heap == heap);
+                    let failure =
+                        section.failures.iter().find(|(h, _)| h == heap).map(|(_, why)| why.as_str());
+                    Column {
+                        heap,
+                        outcome: match (report, failure) {
+                            (Some(report), _) => Ok(report),
+                            (None, Some(why)) => Err(why),
+                            (None, None) => Err("not run (interrupted)"),
+                        },
+                    }
+                })
+                .collect();
+            let mut notes = section.notes.clone();
+            for (heap, why) in &section.failures {
+                if reports.iter().any(|r| r.workload == section.id && &r.heap == heap) {
+                    notes.push(format!("{heap}: {why} (the other runs are aggregated)"));
+                }
+            }
             Section {
-                workload: id,
-                assignments: entry.params,
-                headline: entry.entry.headline,
-                columns: mine
-                    .iter()
-                    .map(|o| Column {
-                        heap: o.plan.strategy.name(),
-                        outcome: o.result.as_ref().map(|(report, _)| report).map_err(String::as_str),
-                    })
-                    .collect(),
-                notes: section_notes.remove(id).unwrap_or_default(),
+                workload: &section.id,
+                assignments: &section.assignments,
+                headline: headline_of(&section.id),
+                columns,
+                notes,
             }
         })
         .collect();
-    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    let mut notes = meta.notes.clone();
+    if meta.interrupted {
+        notes.push("Interrupted: the tables hold the runs that finished before the signal.".to_owned());
+    }
     notes.extend(problems.iter().cloned());
-    let header = Header {
-        date,
-        command: command.to_owned(),
-        suite: suite.name().to_owned(),
-        machine: machine_line(),
-        strategies: strategies_line(&heaplab, &beam_column),
-        elapsed_s: started.elapsed().as_secs_f64(),
-    };
     let summary_path = out.join("summary.md");
-    std::fs::write(&summary_path, summary::render(&header, &notes, &sections))
+    std::fs::write(&summary_path, summary::render(&meta.header, &notes, &summary_sections))
         .map_err(|e| cannot_write(&summary_path, &e))?;
 
-    // Protocol step 5: what was written, and the headlines.
     let mut text = String::new();
-    let _ = writeln!(text, "heaplab compare ({} suite, {}): wrote", suite.name(), secs(header.elapsed_s));
-    let _ = writeln!(text, "  {}  ({} reports)", out.join("report.json").display(), outcomes.len() - failed);
+    let _ = writeln!(
+        text,
+        "heaplab compare ({} suite, {} run{} each, {}): wrote",
+        meta.header.suite,
+        meta.header.runs,
+        if meta.header.runs == 1 { "" } else { "s" },
+        secs(meta.header.elapsed_s)
+    );
+    let _ = writeln!(text, "  {}  ({} reports)", report_path.display(), reports.len());
     let _ = writeln!(text, "  {}", summary_path.display());
     let _ =
         writeln!(text, "  {}  (gc_events.csv and one CSV per histogram, per run)", out.join("csv").display());
     let _ = writeln!(text, "  {}  ({} SVG plots)", plots_dir.display(), plot_files.len());
-    if let Some(path) = &trace_path {
-        let _ = writeln!(text, "  {}  (open in https://ui.perfetto.dev)", path.display());
+    for trace in owned_entries(out).iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+        if trace.file_name().is_some_and(|n| n.to_string_lossy().starts_with("trace-")) {
+            let _ = writeln!(text, "  {}  (open in https://ui.perfetto.dev)", trace.display());
+        }
     }
-    for section in &sections {
+    for section in &summary_sections {
         let _ = writeln!(text, "{}", summary::headline_line(section));
     }
-    print!("{text}");
-
-    if failed > 0 || !problems.is_empty() {
-        return Err(Failure::run(format!(
-            "{failed} of {} runs failed and {} outputs could not be written; see {}",
-            outcomes.len(),
-            problems.len(),
-            summary_path.display()
-        )));
-    }
-    Ok(())
+    Ok(Rendered { closing: text, problems })
 }
 
-/// Runs one workload under one strategy in this process (Invariant 1): its failures and
-/// panics become a one-line message.
-fn run_one(workload: &Workload, strategy: Strategy, params: &[&str], traced: bool) -> Result<Run, String> {
-    let args = BenchArgs {
-        workload: workload.name.to_owned(),
-        heap: strategy,
-        schedulers: None,
-        set: params.iter().map(|s| (*s).to_owned()).collect(),
-        json: None,
-        csv: None,
-        trace: None,
-    };
-    let (workload, context) = bench::prepare(&args).map_err(|f| f.message().to_owned())?;
-    let measured = catch_unwind(AssertUnwindSafe(|| {
-        if traced {
-            bench::measure_traced(workload, &context)
-        } else {
-            bench::measure(workload, &context)
+/// The headline of a workload: its suite entry's, else the wall time.
+fn headline_of(id: &str) -> suite::Headline {
+    suite::ENTRIES.iter().find(|e| e.workload == id).map_or(suite::Headline::WallTime, |e| e.headline)
+}
+
+/// The plot data of every run of one (workload, strategy), from its CSV folders.
+fn read_runs(out: &Path, workload: &str, heap: &str, problems: &mut Vec<String>) -> Vec<RunPlot> {
+    let mut plots = Vec::new();
+    for run in 1.. {
+        let dir = csv_dir(out, workload, heap, run);
+        if !dir.is_dir() {
+            break;
         }
-    }));
-    match measured {
-        Ok(Ok(run)) => Ok(run),
-        Ok(Err(failure)) => Err(failure.message().to_owned()),
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "non-string panic payload".to_owned());
-            Err(crate::failure::one_line(format!("panicked: {message}")))
+        match csv::read_dir(&dir) {
+            Ok((gc_records, histograms)) => {
+                plots.push(RunPlot::new(RunData { heap, gc_records: &gc_records, histograms: &histograms }))
+            }
+            Err(e) => {
+                problems.push(format!("cannot read the run's raw data back from '{}': {e}", dir.display()))
+            }
         }
     }
+    plots
 }
 
-/// Runs one workload under one strategy in a fresh `heaplab bench` process (this program)
-/// and reads its report back: the run's memory figures (RSS growth, peak RSS) are then its
-/// own, not what earlier runs of this process left resident. With `csv`, the child also
-/// writes its raw data there (`--csv`). Failures become the child's one-line message.
-pub(crate) fn run_isolated<S: AsRef<str>>(
-    workload: &Workload,
-    strategy: Strategy,
-    params: &[S],
-    schedulers: Option<u32>,
-    csv: Option<&Path>,
-) -> Result<Report, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find the heaplab program: {e}"))?;
-    let dir = crate::child::TempDir::new("run")?;
-    let json = dir.path().join("report.json");
-    let mut command = std::process::Command::new(exe);
-    command.args(["bench", workload.name, "--heap", strategy.name(), "--json"]).arg(&json);
-    if let Some(n) = schedulers {
-        command.arg("--schedulers").arg(n.to_string());
-    }
-    for param in params {
-        command.arg("--set").arg(param.as_ref());
-    }
-    if let Some(dir) = csv {
-        command.arg("--csv").arg(dir);
-    }
-    // Both BEAM passes and the rest of the run.
-    let limit = 2 * crate::beam::PASS_LIMIT + Duration::from_secs(300);
-    let output = crate::child::output_within(&mut command, limit)?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let reason = stderr
-            .lines()
-            .rfind(|line| !line.starts_with("heaplab: note:") && !line.trim().is_empty())
-            .map_or_else(
-                || output.status.to_string(),
-                |line| line.trim_start_matches("heaplab: ").to_owned(),
-            );
-        return Err(crate::failure::one_line(reason));
-    }
-    let text = std::fs::read_to_string(&json)
-        .map_err(|e| format!("the run wrote no report '{}': {e}", json.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|e| format!("the run's report '{}' is not valid: {e}", json.display()))
+/// Writes every aggregate report so far as one JSON array (Protocol step 3, Invariant 2).
+fn write_reports(path: &Path, reports: &[Report]) -> Result<(), Failure> {
+    write_json(path, reports)
 }
 
-/// Writes every report so far as one JSON array (Protocol step 3, Invariant 2).
-fn write_reports(path: &Path, outcomes: &[Outcome]) -> Result<(), Failure> {
-    let reports: Vec<&Report> =
-        outcomes.iter().filter_map(|o| o.result.as_ref().ok()).map(|(report, _)| report).collect();
-    let text = serde_json::to_string_pretty(&reports).expect("reports hold only maps, numbers and strings");
+fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).expect("reports hold only maps, numbers and strings");
     std::fs::write(path, text + "\n").map_err(|e| cannot_write(path, &e))
 }
 
@@ -395,16 +581,8 @@ fn strategies_line(heaplab: &[Strategy], beam_column: &Result<(), String>) -> St
 /// The machine, one line: cores, CPU model, memory, OS, rustc and build profile.
 pub(crate) fn machine_line() -> String {
     let machine = Machine::current();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|text| {
-        text.lines()
-            .find(|line| line.starts_with("model name"))
-            .and_then(|line| line.split_once(':'))
-            .map(|(_, model)| model.trim().to_owned())
-    });
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|text| machine::status_field_bytes(&text, "MemTotal"))
-        .map(|bytes| crate::table::metric("bytes", bytes as f64));
+    let cpu = machine::cpu_model();
+    let memory = machine::memory_bytes().map(|bytes| crate::table::metric("bytes", bytes as f64));
     let mut line = format!("{} cores", machine.cores);
     if let Some(cpu) = cpu {
         let _ = write!(line, " ({cpu})");
@@ -422,15 +600,7 @@ pub fn utc_date(time: SystemTime) -> String {
     let seconds = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
     let (days, rest) = (seconds / 86_400, seconds % 86_400);
     // Civil date from days since 1970-01-01 (H. Hinnant's `civil_from_days`).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = provenance::civil_from_days(days as i64);
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
 }
 
@@ -498,17 +668,48 @@ mod tests {
 
     #[test]
     fn the_suite_follows_the_flags() {
-        let args = |quick, suite| CompareArgs { quick, out: None, no_beam: true, suite };
+        let args = |quick, suite| CompareArgs {
+            quick,
+            out: None,
+            no_beam: true,
+            suite,
+            runs: None,
+            render_only: false,
+            clear: false,
+            workloads: Vec::new(),
+        };
         assert_eq!(suite_of(&args(false, None)), SuiteName::Full);
         assert_eq!(suite_of(&args(true, None)), SuiteName::Quick);
         assert_eq!(suite_of(&args(false, Some(SuiteName::Smoke))), SuiteName::Smoke);
     }
 
     #[test]
-    fn failing_runs_become_one_line_messages() {
-        let workload = suite::resolve("gc-copy").unwrap();
-        let message = run_one(workload, Strategy::PerProcess, &["live_mb=0"], false).err().unwrap();
-        assert!(message.contains("'0'") && !message.contains('\n'), "{message}");
+    fn a_folder_with_an_earlier_compare_is_refused_or_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("cmp");
+        prepare_out(&out, false).unwrap();
+        std::fs::write(out.join("summary.md"), "old").unwrap();
+        std::fs::create_dir_all(out.join("csv/ring-shared/run-1")).unwrap();
+        std::fs::write(out.join("trace-churn.json"), "[]").unwrap();
+        std::fs::write(out.join("notes.txt"), "mine").unwrap();
+        let refused = prepare_out(&out, false).unwrap_err();
+        assert_eq!(refused.exit_code(), 2);
+        assert!(
+            refused.message().contains("--clear") && refused.message().contains("summary.md"),
+            "{refused}"
+        );
+        prepare_out(&out, true).unwrap();
+        let left: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["notes.txt"], "only the files compare owns are removed");
+    }
+
+    #[test]
+    fn the_full_suite_runs_three_times_by_default() {
+        assert_eq!(default_runs(SuiteName::Full), 3);
+        assert_eq!(default_runs(SuiteName::Quick), 1);
     }
 
     #[test]

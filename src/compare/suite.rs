@@ -3,27 +3,27 @@
 //!
 //! Entries name their workload rather than point at it, so the suite can list workloads a
 //! build does not have yet: such an entry is skipped with a note ([`resolve`]), and runs as
-//! soon as the workload is in [`workloads::ALL`].
+//! soon as the workload is in [`crate::workloads::ALL`].
 //!
 //! # Invariants
 //! 1. Every parameter assignment of every suite is valid for its workload whenever that
-//!    workload is in [`workloads::ALL`] (tested), so a suite never fails on a typo.
+//!    workload is in [`crate::workloads::ALL`] (tested), so a suite never fails on a typo.
 //! 2. Entry ids are unique within a suite (they name the CSV directories and plots).
 //! 3. The quick suite finishes in under 10 minutes on 2 cores with every strategy and the
-//!    BEAM column: its parameters are cut down from the defaults (workloads.md), and
+//!    BEAM column: its parameters are cut down from the defaults (docs/workloads.md), and
 //!    `churn-big` (850 MB live) is in the full suite only.
 
 use clap::ValueEnum;
 
+use crate::failure::Failure;
 use crate::workload::{self, Workload};
-use crate::workloads;
 
 /// A suite: what `--quick`, the default and the hidden `--suite` select.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SuiteName {
     /// `--quick`: every workload, cut-down parameters (minutes).
     Quick,
-    /// The default: every workload at its workloads.md parameters, plus `churn-big`.
+    /// The default: every workload at its docs/workloads.md parameters, plus `churn-big`.
     Full,
     /// Tiny parameters that only check the machinery works (seconds, even in a debug
     /// build); used by the end-to-end tests through the hidden `--suite smoke`.
@@ -58,7 +58,7 @@ pub enum Headline {
 /// `--set`; unset parameters keep their defaults).
 #[derive(Debug, Clone, Copy)]
 pub struct Entry {
-    /// The workload's name in [`workloads::ALL`].
+    /// The workload's name in [`crate::workloads::ALL`].
     pub workload: &'static str,
     /// Parameters in the quick suite; `None`: not in the quick suite.
     pub quick: Option<&'static [&'static str]>,
@@ -68,9 +68,12 @@ pub struct Entry {
     pub smoke: Option<&'static [&'static str]>,
     /// Its headline figure.
     pub headline: Headline,
+    /// Whether its GC pause charts mean something: not for `exit`, whose collections are the
+    /// set-up compactions, not what it measures.
+    pub gc_charts: bool,
 }
 
-/// Every entry, in the order workloads.md lists them.
+/// Every entry, in the order docs/workloads.md lists them.
 ///
 /// Quick parameters (Invariant 3), measured on the reference machine (2 cores, release,
 /// both heaplab strategies): spawn at 200,000 processes (not a million) takes about a
@@ -85,6 +88,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: Some(&["processes=1000"]),
         headline: Headline::Metric("spawn_ns_per_process"),
+        gc_charts: true,
     },
     Entry {
         workload: "alloc",
@@ -92,6 +96,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: None,
         headline: Headline::Metric("ns_per_word"),
+        gc_charts: true,
     },
     Entry {
         workload: "ring",
@@ -99,6 +104,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: Some(&["processes=10", "laps=10"]),
         headline: Headline::Metric("ns_per_hop"),
+        gc_charts: true,
     },
     Entry {
         workload: "churn",
@@ -106,6 +112,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: Some(&["processes=20", "entries=10", "requests=200"]),
         headline: Headline::P999("request_latency_us"),
+        gc_charts: true,
     },
     Entry {
         workload: "churn-big",
@@ -113,6 +120,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: None,
         headline: Headline::P999("request_latency_us"),
+        gc_charts: true,
     },
     Entry {
         workload: "large-state",
@@ -120,6 +128,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: None,
         headline: Headline::P999("request_latency_us"),
+        gc_charts: true,
     },
     Entry {
         workload: "binaries",
@@ -127,14 +136,23 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: None,
         headline: Headline::Metric("throughput_per_s"),
+        gc_charts: true,
     },
-    Entry { workload: "big", quick: Some(&[]), full: &[], smoke: None, headline: Headline::WallTime },
+    Entry {
+        workload: "big",
+        quick: Some(&[]),
+        full: &[],
+        smoke: None,
+        headline: Headline::WallTime,
+        gc_charts: true,
+    },
     Entry {
         workload: "exit",
         quick: Some(&["heap_mb=32", "repeats=3"]),
         full: &[],
         smoke: Some(&["heap_mb=1", "repeats=1"]),
         headline: Headline::Metric("drop_ns_many_objects"),
+        gc_charts: false,
     },
     Entry {
         workload: "gc-copy",
@@ -142,6 +160,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: Some(&["live_mb=1", "collections=2"]),
         headline: Headline::Metric("copy_bytes_per_s"),
+        gc_charts: true,
     },
     Entry {
         workload: "restart",
@@ -149,6 +168,7 @@ pub const ENTRIES: &[Entry] = &[
         full: &[],
         smoke: Some(&["crashes=20", "supervisor_crashes=10"]),
         headline: Headline::P99("restart_latency_us"),
+        gc_charts: true,
     },
 ];
 
@@ -169,18 +189,22 @@ pub fn trace_params(workload: &str, suite: SuiteName) -> &'static [&'static str]
 }
 
 /// One entry as one suite runs it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Planned {
-    /// The entry.
-    pub entry: &'static Entry,
-    /// Its parameters in this suite.
-    pub params: &'static [&'static str],
+    /// The workload's name: the id of the entry (Invariant 2).
+    pub id: &'static str,
+    /// Its parameters in this suite (`NAME=VALUE`).
+    pub params: Vec<String>,
+    /// Its headline figure.
+    pub headline: Headline,
+    /// Whether to draw its GC pause charts ([`Entry::gc_charts`]).
+    pub gc_charts: bool,
 }
 
 impl Planned {
     /// The id of the entry: its workload's name (Invariant 2).
     pub fn id(&self) -> &'static str {
-        self.entry.workload
+        self.id
     }
 }
 
@@ -194,7 +218,47 @@ pub fn plan(suite: SuiteName) -> Vec<Planned> {
                 SuiteName::Full => entry.full,
                 SuiteName::Smoke => entry.smoke?,
             };
-            Some(Planned { entry, params })
+            Some(Planned {
+                id: entry.workload,
+                params: params.iter().map(|s| (*s).to_owned()).collect(),
+                headline: entry.headline,
+                gc_charts: entry.gc_charts,
+            })
+        })
+        .collect()
+}
+
+/// The entry of a workload added by a program of one's own
+/// ([`crate::registry::Registry::with`]): its default parameters, its wall time as headline.
+pub fn added(name: &'static str) -> Planned {
+    Planned { id: name, params: Vec::new(), headline: Headline::WallTime, gc_charts: true }
+}
+
+/// The plan of a compare: the suite's entries and the added workloads, or with `only`
+/// (`--workload`) just those, in the order given.
+///
+/// # Errors
+/// A usage failure naming a workload of `only` that is neither in the suite nor added.
+pub fn select(
+    suite: SuiteName,
+    added_names: &[&'static str],
+    only: &[String],
+) -> Result<Vec<Planned>, Failure> {
+    let mut all = plan(suite);
+    all.extend(added_names.iter().map(|name| added(name)));
+    if only.is_empty() {
+        return Ok(all);
+    }
+    only.iter()
+        .map(|name| {
+            all.iter().find(|p| p.id == name).cloned().ok_or_else(|| {
+                let ids: Vec<&str> = all.iter().map(|p| p.id).collect();
+                Failure::usage(format!(
+                    "--workload '{name}' is not in the {} suite; it has: {}",
+                    suite.name(),
+                    ids.join(", ")
+                ))
+            })
         })
         .collect()
 }
@@ -203,9 +267,9 @@ pub fn plan(suite: SuiteName) -> Vec<Planned> {
 ///
 /// # Errors
 /// The note, when the build has no such workload.
-pub fn resolve(name: &str) -> Result<&'static Workload, String> {
-    workload::find(workloads::ALL, name)
-        .map_err(|_| format!("skipped {name}: this build has no '{name}' workload (not in workloads::ALL)"))
+pub fn resolve(name: &str) -> Result<&'static dyn Workload, String> {
+    workload::find(name)
+        .map_err(|_| format!("skipped {name}: this build has no '{name}' workload (not in the registry)"))
 }
 
 #[cfg(test)]
@@ -215,7 +279,7 @@ mod tests {
 
     fn check(workload: &str, params: &[&str]) {
         if let Ok(found) = resolve(workload) {
-            Params::from_assignments(found.name, found.params, params)
+            Params::from_assignments(found.name(), found.params(), params)
                 .unwrap_or_else(|e| panic!("suite parameters of {workload}: {e}"));
         }
     }
@@ -268,7 +332,7 @@ mod tests {
 
     #[test]
     fn missing_workloads_are_a_note_and_present_ones_resolve() {
-        assert_eq!(resolve("ring").unwrap().name, "ring");
+        assert_eq!(resolve("ring").unwrap().name(), "ring");
         let note = resolve("no-such-workload").unwrap_err();
         assert!(note.starts_with("skipped no-such-workload:") && !note.contains('\n'), "{note}");
     }

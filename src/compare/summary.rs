@@ -16,10 +16,15 @@
 //!    summary and `heaplab bench` show a figure alike; the JSON keeps full precision.
 //! 4. Rendering is a pure function of its inputs (no clock, no environment), so it is tested
 //!    on made-up reports.
-//! 5. A run that reports a distribution as metrics rather than a histogram (the BEAM
-//!    programs print `restart_latency_p99_us` and its siblings: the VM keeps no samples for
-//!    heaplab) fills that histogram's percentile rows from those metrics, so the BEAM column
+//! 5. A run that reports a distribution as metrics rather than a histogram (reports of the
+//!    BEAM from before its programs returned raw samples: `restart_latency_p99_us` and its
+//!    siblings) fills that histogram's percentile rows from those metrics, so the column
 //!    lines up with the others; its count row stays `—`.
+//! 6. An aggregate of several runs shows each figure as its median with the 95% interval
+//!    beside it (`1.20 ms [1.10–1.31]`), and a ratio is marked `*` when the two intervals do
+//!    not overlap (significant; [`crate::stats::significant`]).
+//! 7. A p999 is shown only for a histogram of at least [`P999_MIN_COUNT`] samples: below
+//!    that it is the maximum under another name.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -31,8 +36,11 @@ use crate::table;
 /// The strategy the ratio columns divide by.
 pub const BASELINE: &str = "per-process";
 
+/// The fewest samples a p999 is shown for (Invariant 7).
+pub const P999_MIN_COUNT: u64 = 1000;
+
 /// What summary.md says about the whole run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Header {
     /// When the suite started, e.g. `2026-12-01 13:24 UTC`.
     pub date: String,
@@ -46,6 +54,8 @@ pub struct Header {
     pub strategies: String,
     /// Wall time of the whole suite.
     pub elapsed_s: f64,
+    /// Runs of each workload under each strategy.
+    pub runs: u32,
 }
 
 /// One column of a workload's table: a strategy's report, or why it has none.
@@ -63,7 +73,7 @@ pub struct Section<'a> {
     /// The workload's name.
     pub workload: &'a str,
     /// The parameters as set by the suite (`NAME=VALUE`), shown when no run succeeded.
-    pub assignments: &'a [&'a str],
+    pub assignments: &'a [String],
     /// Its headline figure.
     pub headline: Headline,
     /// The columns, in strategy order.
@@ -99,18 +109,21 @@ impl Unit<'_> {
 /// Microseconds in the largest fitting unit; below a millisecond straight from the
 /// microsecond value, so 100 µs does not become `100.0 us` through a round trip in seconds.
 pub(crate) fn micros(value: f64) -> String {
-    if value.abs() < 1000.0 && value != 0.0 {
+    if value < 0.0 {
+        format!("-{}", micros(-value))
+    } else if value < 1000.0 && value != 0.0 {
         format!("{} us", table::significant(value))
     } else {
         table::duration(value * 1e-6)
     }
 }
 
-/// One row: a label and one value per column.
+/// One row: a label, one value per column and its interval, if the column has one.
 struct Row<'n> {
     label: String,
     unit: Unit<'n>,
     values: Vec<Option<f64>>,
+    intervals: Vec<Option<[f64; 2]>>,
 }
 
 /// Reads one figure of a `T`.
@@ -144,8 +157,15 @@ fn rows<'a>(columns: &[Column<'a>]) -> Vec<Row<'a>> {
     let each = |get: &dyn Fn(&Report) -> Option<f64>| -> Vec<Option<f64>> {
         columns.iter().map(|column| column.outcome.ok().and_then(get)).collect()
     };
-    let mut rows =
-        vec![Row { label: "wall time".to_owned(), unit: Unit::Seconds, values: each(&|r| Some(r.wall_s)) }];
+    let intervals = |key: &str| -> Vec<Option<[f64; 2]>> {
+        columns.iter().map(|column| column.outcome.ok().and_then(|r| r.ci95.get(key).copied())).collect()
+    };
+    let mut rows = vec![Row {
+        label: "wall time".to_owned(),
+        unit: Unit::Seconds,
+        values: each(&|r| Some(r.wall_s)),
+        intervals: intervals("wall_s"),
+    }];
 
     let metrics: BTreeSet<&str> =
         reports(columns).flat_map(|r| r.metrics.keys().map(String::as_str)).collect();
@@ -154,6 +174,7 @@ fn rows<'a>(columns: &[Column<'a>]) -> Vec<Row<'a>> {
             label: format!("`{name}`"),
             unit: Unit::Metric(name),
             values: each(&|r| r.metrics.get(name).copied()),
+            intervals: intervals(name),
         });
     }
 
@@ -162,42 +183,79 @@ fn rows<'a>(columns: &[Column<'a>]) -> Vec<Row<'a>> {
     for name in histograms {
         let counts = each(&|r| r.histograms.get(name).map(|h| h.count as f64));
         let recorded = counts.iter().flatten().any(|count| *count > 0.0);
-        rows.push(Row { label: format!("`{name}` count"), unit: Unit::Count, values: counts });
+        rows.push(Row {
+            label: format!("`{name}` count"),
+            unit: Unit::Count,
+            values: counts,
+            intervals: intervals(&format!("{name}.count")),
+        });
         if !recorded {
             continue;
         }
         let unit = if name.ends_with("_us") { Unit::Micros } else { Unit::Count };
         for (label, get) in PERCENTILES {
-            let values = each(&|r| percentile(r, name, label, get));
-            rows.push(Row { label: format!("`{name}` {label}"), unit, values });
+            let values = each(&|r| {
+                // Invariant 7: a p999 of fewer than 1,000 samples is the maximum.
+                let few = r.histograms.get(name).is_some_and(|h| h.count > 0 && h.count < P999_MIN_COUNT);
+                if label == "p999" && few {
+                    return None;
+                }
+                percentile(r, name, label, get)
+            });
+            rows.push(Row {
+                label: format!("`{name}` {label}"),
+                unit,
+                values,
+                intervals: intervals(&format!("{name}.{label}")),
+            });
         }
     }
 
-    let gc: [(&str, Unit, Get<Report>); 5] = [
-        ("gc minor collections", Unit::Count, |r| r.gc.minor as f64),
-        ("gc major collections", Unit::Count, |r| r.gc.major as f64),
-        ("gc words copied", Unit::Count, |r| r.gc.words_copied as f64),
-        ("gc words promoted", Unit::Count, |r| r.gc.words_promoted as f64),
-        ("gc time", Unit::Seconds, |r| r.gc.gc_time_s),
+    let gc: [(&str, &str, Unit, Get<Report>); 5] = [
+        ("gc minor collections", "gc.minor", Unit::Count, |r| r.gc.minor as f64),
+        ("gc major collections", "gc.major", Unit::Count, |r| r.gc.major as f64),
+        ("gc words copied", "gc.words_copied", Unit::Count, |r| r.gc.words_copied as f64),
+        ("gc words promoted", "gc.words_promoted", Unit::Count, |r| r.gc.words_promoted as f64),
+        ("gc time", "gc.gc_time_s", Unit::Seconds, |r| r.gc.gc_time_s),
     ];
-    for (label, unit, get) in gc {
-        rows.push(Row { label: label.to_owned(), unit, values: each(&|r| Some(get(r))) });
+    for (label, key, unit, get) in gc {
+        rows.push(Row {
+            label: label.to_owned(),
+            unit,
+            values: each(&|r| Some(get(r))),
+            intervals: intervals(key),
+        });
     }
     rows
 }
 
-/// `value / base` as a table cell (Invariant 2).
-fn ratio(value: Option<f64>, base: Option<f64>) -> String {
+/// `value / base` as a table cell (Invariant 2), two significant digits at least, so a
+/// small ratio is `0.0041×`, never `0.00×`.
+pub(crate) fn ratio(value: Option<f64>, base: Option<f64>) -> String {
     match (value, base) {
         (Some(value), Some(base)) if base != 0.0 && value.is_finite() && base.is_finite() => {
             let ratio = value / base;
-            if ratio.abs() >= 100.0 {
+            let magnitude = ratio.abs();
+            if magnitude >= 100.0 {
                 format!("{ratio:.0}×")
-            } else {
+            } else if magnitude >= 0.1 || ratio == 0.0 {
                 format!("{ratio:.2}×")
+            } else {
+                // Two significant digits: 0.041×, 0.0041×.
+                let decimals = (1.0 - magnitude.log10().floor()) as usize;
+                format!("{ratio:.decimals$}×")
             }
         }
         _ => "—".to_owned(),
+    }
+}
+
+/// The significance mark of a ratio (Invariant 6): `*` when both sides have intervals that
+/// do not overlap, nothing otherwise.
+fn mark(a: Option<[f64; 2]>, b: Option<[f64; 2]>) -> &'static str {
+    match (a, b) {
+        (Some(a), Some(b)) if crate::stats::significant(a, b) => " *",
+        _ => "",
     }
 }
 
@@ -227,13 +285,24 @@ pub fn table(columns: &[Column<'_>]) -> String {
     let _ = writeln!(out, "{header}\n{rule}");
     for row in rows(columns) {
         let _ = write!(out, "| {} |", row.label);
-        for value in &row.values {
-            let text = value.map_or_else(|| "—".to_owned(), |v| row.unit.render(v));
+        for (value, interval) in row.values.iter().zip(&row.intervals) {
+            let text = match (value, interval) {
+                (None, _) => "—".to_owned(),
+                (Some(v), None) => row.unit.render(*v),
+                (Some(v), Some([low, high])) => {
+                    format!("{} [{}–{}]", row.unit.render(*v), row.unit.render(*low), row.unit.render(*high))
+                }
+            };
             let _ = write!(out, " {} |", cell(&text));
         }
         if let Some(base) = baseline {
             for &i in &others {
-                let _ = write!(out, " {} |", ratio(row.values[i], row.values[base]));
+                let significance = if row.values[i].is_some() && row.values[base].is_some() {
+                    mark(row.intervals[i], row.intervals[base])
+                } else {
+                    ""
+                };
+                let _ = write!(out, " {}{significance} |", ratio(row.values[i], row.values[base]));
             }
         }
         out.push('\n');
@@ -262,14 +331,23 @@ fn params(section: &Section<'_>) -> String {
     }
 }
 
-/// The headline figure of one report, rendered, with its label.
+/// The headline figure of one report, rendered, with its interval when it has one.
 fn headline_value(headline: Headline, report: &Report) -> Option<String> {
-    match headline {
-        Headline::Metric(name) => report.metrics.get(name).map(|v| table::metric(name, *v)),
-        Headline::P99(name) => percentile(report, name, "p99", |h| h.p99).map(micros),
-        Headline::P999(name) => percentile(report, name, "p999", |h| h.p999).map(micros),
-        Headline::WallTime => Some(table::seconds(report.wall_s)),
-    }
+    let (value, key, render): (Option<f64>, String, &dyn Fn(f64) -> String) = match headline {
+        Headline::Metric(name) => {
+            (report.metrics.get(name).copied(), name.to_owned(), &|v| table::metric(name, v))
+        }
+        Headline::P99(name) => (percentile(report, name, "p99", |h| h.p99), format!("{name}.p99"), &micros),
+        Headline::P999(name) => {
+            (percentile(report, name, "p999", |h| h.p999), format!("{name}.p999"), &micros)
+        }
+        Headline::WallTime => (Some(report.wall_s), "wall_s".to_owned(), &table::seconds),
+    };
+    let value = value?;
+    Some(match report.ci95.get(&key) {
+        Some([low, high]) => format!("{} [{}–{}]", render(value), render(*low), render(*high)),
+        None => render(value),
+    })
 }
 
 /// What a headline is called, e.g. `request_latency_us p999`.
@@ -308,12 +386,20 @@ pub fn render(header: &Header, notes: &[String], sections: &[Section<'_>]) -> St
     let _ = writeln!(out, "- machine: {}", header.machine);
     let _ = writeln!(out, "- strategies: {}", header.strategies);
     let _ = writeln!(out, "- suite wall time: {}", table::seconds(header.elapsed_s));
+    let _ = writeln!(out, "- runs: {} of each workload under each strategy", header.runs.max(1));
     out.push_str(
         "\nTimings on a shared 2-core machine are noisy: compare columns of one run, and rerun \
          before trusting a digit. Ratio columns divide by per-process: above 1 means larger \
          under that strategy. Histogram figures are microseconds as recorded, shown in the \
-         largest fitting unit.\n",
+         largest fitting unit; a p999 is shown only for 1,000 samples or more.\n",
     );
+    if header.runs > 1 {
+        out.push_str(
+            "\nEach figure is the median over the runs, with [low–high] its 95% confidence interval \
+             (Student t interval of the mean over the runs; see README). A ratio marked `*` is \
+             significant: the two intervals do not overlap.\n",
+        );
+    }
     if !notes.is_empty() {
         out.push_str("\n## Notes\n\n");
         for note in notes {
@@ -360,7 +446,7 @@ pub(crate) mod tests {
     /// A made-up report for tests of the compare modules.
     pub(crate) fn fake_report(workload: &str, heap: &str, p999_us: f64) -> Report {
         let latency = HistogramSummary {
-            count: 100,
+            count: 1000,
             mean: 10.0,
             p50: 8.0,
             p90: 12.0,
@@ -382,13 +468,17 @@ pub(crate) mod tests {
             ]),
             gc: GcSummary { minor: 4, major: 1, words_copied: 1000, words_promoted: 10, gc_time_s: 0.002 },
             machine: Machine { cores: 2, os: "linux".to_owned(), rustc: "1.95.0".to_owned() },
+            provenance: Default::default(),
+            runs: None,
+            per_run: Vec::new(),
+            ci95: BTreeMap::new(),
         }
     }
 
-    fn section<'a>(columns: Vec<Column<'a>>) -> Section<'a> {
+    fn section<'a>(columns: Vec<Column<'a>>, assignments: &'a [String]) -> Section<'a> {
         Section {
             workload: "churn",
-            assignments: &["processes=20"],
+            assignments,
             headline: Headline::P999("request_latency_us"),
             columns,
             notes: vec!["a note".to_owned()],
@@ -422,11 +512,15 @@ pub(crate) mod tests {
     fn failed_runs_keep_their_column_and_say_why() {
         let per_process = fake_report("churn", "per-process", 100.0);
         let beam = fake_report("churn", "beam", 50.0);
-        let sections = [section(vec![
-            Column { heap: "per-process", outcome: Ok(&per_process) },
-            Column { heap: "shared", outcome: Err("churn: out of memory | badly") },
-            Column { heap: "beam", outcome: Ok(&beam) },
-        ])];
+        let assignments = ["processes=20".to_owned()];
+        let sections = [section(
+            vec![
+                Column { heap: "per-process", outcome: Ok(&per_process) },
+                Column { heap: "shared", outcome: Err("churn: out of memory | badly") },
+                Column { heap: "beam", outcome: Ok(&beam) },
+            ],
+            &assignments,
+        )];
         let header = Header {
             date: "2026-12-01 13:24 UTC".to_owned(),
             command: "heaplab compare --quick".to_owned(),
@@ -434,6 +528,7 @@ pub(crate) mod tests {
             machine: "2 cores".to_owned(),
             strategies: "per-process, shared, beam".to_owned(),
             elapsed_s: 12.0,
+            runs: 1,
         };
         let text = render(&header, &["skipped big: not in this build".to_owned()], &sections);
         assert!(text.starts_with("# heaplab compare\n"), "{text}");
@@ -469,7 +564,7 @@ pub(crate) mod tests {
         let text = table(&columns);
         assert!(text.contains("| `request_latency_us` p99 | 20.0 us | 40.0 us | 2.00× |"), "{text}");
         assert!(text.contains("| `request_latency_us` p50 | 8.00 us | — | — |"), "{text}");
-        assert!(text.contains("| `request_latency_us` count | 100 | — | — |"), "{text}");
+        assert!(text.contains("| `request_latency_us` count | 1,000 | — | — |"), "{text}");
         let section = Section {
             workload: "churn",
             assignments: &[],
@@ -481,6 +576,48 @@ pub(crate) mod tests {
             headline_line(&section),
             "churn: request_latency_us p99: per-process 20.0 us, beam 40.0 us"
         );
+    }
+
+    #[test]
+    fn intervals_stand_beside_medians_and_ratios_say_whether_they_are_significant() {
+        let mut per_process = fake_report("churn", "per-process", 100.0);
+        let mut shared = fake_report("churn", "shared", 2500.0);
+        per_process.ci95.insert("request_latency_us.p999".to_owned(), [90.0, 110.0]);
+        shared.ci95.insert("request_latency_us.p999".to_owned(), [2000.0, 3000.0]);
+        per_process.ci95.insert("throughput_per_s".to_owned(), [900.0, 1100.0]);
+        shared.ci95.insert("throughput_per_s".to_owned(), [950.0, 1050.0]);
+        let columns = vec![
+            Column { heap: "per-process", outcome: Ok(&per_process) },
+            Column { heap: "shared", outcome: Ok(&shared) },
+        ];
+        let text = table(&columns);
+        assert!(
+            text.contains("| `request_latency_us` p999 | 100 us [90.0 us–110 us] | 2.50 ms [2.00 ms–3.00 ms] | 25.00× * |"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| `throughput_per_s` | 1,000/s [900/s–1,100/s] | 1,000/s [950/s–1,050/s] | 1.00× |"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_p999_of_fewer_than_1000_samples_is_not_shown() {
+        let mut report = fake_report("churn", "per-process", 100.0);
+        report.histograms.get_mut("request_latency_us").unwrap().count = 999;
+        let text = table(&[Column { heap: "per-process", outcome: Ok(&report) }]);
+        assert!(text.contains("| `request_latency_us` p999 | — |"), "{text}");
+        assert!(text.contains("| `request_latency_us` max | 100 us |"), "{text}");
+    }
+
+    #[test]
+    fn small_ratios_keep_two_significant_digits() {
+        assert_eq!(ratio(Some(0.41), Some(100.0)), "0.0041×");
+        assert_eq!(ratio(Some(4.1), Some(100.0)), "0.041×");
+        assert_eq!(ratio(Some(50.0), Some(100.0)), "0.50×");
+        assert_eq!(ratio(Some(0.0), Some(100.0)), "0.00×");
     }
 
     #[test]

@@ -14,12 +14,12 @@ use std::collections::BTreeMap;
 
 use clap::ValueEnum;
 
-use crate::compare::summary;
+use crate::compare::{plots, summary};
 use crate::failure::Failure;
 use crate::params::Params;
 use crate::report::Report;
+use crate::table;
 use crate::workload::{self, Workload};
-use crate::{table, workloads};
 
 /// How big the sweeps are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -125,6 +125,37 @@ impl Figure {
         }
     }
 
+    /// The figure's name in a report's `ci95` (see [`crate::stats`]).
+    pub fn key(self) -> String {
+        match self {
+            Figure::Metric(name) => name.to_owned(),
+            Figure::Hist(name, pct) => format!("{name}.{}", pct.label()),
+            Figure::GcTime => "gc.gc_time_s".to_owned(),
+        }
+    }
+
+    /// The unit of the plot axis.
+    pub fn unit(self) -> plots::Unit {
+        match self {
+            Figure::Metric(name) => {
+                let has = |unit: &str| name.split('_').any(|word| word == unit);
+                if has("bytes") && !name.ends_with("_per_s") {
+                    plots::Unit::Bytes
+                } else if has("ns") {
+                    plots::Unit::Nanos
+                } else if has("us") {
+                    plots::Unit::Micros
+                } else if name.ends_with("_s") && !name.ends_with("_per_s") {
+                    plots::Unit::Seconds
+                } else {
+                    plots::Unit::Number
+                }
+            }
+            Figure::Hist(..) => plots::Unit::Micros,
+            Figure::GcTime => plots::Unit::Seconds,
+        }
+    }
+
     /// The plot axis label.
     pub fn axis(self) -> String {
         match self {
@@ -175,8 +206,8 @@ impl Experiment {
     ///
     /// # Errors
     /// A usage failure when this build has no such workload.
-    pub fn resolve(&self) -> Result<&'static Workload, Failure> {
-        workload::find(workloads::ALL, self.workload)
+    pub fn resolve(&self) -> Result<&'static dyn Workload, Failure> {
+        workload::find(self.workload)
     }
 
     /// The full parameter set (defaults included, as a report shows it) of point `index`.
@@ -185,7 +216,7 @@ impl Experiment {
     /// A usage failure for an invalid parameter set (Invariant 1).
     pub fn full_params(&self, index: usize) -> Result<BTreeMap<String, serde_json::Value>, Failure> {
         let workload = self.resolve()?;
-        let params = Params::from_assignments(workload.name, workload.params, &self.points[index])?;
+        let params = Params::from_assignments(workload.name(), workload.params(), &self.points[index])?;
         Ok(params
             .iter()
             .map(|(name, value)| {

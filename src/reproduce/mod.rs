@@ -9,14 +9,20 @@
 //!    the `PATH` and the workload has an Erlang version; otherwise one note says how to
 //!    install it and the reproduction carries on without it.
 //! 3. Plan the runs: every point of every experiment under per-process, shared and (step 2)
-//!    beam, each distinct run once (experiments may share runs). Run them one at a time with
-//!    progress lines, each in a fresh `heaplab bench` process, so that a run's memory figures
+//!    beam, each distinct run once (experiments may share runs), `--runs N` times, interleaved
+//!    across the strategies (A B C A B C ...). Run them one at a time with progress lines,
+//!    each in a fresh `heaplab bench` process, so that a run's memory figures
 //!    (`bytes_per_process`, `peak_rss_bytes`) are not lowered or raised by what earlier runs
-//!    left resident; after each, rewrite `results/report.json` (an array of reports), so an
-//!    interrupted reproduction keeps what it measured. Then write `results/meta.json`.
+//!    left resident; after each point, aggregate its runs ([`crate::stats`]) and rewrite
+//!    `results/report.json` (an array of reports), so an interrupted reproduction keeps what
+//!    it measured. Then write `results/meta.json`. On Ctrl-C the run under way stops, step 4
+//!    renders what finished, and the command exits with 130.
 //! 4. Render from the JSON alone ([`render`]): plots into `plots/`, the generated blocks of
 //!    `README.md` between their markers ([`markers`]), and, when writing into `papers/`
 //!    itself, the index block of `papers/README.md`. `--render-only` does step 4 alone.
+//!
+//! Only a full run, or an explicit `--out papers/<PAPER>`, writes into `papers/`; smaller
+//! sizes go to `target/heaplab/reproduce/<PAPER>/` ([`default_out`]).
 //!
 //! # Invariants
 //! 1. A failing run is reported with its one-line reason and never stops the reproduction;
@@ -42,8 +48,10 @@ use crate::beam;
 use crate::cli::ReproduceArgs;
 use crate::compare::driver::{self, Progress};
 use crate::failure::Failure;
+use crate::provenance::{self, Provenance};
 use crate::report::Report;
 use crate::strategy::Strategy;
+use crate::{runs, stats};
 
 /// One reproduction: a folder of `papers/`.
 #[derive(Debug, Clone, Copy)]
@@ -94,17 +102,40 @@ pub fn find(name: &str) -> Result<&'static Paper, Failure> {
     })
 }
 
+/// Where a reproduction writes without `--out`: the paper's folder of `papers/` for a full
+/// run, `target/heaplab/reproduce/<paper>/` for a smaller one, so only a full run touches
+/// the committed results.
+pub fn default_out(paper: &Paper, size: Size) -> PathBuf {
+    match size {
+        Size::Full => Path::new(PAPERS_DIR).join(paper.name),
+        Size::Quick | Size::Smoke => Path::new(QUICK_DIR).join(paper.name),
+    }
+}
+
+/// Where smaller reproductions write without `--out`.
+pub const QUICK_DIR: &str = "target/heaplab/reproduce";
+
+/// Whether `out` is the paper's folder of `papers/`: then the index of `papers/README.md`
+/// is regenerated too.
+fn writes_into_papers(paper: &Paper, out: &Path) -> bool {
+    let papers = Path::new(PAPERS_DIR).join(paper.name);
+    match (std::fs::canonicalize(out), std::fs::canonicalize(&papers)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => out == papers,
+    }
+}
+
 /// The size a command line asks for.
 pub fn size_of(args: &ReproduceArgs) -> Size {
     args.size.unwrap_or(if args.quick { Size::Quick } else { Size::Full })
 }
 
-/// One run of the plan.
+/// One point of the plan, under each of its strategies.
 struct Planned {
     label: String,
     experiment: usize,
     point: usize,
-    strategy: Strategy,
+    strategies: Vec<Strategy>,
 }
 
 /// Runs `heaplab reproduce` (the whole protocol).
@@ -117,17 +148,18 @@ pub fn run(args: &ReproduceArgs) -> Result<(), Failure> {
     // Protocol step 1.
     let paper = find(&args.paper)?;
     let size = size_of(args);
-    let out = args.out.clone().unwrap_or_else(|| Path::new(PAPERS_DIR).join(paper.name));
+    let out = args.out.clone().unwrap_or_else(|| default_out(paper, size));
+    let index = writes_into_papers(paper, &out);
     if args.render_only {
-        return render_folder(paper, &out, args.out.is_none());
+        return render_folder(paper, &out, index);
     }
     let experiments = (paper.experiments)(size);
     for experiment in &experiments {
         let workload = experiment.resolve()?;
         for index in 0..experiment.points.len() {
             crate::params::Params::from_assignments(
-                workload.name,
-                workload.params,
+                workload.name(),
+                workload.params(),
                 &experiment.points[index],
             )?;
         }
@@ -160,51 +192,82 @@ pub fn run(args: &ReproduceArgs) -> Result<(), Failure> {
             strategies.push(Strategy::Beam);
         }
         for point in 0..experiment.points.len() {
-            for &strategy in &strategies {
-                let params = experiment.full_params(point)?;
-                let key =
-                    format!("{} {strategy} {:?} {params:?}", experiment.workload, experiment.schedulers);
-                if seen.insert(key, ()).is_some() {
-                    continue;
-                }
-                let label =
-                    format!("{} {} on {strategy}", experiment.workload, experiment.points[point].join(" "));
-                plan.push(Planned { label, experiment: e, point, strategy });
+            let params = experiment.full_params(point)?;
+            let key = format!("{} {:?} {params:?}", experiment.workload, experiment.schedulers);
+            let strategies: Vec<Strategy> = strategies
+                .iter()
+                .copied()
+                .filter(|strategy| seen.insert(format!("{strategy} {key}"), ()).is_none())
+                .collect();
+            if strategies.is_empty() {
+                continue;
             }
+            let label = format!("{} {}", experiment.workload, experiment.points[point].join(" "));
+            plan.push(Planned { label, experiment: e, point, strategies });
         }
     }
-    let progress = Progress::new("reproduce", plan.len());
+    let runs = args.runs;
+    let total = plan.iter().map(|p| p.strategies.len()).sum::<usize>() * runs as usize;
+    let progress = Progress::new("reproduce", total);
+    let provenance = Provenance::now(&provenance::command_line());
+    provenance::warn_if_loaded(&provenance);
     let mut reports: Vec<Report> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
+    let mut interrupted: Option<Failure> = None;
     let report_path = results.join("report.json");
     for planned in &plan {
         let experiment = &experiments[planned.experiment];
-        progress.start(&planned.label);
-        let begun = Instant::now();
         let workload = experiment.resolve()?;
-        let result = driver::run_isolated(
-            workload,
-            planned.strategy,
-            &experiment.points[planned.point],
-            experiment.schedulers,
-            None,
-        );
-        match result {
-            Ok(report) => {
-                progress.finish_one(&format!("{}: done in {}", planned.label, driver::secs(report.wall_s)));
-                reports.push(report);
+        let mut done: Vec<Vec<Report>> = vec![Vec::new(); planned.strategies.len()];
+        // Interleaved across strategies (A B C A B C ...): noise spreads over all of them.
+        'runs: for run in 1..=runs {
+            for (i, &strategy) in planned.strategies.iter().enumerate() {
+                let label = if runs > 1 {
+                    format!("{} on {strategy} (run {run} of {runs})", planned.label)
+                } else {
+                    format!("{} on {strategy}", planned.label)
+                };
+                progress.start(&label);
+                let begun = Instant::now();
+                let spec = runs::Spec {
+                    workload,
+                    strategy,
+                    params: &experiment.points[planned.point],
+                    schedulers: experiment.schedulers,
+                };
+                match runs::isolated(&spec, None) {
+                    Ok(report) => {
+                        progress.finish_one(&format!("{label}: done in {}", driver::secs(report.wall_s)));
+                        done[i].push(report);
+                    }
+                    Err(failure) if failure.is_interrupt() => {
+                        progress.finish_one(&format!("{label}: interrupted"));
+                        interrupted = Some(failure);
+                        break 'runs;
+                    }
+                    Err(failure) => {
+                        let line = format!(
+                            "{label}: FAILED after {}: {}",
+                            driver::secs(begun.elapsed().as_secs_f64()),
+                            failure.message()
+                        );
+                        progress.finish_one(&line);
+                        failures.push(line);
+                    }
+                }
             }
-            Err(message) => {
-                let line = format!(
-                    "{}: FAILED after {}: {message}",
-                    planned.label,
-                    driver::secs(begun.elapsed().as_secs_f64())
-                );
-                progress.finish_one(&line);
-                failures.push(line);
+        }
+        for runs_of_one in done.into_iter().filter(|r| !r.is_empty()) {
+            if runs == 1 {
+                reports.extend(runs_of_one);
+            } else {
+                reports.push(stats::aggregate(runs_of_one, provenance.clone()));
             }
         }
         write_json(&report_path, &reports)?;
+        if interrupted.is_some() {
+            break;
+        }
     }
     progress.done();
     write_json(&report_path, &reports)?;
@@ -216,6 +279,9 @@ pub fn run(args: &ReproduceArgs) -> Result<(), Failure> {
     }
     if args.no_beam {
         command.push_str(" --no-beam");
+    }
+    if runs > 1 {
+        command.push_str(&format!(" --runs {runs}"));
     }
     let meta = Meta {
         paper: paper.name.to_owned(),
@@ -229,11 +295,22 @@ pub fn run(args: &ReproduceArgs) -> Result<(), Failure> {
             Err(why) => why.clone(),
         },
         failures: failures.clone(),
+        runs,
     };
     write_json(&results.join("meta.json"), &meta)?;
 
     // Protocol step 4.
-    render_folder(paper, &out, args.out.is_none())?;
+    render_folder(paper, &out, index)?;
+    if let Some(Failure::Interrupted { signal, .. }) = interrupted {
+        return Err(Failure::Interrupted {
+            signal,
+            message: format!(
+                "interrupted: wrote the results, tables and plots of the {} finished runs to {}",
+                reports.len(),
+                out.display()
+            ),
+        });
+    }
     println!(
         "heaplab reproduce {} ({} size, {}): {} runs, wrote {}",
         paper.name,
@@ -387,12 +464,12 @@ mod tests {
                     assert!(!experiment.points.is_empty() && !experiment.figures.is_empty());
                     assert_eq!(
                         experiment.schedulers.is_none(),
-                        workload.threads == crate::workload::Threads::CallingThread,
+                        workload.threads() == crate::workload::Threads::CallingThread,
                         "{}: schedulers only for runtime workloads",
                         experiment.id
                     );
                     for point in &experiment.points {
-                        Params::from_assignments(workload.name, workload.params, point)
+                        Params::from_assignments(workload.name(), workload.params(), point)
                             .unwrap_or_else(|e| panic!("{} {}: {e}", paper.name, experiment.id));
                         assert!(
                             point.iter().any(|a| a.starts_with(&format!("{}=", experiment.x))),

@@ -41,6 +41,13 @@ pub struct Meta {
     pub beam: String,
     /// One line per failed run.
     pub failures: Vec<String>,
+    /// Runs of each point under each strategy (1 in results made before `--runs`).
+    #[serde(default = "one")]
+    pub runs: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// The report of point `index` of `experiment` under `heap`.
@@ -64,6 +71,18 @@ pub fn value(
     lookup(reports, experiment, index, heap).and_then(|report| figure.value(report))
 }
 
+/// The 95% interval of `figure` at point `index` under `heap`, when its report aggregates
+/// several runs.
+pub fn interval(
+    reports: &[Report],
+    experiment: &Experiment,
+    index: usize,
+    heap: &str,
+    figure: Figure,
+) -> Option<[f64; 2]> {
+    lookup(reports, experiment, index, heap).and_then(|report| report.ci95.get(&figure.key()).copied())
+}
+
 /// The strategies with a report for `experiment`, in column order (Invariant 2).
 pub fn heaps_present(reports: &[Report], experiment: &Experiment) -> Vec<&'static str> {
     HEAPS
@@ -76,19 +95,19 @@ fn cell(value: Option<f64>, figure: Figure) -> String {
     value.map_or_else(|| "—".to_owned(), |v| figure.render(v))
 }
 
-/// `a / b` as a cell.
-pub fn ratio(a: Option<f64>, b: Option<f64>) -> String {
-    match (a, b) {
-        (Some(a), Some(b)) if b != 0.0 && a.is_finite() && b.is_finite() => {
-            let r = a / b;
-            if r.abs() >= 100.0 {
-                format!("{r:.0}×")
-            } else {
-                format!("{r:.2}×")
-            }
+/// A cell with its interval, `1.20 ms [1.10–1.31 ms]`, when there is one.
+fn cell_with_interval(value: Option<f64>, interval: Option<[f64; 2]>, figure: Figure) -> String {
+    match (value, interval) {
+        (Some(v), Some([low, high])) => {
+            format!("{} [{}–{}]", figure.render(v), figure.render(low), figure.render(high))
         }
-        _ => "—".to_owned(),
+        _ => cell(value, figure),
     }
+}
+
+/// `a / b` as a cell, as `summary.md` shows ratios (two significant digits at least).
+pub fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    crate::compare::summary::ratio(a, b)
 }
 
 /// The assignments of point `index` other than the swept one.
@@ -134,7 +153,9 @@ pub fn table(reports: &[Report], experiment: &Experiment) -> String {
         }
         for &figure in &experiment.figures {
             for heap in &heaps {
-                let _ = write!(out, " {} |", cell(value(reports, experiment, index, heap, figure), figure));
+                let v = value(reports, experiment, index, heap, figure);
+                let ci = interval(reports, experiment, index, heap, figure);
+                let _ = write!(out, " {} |", cell_with_interval(v, ci, figure));
             }
         }
         if ratio_column {
@@ -169,13 +190,14 @@ pub fn write_plots(dir: &Path, reports: &[Report], experiment: &Experiment) -> R
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
     let mut written = Vec::new();
     for &figure in &experiment.plots {
-        let lines: Vec<(String, Vec<(f64, f64)>)> = heaps_present(reports, experiment)
+        let lines: Vec<plots::SweepLine> = heaps_present(reports, experiment)
             .into_iter()
             .map(|heap| {
                 let points = (0..experiment.points.len())
                     .filter_map(|i| {
                         let x = experiment.x_value(i).parse::<f64>().ok()?;
-                        Some((x, value(reports, experiment, i, heap, figure)?))
+                        let y = value(reports, experiment, i, heap, figure)?;
+                        Some((x, y, interval(reports, experiment, i, heap, figure)))
                     })
                     .collect();
                 (heap.to_owned(), points)
@@ -185,7 +207,7 @@ pub fn write_plots(dir: &Path, reports: &[Report], experiment: &Experiment) -> R
         let path = dir.join(&name);
         let title = format!("{}: {} vs {}", experiment.id, figure.label(), experiment.x);
         let x_label = format!("{} (log scale)", experiment.x);
-        if plots::sweep_chart(&path, &title, &x_label, &figure.axis(), &lines)
+        if plots::sweep_chart(&path, &title, &x_label, &figure.axis(), figure.unit(), &lines)
             .map_err(|e| format!("plot {name}: {e}"))?
         {
             written.push(path);
@@ -227,6 +249,14 @@ pub fn summary_block(meta: &Meta, findings: &[String]) -> String {
         meta.machine,
         meta.beam
     );
+    if meta.runs > 1 {
+        let _ = writeln!(
+            out,
+            "Each figure is the median of {} runs (interleaved across strategies), with the 95% Student t \
+             interval of the mean in brackets.\n",
+            meta.runs
+        );
+    }
     for finding in findings {
         let _ = writeln!(out, "- {finding}");
     }

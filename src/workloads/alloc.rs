@@ -20,15 +20,16 @@ use std::time::Instant;
 use super::runtime;
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{ratio, Measurements, RunContext, Threads, Workload};
+use crate::workload::{ratio, Builtin, Measurements, RunContext, Threads};
 
 /// The alloc workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "alloc",
     summary: "one process allocates short-lived lists and tuples in a loop: allocation and young GC",
     params: PARAMS,
     threads: Threads::Schedulers,
     run,
+    memory: None,
 };
 
 const PARAMS: &[ParamSpec] = &[

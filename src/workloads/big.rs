@@ -30,15 +30,16 @@ use super::clients::await_atoms;
 use super::runtime;
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{ratio, Measurements, RunContext, Threads, Workload};
+use crate::workload::{ratio, Builtin, Measurements, RunContext, Threads};
 
 /// The big workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "big",
     summary: "N processes each ping every other and wait for all pongs (bencherl's big)",
     params: PARAMS,
     threads: Threads::Schedulers,
     run,
+    memory: None,
 };
 
 const PARAMS: &[ParamSpec] = &[

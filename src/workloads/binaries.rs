@@ -50,16 +50,17 @@ use crate::entries::BYTES_PER_WORD;
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
 use crate::strategy::Strategy;
-use crate::workload::{ratio, Measurements, RunContext, Threads, Workload};
+use crate::workload::{ratio, Builtin, Measurements, RunContext, Threads};
 
 /// The binaries workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "binaries",
     summary:
         "producers send binaries of a sweep of sizes through a router to consumers keeping the last ones",
     params: PARAMS,
     threads: Threads::Schedulers,
     run,
+    memory: None,
 };
 
 const PARAMS: &[ParamSpec] = &[

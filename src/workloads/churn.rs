@@ -38,25 +38,33 @@ use super::{clients, runtime};
 use crate::entries::{self, prepend_entries, rewrite_key, BUILD_BATCH};
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{Measurements, RunContext, Threads, Workload};
+use crate::workload::{Builtin, Measurements, RunContext, Threads};
 
 /// The churn workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "churn",
     summary: "P servers hold K-entry states and rewrite W entries per request; C clients time the replies",
     params: &CHURN_PARAMS,
     threads: Threads::Schedulers,
     run: run_churn,
+    memory: Some(memory),
 };
 
 /// The churn-big workload: churn with ten times the live data (Invariant 2).
-pub const BIG_WORKLOAD: Workload = Workload {
+pub const BIG_WORKLOAD: Builtin = Builtin {
     name: "churn-big",
     summary: "churn with K=1000, W=1, R=50,000: about 800 MB live, where stop-the-world pauses grow",
     params: &BIG_PARAMS,
     threads: Threads::Schedulers,
     run: run_churn_big,
+    memory: Some(memory),
 };
+
+/// A lower bound of a run's memory: every server's state (80 bytes an entry), and the copy
+/// a collection makes of it.
+fn memory(params: &crate::params::Params) -> u64 {
+    2 * params.integer("processes") * params.integer("entries") * 80
+}
 
 /// churn's parameters: K = 100, W = 4, R = 200,000.
 const CHURN_PARAMS: [ParamSpec; 5] = params("100", "4", "200000");
@@ -207,7 +215,7 @@ mod tests {
     use crate::params::Params;
     use crate::strategy::Strategy;
 
-    fn run_with(workload: &Workload, strategy: Strategy, assignments: &[&str]) -> Measurements {
+    fn run_with(workload: &Builtin, strategy: Strategy, assignments: &[&str]) -> Measurements {
         let context = RunContext {
             params: Params::from_assignments(workload.name, workload.params, assignments).unwrap(),
             strategy,
@@ -230,7 +238,7 @@ mod tests {
 
     #[test]
     fn churn_big_differs_only_in_defaults() {
-        let names = |w: &Workload| w.params.iter().map(|p| p.name).collect::<Vec<_>>();
+        let names = |w: &Builtin| w.params.iter().map(|p| p.name).collect::<Vec<_>>();
         assert_eq!(names(&WORKLOAD), names(&BIG_WORKLOAD));
         let big = Params::from_assignments("churn-big", BIG_WORKLOAD.params, &[] as &[&str]).unwrap();
         assert_eq!(

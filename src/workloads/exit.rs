@@ -32,16 +32,23 @@ use crate::failure::Failure;
 use crate::histogram::DurationHistogram;
 use crate::one_heap::OneHeap;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{ratio, Measurements, RunContext, Threads, Workload};
+use crate::workload::{ratio, Builtin, Measurements, RunContext, Threads};
 
 /// The exit workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "exit",
     summary: "drop equal-size heaps holding one object vs millions; drop time should match",
     params: PARAMS,
     threads: Threads::CallingThread,
     run,
+    memory: Some(memory),
 };
+
+/// A lower bound of a run's memory: each heap's content is built in fragments and then
+/// compacted into a fresh block, so twice `heap_mb` is live at once.
+fn memory(params: &crate::params::Params) -> u64 {
+    2 * params.integer("heap_mb") * BYTES_PER_MIB
+}
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec {

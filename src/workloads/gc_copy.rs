@@ -45,16 +45,22 @@ use crate::failure::Failure;
 use crate::histogram::DurationHistogram;
 use crate::one_heap::OneHeap;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{ratio, Measurements, RunContext, Threads, Workload};
+use crate::workload::{ratio, Builtin, Measurements, RunContext, Threads};
 
 /// The gc-copy workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "gc-copy",
     summary: "collect one heap of live lists and tuples repeatedly; copy rate vs memcpy",
     params: PARAMS,
     threads: Threads::CallingThread,
     run,
+    memory: Some(memory),
 };
+
+/// A lower bound of a run's memory: the state, and the copy a collection makes of it.
+fn memory(params: &crate::params::Params) -> u64 {
+    (2 * params.integer("live_mb")) << 20
+}
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec {

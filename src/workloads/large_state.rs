@@ -36,16 +36,22 @@ use super::{clients, runtime};
 use crate::entries::{self, rewrite_prefix_of};
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{Measurements, RunContext, Threads, Workload};
+use crate::workload::{Builtin, Measurements, RunContext, Threads};
 
 /// The large-state workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "large-state",
     summary: "one process rewrites a large live state while C clients time requests to P small servers",
     params: PARAMS,
     threads: Threads::Schedulers,
     run,
+    memory: Some(memory),
 };
+
+/// A lower bound of a run's memory: the large state, and the copy a collection makes of it.
+fn memory(params: &crate::params::Params) -> u64 {
+    (2 * params.integer("state_mb")) << 20
+}
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec {

@@ -1,4 +1,4 @@
-//! The workloads heaplab can run (workloads.md describes each), one module per workload.
+//! The workloads heaplab can run (docs/workloads.md describes each), one module per workload.
 //!
 //! # Invariants
 //! 1. [`ALL`] is in name order, so `--help` and error messages list workloads alphabetically.
@@ -18,24 +18,24 @@ mod ring;
 mod runtime;
 mod spawn;
 
-pub(crate) use runtime::time_split_on;
+pub(crate) use runtime::{start as start_runtime, time_split_on};
 
 use crate::workload::Workload;
 
 /// Every workload, in name order (Invariant 1).
-pub const ALL: &[Workload] = &[
-    alloc::WORKLOAD,
-    big::WORKLOAD,
-    binaries::WORKLOAD,
-    churn::WORKLOAD,
-    churn::BIG_WORKLOAD,
-    exit::WORKLOAD,
-    gc_copy::WORKLOAD,
-    large_state::WORKLOAD,
-    preempt::WORKLOAD,
-    restart::WORKLOAD,
-    ring::WORKLOAD,
-    spawn::WORKLOAD,
+pub static ALL: &[&dyn Workload] = &[
+    &alloc::WORKLOAD,
+    &big::WORKLOAD,
+    &binaries::WORKLOAD,
+    &churn::WORKLOAD,
+    &churn::BIG_WORKLOAD,
+    &exit::WORKLOAD,
+    &gc_copy::WORKLOAD,
+    &large_state::WORKLOAD,
+    &preempt::WORKLOAD,
+    &restart::WORKLOAD,
+    &ring::WORKLOAD,
+    &spawn::WORKLOAD,
 ];
 
 #[cfg(test)]
@@ -45,7 +45,7 @@ mod tests {
 
     #[test]
     fn names_are_unique_sorted_kebab_case() {
-        let names: Vec<&str> = ALL.iter().map(|w| w.name).collect();
+        let names: Vec<&str> = ALL.iter().map(|w| w.name()).collect();
         let mut sorted = names.clone();
         sorted.sort_unstable();
         sorted.dedup();
@@ -58,13 +58,13 @@ mod tests {
     #[test]
     fn parameters_are_unique_and_defaults_valid() {
         for workload in ALL {
-            let mut names: Vec<&str> = workload.params.iter().map(|p| p.name).collect();
+            let mut names: Vec<&str> = workload.params().iter().map(|p| p.name).collect();
             names.sort_unstable();
             names.dedup();
-            assert_eq!(names.len(), workload.params.len(), "{}", workload.name);
+            assert_eq!(names.len(), workload.params().len(), "{}", workload.name());
             let no_assignments: [&str; 0] = [];
-            Params::from_assignments(workload.name, workload.params, &no_assignments)
-                .unwrap_or_else(|e| panic!("{}: {e}", workload.name));
+            Params::from_assignments(workload.name(), workload.params(), &no_assignments)
+                .unwrap_or_else(|e| panic!("{}: {e}", workload.name()));
         }
     }
 }

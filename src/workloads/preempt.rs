@@ -38,15 +38,16 @@ use super::runtime;
 use crate::failure::Failure;
 use crate::histogram::DurationHistogram;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{Measurements, RunContext, Threads, Workload};
+use crate::workload::{Builtin, Measurements, RunContext, Threads};
 
 /// The preempt workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "preempt",
     summary: "B busy loops compute while one ping-pong pair times its round trips: no starvation",
     params: PARAMS,
     threads: Threads::Schedulers,
     run,
+    memory: None,
 };
 
 const PARAMS: &[ParamSpec] = &[

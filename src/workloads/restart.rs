@@ -46,15 +46,16 @@ use super::runtime;
 use crate::failure::Failure;
 use crate::histogram::DurationHistogram;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{Measurements, RunContext, Threads, Workload};
+use crate::workload::{Builtin, Measurements, RunContext, Threads};
 
 /// The restart workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "restart",
     summary: "crash a supervised, registered worker; time until a call to its name is answered again",
     params: PARAMS,
     threads: Threads::Schedulers,
     run,
+    memory: None,
 };
 
 const PARAMS: &[ParamSpec] = &[

@@ -40,15 +40,16 @@ use heaplab_runtime::{Cx, SpawnError};
 use super::runtime;
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{Measurements, RunContext, Threads, Workload};
+use crate::workload::{Builtin, Measurements, RunContext, Threads};
 
 /// The ring workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "ring",
     summary: "N processes in a ring pass a token M laps: the cost of one message hop",
     params: PARAMS,
     threads: Threads::Schedulers,
     run,
+    memory: None,
 };
 
 const PARAMS: &[ParamSpec] = &[

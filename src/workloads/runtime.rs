@@ -48,7 +48,7 @@ const SPARE_PROCESSES: usize = 64;
 ///
 /// # Errors
 /// A run failure if the runtime refuses the configuration.
-pub(super) fn start(context: &RunContext, processes: usize) -> Result<Runtime, Failure> {
+pub(crate) fn start(context: &RunContext, processes: usize) -> Result<Runtime, Failure> {
     let limit = processes.saturating_add(SPARE_PROCESSES).clamp(DEFAULT_MAX_PROCESSES, MAX_TABLE_PROCESSES);
     let heap_kind = context.strategy.heap_kind().ok_or_else(|| {
         Failure::usage(format!("heap '{}' does not run on the heaplab runtime", context.strategy))

@@ -33,16 +33,23 @@ use super::runtime;
 use crate::failure::Failure;
 use crate::machine::resident_bytes;
 use crate::params::{ParamKind, ParamSpec};
-use crate::workload::{ratio, Measurements, RunContext, Threads, Workload};
+use crate::workload::{ratio, Builtin, Measurements, RunContext, Threads};
 
 /// The spawn workload.
-pub const WORKLOAD: Workload = Workload {
+pub const WORKLOAD: Builtin = Builtin {
     name: "spawn",
     summary: "spawn N idle processes waiting for a message, then stop them: time and memory per process",
     params: PARAMS,
     threads: Threads::Schedulers,
     run,
+    memory: Some(memory),
 };
+
+/// A lower bound of a run's memory: a few hundred bytes per idle process (about 850 bytes
+/// measured; see README).
+fn memory(params: &crate::params::Params) -> u64 {
+    params.integer("processes") * 512
+}
 
 const PARAMS: &[ParamSpec] = &[ParamSpec {
     name: "processes",

@@ -2,19 +2,19 @@
 //!
 //! The scheduler, the process API ([`Cx`](crate::Cx)) and the workloads see a strategy only
 //! through two small traits, in the spirit of MMTk's plans:
-//! - [`HeapStrategy`], one per runtime: makes each process's heap, and says whether every
+//! - `HeapStrategy`, one per runtime: makes each process's heap, and says whether every
 //!   scheduler must stop at a safepoint (and stops it there);
-//! - [`ProcessHeap`], one per process: runs a brand, makes a message out of a term,
+//! - `ProcessHeap`, one per process: runs a brand, makes a message out of a term,
 //!   delivers a message, collects when asked.
 //!
-//! Two strategies exist, chosen with [`HeapKind`]: [`per_process`] (the BEAM's model) and
-//! [`shared`] (one heap, stop-the-world). `docs/adding-a-heap-strategy.md` walks through
+//! Two strategies exist, chosen with [`HeapKind`]: `per_process` (the BEAM's model) and
+//! `shared` (one heap, stop-the-world). `docs/adding-a-heap-strategy.md` walks through
 //! adding a third.
 //!
 //! # Invariants
 //! 1. A process body only reaches its heap through its `ProcessHeap`, inside `Cx`; a
 //!    strategy may stop the world only between two slices of every scheduler
-//!    ([`HeapStrategy::safepoint`]), when no brand is open anywhere.
+//!    (`HeapStrategy::safepoint`), when no brand is open anywhere.
 //! 2. A [`Message`] carries its term out of the sender's brand in a form the receiver's
 //!    `deliver` accepts: a copy, or a reference the strategy keeps rooted while in flight.
 

@@ -26,12 +26,12 @@
 //! | 4      | refc binary   | byte length, raw pointer to the off-heap binary ("ProcBin") |
 //! | 5      | sub-binary    | byte length, byte offset, the original binary term          |
 //! | 14     | filler        | `arity` unused words (the unused tail of an allocation buffer)|
-//! | 15     | moved cons    | never a real header: marks the car of a forwarded cons      |
+//! | 15     | non-value     | never a real object: marks a free root slot ([`NON_VALUE`]) |
 //!
 //! During a collection a copied boxed object's header is overwritten with a boxed pointer to
-//! its new place, and a copied cons cell gets [`MOVED_CONS`] in its car and the new list
-//! pointer in its cdr (erl_gc.c does the same). Neither can be confused with a live object:
-//! a live header always has primary tag `00`, a live car is never a header word.
+//! its new place, and a copied cons cell's car with the copy's address, tag `00` (see
+//! `evacuate`). Neither can be confused with a live object: a live header always has primary
+//! tag `00`, a live car is never a header word.
 //!
 //! # Invariants
 //! 1. Every pointer stored in a term is 8-byte aligned, so the two tag bits are free.
@@ -92,11 +92,9 @@ pub(crate) const SUB_REFC_BIN: u64 = 4;
 pub(crate) const SUB_SUB_BIN: u64 = 5;
 /// Header subtag: a filler covering unused words, so a region with gaps stays walkable.
 pub(crate) const SUB_FILLER: u64 = 14;
-/// Header subtag reserved for the moved-cons marker.
+/// Header subtag reserved for markers that are no object.
 pub(crate) const SUB_MOVED: u64 = 15;
 
-/// The car of a cons cell that the collector has copied elsewhere.
-pub(crate) const MOVED_CONS: u64 = header(SUB_MOVED, 0);
 /// A word that is no term at all: marks a free root slot.
 pub(crate) const NON_VALUE: u64 = header(SUB_MOVED, 1);
 
@@ -111,7 +109,6 @@ pub(crate) const SUB_BIN_PAYLOAD: usize = 3;
 /// Index of the original-binary term inside a sub-binary's payload.
 pub(crate) const SUB_BIN_ORIGINAL: usize = 2;
 
-const _: () = assert!(MOVED_CONS & PRIMARY_MASK == TAG_HEADER);
 const _: () = assert!(NON_VALUE & PRIMARY_MASK == TAG_HEADER);
 const _: () = assert!(TAG_SMALL & PRIMARY_MASK == TAG_IMMEDIATE);
 const _: () = assert!(TAG_NIL & PRIMARY_MASK == TAG_IMMEDIATE);
@@ -220,7 +217,6 @@ mod tests {
         assert!(is_header(h));
         assert_eq!(header_arity(h), 12345);
         assert_eq!(header_subtag(h), SUB_TUPLE);
-        assert!(!is_header(MOVED_CONS));
         assert!(!is_header(NON_VALUE));
     }
 

@@ -72,7 +72,7 @@ pub(crate) fn verify_space(
             let addr = obj as usize;
             let size = if first & PRIMARY_MASK == TAG_HEADER {
                 if !is_header(first) {
-                    return fail("forwarding mark or moved cons left in the heap", addr);
+                    return fail("a non-value marker where an object should start", addr);
                 }
                 let arity = header_arity(first);
                 if at + 1 + arity > used {

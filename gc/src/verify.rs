@@ -9,7 +9,8 @@
 //! 3. old-generation objects pointing outside the old generation (heap Invariant 1);
 //! 4. refc-binary handles missing from, or listed twice in, the MSO lists, MSO entries that
 //!    are not handles, and handles whose binary has no reference left (heap Invariant 3);
-//! 5. forwarding marks left behind by a collection.
+//! 5. forwarding marks or markers left behind by a collection (a boxed pointer or a tag-`00`
+//!    address where an object should start shows up as a malformed object).
 
 use std::collections::HashMap;
 use std::fmt;

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use heaplab_gc::{Atom, Collect, Fragment, HeapError, HeapStats, Mu, Pid, Ref, Term};
+use heaplab_gc::{Atom, Collect, Fragment, HeapError, HeapOptions, HeapStats, Mu, Pid, Ref, Term};
 
 use crate::costs;
 use crate::exit::ExitReason;
@@ -45,10 +45,18 @@ use crate::table::SpawnError;
 use crate::task::{Envelope, Task};
 use crate::timer::TimerAction;
 
+/// A process's heap, made on its first use: a process that only ever waits (for a message
+/// that will start its work, or to be told to stop) costs no heap at all.
+enum HeapSlot {
+    /// Not made yet; the options to make it with (`None`: the runtime's), checked at spawn.
+    Pending(Option<Box<HeapOptions>>),
+    Ready(Box<dyn ProcessHeap>),
+}
+
 /// A process's context: its identity, heap and mailbox.
 pub struct Cx {
     task: Arc<Task>,
-    heap: Box<dyn ProcessHeap>,
+    heap: HeapSlot,
     /// Tags given up with [`Cx::unalias`], oldest first: a message `{Tag, _}` carrying one
     /// is dropped on delivery. At most [`UNALIASED_TAGS`] are kept.
     unaliased: Vec<Ref>,
@@ -60,6 +68,16 @@ pub struct Cx {
 /// alias for good at no cost because messages are addressed to the alias itself; here they
 /// are addressed to the pid, so the receiver has to remember what it gave up on.
 pub const UNALIASED_TAGS: usize = 256;
+
+/// A heap for the process of `task` with `options` (`None`: the runtime's).
+fn make_heap(task: &Task, options: Option<&HeapOptions>) -> Box<dyn ProcessHeap> {
+    let shared = &task.shared;
+    let options = options.unwrap_or(&shared.config.heap);
+    shared
+        .strategy
+        .new_process(task.pid, options, shared.config.gc_sink.as_ref())
+        .expect("heap options validated when the process was spawned")
+}
 
 /// Linking to a process that does not exist (`noproc`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,8 +129,30 @@ impl std::fmt::Display for NotRegistered {
 impl std::error::Error for NotRegistered {}
 
 impl Cx {
-    pub(crate) fn new(task: Arc<Task>, heap: Box<dyn ProcessHeap>) -> Cx {
-        Cx { task, heap, unaliased: Vec::new() }
+    /// A context whose heap is made on first use, with `options` (`None`: the runtime's),
+    /// which the runtime has validated.
+    pub(crate) fn new(task: Arc<Task>, options: Option<HeapOptions>) -> Cx {
+        Cx { task, heap: HeapSlot::Pending(options.map(Box::new)), unaliased: Vec::new() }
+    }
+
+    /// The process's heap, made now if this is its first use.
+    fn heap(&mut self) -> &mut dyn ProcessHeap {
+        if let HeapSlot::Pending(options) = &mut self.heap {
+            let heap = make_heap(&self.task, options.as_deref());
+            self.heap = HeapSlot::Ready(heap);
+        }
+        match &mut self.heap {
+            HeapSlot::Ready(heap) => heap.as_mut(),
+            HeapSlot::Pending(_) => unreachable!("made just above"),
+        }
+    }
+
+    /// The process's heap if it has been made.
+    fn made_heap(&self) -> Option<&dyn ProcessHeap> {
+        match &self.heap {
+            HeapSlot::Ready(heap) => Some(heap.as_ref()),
+            HeapSlot::Pending(_) => None,
+        }
     }
 
     /// Runs `f` under a fresh brand of this process's heap; returns its result and the
@@ -121,7 +161,7 @@ impl Cx {
         let mut f = Some(f);
         let mut out = None;
         let words =
-            self.heap.enter(&mut |h| out = Some((f.take().expect("a brand runs its closure once"))(h)));
+            self.heap().enter(&mut |h| out = Some((f.take().expect("a brand runs its closure once"))(h)));
         (out.expect("the heap ran the closure"), words)
     }
 
@@ -154,7 +194,7 @@ impl Cx {
         }
         self.timed(|cx| {
             let mut build = Some(build);
-            let message = cx.heap.message(&mut |h| (build.take().expect("a message is built once"))(h));
+            let message = cx.heap().message(&mut |h| (build.take().expect("a message is built once"))(h));
             cx.send_message(to, message);
         });
     }
@@ -237,7 +277,7 @@ impl Cx {
             if self.safepoint(cx).is_pending() {
                 return Poll::Pending;
             }
-            let count = self.heap.message_count();
+            let count = self.mailbox_len();
             while scanned < count {
                 scheduler::consume(costs::RECEIVE_PER_MESSAGE);
                 let i = scanned;
@@ -288,7 +328,7 @@ impl Cx {
     fn handle(&mut self, envelope: Envelope) {
         match envelope {
             Envelope::Message(message) => {
-                self.heap.deliver(message);
+                self.heap().deliver(message);
                 if !self.unaliased.is_empty() {
                     self.drop_newest_if_unaliased();
                 }
@@ -311,7 +351,7 @@ impl Cx {
                         .then(|| take_name(&mut c.monitor_names, reference))
                 });
                 if let Some(name) = active {
-                    self.heap.deliver(down_message(reference, from, name, &reason).into());
+                    self.heap().deliver(down_message(reference, from, name, &reason).into());
                 }
             }
             Envelope::Exit { from, reason, linked } => self.handle_exit_signal(from, reason, linked),
@@ -323,8 +363,8 @@ impl Cx {
     /// Drops the message just delivered if it is `{Tag, _}` with a tag given up by
     /// [`Cx::unalias`], and forgets the tag (the one message it was waiting for has come).
     fn drop_newest_if_unaliased(&mut self) {
-        let unaliased = &mut self.unaliased;
-        self.heap.enter(&mut |h| {
+        let mut unaliased = std::mem::take(&mut self.unaliased);
+        self.heap().enter(&mut |h| {
             let mut drop_last = || -> Option<()> {
                 let last = h.message_count().checked_sub(1)?;
                 let tag = h.message(last).and_then(tag_of)?;
@@ -334,6 +374,7 @@ impl Cx {
             };
             drop_last();
         });
+        self.unaliased = unaliased;
     }
 
     /// What an exit signal does (erlang:exit/2, links): `kill` from `exit/2` kills
@@ -354,7 +395,7 @@ impl Cx {
         if !linked && reason == ExitReason::Kill {
             self.request_exit(ExitReason::Killed);
         } else if self.task.trap_exit.load(Ordering::Acquire) {
-            self.heap.deliver(exit_message(from, &reason).into());
+            self.heap().deliver(exit_message(from, &reason).into());
         } else if reason.is_normal() {
             if from == self.task.pid && !linked {
                 self.request_exit(ExitReason::Normal);
@@ -384,7 +425,7 @@ impl Cx {
             return Poll::Pending;
         }
         self.deliver_inbox();
-        if self.heap.needs_gc() {
+        if self.made_heap().is_some_and(|h| h.needs_gc()) {
             self.collect(Collect::Auto);
         }
         if self.exiting() {
@@ -394,7 +435,7 @@ impl Cx {
     }
 
     fn collect(&mut self, request: Collect) {
-        match self.heap.collect(request, scheduler::current_scheduler()) {
+        match self.heap().collect(request, scheduler::current_scheduler()) {
             Ok(reductions) => {
                 scheduler::consume(reductions);
             }
@@ -431,7 +472,7 @@ impl Cx {
             }
             yielded = true;
             this.deliver_inbox();
-            if this.heap.needs_gc() {
+            if this.made_heap().is_some_and(|h| h.needs_gc()) {
                 this.collect(Collect::Auto);
             }
             if !this.exiting() {
@@ -492,7 +533,7 @@ impl Cx {
         // A shared heap collects at the next safepoint of every scheduler, and another
         // scheduler may resume this process before its own scheduler gets there: wait, so
         // the call returns after the collection, as it does on a private heap.
-        while self.heap.collection_pending() {
+        while self.made_heap().is_some_and(|h| h.collection_pending()) {
             self.yield_now().await;
         }
     }
@@ -536,7 +577,7 @@ impl Cx {
         }
         let Some(target) = self.task.shared.table.get(pid).filter(|t| !t.is_done()) else {
             if self.task.trap_exit.load(Ordering::Acquire) {
-                self.heap.deliver(exit_message(pid, &ExitReason::noproc()).into());
+                self.heap().deliver(exit_message(pid, &ExitReason::noproc()).into());
                 return Ok(());
             }
             return Err(NoProc(pid));
@@ -618,7 +659,7 @@ impl Cx {
             None => {
                 self.deliver_inbox();
                 let down = down_message(reference, crate::EXTERNAL_PID, Some(name), &ExitReason::noproc());
-                self.heap.deliver(down.into());
+                self.heap().deliver(down.into());
             }
         }
         reference
@@ -800,23 +841,27 @@ impl Cx {
 
     /// Sets `max_heap_size` in words (`process_flag(max_heap_size, W)`); `None` = unlimited.
     pub fn set_max_heap_size(&mut self, words: Option<usize>) -> Result<(), heaplab_gc::ConfigError> {
-        self.heap.set_max_heap_size(words)
+        self.heap().set_max_heap_size(words)
     }
 
     /// Sets `fullsweep_after` (`process_flag(fullsweep_after, N)`).
     pub fn set_fullsweep_after(&mut self, n: u32) {
-        self.heap.set_fullsweep_after(n);
+        self.heap().set_fullsweep_after(n);
     }
 
     /// This process's heap sizes and counters.
     pub fn heap_stats(&self) -> HeapStats {
-        self.heap.stats()
+        match &self.heap {
+            HeapSlot::Ready(heap) => heap.stats(),
+            // What the heap would report the moment it is made.
+            HeapSlot::Pending(options) => make_heap(&self.task, options.as_deref()).stats(),
+        }
     }
 
     /// Messages delivered to the heap and not yet received (new arrivals are counted after
     /// the next receive or [`Cx::deliver_now`]).
     pub fn mailbox_len(&self) -> usize {
-        self.heap.message_count()
+        self.made_heap().map_or(0, |h| h.message_count())
     }
 
     /// Moves arrived messages into the heap now (they are otherwise moved at receive).

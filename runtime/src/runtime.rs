@@ -133,12 +133,9 @@ impl Shared {
                 parent.with_control(|c| c.monitors.push((reference, task.pid)));
             }
         }
-        // Options were checked above (and the runtime's when it started, config Invariant 1).
-        let heap = self
-            .strategy
-            .new_process(task.pid, options, self.config.gc_sink.as_ref())
-            .expect("heap options validated before the process was created");
-        let cx = Cx::new(Arc::clone(&task), heap);
+        // Options were checked above (and the runtime's when it started, config Invariant 1);
+        // the heap is made on the process's first use of it.
+        let cx = Cx::new(Arc::clone(&task), opts.heap);
         *task.body.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::pin(body(cx)));
         self.spawned.fetch_add(1, Ordering::Relaxed);
         let pid = task.pid;

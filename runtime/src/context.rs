@@ -818,7 +818,7 @@ impl Cx {
 
     /// Removes this process's name; returns whether it had one.
     pub fn unregister(&mut self) -> bool {
-        let name = self.task.name.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let name = self.task.control_lock().as_mut().and_then(|c| c.name.take());
         name.is_some_and(|n| self.task.shared.registry.unregister(n, self.task.pid))
     }
 

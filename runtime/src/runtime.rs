@@ -118,9 +118,7 @@ impl Shared {
         self.strategy.validate(options).map_err(SpawnError::InvalidHeapOptions)?;
         let task = self.table.insert_with(|pid| Arc::new(Task::new(pid, opts.priority, Arc::clone(self))))?;
         if let Some(hook) = hook {
-            if let Some(hooks) = task.exit_hooks.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-                hooks.push(hook);
-            }
+            task.with_control(|c| c.exit_hooks.push(hook));
         }
         match relation {
             Relation::None => {}
@@ -147,15 +145,16 @@ impl Shared {
     /// which `finish` takes after marking the process done: either this sees it done and
     /// refuses, or `finish` sees the name and removes it.
     pub(crate) fn register(&self, name: Atom, task: &Task) -> Result<(), RegisterError> {
-        let mut own = task.name.lock().unwrap_or_else(|e| e.into_inner());
+        let mut control = task.control_lock();
         if task.is_done() || task.exiting.load(Ordering::Acquire) {
             return Err(RegisterError::NoProc(task.pid));
         }
-        if let Some(existing) = *own {
+        let control = control.get_or_insert_with(Box::default);
+        if let Some(existing) = control.name {
             return Err(RegisterError::AlreadyNamed(existing));
         }
         self.registry.register(name, task.pid)?;
-        *own = Some(name);
+        control.name = Some(name);
         Ok(())
     }
 
@@ -173,13 +172,15 @@ impl Shared {
         if self.table.remove(task.pid).is_some() {
             self.exited.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(name) = task.name.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        let control = task.control_lock().take();
+        if let Some(name) = control.as_ref().and_then(|c| c.name) {
             self.registry.unregister(name, task.pid);
         }
         let body = task.body.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(body);
-        let control = task.control.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(control) = control {
+        let mut hooks = Vec::new();
+        if let Some(mut control) = control {
+            hooks = std::mem::take(&mut control.exit_hooks);
             for partner in control.links {
                 self.post(partner, Envelope::Exit { from: task.pid, reason: reason.clone(), linked: true });
             }
@@ -191,8 +192,7 @@ impl Shared {
             }
         }
         self.drain_dead_letters(task);
-        let hooks = task.exit_hooks.lock().unwrap_or_else(|e| e.into_inner()).take();
-        for hook in hooks.into_iter().flatten() {
+        for hook in hooks {
             hook(task.pid, &reason);
         }
     }
@@ -423,13 +423,14 @@ impl Runtime {
     pub fn on_exit(&self, pid: Pid, on_exit: impl FnOnce(Pid, &ExitReason) + Send + 'static) {
         match self.shared.table.get(pid) {
             Some(task) => {
-                let mut hooks = task.exit_hooks.lock().unwrap_or_else(|e| e.into_inner());
-                match hooks.as_mut() {
-                    Some(hooks) => hooks.push(Box::new(on_exit)),
-                    None => {
-                        drop(hooks);
-                        on_exit(pid, &ExitReason::noproc());
-                    }
+                // Under the control lock: the exit marks the process done before it takes
+                // the block, so the hook is either found by the exit or refused here.
+                let mut control = task.control_lock();
+                if task.is_done() {
+                    drop(control);
+                    on_exit(pid, &ExitReason::noproc());
+                } else {
+                    control.get_or_insert_with(Box::default).exit_hooks.push(Box::new(on_exit));
                 }
             }
             None => on_exit(pid, &ExitReason::noproc()),

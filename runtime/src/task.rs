@@ -71,6 +71,13 @@ pub(crate) struct Control {
     /// The registered name each monitor set by name was set on (`monitor(process, Name)`):
     /// its `'DOWN'` names the process by `{Name, Node}`. Entries leave with their monitor.
     pub(crate) monitor_names: Vec<(Ref, Atom)>,
+    /// The registered name, removed from the registry at exit.
+    pub(crate) name: Option<Atom>,
+    /// An exit the process asked for from inside (e.g. `max_heap_size`), applied after the
+    /// current poll.
+    pub(crate) exit_request: Option<ExitReason>,
+    /// Run once at exit with the reason (taken with the whole block when the process ends).
+    pub(crate) exit_hooks: Vec<crate::runtime::ExitHook>,
 }
 
 pub(crate) struct Task {
@@ -79,19 +86,16 @@ pub(crate) struct Task {
     priority: AtomicU8,
     pub(crate) inbox: Inbox<Envelope>,
     pub(crate) body: Mutex<Option<Body>>,
-    /// An exit the process asked for from inside (e.g. `max_heap_size`), applied after the
-    /// current poll.
-    pub(crate) exit_request: Mutex<Option<ExitReason>>,
-    /// Whether `exit_request` is set: read at every await point, so an atomic, not the lock.
+    /// Whether an exit request is set (`Control::exit_request`): read at every await point,
+    /// so an atomic, not the lock.
     pub(crate) exiting: std::sync::atomic::AtomicBool,
-    /// The registered name, removed from the registry at exit.
-    pub(crate) name: Mutex<Option<Atom>>,
-    /// Links and monitors; boxed on first use so a process without any pays one word.
+    /// Links, monitors, the name, an exit request and exit hooks: what most processes never
+    /// have, boxed on first use so a process without any pays one word. Taken whole (and the
+    /// process marked done first) when the process ends: a link, monitor, name or hook added
+    /// under this lock either sees the process done or is found by the exit.
     pub(crate) control: Mutex<Option<Box<Control>>>,
     /// `process_flag(trap_exit, true)`: exit signals become `{'EXIT', From, Reason}` messages.
     pub(crate) trap_exit: std::sync::atomic::AtomicBool,
-    /// Run once at exit with the reason; `None` once the exit has taken them.
-    pub(crate) exit_hooks: Mutex<Option<Vec<crate::runtime::ExitHook>>>,
     pub(crate) shared: Arc<crate::runtime::Shared>,
 }
 
@@ -103,12 +107,9 @@ impl Task {
             priority: AtomicU8::new(priority as u8),
             inbox: Inbox::new(),
             body: Mutex::new(None),
-            exit_request: Mutex::new(None),
             exiting: std::sync::atomic::AtomicBool::new(false),
-            name: Mutex::new(None),
             control: Mutex::new(None),
             trap_exit: std::sync::atomic::AtomicBool::new(false),
-            exit_hooks: Mutex::new(Some(Vec::new())),
             shared,
         }
     }
@@ -171,11 +172,12 @@ impl Task {
     /// Records an exit for the scheduler to carry out after the current poll; the first
     /// request wins.
     pub(crate) fn request_exit(&self, reason: ExitReason) {
-        let mut request = self.exit_request.lock().unwrap_or_else(|e| e.into_inner());
-        if request.is_none() {
-            *request = Some(reason);
-            self.exiting.store(true, Ordering::Release);
-        }
+        self.with_control(|c| {
+            if c.exit_request.is_none() {
+                c.exit_request = Some(reason);
+                self.exiting.store(true, Ordering::Release);
+            }
+        });
     }
 
     /// The exit requested, if any (taken: the scheduler carries it out once).
@@ -183,13 +185,17 @@ impl Task {
         if !self.exiting.load(Ordering::Acquire) {
             return None;
         }
-        self.exit_request.lock().unwrap_or_else(|e| e.into_inner()).take()
+        self.control_lock().as_mut().and_then(|c| c.exit_request.take())
     }
 
     /// Runs `f` on the control block, creating it if needed.
     pub(crate) fn with_control<R>(&self, f: impl FnOnce(&mut Control) -> R) -> R {
-        let mut control = self.control.lock().unwrap_or_else(|e| e.into_inner());
-        f(control.get_or_insert_with(Box::default))
+        f(self.control_lock().get_or_insert_with(Box::default))
+    }
+
+    /// The control block's lock.
+    pub(crate) fn control_lock(&self) -> std::sync::MutexGuard<'_, Option<Box<Control>>> {
+        self.control.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Delivers an envelope and wakes the process. An envelope that reaches a process that

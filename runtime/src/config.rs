@@ -42,8 +42,14 @@ pub struct Config {
     pub heap_kind: HeapKind,
     /// Receives every collection event, with pid and scheduler id.
     pub gc_sink: Option<Arc<dyn GcEventSink>>,
-    /// A slice longer than this is recorded as an overrun.
+    /// A slice longer than this is recorded as an overrun (when slices are timed).
     pub overrun_threshold: Duration,
+    /// Time every slice: its length goes into its scheduler's
+    /// [`slice_ns`](crate::SchedulerStats::slice_ns) and past `overrun_threshold` it counts
+    /// as an overrun. Default off: a clock read per slice is a tenth of a message hop (as in
+    /// tokio, whose poll-time histogram is off unless enabled, and the BEAM, which times
+    /// schedules only under `erlang:system_monitor(long_schedule)`).
+    pub time_slices: bool,
     /// Print the usual panic message when a process panics (default). A panic always ends
     /// only that process, with [`ExitReason::Panic`](crate::ExitReason); with `false` it is
     /// reported to links and monitors alone, which suits tests that crash processes by the
@@ -68,6 +74,7 @@ impl fmt::Debug for Config {
             .field("heap_kind", &self.heap_kind)
             .field("gc_sink", &self.gc_sink.is_some())
             .field("overrun_threshold", &self.overrun_threshold)
+            .field("time_slices", &self.time_slices)
             .field("report_panics", &self.report_panics)
             .field("slice_sink", &self.slice_sink.is_some())
             .field("time_sends", &self.time_sends)
@@ -85,6 +92,7 @@ impl Default for Config {
             heap_kind: HeapKind::PerProcess,
             gc_sink: None,
             overrun_threshold: DEFAULT_OVERRUN_THRESHOLD,
+            time_slices: false,
             report_panics: true,
             slice_sink: crate::trace::default_slice_sink(),
             time_sends: false,
@@ -220,9 +228,16 @@ impl Builder {
         self
     }
 
-    /// The slice length recorded as an overrun.
+    /// The slice length recorded as an overrun; turns slice timing on.
     pub fn overrun_threshold(mut self, d: Duration) -> Self {
         self.config.overrun_threshold = d;
+        self.config.time_slices = true;
+        self
+    }
+
+    /// Whether every slice is timed ([`Config::time_slices`]).
+    pub fn time_slices(mut self, on: bool) -> Self {
+        self.config.time_slices = on;
         self
     }
 

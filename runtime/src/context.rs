@@ -318,9 +318,7 @@ impl Cx {
         if self.task.inbox.is_empty() {
             return;
         }
-        let mut arrived = Vec::new();
-        self.task.inbox.take_all(&mut arrived);
-        for envelope in arrived {
+        for envelope in self.task.inbox.take() {
             self.handle(envelope);
         }
     }

@@ -10,8 +10,8 @@
 //! # Invariants
 //! 1. `head` is null or points at a node allocated by `push` with `Box::into_raw` and not
 //!    yet reclaimed; each node's `next` is null or the node pushed just before it.
-//! 2. A node is reclaimed (turned back into a `Box`) exactly once: by `take_all` after the
-//!    swap removed it from the stack, or by `Drop`.
+//! 2. A node is reclaimed (turned back into a `Box`) exactly once: by the `Arrivals` that
+//!    `take` made of it after the swap removed it from the stack, or by `Drop`.
 
 use std::ptr;
 use std::sync::atomic::Ordering;
@@ -66,11 +66,15 @@ impl<T> Inbox<T> {
 
     /// Takes everything pushed so far, oldest first, appending to `out`.
     pub(crate) fn take_all(&self, out: &mut impl Extend<T>) {
+        out.extend(self.take());
+    }
+
+    /// Takes everything pushed so far as an iterator, oldest first, that owns the taken
+    /// nodes: the consumer can handle each value without holding the inbox or collecting
+    /// the values into a buffer first.
+    pub(crate) fn take(&self) -> Arrivals<T> {
         let mut node = self.head.swap(ptr::null_mut(), Ordering::Acquire);
-        if node.is_null() {
-            return;
-        }
-        // The stack is newest first: reverse the links, then walk.
+        // The stack is newest first: reverse the links.
         let mut reversed: *mut Node<T> = ptr::null_mut();
         while !node.is_null() {
             // SAFETY: the swap removed these nodes from the stack, so they are ours alone
@@ -82,14 +86,7 @@ impl<T> Inbox<T> {
                 node = next;
             }
         }
-        let mut values = Vec::new();
-        while !reversed.is_null() {
-            // SAFETY: each node is reclaimed exactly once here (Invariant 2).
-            let boxed = unsafe { Box::from_raw(reversed) };
-            reversed = boxed.next;
-            values.push(boxed.value);
-        }
-        out.extend(values);
+        Arrivals { next: reversed }
     }
 
     /// Whether nothing is waiting.
@@ -106,6 +103,38 @@ impl<T> Drop for Inbox<T> {
             // reclaimed once (Invariant 2).
             let boxed = unsafe { Box::from_raw(node) };
             node = boxed.next;
+        }
+    }
+}
+
+/// Values taken from an inbox, oldest first (Invariant 2: the nodes left are reclaimed
+/// by `next` one at a time or all by `Drop`).
+pub(crate) struct Arrivals<T> {
+    next: *mut Node<T>,
+}
+
+// SAFETY: the taken nodes belong to this value alone (Invariant 2); sending it sends `T`s.
+unsafe impl<T: Send> Send for Arrivals<T> {}
+
+impl<T> Iterator for Arrivals<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        if self.next.is_null() {
+            return None;
+        }
+        // SAFETY: `next` was taken off the stack by `take` and not yet reclaimed; it is
+        // reclaimed exactly once, here (Invariant 2).
+        let boxed = unsafe { Box::from_raw(self.next) };
+        self.next = boxed.next;
+        Some(boxed.value)
+    }
+}
+
+impl<T> Drop for Arrivals<T> {
+    fn drop(&mut self) {
+        for value in self.by_ref() {
+            drop(value);
         }
     }
 }

@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -27,7 +27,7 @@ use crate::stats::{RuntimeStats, SchedulerStats};
 use crate::strategy::{self, HeapStrategy, Message};
 use crate::table::{ProcessTable, SpawnError};
 use crate::task::{Envelope, Task};
-use crate::timer::TimerWheel;
+use crate::timer::TimerSlot;
 
 /// Options of one spawn.
 #[derive(Clone, Debug, Default)]
@@ -59,11 +59,11 @@ pub(crate) struct Shared {
     pub(crate) table: ProcessTable,
     pub(crate) injectors: [Injector<Arc<Task>>; 4],
     /// Processes queued per priority, anywhere: lets a scheduler skip empty levels without
-    /// probing every queue.
+    /// probing every queue. Normal is not counted (scheduler.rs `counted`).
     pub(crate) runnable: [AtomicUsize; 4],
     pub(crate) stealers: Vec<[Stealer<Arc<Task>>; 4]>,
     pub(crate) sleepers: Sleepers,
-    pub(crate) timers: Vec<Mutex<TimerWheel>>,
+    pub(crate) timers: Vec<TimerSlot>,
     pub(crate) counters: Vec<SchedulerCounters>,
     pub(crate) registry: Registry,
     /// The heap strategy (config `heap_kind`).
@@ -312,7 +312,7 @@ impl Runtime {
             runnable: Default::default(),
             stealers,
             sleepers: Sleepers::default(),
-            timers: (0..n).map(|_| Mutex::new(TimerWheel::new(origin))).collect(),
+            timers: (0..n).map(|_| TimerSlot::new(origin)).collect(),
             counters: (0..n).map(|_| SchedulerCounters::default()).collect(),
             registry: Registry::default(),
             strategy: strategy::build(&config.heap_kind, n, config.gc_sink.as_ref()),
@@ -472,9 +472,8 @@ impl Runtime {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
-        for wheel in &self.shared.timers {
-            let mut wheel = wheel.lock().unwrap_or_else(|e| e.into_inner());
-            *wheel = TimerWheel::new(Instant::now());
+        for timers in &self.shared.timers {
+            timers.clear();
         }
         for task in self.shared.table.snapshot() {
             self.shared.finish(&task, ExitReason::Shutdown);

@@ -148,13 +148,23 @@ pub(crate) fn budget_spent() -> bool {
     BUDGET.with(|b| b.get() <= 0)
 }
 
+/// Whether runnable processes of `priority` are counted in `Shared::runnable`, so that a
+/// scheduler skips an empty level with one load. Normal, where nearly every process runs,
+/// is looked for anyway: counting it would put a read-modify-write that every scheduler
+/// contends for into every wake-up and every pick.
+fn counted(priority: usize) -> bool {
+    priority != Priority::Normal as usize
+}
+
 /// Makes `task` runnable: onto this scheduler's local queue when called from one of this
 /// runtime's schedulers, otherwise onto the injector.
 pub(crate) fn push(shared: &Arc<Shared>, task: Arc<Task>) {
     let priority = task.priority() as usize;
     // Counted before it becomes visible, so a scheduler that reads zero has really nothing
     // to find at that level (or finds it on its next pass; parking checks the queues).
-    shared.runnable[priority].fetch_add(1, Ordering::AcqRel);
+    if counted(priority) {
+        shared.runnable[priority].fetch_add(1, Ordering::AcqRel);
+    }
     let mut task = Some(task);
     let mut share = true;
     LOCAL.with(|l| {
@@ -183,7 +193,7 @@ pub(crate) fn add_timer(shared: &Arc<Shared>, deadline: Instant, action: crate::
             .and_then(|l| l.as_ref().filter(|l| Arc::ptr_eq(&l.shared, shared)).map(|l| l.index))
     });
     let wheel = index.unwrap_or(0);
-    let due = shared.timers[wheel].lock().unwrap_or_else(|e| e.into_inner()).insert(deadline, action);
+    let due = shared.timers[wheel].insert(deadline, action);
     if let Some(action) = due {
         action.fire(shared);
     } else if index.is_none() {
@@ -210,27 +220,34 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     let mut normal_picks = 0u32;
     let mut picks = 0u32;
     let mut slices = SliceRecorder::new();
-    // One clock read per slice: a slice's end is the next one's start.
-    let mut clock = Instant::now();
+    // Slice lengths only when asked (Config::time_slices): then one clock read per slice,
+    // a slice's end being the next one's start. Otherwise the clock is read only while
+    // timers are pending.
+    let timed = shared.config.time_slices;
+    let mut clock = timed.then(Instant::now);
     shared.strategy.scheduler_started(index);
     while !shared.is_shutting_down() {
         if shared.strategy.stop_requested() {
             stop_for_strategy(&shared, index);
-            clock = Instant::now();
+            clock = timed.then(Instant::now);
         }
-        fire_timers(&shared, index, clock);
+        if shared.timers[index].any_pending() {
+            fire_timers(&shared, index, clock.unwrap_or_else(Instant::now));
+        }
         picks = picks.wrapping_add(1);
         let injector_first = picks.is_multiple_of(INJECTOR_INTERVAL);
         match find_work(&shared, index, &mut rng, &mut normal_picks, injector_first) {
             Some(task) => {
                 let end = run_task(&shared, index, task, clock);
-                slices.record(&shared.counters[index], end.saturating_duration_since(clock));
+                if let (Some(start), Some(end)) = (clock, end) {
+                    slices.record(&shared.counters[index], end.saturating_duration_since(start));
+                }
                 clock = end;
             }
             None => {
                 slices.publish_if_many(&shared.counters[index]);
                 park(&shared, index);
-                clock = Instant::now();
+                clock = timed.then(Instant::now);
             }
         }
     }
@@ -241,14 +258,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
 }
 
 fn fire_timers(shared: &Arc<Shared>, index: usize, now: Instant) {
-    let fired = {
-        let mut wheel = shared.timers[index].lock().unwrap_or_else(|e| e.into_inner());
-        if wheel.len() == 0 {
-            return;
-        }
-        wheel.advance(now)
-    };
-    for action in fired {
+    for action in shared.timers[index].advance(now) {
         action.fire(shared);
     }
 }
@@ -270,7 +280,7 @@ fn take(
     rng: &mut XorShift,
     injector_first: bool,
 ) -> Option<Arc<Task>> {
-    if shared.runnable[priority].load(Ordering::Acquire) == 0 {
+    if counted(priority) && shared.runnable[priority].load(Ordering::Acquire) == 0 {
         return None;
     }
     let found = LOCAL.with(|l| {
@@ -315,7 +325,7 @@ fn take(
         }
         None
     });
-    if found.is_some() {
+    if found.is_some() && counted(priority) {
         shared.runnable[priority].fetch_sub(1, Ordering::AcqRel);
     }
     found
@@ -370,7 +380,7 @@ fn park(shared: &Shared, index: usize) {
         return;
     }
     shared.counters[index].parks.fetch_add(1, Ordering::Relaxed);
-    let deadline = shared.timers[index].lock().unwrap_or_else(|e| e.into_inner()).next_deadline();
+    let deadline = shared.timers[index].next_deadline();
     match deadline {
         Some(d) => std::thread::park_timeout(d.saturating_duration_since(Instant::now())),
         None => std::thread::park(),
@@ -425,9 +435,9 @@ impl SliceRecorder {
     }
 }
 
-/// Polls one process for one slice, begun at `start`, and decides what happens to it next;
-/// returns when the slice ended.
-fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Instant) -> Instant {
+/// Polls one process for one slice, begun at `start` when slices are timed, and decides
+/// what happens to it next; returns when the slice ended (when timed).
+fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Option<Instant>) -> Option<Instant> {
     if !task.start_running() {
         return start;
     }
@@ -444,16 +454,17 @@ fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Instant)
         }
     };
     BUDGET.with(|b| b.set(i64::MAX));
-    let end = Instant::now();
-    let elapsed = end.saturating_duration_since(start);
+    let end = start.map(|_| Instant::now());
     if let (Some(sink), Some(begun)) = (&shared.config.slice_sink, traced_start) {
-        let duration = end.saturating_duration_since(begun);
+        let duration = begun.elapsed();
         sink.record(&crate::trace::Slice { scheduler: index as u32, pid: task.pid, start: begun, duration });
     }
     let counters = &shared.counters[index];
     counters.slices.fetch_add(1, Ordering::Relaxed);
-    if elapsed > shared.config.overrun_threshold {
-        counters.overruns.fetch_add(1, Ordering::Relaxed);
+    if let (Some(start), Some(end)) = (start, end) {
+        if end.saturating_duration_since(start) > shared.config.overrun_threshold {
+            counters.overruns.fetch_add(1, Ordering::Relaxed);
+        }
     }
     let exit = match outcome {
         Ok(Poll::Ready(())) => Some(ExitReason::Normal),

@@ -15,8 +15,8 @@
 //!    tick in the order they were set (a slot keeps insertion order), so two `send_after`s
 //!    due together deliver in the order their deadlines say.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use heaplab_gc::{Fragment, Pid};
@@ -155,6 +155,58 @@ impl TimerWheel {
 
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+}
+
+/// One scheduler's wheel behind its lock, with the count of its timers readable without
+/// the lock: a scheduler looks at its wheel between every two slices, and most slices run
+/// with no timer set, so that look must not cost a lock and a clock read.
+pub(crate) struct TimerSlot {
+    wheel: Mutex<TimerWheel>,
+    /// The wheel's `len` as of the last change under the lock.
+    pending: AtomicUsize,
+}
+
+impl TimerSlot {
+    pub(crate) fn new(origin: Instant) -> TimerSlot {
+        TimerSlot { wheel: Mutex::new(TimerWheel::new(origin)), pending: AtomicUsize::new(0) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, TimerWheel> {
+        self.wheel.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the wheel held a timer at its last change. A timer set concurrently may be
+    /// missed once; the scheduler looks again before its next slice and reads the wheel
+    /// under the lock before it parks.
+    pub(crate) fn any_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire) > 0
+    }
+
+    /// [`TimerWheel::insert`] under the lock.
+    pub(crate) fn insert(&self, deadline: Instant, action: TimerAction) -> Option<TimerAction> {
+        let mut wheel = self.lock();
+        let due = wheel.insert(deadline, action);
+        self.pending.store(wheel.len(), Ordering::Release);
+        due
+    }
+
+    /// [`TimerWheel::advance`] under the lock.
+    pub(crate) fn advance(&self, now: Instant) -> Vec<TimerAction> {
+        let mut wheel = self.lock();
+        let fired = wheel.advance(now);
+        self.pending.store(wheel.len(), Ordering::Release);
+        fired
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.lock().next_deadline()
+    }
+
+    /// Drops every timer (at shutdown).
+    pub(crate) fn clear(&self) {
+        *self.lock() = TimerWheel::new(Instant::now());
+        self.pending.store(0, Ordering::Release);
     }
 }
 

@@ -363,3 +363,20 @@ fn a_long_slice_counts_as_an_overrun() {
     let lenient = run(Duration::from_secs(3600));
     assert_eq!(lenient.overruns(), 0);
 }
+
+/// Slices are timed only when asked: by default the same 10 ms slice leaves no length and
+/// no overrun behind (and costs no clock read).
+#[test]
+fn slices_are_untimed_by_default() {
+    let stats = guarded(|| {
+        let rt = crate::common::builder().schedulers(1).build().unwrap();
+        rt.block_on(|_cx| async {
+            std::thread::sleep(Duration::from_millis(10));
+        })
+        .unwrap();
+        rt.shutdown()
+    });
+    assert!(stats.schedulers[0].slices >= 1);
+    assert_eq!(stats.overruns(), 0);
+    assert_eq!(stats.schedulers[0].slice_ns, [0; 4]);
+}

@@ -81,8 +81,8 @@ pub use binary::{live_binaries, live_binary_bytes, Binary};
 #[cfg(feature = "fault-injection")]
 pub use block::fault;
 pub use block::{
-    block_stats, release_pooled_blocks, trim_block_caches, BlockStats, CACHE_BYTES, CARRIER_BYTES,
-    HOT_CACHE_BYTES, MMAP_THRESHOLD_WORDS, SYSTEM_POOL_BYTES,
+    block_stats, release_pooled_blocks, trim_block_caches, trim_memory, BlockStats, CACHE_BYTES,
+    CARRIER_BYTES, HOT_CACHE_BYTES, MMAP_THRESHOLD_WORDS, SYSTEM_POOL_BYTES,
 };
 pub use collect::{Collect, GcOutcome, HeapError};
 pub use event::{GcEvent, GcEventSink, GcKind, GcReason, VecSink};

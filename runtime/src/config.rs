@@ -50,6 +50,9 @@ pub struct Config {
     /// tokio, whose poll-time histogram is off unless enabled, and the BEAM, which times
     /// schedules only under `erlang:system_monitor(long_schedule)`).
     pub time_slices: bool,
+    /// Give memory back to the OS when a burst of processes has exited (default on; see
+    /// [`TRIM_AFTER_EXITS`](crate::TRIM_AFTER_EXITS) for when).
+    pub trim_when_idle: bool,
     /// Print the usual panic message when a process panics (default). A panic always ends
     /// only that process, with [`ExitReason::Panic`](crate::ExitReason); with `false` it is
     /// reported to links and monitors alone, which suits tests that crash processes by the
@@ -75,6 +78,7 @@ impl fmt::Debug for Config {
             .field("gc_sink", &self.gc_sink.is_some())
             .field("overrun_threshold", &self.overrun_threshold)
             .field("time_slices", &self.time_slices)
+            .field("trim_when_idle", &self.trim_when_idle)
             .field("report_panics", &self.report_panics)
             .field("slice_sink", &self.slice_sink.is_some())
             .field("time_sends", &self.time_sends)
@@ -93,6 +97,7 @@ impl Default for Config {
             gc_sink: None,
             overrun_threshold: DEFAULT_OVERRUN_THRESHOLD,
             time_slices: false,
+            trim_when_idle: true,
             report_panics: true,
             slice_sink: crate::trace::default_slice_sink(),
             time_sends: false,
@@ -232,6 +237,12 @@ impl Builder {
     pub fn overrun_threshold(mut self, d: Duration) -> Self {
         self.config.overrun_threshold = d;
         self.config.time_slices = true;
+        self
+    }
+
+    /// Whether idle schedulers give memory back after a burst ([`Config::trim_when_idle`]).
+    pub fn trim_when_idle(mut self, on: bool) -> Self {
+        self.config.trim_when_idle = on;
         self
     }
 

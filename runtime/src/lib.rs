@@ -60,6 +60,7 @@ mod table;
 mod task;
 mod timer;
 pub mod trace;
+mod trim;
 
 pub use config::{
     Builder, Config, ConfigError, DEFAULT_MAX_PROCESSES, DEFAULT_OVERRUN_THRESHOLD, DEFAULT_REDUCTIONS,
@@ -75,3 +76,4 @@ pub use stats::{RuntimeStats, SchedulerStats};
 pub use strategy::{HeapKind, Message};
 pub use table::{SpawnError, MAX_TABLE_PROCESSES};
 pub use timer::{SLOTS as TIMER_SLOTS, TICK as TIMER_TICK};
+pub use trim::TRIM_AFTER_EXITS;

@@ -28,6 +28,7 @@ use crate::strategy::{self, HeapStrategy, Message};
 use crate::table::{ProcessTable, SpawnError};
 use crate::task::{Envelope, Task};
 use crate::timer::TimerSlot;
+use crate::trim::Trimmer;
 
 /// Options of one spawn.
 #[derive(Clone, Debug, Default)]
@@ -71,12 +72,17 @@ pub(crate) struct Shared {
     shutting_down: AtomicBool,
     spawned: AtomicU64,
     exited: AtomicU64,
+    /// Memory back to the OS after a burst of exits (trim.rs).
+    pub(crate) trimmer: Trimmer,
 }
 
 impl Shared {
     /// Counters of the runtime and each scheduler.
     pub(crate) fn stats(&self) -> RuntimeStats {
+        let (trims, trim_ns) = self.trimmer.counts();
         RuntimeStats {
+            trims,
+            trim_ns,
             processes: self.table.count(),
             process_limit: self.table.limit(),
             spawned: self.spawned.load(Ordering::Relaxed),
@@ -84,6 +90,11 @@ impl Shared {
             registered: self.registry.len(),
             schedulers: self.counters.iter().map(SchedulerStats::from_counters).collect(),
         }
+    }
+
+    /// Processes that exited since start.
+    pub(crate) fn exited_count(&self) -> u64 {
+        self.exited.load(Ordering::Relaxed)
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {
@@ -319,6 +330,7 @@ impl Runtime {
             shutting_down: AtomicBool::new(false),
             spawned: AtomicU64::new(0),
             exited: AtomicU64::new(0),
+            trimmer: Trimmer::default(),
             config,
         });
         let threads: Vec<JoinHandle<()>> = queues

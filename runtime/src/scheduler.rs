@@ -380,8 +380,10 @@ fn park(shared: &Shared, index: usize) {
         return;
     }
     shared.counters[index].parks.fetch_add(1, Ordering::Relaxed);
+    let trim_pending = shared.config.trim_when_idle && shared.trimmer.maybe_trim(shared);
     let deadline = shared.timers[index].next_deadline();
-    match deadline {
+    let settle = trim_pending.then(|| Instant::now() + crate::trim::TRIM_SETTLE);
+    match deadline.into_iter().chain(settle).min() {
         Some(d) => std::thread::park_timeout(d.saturating_duration_since(Instant::now())),
         None => std::thread::park(),
     }

@@ -57,6 +57,11 @@ pub struct RuntimeStats {
     pub registered: usize,
     /// Per scheduler.
     pub schedulers: Vec<SchedulerStats>,
+    /// Times an idle scheduler gave memory back after a burst of exits (see
+    /// [`TRIM_AFTER_EXITS`](crate::TRIM_AFTER_EXITS)).
+    pub trims: u64,
+    /// Nanoseconds those trims took, in all.
+    pub trim_ns: u64,
 }
 
 impl RuntimeStats {

@@ -71,6 +71,8 @@ pub(crate) struct ProcessTable {
     free: SegQueue<usize>,
     next: AtomicUsize,
     count: AtomicUsize,
+    /// The most processes alive at once since [`ProcessTable::take_peak`] last reset it.
+    peak: AtomicUsize,
     limit: usize,
 }
 
@@ -85,6 +87,7 @@ impl ProcessTable {
             free: SegQueue::new(),
             next: AtomicUsize::new(0),
             count: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
             limit,
         }
     }
@@ -96,9 +99,14 @@ impl ProcessTable {
 
     /// Reserves a place, creates the process cell with its pid, and inserts it.
     pub(crate) fn insert_with(&self, make: impl FnOnce(Pid) -> Arc<Task>) -> Result<Arc<Task>, SpawnError> {
-        if self.count.fetch_add(1, Ordering::AcqRel) >= self.limit {
+        let alive = self.count.fetch_add(1, Ordering::AcqRel) + 1;
+        if alive > self.limit {
             self.count.fetch_sub(1, Ordering::AcqRel);
             return Err(SpawnError::TooManyProcesses { limit: self.limit });
+        }
+        // A load first: the read-modify-write only while the population grows past its peak.
+        if alive > self.peak.load(Ordering::Relaxed) {
+            self.peak.fetch_max(alive, Ordering::Relaxed);
         }
         // Invariant 2: a place reserved means a slot exists, free or never used.
         let index = self.free.pop().unwrap_or_else(|| self.next.fetch_add(1, Ordering::AcqRel));
@@ -134,6 +142,17 @@ impl ProcessTable {
 
     pub(crate) fn count(&self) -> usize {
         self.count.load(Ordering::Acquire)
+    }
+
+    /// The peak population since the last call, which starts the next period at the
+    /// population of now.
+    pub(crate) fn take_peak(&self) -> usize {
+        self.peak.swap(self.count(), Ordering::Relaxed)
+    }
+
+    /// The peak population since the last [`ProcessTable::take_peak`].
+    pub(crate) fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
     }
 
     pub(crate) fn limit(&self) -> usize {

@@ -17,6 +17,11 @@
 //!    growth / N) and `heap_words_per_process` (growth of heap blocks / N, in words).
 //! 4. A second root process sends each process a message; the clock runs from before it
 //!    starts until no process is left: `exit_ns_per_process`.
+//! 5. The runtime stays up, idle, until a scheduler has given the memory of the exited
+//!    processes back (runtime `trim.rs`; at most [`TRIM_WAIT`], and only when N is at least
+//!    the runtime's `TRIM_AFTER_EXITS`): `rss_after_exit_bytes`
+//!    against `rss_before_bytes` (step 1) shows what a burst leaves resident; `trims` and
+//!    `trim_ms` what giving it back cost.
 //!
 //! # Invariants
 //! 1. The memory figures cover only what the N processes hold: the pid vector is resident
@@ -64,6 +69,9 @@ const BYTES_PER_WORD: f64 = 8.0;
 /// How often the driver thread looks whether every process has exited (Protocol step 4).
 const EXIT_POLL: Duration = Duration::from_micros(50);
 
+/// How long Protocol step 5 waits for the runtime to give memory back.
+const TRIM_WAIT: Duration = Duration::from_secs(2);
+
 fn run(context: &RunContext) -> Result<Measurements, Failure> {
     let n = context.params.integer("processes") as usize;
     let rt = runtime::start(context, n)?;
@@ -110,6 +118,14 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
         std::thread::sleep(EXIT_POLL);
     }
     let exit_time = start.elapsed();
+    // Protocol step 5: memory back after the burst.
+    let settled = Instant::now();
+    let trims = n as u64 >= heaplab_runtime::TRIM_AFTER_EXITS;
+    while trims && rt.stats().trims == 0 && settled.elapsed() < TRIM_WAIT {
+        std::thread::sleep(EXIT_POLL);
+    }
+    let rss_after = resident_bytes();
+    let stats = rt.stats();
     rt.shutdown();
 
     let mut measurements = Measurements::default();
@@ -119,6 +135,12 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     if let (Some(before), Some(alive)) = (rss_before, rss_alive) {
         measurements.metric("bytes_per_process", ratio(alive.saturating_sub(before) as f64, n));
     }
+    if let (Some(before), Some(after)) = (rss_before, rss_after) {
+        measurements.metric("rss_before_bytes", before as f64);
+        measurements.metric("rss_after_exit_bytes", after as f64);
+    }
+    measurements.metric("trims", stats.trims as f64);
+    measurements.metric("trim_ms", stats.trim_ns as f64 / 1e6);
     let heap_bytes = blocks_alive.saturating_sub(blocks_before) as f64;
     measurements.metric("heap_words_per_process", heap_bytes / BYTES_PER_WORD / n);
     Ok(measurements)

@@ -346,3 +346,53 @@ fn spawn_with_invalid_heap_options_is_an_error_and_the_runtime_goes_on() {
     assert_eq!(rt.process_count(), 0);
     assert_eq!(rt.block_on(|_cx| async move { 7 }).unwrap(), 7);
 }
+
+/// Spawns `n` processes that each wait for one message, then stops them all; returns the
+/// runtime's counters once it has been idle for `idle` after the last exit.
+fn burst(builder: heaplab_runtime::Builder, n: usize, idle: Duration) -> heaplab_runtime::RuntimeStats {
+    let rt = builder.schedulers(2).build().unwrap();
+    let pids = rt
+        .block_on(move |mut cx| async move {
+            let mut pids = Vec::with_capacity(n);
+            for _ in 0..n {
+                pids.push(cx.spawn(|mut cx| async move { cx.receive(|_, _| Some(())).await }).unwrap());
+                cx.tick(0).await;
+            }
+            pids
+        })
+        .unwrap();
+    // The root that spawned them may not have been removed yet.
+    assert!(rt.process_count() >= n);
+    rt.block_on(move |mut cx| async move {
+        for pid in pids {
+            cx.send(pid, |h| h.nil());
+            cx.tick(0).await;
+        }
+    })
+    .unwrap();
+    while rt.process_count() > 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Waits for the event, not for a time: a slow machine only makes this take longer.
+    let start = std::time::Instant::now();
+    while rt.stats().trims == 0 && start.elapsed() < idle {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    rt.shutdown()
+}
+
+/// When a burst of processes has exited and the runtime is idle, a scheduler gives their
+/// memory back once; a runtime told not to never does; a burst smaller than the threshold
+/// does not.
+#[test]
+fn an_ended_burst_gives_memory_back_once() {
+    let n = 2 * heaplab_runtime::TRIM_AFTER_EXITS as usize;
+    let stats = guarded(move || burst(crate::common::builder(), n, Duration::from_secs(20)));
+    assert_eq!(stats.trims, 1, "trims after a burst of {n}");
+    assert!(stats.trim_ns > 0);
+    let off =
+        guarded(move || burst(crate::common::builder().trim_when_idle(false), n, Duration::from_millis(200)));
+    assert_eq!(off.trims, 0);
+    let small = guarded(|| burst(crate::common::builder(), 1000, Duration::from_millis(200)));
+    assert_eq!(small.trims, 0);
+}

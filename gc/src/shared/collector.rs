@@ -266,10 +266,10 @@ impl Collection {
                 inner.opts.min_old_words.max((copied as f64 * inner.opts.major_growth) as usize);
         }
         let old_used = old.used;
+        old.keep_spares(from_chunks);
         drop(old);
         inner.spaces.reset_nursery();
         drop(from_young);
-        drop(from_chunks);
 
         match self.kind {
             GcKind::Minor => inner.minor_count.fetch_add(1, Ordering::Relaxed),

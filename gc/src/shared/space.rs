@@ -37,6 +37,13 @@ pub(crate) struct Old {
     pub(crate) mso: Vec<usize>,
     /// Old words at which the next major collection runs.
     pub(crate) next_major_at: usize,
+    /// Chunks of [`OLD_CHUNK_WORDS`] a major collection evacuated, kept with their pages
+    /// resident for the next chunks the old generation needs, at most as many words as the
+    /// old generation holds (`used`). A major collection copies the whole live data into new
+    /// chunks: without these, each of their pages would be faulted in again inside the pause
+    /// and the evacuated ones unmapped in it (TLB shootdowns on every core), as a production
+    /// collector's heap keeps its committed memory between collections.
+    pub(crate) spare: Vec<Block>,
 }
 
 pub(crate) struct Spaces {
@@ -65,6 +72,7 @@ impl Spaces {
                 used: 0,
                 mso: Vec::new(),
                 next_major_at: opts.min_old_words,
+                spare: Vec::new(),
             }),
         }
     }
@@ -164,6 +172,18 @@ impl Old {
     /// Allocates `words` old words for a collection worker: in the last chunk if it fits,
     /// else in a new chunk. Returns the start and the words actually given (at least
     /// `words`, up to `want` when the chunk has room, for a PLAB).
+    /// Keeps the chunks of an evacuated old generation as spares (up to `used` words in
+    /// all); drops the rest.
+    pub(crate) fn keep_spares(&mut self, evacuated: Vec<Area>) {
+        let mut kept = self.spare.len() * OLD_CHUNK_WORDS;
+        for area in evacuated {
+            if area.block.words() == OLD_CHUNK_WORDS && kept + OLD_CHUNK_WORDS <= self.used {
+                kept += OLD_CHUNK_WORDS;
+                self.spare.push(area.block);
+            }
+        }
+    }
+
     pub(crate) fn alloc(&mut self, words: usize, want: usize) -> (*mut u64, usize) {
         if let Some(chunk) = self.chunks.last_mut() {
             let free = chunk.block.words() - chunk.used;
@@ -183,7 +203,13 @@ impl Old {
                 self.used += free;
             }
         }
-        let block = Block::new(OLD_CHUNK_WORDS.max(words));
+        let block = match self.spare.pop() {
+            Some(block) if words <= OLD_CHUNK_WORDS => block,
+            spare => {
+                self.spare.extend(spare);
+                Block::new_populated(OLD_CHUNK_WORDS.max(words))
+            }
+        };
         let given = want.min(block.words()).max(words);
         let p = block.start();
         self.chunks.push(Area { block, used: given });

@@ -22,6 +22,7 @@
 //! 4. Minor collections treat old words as already evacuated (old never points young,
 //!    module Invariant 2).
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
@@ -58,6 +59,9 @@ pub(crate) struct Collection {
     words_before: usize,
     /// Sorted old chunk ranges of a minor collection (Invariant 4).
     old_ranges: Vec<(usize, usize)>,
+    /// The nursery's address range: a minor collection's most common young address needs
+    /// no search of `old_ranges`.
+    nursery: (usize, usize),
     /// The old generation being evacuated by a major collection, freed at the end.
     from_old: Mutex<Option<(Vec<Area>, Vec<usize>)>>,
     sources: Vec<RootSource>,
@@ -126,6 +130,10 @@ impl Collection {
             stopped_at,
             words_before,
             old_ranges,
+            nursery: {
+                let nursery = &inner.spaces.nursery;
+                (nursery.addr(), nursery.addr() + nursery.words() * 8)
+            },
             from_old: Mutex::new(from_old),
             sources: inner.mutators.sources(),
             cursor: AtomicUsize::new(0),
@@ -163,6 +171,7 @@ impl Collection {
             plab: Region::empty(),
             grey: Vec::new(),
             copied: 0,
+            last_old: Cell::new((0, 0)),
         };
         loop {
             let first = self.cursor.fetch_add(ROOT_BATCH, Ordering::Relaxed);
@@ -298,10 +307,11 @@ impl Collection {
         }
     }
 
+    /// The old chunk holding `addr`, if any.
     #[inline]
-    fn in_old(&self, addr: usize) -> bool {
+    fn old_range_of(&self, addr: usize) -> Option<(usize, usize)> {
         let i = self.old_ranges.partition_point(|&(start, _)| start <= addr);
-        i > 0 && addr < self.old_ranges[i - 1].1
+        (i > 0 && addr < self.old_ranges[i - 1].1).then(|| self.old_ranges[i - 1])
     }
 }
 
@@ -316,6 +326,10 @@ struct CopyWorker<'c, const PARALLEL: bool> {
     /// Grey ranges not yet offered to other workers.
     grey: Vec<Grey>,
     copied: u64,
+    /// The old chunk the last old address found was in: the old data a young object points
+    /// to clusters in few chunks (a rewritten list's untouched entries), so most lookups
+    /// end here instead of in a binary search over every chunk.
+    last_old: Cell<(usize, usize)>,
 }
 
 impl<const PARALLEL: bool> Tracer for CopyWorker<'_, PARALLEL> {
@@ -323,7 +337,7 @@ impl<const PARALLEL: bool> Tracer for CopyWorker<'_, PARALLEL> {
 
     #[inline(always)]
     fn route(&self, address: usize) -> Route {
-        if self.collection.kind == GcKind::Minor && self.collection.in_old(address) {
+        if self.collection.kind == GcKind::Minor && self.in_old(address) {
             Route::Stay
         } else {
             Route::To(0)
@@ -403,6 +417,26 @@ impl<const PARALLEL: bool> CopyWorker<'_, PARALLEL> {
             unsafe { write_filler(top, (end as usize - top as usize) / 8) };
         }
         self.plab = Region::empty();
+    }
+
+    /// Whether `addr` is in the old generation (Invariant 4), for a minor collection.
+    #[inline(always)]
+    fn in_old(&self, addr: usize) -> bool {
+        let (start, end) = self.last_old.get();
+        if addr.wrapping_sub(start) < end - start {
+            return true;
+        }
+        let (young, young_end) = self.collection.nursery;
+        if addr.wrapping_sub(young) < young_end - young {
+            return false;
+        }
+        match self.collection.old_range_of(addr) {
+            Some(range) => {
+                self.last_old.set(range);
+                true
+            }
+            None => false,
+        }
     }
 
     fn finish(mut self) {

@@ -355,13 +355,21 @@ impl<const PARALLEL: bool> Tracer for CopyWorker<'_, PARALLEL> {
     fn refill(&mut self, _: usize, words: usize) -> *mut u64 {
         let mut old = self.inner.spaces.lock_old();
         if words > PLAB_WORDS / 4 {
-            let p = old.alloc(words, words).0;
+            let (p, _, fresh) = old.alloc(words, words);
+            drop(old);
+            if let Some(fresh) = fresh {
+                fresh.populate();
+            }
             // Invariant 2: kept on this worker's own stack until the copy is written.
             self.grey.push((p as usize, p as usize + words * 8));
             return p;
         }
         self.retire_plab();
-        let (p, given) = old.alloc(words, PLAB_WORDS.min(OLD_CHUNK_WORDS));
+        let (p, given, fresh) = old.alloc(words, PLAB_WORDS.min(OLD_CHUNK_WORDS));
+        drop(old);
+        if let Some(fresh) = fresh {
+            fresh.populate();
+        }
         self.plab = Region::new(p, given);
         self.plab.top = p.wrapping_add(words);
         p

@@ -30,6 +30,21 @@ pub(crate) struct YoungExtra {
     pub(crate) vheap: usize,
 }
 
+/// A chunk just made by [`Old::alloc`], to be populated by the caller once the old
+/// generation's lock is released. The chunk stays mapped for the rest of the collection
+/// (chunks are only appended during one, Invariant 3).
+pub(crate) struct FreshChunk {
+    start: usize,
+    words: usize,
+}
+
+impl FreshChunk {
+    /// Makes the chunk's pages resident now (`block::populate`).
+    pub(crate) fn populate(self) {
+        crate::block::populate(self.start, self.words * 8);
+    }
+}
+
 /// The old generation.
 pub(crate) struct Old {
     pub(crate) chunks: Vec<Area>,
@@ -184,7 +199,12 @@ impl Old {
         }
     }
 
-    pub(crate) fn alloc(&mut self, words: usize, want: usize) -> (*mut u64, usize) {
+    /// Allocates `words` to `want` words at the end of the old generation; the third value
+    /// is set when a new chunk (not a spare) had to be made for it, which the caller
+    /// populates once the lock is released (see `Block` `populate`): a collection fills it
+    /// whole, and one call beats a page fault per page, outside the lock so that the other
+    /// workers' refills do not wait for it.
+    pub(crate) fn alloc(&mut self, words: usize, want: usize) -> (*mut u64, usize, Option<FreshChunk>) {
         if let Some(chunk) = self.chunks.last_mut() {
             let free = chunk.block.words() - chunk.used;
             if free >= words {
@@ -193,7 +213,7 @@ impl Old {
                 let p = unsafe { chunk.block.start().add(chunk.used) };
                 chunk.used += given;
                 self.used += given;
-                return (p, given);
+                return (p, given, None);
             }
             // The chunk's tail is too small: cover it so the chunk stays walkable.
             if free > 0 {
@@ -203,17 +223,18 @@ impl Old {
                 self.used += free;
             }
         }
-        let block = match self.spare.pop() {
-            Some(block) if words <= OLD_CHUNK_WORDS => block,
+        let (block, fresh) = match self.spare.pop() {
+            Some(block) if words <= OLD_CHUNK_WORDS => (block, false),
             spare => {
                 self.spare.extend(spare);
-                Block::new_populated(OLD_CHUNK_WORDS.max(words))
+                (Block::new(OLD_CHUNK_WORDS.max(words)), true)
             }
         };
         let given = want.min(block.words()).max(words);
         let p = block.start();
         self.chunks.push(Area { block, used: given });
         self.used += given;
-        (p, given)
+        let fresh = fresh.then(|| FreshChunk { start: p as usize, words: OLD_CHUNK_WORDS.max(words) });
+        (p, given, fresh)
     }
 }

@@ -3,7 +3,7 @@
 //! is a [`Peer`]: [`crate::peer`] runs the passes and builds the measurements; this module
 //! says how to compile and start them.
 //!
-//! The Erlang sources live in `bench/erlang/` and are embedded in the binary, so an installed
+//! The Erlang sources live in `peers/erlang/` and are embedded in the binary, so an installed
 //! `heaplab` needs nothing but `erl` and `erlc` on the `PATH`.
 //!
 //! # Protocol
@@ -57,7 +57,7 @@ pub struct Program {
 const CHURN: Program = Program {
     workload: "churn",
     module: "heaplab_churn",
-    source: include_str!("../bench/erlang/heaplab_churn.erl"),
+    source: include_str!("../peers/erlang/heaplab_churn.erl"),
     uses: &[],
 };
 
@@ -66,68 +66,68 @@ pub const PROGRAMS: &[Program] = &[
     Program {
         workload: "alloc",
         module: "heaplab_alloc",
-        source: include_str!("../bench/erlang/heaplab_alloc.erl"),
+        source: include_str!("../peers/erlang/heaplab_alloc.erl"),
         uses: &[],
     },
     Program {
         workload: "big",
         module: "heaplab_big",
-        source: include_str!("../bench/erlang/heaplab_big.erl"),
+        source: include_str!("../peers/erlang/heaplab_big.erl"),
         uses: &[],
     },
     Program {
         workload: "binaries",
         module: "heaplab_binaries",
-        source: include_str!("../bench/erlang/heaplab_binaries.erl"),
+        source: include_str!("../peers/erlang/heaplab_binaries.erl"),
         uses: &[],
     },
     CHURN,
     Program {
         workload: "churn-big",
         module: "heaplab_churn_big",
-        source: include_str!("../bench/erlang/heaplab_churn_big.erl"),
+        source: include_str!("../peers/erlang/heaplab_churn_big.erl"),
         uses: &[CHURN],
     },
     Program {
         workload: "exit",
         module: "heaplab_exit",
-        source: include_str!("../bench/erlang/heaplab_exit.erl"),
+        source: include_str!("../peers/erlang/heaplab_exit.erl"),
         uses: &[],
     },
     Program {
         workload: "gc-copy",
         module: "heaplab_gc_copy",
-        source: include_str!("../bench/erlang/heaplab_gc_copy.erl"),
+        source: include_str!("../peers/erlang/heaplab_gc_copy.erl"),
         uses: &[],
     },
     Program {
         workload: "large-state",
         module: "heaplab_large_state",
-        source: include_str!("../bench/erlang/heaplab_large_state.erl"),
+        source: include_str!("../peers/erlang/heaplab_large_state.erl"),
         uses: &[CHURN],
     },
     Program {
         workload: "preempt",
         module: "heaplab_preempt",
-        source: include_str!("../bench/erlang/heaplab_preempt.erl"),
+        source: include_str!("../peers/erlang/heaplab_preempt.erl"),
         uses: &[],
     },
     Program {
         workload: "restart",
         module: "heaplab_restart",
-        source: include_str!("../bench/erlang/heaplab_restart.erl"),
+        source: include_str!("../peers/erlang/heaplab_restart.erl"),
         uses: &[],
     },
     Program {
         workload: "ring",
         module: "heaplab_ring",
-        source: include_str!("../bench/erlang/heaplab_ring.erl"),
+        source: include_str!("../peers/erlang/heaplab_ring.erl"),
         uses: &[],
     },
     Program {
         workload: "spawn",
         module: "heaplab_spawn",
-        source: include_str!("../bench/erlang/heaplab_spawn.erl"),
+        source: include_str!("../peers/erlang/heaplab_spawn.erl"),
         uses: &[],
     },
 ];
@@ -136,7 +136,7 @@ pub const PROGRAMS: &[Program] = &[
 pub const SUPPORT: Program = Program {
     workload: "",
     module: "heaplab_report",
-    source: include_str!("../bench/erlang/heaplab_report.erl"),
+    source: include_str!("../peers/erlang/heaplab_report.erl"),
     uses: &[],
 };
 

@@ -48,7 +48,7 @@ fn bad_parameters_are_refused_before_looking_for_erl() {
 }
 
 fn erl_installed() -> bool {
-    let found = heaplab::beam::find_on_path("erl").is_some() && heaplab::beam::find_on_path("erlc").is_some();
+    let found = heaplab::peer::find_on_path("erl").is_some() && heaplab::peer::find_on_path("erlc").is_some();
     if !found {
         eprintln!("note: erl or erlc is not on PATH; skipping the runs under the BEAM");
     }

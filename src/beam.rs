@@ -175,8 +175,12 @@ impl Peer for Beam {
         Strategy::Beam
     }
 
-    fn workloads(&self) -> Vec<&'static str> {
-        PROGRAMS.iter().map(|program| program.workload).collect()
+    fn runtime(&self) -> &'static str {
+        "BEAM"
+    }
+
+    fn programs(&self) -> &'static [Program] {
+        PROGRAMS
     }
 
     fn tools(&self) -> Result<(), String> {
@@ -185,10 +189,6 @@ impl Peer for Beam {
 
     fn max_schedulers(&self) -> u32 {
         MAX_SCHEDULERS
-    }
-
-    fn check(&self, context: &RunContext) -> Result<(), Failure> {
-        peer::refuse_time_split(context, "BEAM")
     }
 
     fn prepare(&self, workload: &dyn Workload, dir: &Path) -> Result<(), Failure> {

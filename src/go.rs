@@ -114,9 +114,6 @@ pub struct GoPeer;
 /// `--heap go`.
 pub static GO: GoPeer = GoPeer;
 
-/// The most scheduler threads given (`GOMAXPROCS`; `--schedulers`' own limit).
-const MAX_SCHEDULERS: u32 = 4096;
-
 /// The Go version of `workload`, if there is one.
 pub fn program(workload: &str) -> Option<&'static Program> {
     peer::program_of(PROGRAMS, workload)
@@ -135,20 +132,16 @@ impl Peer for GoPeer {
         Strategy::Go
     }
 
-    fn workloads(&self) -> Vec<&'static str> {
-        PROGRAMS.iter().map(|program| program.workload).collect()
+    fn runtime(&self) -> &'static str {
+        "Go runtime"
+    }
+
+    fn programs(&self) -> &'static [Program] {
+        PROGRAMS
     }
 
     fn tools(&self) -> Result<(), String> {
         tools().map(|_| ())
-    }
-
-    fn max_schedulers(&self) -> u32 {
-        MAX_SCHEDULERS
-    }
-
-    fn check(&self, context: &RunContext) -> Result<(), Failure> {
-        peer::refuse_time_split(context, "Go runtime")
     }
 
     fn prepare(&self, workload: &dyn Workload, dir: &Path) -> Result<(), Failure> {

@@ -168,9 +168,6 @@ pub static G1: Jvm = Jvm { collector: Collector::G1 };
 /// `--heap jvm-zgc`.
 pub static ZGC: Jvm = Jvm { collector: Collector::Z };
 
-/// The most scheduler threads the actor pool is given (`--schedulers`' own limit).
-const MAX_SCHEDULERS: u32 = 4096;
-
 /// The Java version of `workload`, if there is one.
 pub fn program(workload: &str) -> Option<&'static Program> {
     peer::program_of(PROGRAMS, workload)
@@ -236,20 +233,16 @@ impl Peer for Jvm {
         }
     }
 
-    fn workloads(&self) -> Vec<&'static str> {
-        PROGRAMS.iter().map(|program| program.workload).collect()
+    fn runtime(&self) -> &'static str {
+        "JVM"
+    }
+
+    fn programs(&self) -> &'static [Program] {
+        PROGRAMS
     }
 
     fn tools(&self) -> Result<(), String> {
         tools().map(|_| ())
-    }
-
-    fn max_schedulers(&self) -> u32 {
-        MAX_SCHEDULERS
-    }
-
-    fn check(&self, context: &RunContext) -> Result<(), Failure> {
-        peer::refuse_time_split(context, "JVM")
     }
 
     fn prepare(&self, workload: &dyn Workload, dir: &Path) -> Result<(), Failure> {

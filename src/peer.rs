@@ -68,20 +68,42 @@ use crate::workload::{Measurements, RunContext, Workload};
 pub trait Peer: Sync {
     /// The `--heap` strategy that selects it.
     fn strategy(&self) -> Strategy;
+    /// The runtime's name in messages (`BEAM`, `JVM`, `Go runtime`).
+    fn runtime(&self) -> &'static str;
+    /// Its versions of the workloads, in workload name order (Invariant 2).
+    fn programs(&self) -> &'static [Program];
     /// The workloads it has a version of, in name order.
-    fn workloads(&self) -> Vec<&'static str>;
+    fn workloads(&self) -> Vec<&'static str> {
+        self.programs().iter().map(|program| program.workload).collect()
+    }
+    /// The version of workload `name`, if it has one.
+    fn program(&self, name: &str) -> Option<&'static Program> {
+        program_of(self.programs(), name)
+    }
     /// Whether its tools are installed; else the one-line note saying how to get them.
     ///
     /// # Errors
     /// The note.
     fn tools(&self) -> Result<(), String>;
-    /// The most scheduler threads it runs; more are capped to this with a note.
-    fn max_schedulers(&self) -> u32;
-    /// Checks the run's parameters against what the peer measures.
+    /// The most scheduler threads it runs; more are capped to this with a note. By default
+    /// `--schedulers`' own limit.
+    fn max_schedulers(&self) -> u32 {
+        MAX_SCHEDULERS
+    }
+    /// Checks the run's parameters against what the peer measures: by default, refuses
+    /// `time_split=on`, which only heaplab's runtime measures (it times its sends).
     ///
     /// # Errors
     /// A usage failure for a parameter the peer cannot honour.
-    fn check(&self, context: &RunContext) -> Result<(), Failure>;
+    fn check(&self, context: &RunContext) -> Result<(), Failure> {
+        if crate::workloads::time_split_on(&context.params) {
+            return Err(Failure::usage(format!(
+                "time_split=on is measured on heaplab's runtime only: the {} does not time its sends",
+                self.runtime()
+            )));
+        }
+        Ok(())
+    }
     /// Writes and compiles the workload's version into `dir` (Protocol step 2).
     ///
     /// # Errors
@@ -186,6 +208,9 @@ pub fn missing_notes(columns: &[(Strategy, Result<(), String>)]) -> Vec<String> 
 /// reproductions (a few minutes); a pass past it is killed and the run fails, so a hung
 /// runtime cannot stall `compare` or `reproduce`.
 pub const PASS_LIMIT: Duration = Duration::from_secs(30 * 60);
+
+/// The most scheduler threads a peer is given by default (`--schedulers`' own limit).
+pub const MAX_SCHEDULERS: u32 = 4096;
 
 /// The longest a peer's compiler may take to compile a workload's sources.
 pub const COMPILE_LIMIT: Duration = Duration::from_secs(300);
@@ -302,19 +327,6 @@ pub fn integer_param(params: &crate::params::Params, name: &str) -> u64 {
         ParamValue::Integer(n) => n,
         ParamValue::Word(_) => 0,
     })
-}
-
-/// Refuses `time_split=on`, which only heaplab's runtime measures (it times its sends).
-///
-/// # Errors
-/// The usage failure naming the runtime.
-pub fn refuse_time_split(context: &RunContext, runtime: &str) -> Result<(), Failure> {
-    if crate::workloads::time_split_on(&context.params) {
-        return Err(Failure::usage(format!(
-            "time_split=on is measured on heaplab's runtime only: the {runtime} does not time its sends"
-        )));
-    }
-    Ok(())
 }
 
 /// What a collector's own log says of a pass (Protocol step 3): every pause as a record,

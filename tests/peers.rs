@@ -6,8 +6,7 @@
 //! only where the tool is installed and are skipped with a note otherwise, so the suite
 //! passes on a machine without a JDK or Go.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
 const JAVA_MISSING: &str = "heaplab: java not found on PATH; install it with `apt-get install default-jdk-headless` (nothing is installed automatically)";
 const GO_MISSING: &str =
@@ -15,21 +14,7 @@ const GO_MISSING: &str =
 
 const JVMS: [&str; 3] = ["jvm-parallel", "jvm-g1", "jvm-zgc"];
 
-fn heaplab_with_path(args: &[&str], path: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_heaplab"))
-        .args(args)
-        .env("PATH", path)
-        .output()
-        .expect("the heaplab binary runs")
-}
-
-fn heaplab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_heaplab")).args(args).output().expect("the heaplab binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use common::{heaplab, heaplab_with_path, stderr};
 
 #[test]
 fn without_java_or_go_runs_fail_with_the_install_hint_and_exit_2() {

@@ -36,7 +36,8 @@ pub struct Cli {
 pub enum Command {
     /// Run one workload under one heap strategy and print (and optionally save) its report.
     Bench(BenchArgs),
-    /// Run the suite under every heap strategy (and the BEAM) and write side-by-side reports.
+    /// Run the suite under every heap strategy (and the BEAM, the JVM's collectors and Go,
+    /// where installed) and write side-by-side reports.
     ///
     /// Writes to DIR: report.json (one report per workload and strategy, aggregated over
     /// --runs), summary.md (a table per workload, medians with 95% intervals), meta.json,
@@ -48,8 +49,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Reproduce one published result (one folder of papers/).
     ///
-    /// Runs the paper's experiments under per-process, shared and (where `erl` is installed)
-    /// the BEAM, writes papers/PAPER/results/report.json and meta.json, SVG plots in
+    /// Runs the paper's experiments under per-process, shared and (where installed) the BEAM,
+    /// the JVM and Go, writes papers/PAPER/results/report.json and meta.json, SVG plots in
     /// papers/PAPER/plots/ and regenerates the tables of papers/PAPER/README.md between its
     /// `<!-- results:KEY:begin/end -->` markers.
     Reproduce(ReproduceArgs),

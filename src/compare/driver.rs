@@ -1,12 +1,13 @@
-//! `heaplab compare`: runs the suite under every heap strategy (and the BEAM) and writes the
-//! comparison.
+//! `heaplab compare`: runs the suite under every heap strategy (and the peers: the BEAM, the
+//! JVM, Go) and writes the comparison.
 //!
 //! # Protocol
 //! 1. Check the output directory: a folder holding an earlier comparison (any file compare
 //!    writes, [`OWNED`]) is refused, or with `--clear` those files are removed first, so two
 //!    runs never mix. Decide the columns: every available heaplab strategy, plus each peer
-//!    (`beam`) unless `--no-beam` or its tools are missing (then one note says how to
-//!    install them; nothing is installed).
+//!    (`beam`, `jvm-parallel`, `jvm-g1`, `jvm-zgc`, `go`) unless `--no-beam`, `--no-jvm`,
+//!    `--no-go` or its tools are missing (then one note per missing tool says how to install
+//!    it; nothing is installed).
 //! 2. Plan the runs: each suite entry (and each workload a program of one's own added,
 //!    [`crate::registry`]) whose workload this build has (else a one-line note,
 //!    [`suite::resolve`]) under each heaplab strategy and each peer that has a version.

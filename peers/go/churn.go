@@ -26,7 +26,6 @@
 package main
 
 import (
-	"math/rand"
 	"sync"
 	"time"
 )
@@ -146,13 +145,13 @@ func spawnServers(p, k, w int64) []server {
 
 // serve is steps 1 and 4 for one server.
 func serve(mailbox server, seed, k, w int64, ready *sync.WaitGroup) {
-	random := rand.New(rand.NewSource(seed))
+	random := newRandom(seed)
 	state := build(k)
 	ready.Done()
 	var scratch []*entry
 	for reply := range mailbox {
 		for i := int64(0); i < w; i++ {
-			state, scratch = bump(state, random.Int63n(k), scratch)
+			state, scratch = bump(state, random.intn(k), scratch)
 		}
 		reply <- length(state)
 	}
@@ -169,11 +168,11 @@ func runClients(servers []server, c, n int64) ([]int64, time.Duration) {
 		mine := make([]int64, quota(n, c, i))
 		samples[i] = mine
 		go func(index int64) {
-			random := rand.New(rand.NewSource(index + 1))
+			random := newRandom(index + 1)
 			reply := make(chan int64, 1)
 			<-gate
 			for j := range mine {
-				target := servers[random.Intn(len(servers))]
+				target := servers[random.intn(int64(len(servers)))]
 				t0 := time.Now()
 				target <- reply
 				<-reply

@@ -15,7 +15,7 @@
 //!    installed.
 //! 2. [`Jvm::prepare`]: write the class's source, the sources of the classes it uses and
 //!    [`SUPPORT`] into the run's directory and compile them with `javac`.
-//! 3. [`Jvm::pass`]: `java -XX:+Use<Collector>GC -Xmx<heap> -XX:-UsePerfData
+//! 3. [`Jvm::pass`]: `java -XX:+Use<Collector>GC -Xms<heap> -Xmx<heap> -XX:-UsePerfData
 //!    -Dheaplab.schedulers=N -Xlog:gc*,safepoint:file=DIR/gc.log:uptimenanos,tags -cp DIR
 //!    CLASS NAME=VALUE...`: one pass, the collector logging every pause and safepoint to the
 //!    file; [`parse_log`] reads it ([`Peer::collector_log`]).
@@ -27,8 +27,10 @@
 //! machine's memory. Three times, because a copying young generation, a compacting old one
 //! and ZGC's relocation all need room beside the live data: at about 1.1 times (1 GB for
 //! churn-big's 1 GB of states) the Parallel collector does little but full collections.
-//! The floor is the room a concurrent cycle needs for what is allocated while it runs. `-Xms` is left
-//! to the JVM's ergonomics; the report's `jvm_heap_max_bytes` is the maximum the JVM took.
+//! The floor is the room a concurrent cycle needs for what is allocated while it runs.
+//! `-Xms` is the same: the heap is sized once, and no collector resizes it mid-run (growing
+//! Parallel's old generation costs full collections: on churn-big without `-Xms`, three of
+//! up to 2.3 s). The report's `jvm_heap_max_bytes` is the maximum the JVM took.
 //!
 //! # Warm-up
 //! Nothing runs before the measured window: the interpreter and the JIT compilers work
@@ -265,6 +267,7 @@ impl Peer for Jvm {
         let mut command = Command::new(java);
         command
             .arg(self.collector.flag())
+            .arg(format!("-Xms{}m", heap >> 20))
             .arg(format!("-Xmx{}m", heap >> 20))
             .arg("-XX:-UsePerfData")
             .arg(format!("-Dheaplab.schedulers={}", context.schedulers))

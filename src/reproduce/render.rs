@@ -6,8 +6,9 @@
 //! 1. Rendering reads only the reports and the run's metadata: no clock, no environment, so
 //!    the README can be regenerated from the committed JSON (`--render-only`) and is tested
 //!    on made-up reports.
-//! 2. A strategy has a column only where the results hold a report of it for the experiment;
-//!    a missing value is `—`, never 0.
+//! 2. A strategy has a column for a figure only where the results hold that figure of it for
+//!    the experiment (the JVM and Go have no `copied_words_per_hop`: a send copies nothing
+//!    there); a missing value is `—`, never 0.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -122,8 +123,8 @@ fn others(experiment: &Experiment, index: usize) -> String {
     rest.join(" ")
 }
 
-/// The Markdown table of one experiment: a row per point; per figure a column per strategy;
-/// `shared ÷ per-process` of the first figure.
+/// The Markdown table of one experiment: a row per point; per figure a column per strategy
+/// that has it (Invariant 2); `shared ÷ per-process` of the first figure.
 pub fn table(reports: &[Report], experiment: &Experiment) -> String {
     let heaps = heaps_present(reports, experiment);
     let mut out = String::new();
@@ -131,6 +132,21 @@ pub fn table(reports: &[Report], experiment: &Experiment) -> String {
         let _ = writeln!(out, "_No results yet: run the command above._");
         return out;
     }
+    let columns: Vec<(Figure, Vec<&str>)> = experiment
+        .figures
+        .iter()
+        .map(|&figure| {
+            let with = heaps
+                .iter()
+                .copied()
+                .filter(|heap| {
+                    (0..experiment.points.len())
+                        .any(|i| value(reports, experiment, i, heap, figure).is_some())
+                })
+                .collect();
+            (figure, with)
+        })
+        .collect();
     let varying = (1..experiment.points.len()).any(|i| others(experiment, i) != others(experiment, 0));
     let mut header = format!("| `{}` |", experiment.x);
     let mut rule = String::from("|---:|");
@@ -138,8 +154,8 @@ pub fn table(reports: &[Report], experiment: &Experiment) -> String {
         header.push_str(" other parameters |");
         rule.push_str("---|");
     }
-    for figure in &experiment.figures {
-        for heap in &heaps {
+    for (figure, with) in &columns {
+        for heap in with {
             let _ = write!(header, " `{}` {heap} |", figure.label());
             rule.push_str("---:|");
         }
@@ -155,8 +171,9 @@ pub fn table(reports: &[Report], experiment: &Experiment) -> String {
         if varying {
             let _ = write!(out, " `{}` |", others(experiment, index));
         }
-        for &figure in &experiment.figures {
-            for heap in &heaps {
+        for (figure, with) in &columns {
+            let figure = *figure;
+            for heap in with {
                 let v = value(reports, experiment, index, heap, figure);
                 let ci = interval(reports, experiment, index, heap, figure);
                 let _ = write!(out, " {} |", cell_with_interval(v, ci, figure));
@@ -277,4 +294,67 @@ pub fn summary_block(meta: &Meta, findings: &[String]) -> String {
 /// A figure rendered, or `—`.
 pub fn show(figure: Figure, value: Option<f64>) -> String {
     cell(value, figure)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::report::{GcSummary, Machine};
+    use crate::reproduce::experiment::Size;
+
+    fn report(experiment: &Experiment, index: usize, heap: &str, metrics: &[(&str, f64)]) -> Report {
+        Report {
+            schema: crate::report::SCHEMA.to_owned(),
+            workload: experiment.workload.to_owned(),
+            heap: heap.to_owned(),
+            schedulers: experiment.schedulers.unwrap_or(2),
+            params: experiment.full_params(index).unwrap(),
+            wall_s: 1.0,
+            metrics: metrics.iter().map(|(name, value)| ((*name).to_owned(), *value)).collect(),
+            histograms: BTreeMap::new(),
+            gc: GcSummary::default(),
+            machine: Machine { cores: 2, os: "linux".to_owned(), rustc: "1.95.0".to_owned() },
+            provenance: Default::default(),
+            runs: None,
+            per_run: Vec::new(),
+            ci95: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_figure_a_strategy_never_reports_gets_no_column() {
+        let experiments = crate::reproduce::johansson::experiments(Size::Smoke);
+        let copies = Figure::Metric("copied_words_per_hop");
+        let experiment = experiments
+            .iter()
+            .find(|e| e.figures.first() == Some(&Figure::Metric("ns_per_hop")) && e.figures.contains(&copies))
+            .expect("the ring payload experiment");
+        let reports: Vec<Report> = (0..experiment.points.len())
+            .flat_map(|i| {
+                [
+                    report(
+                        experiment,
+                        i,
+                        "per-process",
+                        &[("ns_per_hop", 200.0), ("copied_words_per_hop", 3.0)],
+                    ),
+                    report(experiment, i, "go", &[("ns_per_hop", 150.0)]),
+                ]
+            })
+            .collect();
+        let text = table(&reports, experiment);
+        let header = text.lines().next().unwrap();
+        assert!(
+            header.contains("`ns_per_hop` per-process |") && header.contains("`ns_per_hop` go |"),
+            "{header}"
+        );
+        assert!(header.contains("`copied_words_per_hop` per-process |"), "{header}");
+        assert!(!header.contains("`copied_words_per_hop` go"), "{header}");
+        let columns = header.matches('|').count() - 1;
+        let rows: Vec<&str> = text.lines().skip(2).filter(|line| line.starts_with('|')).collect();
+        assert_eq!(rows.len(), experiment.points.len(), "{text}");
+        assert!(rows.iter().all(|row| row.matches('|').count() - 1 == columns), "{text}");
+    }
 }

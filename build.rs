@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 /// The paths whose uncommitted changes make a build "dirty": everything compiled into the
-/// binary (the Erlang sources are embedded), nothing else (papers/, docs/, tests/ are not).
-const SOURCE_PATHS: [&str; 7] = ["src", "gc", "runtime", "bench", "build.rs", "Cargo.toml", "Cargo.lock"];
+/// binary (the Erlang, Java and Go sources in peers/ are embedded), nothing else (papers/, docs/, tests/ are not).
+const SOURCE_PATHS: [&str; 7] = ["src", "gc", "runtime", "peers", "build.rs", "Cargo.toml", "Cargo.lock"];
 
 fn main() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());

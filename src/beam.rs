@@ -3,12 +3,13 @@
 //! is a [`Peer`]: [`crate::peer`] runs the passes and builds the measurements; this module
 //! says how to compile and start them.
 //!
-//! The Erlang sources live in `bench/erlang/` and are embedded in the binary, so an installed
+//! The Erlang sources live in `peers/erlang/` and are embedded in the binary, so an installed
 //! `heaplab` needs nothing but `erl` and `erlc` on the `PATH`.
 //!
 //! # Protocol
-//! 1. [`Beam::tools`]: `erl` and `erlc` are on the `PATH`; otherwise the note of
-//!    [`ERL_MISSING`]; nothing is ever installed.
+//! 1. [`tools`]: `erl` and `erlc` are on the `PATH`; otherwise the note of
+//!    [`peer::missing_tool`] (`erl not found on PATH; install it with `apt-get install
+//!    erlang-base``); nothing is ever installed.
 //! 2. [`Beam::prepare`]: write the module's source, the sources of the modules it uses and
 //!    [`SUPPORT`] into the run's directory and compile them with `erlc`.
 //! 3. [`Beam::pass`]: `erl -noshell -heaplab_gc_trace off|on -pa DIR +S N:N +P LIMIT -eval
@@ -26,38 +27,22 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
-use crate::child;
 use crate::failure::Failure;
 use crate::params::{ParamValue, Params};
-use crate::peer::Peer;
+use crate::peer::{self, find_on_path, Peer, Program};
 use crate::strategy::Strategy;
 use crate::workload::{RunContext, Workload};
 
-/// The message for a missing `erl` (Protocol step 1).
-pub const ERL_MISSING: &str =
-    "erl not found on PATH; install it with `apt-get install erlang-base` (nothing is installed automatically)";
-
-/// The Erlang version of a workload.
-#[derive(Debug, Clone, Copy)]
-pub struct Program {
-    /// The heaplab workload it implements.
-    pub workload: &'static str,
-    /// The Erlang module name; the source is `<module>.erl`.
-    pub module: &'static str,
-    /// The module's source.
-    pub source: &'static str,
-    /// Other programs whose modules this one calls, compiled beside it (`churn-big` runs
-    /// `heaplab_churn` with other defaults).
-    pub uses: &'static [Program],
-}
+/// The Debian package with `erl` and `erlc`.
+pub const PACKAGE: &str = "erlang-base";
 
 /// The churn program, whose servers and clients `churn-big` and `large-state` use too.
 const CHURN: Program = Program {
     workload: "churn",
-    module: "heaplab_churn",
-    source: include_str!("../bench/erlang/heaplab_churn.erl"),
+    name: "heaplab_churn",
+    file: "heaplab_churn.erl",
+    source: include_str!("../peers/erlang/heaplab_churn.erl"),
     uses: &[],
 };
 
@@ -65,69 +50,80 @@ const CHURN: Program = Program {
 pub const PROGRAMS: &[Program] = &[
     Program {
         workload: "alloc",
-        module: "heaplab_alloc",
-        source: include_str!("../bench/erlang/heaplab_alloc.erl"),
+        name: "heaplab_alloc",
+        file: "heaplab_alloc.erl",
+        source: include_str!("../peers/erlang/heaplab_alloc.erl"),
         uses: &[],
     },
     Program {
         workload: "big",
-        module: "heaplab_big",
-        source: include_str!("../bench/erlang/heaplab_big.erl"),
+        name: "heaplab_big",
+        file: "heaplab_big.erl",
+        source: include_str!("../peers/erlang/heaplab_big.erl"),
         uses: &[],
     },
     Program {
         workload: "binaries",
-        module: "heaplab_binaries",
-        source: include_str!("../bench/erlang/heaplab_binaries.erl"),
+        name: "heaplab_binaries",
+        file: "heaplab_binaries.erl",
+        source: include_str!("../peers/erlang/heaplab_binaries.erl"),
         uses: &[],
     },
     CHURN,
     Program {
         workload: "churn-big",
-        module: "heaplab_churn_big",
-        source: include_str!("../bench/erlang/heaplab_churn_big.erl"),
+        name: "heaplab_churn_big",
+        file: "heaplab_churn_big.erl",
+        source: include_str!("../peers/erlang/heaplab_churn_big.erl"),
         uses: &[CHURN],
     },
     Program {
         workload: "exit",
-        module: "heaplab_exit",
-        source: include_str!("../bench/erlang/heaplab_exit.erl"),
+        name: "heaplab_exit",
+        file: "heaplab_exit.erl",
+        source: include_str!("../peers/erlang/heaplab_exit.erl"),
         uses: &[],
     },
     Program {
         workload: "gc-copy",
-        module: "heaplab_gc_copy",
-        source: include_str!("../bench/erlang/heaplab_gc_copy.erl"),
+        name: "heaplab_gc_copy",
+        file: "heaplab_gc_copy.erl",
+        source: include_str!("../peers/erlang/heaplab_gc_copy.erl"),
         uses: &[],
     },
     Program {
         workload: "large-state",
-        module: "heaplab_large_state",
-        source: include_str!("../bench/erlang/heaplab_large_state.erl"),
+        name: "heaplab_large_state",
+        file: "heaplab_large_state.erl",
+        source: include_str!("../peers/erlang/heaplab_large_state.erl"),
         uses: &[CHURN],
     },
     Program {
         workload: "preempt",
-        module: "heaplab_preempt",
-        source: include_str!("../bench/erlang/heaplab_preempt.erl"),
+        name: "heaplab_preempt",
+        file: "heaplab_preempt.erl",
+        source: include_str!("../peers/erlang/heaplab_preempt.erl"),
         uses: &[],
     },
     Program {
         workload: "restart",
-        module: "heaplab_restart",
-        source: include_str!("../bench/erlang/heaplab_restart.erl"),
+        name: "heaplab_restart",
+        file: "heaplab_restart.erl",
+        source: include_str!("../peers/erlang/heaplab_restart.erl"),
         uses: &[],
     },
     Program {
         workload: "ring",
-        module: "heaplab_ring",
-        source: include_str!("../bench/erlang/heaplab_ring.erl"),
+        name: "heaplab_ring",
+        file: "heaplab_ring.erl",
+        source: include_str!("../peers/erlang/heaplab_ring.erl"),
         uses: &[],
     },
     Program {
         workload: "spawn",
-        module: "heaplab_spawn",
-        source: include_str!("../bench/erlang/heaplab_spawn.erl"),
+        name: "heaplab_spawn",
+        file: "heaplab_spawn.erl",
+        source: include_str!("../peers/erlang/heaplab_spawn.erl"),
         uses: &[],
     },
 ];
@@ -135,21 +131,15 @@ pub const PROGRAMS: &[Program] = &[
 /// Helpers every program calls (`heaplab_report:vm_kb/1`, `print_json/1`), compiled beside it.
 pub const SUPPORT: Program = Program {
     workload: "",
-    module: "heaplab_report",
-    source: include_str!("../bench/erlang/heaplab_report.erl"),
+    name: "heaplab_report",
+    file: "heaplab_report.erl",
+    source: include_str!("../peers/erlang/heaplab_report.erl"),
     uses: &[],
 };
 
 /// The smallest `+P` passed to the emulator: the BEAM's default.
 const MIN_PROCESS_LIMIT: u64 = 1 << 20;
 
-/// The longest `erlc` may take to compile a workload's modules.
-const COMPILE_LIMIT: Duration = Duration::from_secs(300);
-
-/// The longest one pass of a workload may run under `erl`: far above the longest run of the
-/// full reproductions (a few minutes); a pass past it is killed and the run fails, so a hung
-/// VM cannot stall `compare` or `reproduce`.
-pub const PASS_LIMIT: Duration = Duration::from_secs(30 * 60);
 /// Processes the VM itself may run besides the workload's (Invariant 2).
 const VM_PROCESSES: u64 = 10_000;
 /// The emulator's largest `+P`.
@@ -168,23 +158,16 @@ pub static BEAM: Beam = Beam;
 
 /// The Erlang version of `workload`, if there is one.
 pub fn program(workload: &str) -> Option<&'static Program> {
-    PROGRAMS.iter().find(|program| program.workload == workload)
+    peer::program_of(PROGRAMS, workload)
 }
 
 /// `erl` and `erlc` on the `PATH`, or the note saying how to get them (Protocol step 1).
 ///
 /// # Errors
-/// [`ERL_MISSING`], or a note naming a missing `erlc`.
+/// The [`peer::missing_tool`] note of the first one missing.
 pub fn tools() -> Result<(PathBuf, PathBuf), String> {
-    let erl = find_on_path("erl").ok_or_else(|| ERL_MISSING.to_owned())?;
-    let erlc = find_on_path("erlc").ok_or_else(|| {
-        format!(
-            "erlc not found on PATH (erl is at {}); install it with `apt-get install erlang-base` \
-             (nothing is installed automatically)",
-            erl.display()
-        )
-    })?;
-    Ok((erl, erlc))
+    let found = peer::require_tools(&[("erl", PACKAGE), ("erlc", PACKAGE)])?;
+    Ok((found[0].clone(), found[1].clone()))
 }
 
 impl Peer for Beam {
@@ -192,8 +175,12 @@ impl Peer for Beam {
         Strategy::Beam
     }
 
-    fn workloads(&self) -> Vec<&'static str> {
-        PROGRAMS.iter().map(|program| program.workload).collect()
+    fn runtime(&self) -> &'static str {
+        "BEAM"
+    }
+
+    fn programs(&self) -> &'static [Program] {
+        PROGRAMS
     }
 
     fn tools(&self) -> Result<(), String> {
@@ -204,42 +191,17 @@ impl Peer for Beam {
         MAX_SCHEDULERS
     }
 
-    fn check(&self, context: &RunContext) -> Result<(), Failure> {
-        if crate::workloads::time_split_on(&context.params) {
-            return Err(Failure::usage(
-                "time_split=on is measured on heaplab's runtime only: the BEAM does not time its sends",
-            ));
-        }
-        Ok(())
-    }
-
     fn prepare(&self, workload: &dyn Workload, dir: &Path) -> Result<(), Failure> {
         let program = program(workload.name()).expect("checked by require");
         let (_, erlc) = tools().map_err(Failure::usage)?;
-        let mut sources = Vec::new();
-        for module in std::iter::once(program).chain(program.uses).chain([&SUPPORT]) {
-            let source = dir.join(format!("{}.erl", module.module));
-            std::fs::write(&source, module.source)
-                .map_err(|e| Failure::run(format!("cannot write '{}': {e}", source.display())))?;
-            sources.push(source);
-        }
-        let compiled =
-            child::output_within(Command::new(&erlc).arg("-o").arg(dir).args(&sources), COMPILE_LIMIT)?;
-        if !compiled.status.success() {
-            return Err(Failure::run(format!(
-                "erlc failed on {}.erl ({}): {}",
-                program.module,
-                compiled.status,
-                crate::peer::last_lines(&compiled.stderr, &compiled.stdout)
-            )));
-        }
-        Ok(())
+        let sources = peer::write_sources(program, std::slice::from_ref(&SUPPORT), dir)?;
+        peer::compile(Command::new(&erlc).arg("-o").arg(dir).args(&sources), program.file)
     }
 
     fn pass(&self, workload: &dyn Workload, dir: &Path, context: &RunContext, traced: bool) -> Command {
         let program = program(workload.name()).expect("checked by require");
         let erl = find_on_path("erl").unwrap_or_else(|| PathBuf::from("erl"));
-        let expression = format!("heaplab_report:run({}, {})", program.module, proplist(&context.params));
+        let expression = format!("heaplab_report:run({}, {})", program.name, proplist(&context.params));
         let schedulers = context.schedulers.min(MAX_SCHEDULERS);
         let mut command = Command::new(erl);
         command
@@ -256,27 +218,6 @@ impl Peer for Beam {
             .args(["-s", "init", "stop"]);
         command
     }
-
-    fn pass_limit(&self) -> Duration {
-        PASS_LIMIT
-    }
-}
-
-/// The first executable file called `name` in a directory of the `PATH`.
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
-    path.is_file()
 }
 
 /// The run's parameters as an Erlang proplist: `[{processes,1000},{kind,'major'}]`.
@@ -297,11 +238,7 @@ pub fn proplist(params: &Params) -> String {
 
 /// `+P` for a run (Invariant 2).
 fn process_limit(params: &Params) -> u64 {
-    let processes =
-        params.iter().find(|(name, _)| *name == "processes").map_or(0, |(_, value)| match value {
-            ParamValue::Integer(n) => n,
-            ParamValue::Word(_) => 0,
-        });
+    let processes = peer::integer_param(params, "processes");
     (processes + VM_PROCESSES).clamp(MIN_PROCESS_LIMIT, MAX_PROCESS_LIMIT)
 }
 
@@ -318,16 +255,17 @@ mod tests {
         assert_eq!(names, sorted);
         for program in PROGRAMS {
             let workload = crate::workload::find(program.workload).unwrap();
-            assert!(program.source.contains(&format!("-module({}).", program.module)));
-            assert!(program.source.contains("main/1"), "{}", program.module);
+            assert!(program.source.contains(&format!("-module({}).", program.name)));
+            assert_eq!(program.file, format!("{}.erl", program.name));
+            assert!(program.source.contains("main/1"), "{}", program.name);
             for param in workload.params() {
                 let pattern = format!("proplists:get_value({}, Params, {})", param.name, param.default);
-                assert!(program.source.contains(&pattern), "{}: {pattern}", program.module);
+                assert!(program.source.contains(&pattern), "{}: {pattern}", program.name);
             }
             for used in program.uses {
-                assert!(PROGRAMS.iter().any(|p| p.module == used.module), "{}", used.module);
-                let call = format!("{}:", used.module);
-                assert!(program.source.contains(&call), "{} does not call {}", program.module, used.module);
+                assert!(PROGRAMS.iter().any(|p| p.name == used.name), "{}", used.name);
+                let call = format!("{}:", used.name);
+                assert!(program.source.contains(&call), "{} does not call {}", program.name, used.name);
             }
         }
     }

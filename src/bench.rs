@@ -455,7 +455,7 @@ mod tests {
         hybrid.heap = Strategy::Hybrid;
         assert_eq!(
             usage_message(&hybrid),
-            "heap 'hybrid' is not available yet; available: per-process, shared, beam"
+            "heap 'hybrid' is not available yet; available: per-process, shared, beam, jvm-parallel, jvm-g1, jvm-zgc, go"
         );
     }
 

@@ -36,7 +36,8 @@ pub struct Cli {
 pub enum Command {
     /// Run one workload under one heap strategy and print (and optionally save) its report.
     Bench(BenchArgs),
-    /// Run the suite under every heap strategy (and the BEAM) and write side-by-side reports.
+    /// Run the suite under every heap strategy (and the BEAM, the JVM's collectors and Go,
+    /// where installed) and write side-by-side reports.
     ///
     /// Writes to DIR: report.json (one report per workload and strategy, aggregated over
     /// --runs), summary.md (a table per workload, medians with 95% intervals), meta.json,
@@ -48,8 +49,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Reproduce one published result (one folder of papers/).
     ///
-    /// Runs the paper's experiments under per-process, shared and (where `erl` is installed)
-    /// the BEAM, writes papers/PAPER/results/report.json and meta.json, SVG plots in
+    /// Runs the paper's experiments under per-process, shared and (where installed) the BEAM,
+    /// the JVM and Go, writes papers/PAPER/results/report.json and meta.json, SVG plots in
     /// papers/PAPER/plots/ and regenerates the tables of papers/PAPER/README.md between its
     /// `<!-- results:KEY:begin/end -->` markers.
     Reproduce(ReproduceArgs),
@@ -99,6 +100,12 @@ pub struct CompareArgs {
     /// Skip the BEAM column even if `erl` is installed.
     #[arg(long)]
     pub no_beam: bool,
+    /// Skip the JVM columns (jvm-parallel, jvm-g1, jvm-zgc) even if `java` is installed.
+    #[arg(long)]
+    pub no_jvm: bool,
+    /// Skip the Go column even if `go` is installed.
+    #[arg(long)]
+    pub no_go: bool,
     /// The suite by name (quick, full, smoke). Hidden: `smoke` is a seconds-long suite for
     /// the end-to-end tests; users pick with --quick.
     #[arg(long, value_enum, hide = true, conflicts_with = "quick")]
@@ -108,7 +115,7 @@ pub struct CompareArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub runs: Option<u32>,
     /// Run nothing: redraw summary.md and the plots of the compare in --out DIR.
-    #[arg(long, conflicts_with_all = ["quick", "runs", "clear", "workloads", "no_beam"])]
+    #[arg(long, conflicts_with_all = ["quick", "runs", "clear", "workloads", "no_beam", "no_jvm", "no_go"])]
     pub render_only: bool,
     /// Remove the files of an earlier compare in DIR first (without it, such a DIR is refused).
     #[arg(long)]
@@ -137,6 +144,12 @@ pub struct ReproduceArgs {
     /// Skip the BEAM column even if `erl` is installed.
     #[arg(long)]
     pub no_beam: bool,
+    /// Skip the JVM columns (jvm-parallel, jvm-g1, jvm-zgc) even if `java` is installed.
+    #[arg(long)]
+    pub no_jvm: bool,
+    /// Skip the Go column even if `go` is installed.
+    #[arg(long)]
+    pub no_go: bool,
     /// Runs of each point under each strategy, each in a fresh process, interleaved across
     /// strategies; figures are medians with 95% intervals.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -289,7 +302,7 @@ mod tests {
 
     #[test]
     fn every_strategy_parses_so_the_driver_can_explain_it() {
-        for name in ["per-process", "shared", "hybrid", "beam"] {
+        for name in ["per-process", "shared", "hybrid", "beam", "jvm-parallel", "jvm-g1", "jvm-zgc", "go"] {
             parse_ok(&["heaplab", "bench", "exit", "--heap", name]);
         }
     }
@@ -297,11 +310,12 @@ mod tests {
     #[test]
     fn compare_and_reproduce_parse() {
         let Command::Compare(args) =
-            parse_ok(&["heaplab", "compare", "--quick", "--out", "o", "--no-beam"]).command
+            parse_ok(&["heaplab", "compare", "--quick", "--out", "o", "--no-beam", "--no-jvm", "--no-go"])
+                .command
         else {
             panic!("not compare")
         };
-        assert!(args.quick && args.no_beam);
+        assert!(args.quick && args.no_beam && args.no_jvm && args.no_go);
         assert_eq!(args.out, Some(PathBuf::from("o")));
         let Command::Reproduce(args) = parse_ok(&["heaplab", "reproduce", "x"]).command else {
             panic!("not reproduce")

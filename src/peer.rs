@@ -1,10 +1,12 @@
 //! External peers: a workload's version in another language, run by that language's own
-//! runtime on the same machine (today the BEAM, [`crate::beam`]), so a table has that
-//! runtime's column, measured and reported as heaplab's own strategies are.
+//! runtime on the same machine (the BEAM, [`crate::beam`]; the JVM with a choice of
+//! collector, [`crate::jvm`]; Go, [`crate::go`]), so a table has that runtime's column,
+//! measured and reported as heaplab's own strategies are.
 //!
 //! A peer says how to check for its tools, compile a workload's version and start one pass
-//! of it ([`Peer`]); this module runs the passes, reads what they print and builds the
-//! measurements, the same way for every peer.
+//! of it ([`Peer`]); this module holds what they share (the embedded sources, [`Program`];
+//! finding tools, [`find_on_path`], [`require_tools`]), runs the passes, reads what they
+//! print and builds the measurements, the same way for every peer.
 //!
 //! # Protocol
 //! 1. [`Peer::require`], before anything runs: the peer has a version of the workload and
@@ -12,19 +14,24 @@
 //!    (nothing is ever installed).
 //! 2. [`run`]: [`Peer::prepare`] (compile) into a fresh temporary directory, timed as
 //!    `peer_compile_s`.
-//! 3. Two passes, each a child process ([`Peer::pass`], [`crate::child`]): untraced, then
-//!    with every collection traced (tracing slows the traced processes: on `churn` it halves
-//!    the BEAM's throughput). Each prints one line (below); the last line that parses
-//!    counts.
-//! 4. The measurements: the untraced pass's metrics and samples (histograms); the traced
-//!    pass's tracer counters (`gc_events_dropped`, `gc_events_unfinished`, `gc_tracer_bytes`)
-//!    and collections (into the run's GC log, for `gc_pause_us` and the `gc` totals). The
-//!    report's `wall_s` is the untraced pass's workload time as the runtime measured it
-//!    (`peer.wall_ns`: without compilation, VM start and stop); the rest is reported apart:
-//!    `peer_start_stop_s` (the untraced process's running time less `wall_s`),
-//!    `peer_traced_pass_s` (the traced process's running time). `user_time_s`,
-//!    `sys_time_s`, `minor_page_faults` and `major_page_faults` are the untraced process's
-//!    getrusage figures. The runtime's versions go to the report's `provenance.peer`.
+//! 3. The passes, each a child process ([`Peer::pass`], [`crate::child`]). A peer whose
+//!    collections are traced at a cost ([`Peer::traced_pass`]: the BEAM) runs two: untraced,
+//!    then with every collection traced (tracing slows the traced processes: on `churn` it
+//!    halves the BEAM's throughput). A peer whose collector logs its own pauses (the JVM's
+//!    `-Xlog:gc*,safepoint`, Go's `GODEBUG=gctrace=1`: one line per pause or cycle) runs one
+//!    pass with the log on, and [`Peer::collector_log`] parses it. Each pass prints one line
+//!    (below); the last line that parses counts.
+//! 4. The measurements: the untraced pass's metrics and samples (histograms); the
+//!    collections, from the traced pass's tracer (with its counters `gc_events_dropped`,
+//!    `gc_events_unfinished`, `gc_tracer_bytes`) or from the collector's log (with the
+//!    metrics and histograms it gives, such as `safepoint_us`), into the run's GC log, for
+//!    `gc_pause_us` and the `gc` totals. The report's `wall_s` is the untraced pass's workload
+//!    time as the runtime measured it (`peer.wall_ns`: without compilation, VM start and
+//!    stop); the rest is reported apart: `peer_start_stop_s` (the untraced process's running
+//!    time less `wall_s`), `peer_traced_pass_s` (the traced process's running time, where
+//!    there is one). `user_time_s`, `sys_time_s`, `minor_page_faults` and
+//!    `major_page_faults` are the untraced process's getrusage figures. The runtime's
+//!    versions go to the report's `provenance.peer`.
 //!
 //! # The line
 //! One JSON object: metric names to numbers, and three optional fields that are not numbers:
@@ -38,6 +45,8 @@
 //! 1. A peer's report has the fields every report has: the same metric names as heaplab's
 //!    version of the workload where the peer measures the same thing, a `gc_pause_us`
 //!    histogram, and getrusage figures of the measured process.
+//! 2. Every workload a peer lists has a program whose source reads exactly that workload's
+//!    parameters with their defaults (tested per peer).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,6 +60,7 @@ use crate::child;
 use crate::failure::Failure;
 use crate::gc_log::GcRecord;
 use crate::histogram::DurationHistogram;
+use crate::params::ParamValue;
 use crate::strategy::Strategy;
 use crate::workload::{Measurements, RunContext, Workload};
 
@@ -58,20 +68,42 @@ use crate::workload::{Measurements, RunContext, Workload};
 pub trait Peer: Sync {
     /// The `--heap` strategy that selects it.
     fn strategy(&self) -> Strategy;
+    /// The runtime's name in messages (`BEAM`, `JVM`, `Go runtime`).
+    fn runtime(&self) -> &'static str;
+    /// Its versions of the workloads, in workload name order (Invariant 2).
+    fn programs(&self) -> &'static [Program];
     /// The workloads it has a version of, in name order.
-    fn workloads(&self) -> Vec<&'static str>;
+    fn workloads(&self) -> Vec<&'static str> {
+        self.programs().iter().map(|program| program.workload).collect()
+    }
+    /// The version of workload `name`, if it has one.
+    fn program(&self, name: &str) -> Option<&'static Program> {
+        program_of(self.programs(), name)
+    }
     /// Whether its tools are installed; else the one-line note saying how to get them.
     ///
     /// # Errors
     /// The note.
     fn tools(&self) -> Result<(), String>;
-    /// The most scheduler threads it runs; more are capped to this with a note.
-    fn max_schedulers(&self) -> u32;
-    /// Checks the run's parameters against what the peer measures.
+    /// The most scheduler threads it runs; more are capped to this with a note. By default
+    /// `--schedulers`' own limit.
+    fn max_schedulers(&self) -> u32 {
+        MAX_SCHEDULERS
+    }
+    /// Checks the run's parameters against what the peer measures: by default, refuses
+    /// `time_split=on`, which only heaplab's runtime measures (it times its sends).
     ///
     /// # Errors
     /// A usage failure for a parameter the peer cannot honour.
-    fn check(&self, context: &RunContext) -> Result<(), Failure>;
+    fn check(&self, context: &RunContext) -> Result<(), Failure> {
+        if crate::workloads::time_split_on(&context.params) {
+            return Err(Failure::usage(format!(
+                "time_split=on is measured on heaplab's runtime only: the {} does not time its sends",
+                self.runtime()
+            )));
+        }
+        Ok(())
+    }
     /// Writes and compiles the workload's version into `dir` (Protocol step 2).
     ///
     /// # Errors
@@ -80,7 +112,23 @@ pub trait Peer: Sync {
     /// The command of one pass (Protocol step 3).
     fn pass(&self, workload: &dyn Workload, dir: &Path, context: &RunContext, traced: bool) -> Command;
     /// The longest one pass may run before it is killed and the run fails.
-    fn pass_limit(&self) -> Duration;
+    fn pass_limit(&self) -> Duration {
+        PASS_LIMIT
+    }
+    /// Whether collections are traced in a second pass of their own (Protocol step 3); when
+    /// false, the one pass logs them and [`Peer::collector_log`] reads the log.
+    fn traced_pass(&self) -> bool {
+        true
+    }
+    /// The collections a single pass logged, read from its directory or output (Protocol
+    /// step 3).
+    ///
+    /// # Errors
+    /// A run failure when the log cannot be read.
+    fn collector_log(&self, dir: &Path, output: &std::process::Output) -> Result<CollectorLog, Failure> {
+        let _ = (dir, output);
+        Ok(CollectorLog::default())
+    }
 
     /// Protocol step 1.
     ///
@@ -104,8 +152,193 @@ pub trait Peer: Sync {
 pub fn of(strategy: Strategy) -> Option<&'static dyn Peer> {
     match strategy {
         Strategy::Beam => Some(&crate::beam::BEAM),
-        _ => None,
+        Strategy::JvmParallel => Some(&crate::jvm::PARALLEL),
+        Strategy::JvmG1 => Some(&crate::jvm::G1),
+        Strategy::JvmZgc => Some(&crate::jvm::ZGC),
+        Strategy::Go => Some(&crate::go::GO),
+        Strategy::PerProcess | Strategy::Shared | Strategy::Hybrid => None,
     }
+}
+
+/// Each peer's column in a suite (`compare`, `reproduce`): run, or why not. `skipped`
+/// names the command-line flag that leaves a peer out, if one does (`--no-jvm`); a peer
+/// whose tools are missing is left out with its install note (nothing is installed).
+pub fn columns(skipped: impl Fn(Strategy) -> Option<&'static str>) -> Vec<(Strategy, Result<(), String>)> {
+    Strategy::ALL
+        .into_iter()
+        .filter_map(|strategy| of(strategy).map(|peer| (strategy, peer)))
+        .map(|(strategy, peer)| {
+            let status = match skipped(strategy) {
+                Some(flag) => Err(format!("not run ({flag})")),
+                None => peer.tools().map_err(|note| format!("not run ({note})")),
+            };
+            (strategy, status)
+        })
+        .collect()
+}
+
+/// The install notes of the peers [`columns`] left out for missing tools, one per tool:
+/// `"<note>: the beam column is left out"`, `"<note>: the jvm-parallel, jvm-g1, jvm-zgc
+/// columns are left out"`.
+pub fn missing_notes(columns: &[(Strategy, Result<(), String>)]) -> Vec<String> {
+    let mut notes: Vec<(String, Vec<&str>)> = Vec::new();
+    for (strategy, status) in columns {
+        let Some(note) = status.as_ref().err().and_then(|why| why.strip_prefix("not run (")) else {
+            continue;
+        };
+        let note = note.strip_suffix(')').unwrap_or(note);
+        if !note.contains("apt-get install") {
+            continue;
+        }
+        match notes.iter_mut().find(|(n, _)| n == note) {
+            Some((_, names)) => names.push(strategy.name()),
+            None => notes.push((note.to_owned(), vec![strategy.name()])),
+        }
+    }
+    notes
+        .into_iter()
+        .map(|(note, names)| {
+            let columns = if names.len() == 1 { "column is" } else { "columns are" };
+            format!("{note}: the {} {columns} left out", names.join(", "))
+        })
+        .collect()
+}
+
+/// The longest one pass of a workload may run: far above the longest run of the full
+/// reproductions (a few minutes); a pass past it is killed and the run fails, so a hung
+/// runtime cannot stall `compare` or `reproduce`.
+pub const PASS_LIMIT: Duration = Duration::from_secs(30 * 60);
+
+/// The most scheduler threads a peer is given by default (`--schedulers`' own limit).
+pub const MAX_SCHEDULERS: u32 = 4096;
+
+/// The longest a peer's compiler may take to compile a workload's sources.
+pub const COMPILE_LIMIT: Duration = Duration::from_secs(300);
+
+/// A workload's version in a peer's language, embedded in the binary (Invariant 2).
+#[derive(Debug, Clone, Copy)]
+pub struct Program {
+    /// The heaplab workload it implements ("" for support code every program uses).
+    pub workload: &'static str,
+    /// What runs it: the Erlang module, the Java class, the Go workload name.
+    pub name: &'static str,
+    /// The source file's name, as written into the run's directory.
+    pub file: &'static str,
+    /// The source.
+    pub source: &'static str,
+    /// Other programs whose code this one calls, compiled beside it (`churn-big` runs
+    /// `churn` with other defaults).
+    pub uses: &'static [Program],
+}
+
+/// The program of `workload` in `programs`, if there is one.
+pub fn program_of(programs: &'static [Program], workload: &str) -> Option<&'static Program> {
+    programs.iter().find(|program| program.workload == workload)
+}
+
+/// Writes `program`'s source, those of the programs it uses and `support` into `dir`;
+/// returns their paths, the program's first.
+///
+/// # Errors
+/// A run failure naming the file that could not be written.
+pub fn write_sources(
+    program: &'static Program,
+    support: &'static [Program],
+    dir: &Path,
+) -> Result<Vec<std::path::PathBuf>, Failure> {
+    let mut paths = Vec::new();
+    for source in std::iter::once(program).chain(program.uses).chain(support) {
+        let path = dir.join(source.file);
+        if paths.contains(&path) {
+            continue;
+        }
+        std::fs::write(&path, source.source)
+            .map_err(|e| Failure::run(format!("cannot write '{}': {e}", path.display())))?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// Runs a compiler within [`COMPILE_LIMIT`]; a failure names what it compiled and its last
+/// lines.
+///
+/// # Errors
+/// A run failure when the compiler cannot run or fails.
+pub fn compile(command: &mut Command, what: &str) -> Result<(), Failure> {
+    let program = Path::new(command.get_program())
+        .file_name()
+        .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+    let compiled = child::output_within(command, COMPILE_LIMIT)?;
+    if !compiled.status.success() {
+        return Err(Failure::run(format!(
+            "{program} failed on {what} ({}): {}",
+            compiled.status,
+            last_lines(&compiled.stderr, &compiled.stdout)
+        )));
+    }
+    Ok(())
+}
+
+/// The note for a tool missing from the `PATH`, naming the package that has it (Protocol
+/// step 1).
+pub fn missing_tool(tool: &str, package: &str) -> String {
+    format!("{tool} not found on PATH; install it with `apt-get install {package}` (nothing is installed automatically)")
+}
+
+/// Each of `tools` (name, the Debian package that has it) on the `PATH`, or the note for
+/// the first one missing.
+///
+/// # Errors
+/// The [`missing_tool`] note.
+pub fn require_tools(tools: &[(&str, &str)]) -> Result<Vec<std::path::PathBuf>, String> {
+    tools
+        .iter()
+        .map(|(tool, package)| find_on_path(tool).ok_or_else(|| missing_tool(tool, package)))
+        .collect()
+}
+
+/// The first executable file called `name` in a directory of the `PATH`.
+pub fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
+
+/// The run's parameters as `NAME=VALUE` arguments, in name order (the JVM's and Go's
+/// programs read them so).
+pub fn assignments(params: &crate::params::Params) -> Vec<String> {
+    params.iter().map(|(name, value)| format!("{name}={value}")).collect()
+}
+
+/// The integer parameter `name` of `params`, 0 when it has none (a peer sizing its heap
+/// or process limit from a parameter another workload lacks).
+pub fn integer_param(params: &crate::params::Params, name: &str) -> u64 {
+    params.iter().find(|(n, _)| *n == name).map_or(0, |(_, value)| match value {
+        ParamValue::Integer(n) => n,
+        ParamValue::Word(_) => 0,
+    })
+}
+
+/// What a collector's own log says of a pass (Protocol step 3): every pause as a record,
+/// and the figures the log gives beyond them.
+#[derive(Debug, Default)]
+pub struct CollectorLog {
+    /// Every pause, in the order logged.
+    pub records: Vec<GcRecord>,
+    /// Metrics, e.g. `gc_cycles`, `safepoint_total_s`.
+    pub metrics: BTreeMap<String, f64>,
+    /// Histograms, e.g. `safepoint_us`, `allocation_stall_us`.
+    pub histograms: BTreeMap<String, DurationHistogram>,
 }
 
 /// Protocol steps 2 to 4.
@@ -122,27 +355,8 @@ pub fn run(peer: &dyn Peer, workload: &dyn Workload, context: &RunContext) -> Re
     let compile_s = compiling.elapsed().as_secs_f64();
 
     let (untraced, untraced_run) = run_pass(peer, workload, dir.path(), context, false)?;
-    let (traced, traced_run) = run_pass(peer, workload, dir.path(), context, true)?;
-    let runtime =
-        traced.versions.get("runtime").cloned().unwrap_or_else(|| peer.strategy().name().to_owned());
-    for event in &traced.gc_events {
-        context.gc_log.push(event.to_record(&runtime));
-    }
     let mut metrics = untraced.metrics;
-    for name in ["gc_events_dropped", "gc_events_unfinished", "gc_tracer_bytes"] {
-        if let Some(value) = traced.metrics.get(name) {
-            metrics.insert(name.to_owned(), *value);
-        }
-    }
-    let process_s = untraced_run.elapsed.as_secs_f64();
-    let wall_s = untraced.wall_ns.map_or(process_s, |ns| ns as f64 / 1e9);
-    metrics.insert("peer_compile_s".to_owned(), compile_s);
-    metrics.insert("peer_start_stop_s".to_owned(), (process_s - wall_s).max(0.0));
-    metrics.insert("peer_traced_pass_s".to_owned(), traced_run.elapsed.as_secs_f64());
-    for (name, value) in untraced_run.usage.metrics() {
-        metrics.insert(name.to_owned(), value);
-    }
-    let histograms = untraced
+    let mut histograms: BTreeMap<String, DurationHistogram> = untraced
         .samples
         .iter()
         .map(|(name, samples)| {
@@ -153,6 +367,37 @@ pub fn run(peer: &dyn Peer, workload: &dyn Workload, context: &RunContext) -> Re
             (name.clone(), histogram)
         })
         .collect();
+    let runtime;
+    if peer.traced_pass() {
+        let (traced, traced_run) = run_pass(peer, workload, dir.path(), context, true)?;
+        runtime =
+            traced.versions.get("runtime").cloned().unwrap_or_else(|| peer.strategy().name().to_owned());
+        for event in &traced.gc_events {
+            context.gc_log.push(event.to_record(&runtime));
+        }
+        for name in ["gc_events_dropped", "gc_events_unfinished", "gc_tracer_bytes"] {
+            if let Some(value) = traced.metrics.get(name) {
+                metrics.insert(name.to_owned(), *value);
+            }
+        }
+        metrics.insert("peer_traced_pass_s".to_owned(), traced_run.elapsed.as_secs_f64());
+    } else {
+        runtime =
+            untraced.versions.get("runtime").cloned().unwrap_or_else(|| peer.strategy().name().to_owned());
+        let log = peer.collector_log(dir.path(), &untraced_run.output)?;
+        for record in log.records {
+            context.gc_log.push(record);
+        }
+        metrics.extend(log.metrics);
+        histograms.extend(log.histograms);
+    }
+    let process_s = untraced_run.elapsed.as_secs_f64();
+    let wall_s = untraced.wall_ns.map_or(process_s, |ns| ns as f64 / 1e9);
+    metrics.insert("peer_compile_s".to_owned(), compile_s);
+    metrics.insert("peer_start_stop_s".to_owned(), (process_s - wall_s).max(0.0));
+    for (name, value) in untraced_run.usage.metrics() {
+        metrics.insert(name.to_owned(), value);
+    }
     let mut versions = untraced.versions;
     versions.entry("runtime".to_owned()).or_insert(runtime);
     Ok(Measurements { metrics, histograms, wall_s: Some(wall_s), peer: versions })
@@ -188,8 +433,8 @@ fn run_pass(
     Ok((parsed, finished))
 }
 
-/// A command as one line for a message: the program's name and its last argument that says
-/// what ran (the `-eval` expression for `erl`).
+/// A command as one line for a message: the program's name and what it ran (the `-eval`
+/// expression for `erl`; the arguments otherwise).
 fn command_text(command: &Command) -> String {
     let program = Path::new(command.get_program()).file_name().map_or_else(
         || command.get_program().to_string_lossy().into_owned(),
@@ -198,7 +443,8 @@ fn command_text(command: &Command) -> String {
     let args: Vec<String> = command.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
     match args.iter().position(|a| a == "-eval").and_then(|i| args.get(i + 1)) {
         Some(expression) => format!("{program} ran `{expression}`"),
-        None => program,
+        None if args.is_empty() => program,
+        None => format!("{program} ran `{}`", args.join(" ")),
     }
 }
 

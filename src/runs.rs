@@ -67,7 +67,7 @@ pub fn isolated_with<S: AsRef<str>>(
         command.arg("--trace").arg(path);
     }
     // Both passes of a peer and the rest of the run.
-    let limit = 2 * crate::beam::PASS_LIMIT + Duration::from_secs(300);
+    let limit = 2 * crate::peer::PASS_LIMIT + Duration::from_secs(300);
     let output = crate::child::output_within(&mut command, limit)?;
     if !output.status.success() {
         return Err(Failure::run(failure_reason(&String::from_utf8_lossy(&output.stderr), &output.status)));

@@ -23,11 +23,28 @@ pub enum Strategy {
     Hybrid,
     /// The real BEAM (`erl`), running the Erlang version of the workload.
     Beam,
+    /// The JVM (`java`) with the Parallel collector, running the Java version.
+    JvmParallel,
+    /// The JVM with G1, its default collector.
+    JvmG1,
+    /// The JVM with ZGC, its concurrent low-pause collector.
+    JvmZgc,
+    /// Go (`go`), running the Go version: goroutines and channels.
+    Go,
 }
 
 impl Strategy {
     /// Every strategy, in `--heap` listing order.
-    pub const ALL: [Strategy; 4] = [Strategy::PerProcess, Strategy::Shared, Strategy::Hybrid, Strategy::Beam];
+    pub const ALL: [Strategy; 8] = [
+        Strategy::PerProcess,
+        Strategy::Shared,
+        Strategy::Hybrid,
+        Strategy::Beam,
+        Strategy::JvmParallel,
+        Strategy::JvmG1,
+        Strategy::JvmZgc,
+        Strategy::Go,
+    ];
 
     /// The `--heap` spelling (Invariant 1).
     pub fn name(self) -> &'static str {
@@ -36,23 +53,27 @@ impl Strategy {
             Strategy::Shared => "shared",
             Strategy::Hybrid => "hybrid",
             Strategy::Beam => "beam",
+            Strategy::JvmParallel => "jvm-parallel",
+            Strategy::JvmG1 => "jvm-g1",
+            Strategy::JvmZgc => "jvm-zgc",
+            Strategy::Go => "go",
         }
     }
 
-    /// Whether this build can run workloads under the strategy (Invariant 2). `Beam` runs
-    /// the workloads that have an Erlang version, where `erl` is installed (see
-    /// [`crate::beam`]).
+    /// Whether this build can run workloads under the strategy (Invariant 2). The peers
+    /// (`beam`, `jvm-*`, `go`) run the workloads that have a version in their language,
+    /// where their tools are installed (see [`crate::peer`]).
     pub fn available(self) -> bool {
-        matches!(self, Strategy::PerProcess | Strategy::Shared | Strategy::Beam)
+        !matches!(self, Strategy::Hybrid)
     }
 
-    /// The runtime heap kind a heaplab strategy runs on: `None` for `beam` (another
+    /// The runtime heap kind a heaplab strategy runs on: `None` for a peer (another
     /// program) and strategies this build lacks.
     pub fn heap_kind(self) -> Option<heaplab_runtime::HeapKind> {
         match self {
             Strategy::PerProcess => Some(heaplab_runtime::HeapKind::PerProcess),
             Strategy::Shared => Some(heaplab_runtime::HeapKind::shared()),
-            Strategy::Hybrid | Strategy::Beam => None,
+            _ => None,
         }
     }
 
@@ -98,7 +119,7 @@ mod tests {
         let failure = Strategy::Hybrid.require_available().unwrap_err();
         assert_eq!(
             failure.message(),
-            "heap 'hybrid' is not available yet; available: per-process, shared, beam"
+            "heap 'hybrid' is not available yet; available: per-process, shared, beam, jvm-parallel, jvm-g1, jvm-zgc, go"
         );
         assert_eq!(failure.exit_code(), 2);
     }

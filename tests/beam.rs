@@ -4,29 +4,12 @@
 //! those tests run everywhere. The runs under `erl` happen only where it is installed and
 //! are skipped with a note otherwise, so the suite passes on a machine without Erlang.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 mod common;
 
 const ERL_MISSING: &str =
     "heaplab: erl not found on PATH; install it with `apt-get install erlang-base` (nothing is installed automatically)";
 
-fn heaplab_with_path(args: &[&str], path: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_heaplab"))
-        .args(args)
-        .env("PATH", path)
-        .output()
-        .expect("the heaplab binary runs")
-}
-
-fn heaplab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_heaplab")).args(args).output().expect("the heaplab binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use common::{heaplab, heaplab_with_path, stderr};
 
 #[test]
 fn without_erl_beam_runs_fail_with_one_line_and_exit_2() {
@@ -48,7 +31,7 @@ fn bad_parameters_are_refused_before_looking_for_erl() {
 }
 
 fn erl_installed() -> bool {
-    let found = heaplab::beam::find_on_path("erl").is_some() && heaplab::beam::find_on_path("erlc").is_some();
+    let found = heaplab::peer::find_on_path("erl").is_some() && heaplab::peer::find_on_path("erlc").is_some();
     if !found {
         eprintln!("note: erl or erlc is not on PATH; skipping the runs under the BEAM");
     }

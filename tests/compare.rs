@@ -22,7 +22,16 @@ fn read(path: &Path) -> String {
 fn the_smoke_suite_writes_reports_summary_csv_plots_and_a_trace() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("compare");
-    let output = heaplab(&["compare", "--suite", "smoke", "--no-beam", "--out", out.to_str().unwrap()]);
+    let output = heaplab(&[
+        "compare",
+        "--suite",
+        "smoke",
+        "--no-beam",
+        "--no-jvm",
+        "--no-go",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
 
@@ -179,7 +188,7 @@ fn without_erl_the_beam_column_is_left_out_with_one_note() {
     let notes = stderr(&output);
     assert_eq!(notes.matches("apt-get install erlang-base").count(), 1, "{notes}");
     let summary = read(&out.join("summary.md"));
-    assert!(summary.contains("beam not run (erl not on PATH"), "{summary}");
+    assert!(summary.contains("beam not run (erl not found on PATH"), "{summary}");
 }
 
 #[test]
@@ -192,6 +201,8 @@ fn a_folder_with_an_earlier_compare_is_refused_unless_cleared_and_renders_again(
         "--suite",
         "smoke",
         "--no-beam",
+        "--no-jvm",
+        "--no-go",
         "--workload",
         "ring",
         "--workload",
@@ -243,6 +254,8 @@ fn a_folder_with_an_earlier_compare_is_refused_unless_cleared_and_renders_again(
         "--suite",
         "smoke",
         "--no-beam",
+        "--no-jvm",
+        "--no-go",
         "--workload",
         "ring",
         "--clear",
@@ -272,7 +285,18 @@ fn ctrl_c_keeps_what_was_measured_and_leaves_nothing_behind() {
     let out = dir.path().join("compare");
     let tmp = dir.path().join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
-    let args = ["compare", "--suite", "smoke", "--no-beam", "--runs", "3", "--out", out.to_str().unwrap()];
+    let args = [
+        "compare",
+        "--suite",
+        "smoke",
+        "--no-beam",
+        "--no-jvm",
+        "--no-go",
+        "--runs",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ];
     let (status, stderr) =
         common::interrupt_when(&args, &[("TMPDIR", &tmp)], common::Ready::Line(": done in"), "-INT");
     assert_eq!(status.code(), Some(130), "{stderr}");
@@ -306,7 +330,18 @@ fn a_workload_of_ones_own_runs_through_compare_with_runs() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("mine");
     let output = Command::new(&program)
-        .args(["compare", "--suite", "smoke", "--no-beam", "--workload", "list-ping-pong", "--runs", "2"])
+        .args([
+            "compare",
+            "--suite",
+            "smoke",
+            "--no-beam",
+            "--no-jvm",
+            "--no-go",
+            "--workload",
+            "list-ping-pong",
+            "--runs",
+            "2",
+        ])
         .args(["--out", out.to_str().unwrap()])
         .output()
         .unwrap();

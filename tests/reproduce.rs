@@ -41,8 +41,17 @@ fn a_smoke_reproduction_writes_json_tables_and_plots() {
     }
     std::fs::write(out.join("README.md"), &readme).unwrap();
 
-    let args =
-        ["reproduce", "johansson-2002", "--size", "smoke", "--no-beam", "--out", out.to_str().unwrap()];
+    let args = [
+        "reproduce",
+        "johansson-2002",
+        "--size",
+        "smoke",
+        "--no-beam",
+        "--no-jvm",
+        "--no-go",
+        "--out",
+        out.to_str().unwrap(),
+    ];
     let output = heaplab(&args);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 
@@ -90,6 +99,8 @@ fn a_readme_without_markers_is_an_error_after_the_results_are_written() {
         "--size",
         "smoke",
         "--no-beam",
+        "--no-jvm",
+        "--no-go",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -116,7 +127,17 @@ fn smaller_sizes_write_under_target_not_into_papers() {
     std::fs::create_dir_all(&papers).unwrap();
     std::fs::write(papers.join("README.md"), "committed\n").unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_heaplab"))
-        .args(["reproduce", "beam-claims", "--size", "smoke", "--no-beam", "--runs", "2"])
+        .args([
+            "reproduce",
+            "beam-claims",
+            "--size",
+            "smoke",
+            "--no-beam",
+            "--no-jvm",
+            "--no-go",
+            "--runs",
+            "2",
+        ])
         .current_dir(dir.path())
         .output()
         .unwrap();

@@ -1,12 +1,13 @@
-//! `heaplab compare`: runs the suite under every heap strategy (and the BEAM) and writes the
-//! comparison.
+//! `heaplab compare`: runs the suite under every heap strategy (and the peers: the BEAM, the
+//! JVM, Go) and writes the comparison.
 //!
 //! # Protocol
 //! 1. Check the output directory: a folder holding an earlier comparison (any file compare
 //!    writes, [`OWNED`]) is refused, or with `--clear` those files are removed first, so two
 //!    runs never mix. Decide the columns: every available heaplab strategy, plus each peer
-//!    (`beam`) unless `--no-beam` or its tools are missing (then one note says how to
-//!    install them; nothing is installed).
+//!    (`beam`, `jvm-parallel`, `jvm-g1`, `jvm-zgc`, `go`) unless `--no-beam`, `--no-jvm`,
+//!    `--no-go` or its tools are missing (then one note per missing tool says how to install
+//!    it; nothing is installed).
 //! 2. Plan the runs: each suite entry (and each workload a program of one's own added,
 //!    [`crate::registry`]) whose workload this build has (else a one-line note,
 //!    [`suite::resolve`]) under each heaplab strategy and each peer that has a version.
@@ -69,9 +70,16 @@ pub fn default_runs(suite: SuiteName) -> u32 {
     }
 }
 
-/// Note on the BEAM column when `erl` is missing (Protocol step 1).
-pub const ERL_NOTE: &str = "erl not found on PATH: the BEAM column is left out; \
-install it with `apt-get install erlang-base` (heaplab installs nothing itself)";
+/// The flag among `--no-beam`, `--no-jvm` and `--no-go` that leaves `strategy` out, if one
+/// given does (Protocol step 1).
+pub fn skip_flag(no_beam: bool, no_jvm: bool, no_go: bool, strategy: Strategy) -> Option<&'static str> {
+    match strategy {
+        Strategy::Beam if no_beam => Some("--no-beam"),
+        Strategy::JvmParallel | Strategy::JvmG1 | Strategy::JvmZgc if no_jvm => Some("--no-jvm"),
+        Strategy::Go if no_go => Some("--no-go"),
+        _ => None,
+    }
+}
 
 /// What `meta.json` records of a compare, for [`render`] (Invariant 3).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -189,30 +197,13 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
     // Protocol step 1.
     let heaplab: Vec<Strategy> =
         Strategy::ALL.into_iter().filter(|s| s.available() && peer::of(*s).is_none()).collect();
-    let peers: Vec<Strategy> = if args.no_beam {
-        Vec::new()
-    } else {
-        Strategy::ALL
-            .into_iter()
-            .filter_map(|s| peer::of(s).map(|p| (s, p)))
-            .filter(|(_, peer)| match peer.tools() {
-                Ok(()) => true,
-                Err(_) => {
-                    eprintln!("heaplab: note: {ERL_NOTE}");
-                    notes.push(ERL_NOTE.to_owned());
-                    false
-                }
-            })
-            .map(|(s, _)| s)
-            .collect()
-    };
-    let beam_column: Result<(), String> = if args.no_beam {
-        Err("not run (--no-beam)".to_owned())
-    } else if peers.is_empty() {
-        Err("not run (erl not on PATH; `apt-get install erlang-base`)".to_owned())
-    } else {
-        Ok(())
-    };
+    let columns = peer::columns(|strategy| skip_flag(args.no_beam, args.no_jvm, args.no_go, strategy));
+    for note in peer::missing_notes(&columns) {
+        eprintln!("heaplab: note: {note}");
+        notes.push(note);
+    }
+    let peers: Vec<Strategy> =
+        columns.iter().filter(|(_, status)| status.is_ok()).map(|(strategy, _)| *strategy).collect();
     if cfg!(debug_assertions) {
         let note = "debug build: the heap verifier runs in every collection, so timings are not \
                     representative (build with --release)";
@@ -365,7 +356,7 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
             command: command.to_owned(),
             suite: suite.name().to_owned(),
             machine: machine_line(),
-            strategies: strategies_line(&heaplab, &beam_column),
+            strategies: strategies_line(&heaplab, &columns),
             elapsed_s: started.elapsed().as_secs_f64(),
             runs,
         },
@@ -569,13 +560,22 @@ pub(crate) fn secs(value: f64) -> String {
     crate::table::seconds(value)
 }
 
-/// The columns run, and why the BEAM's is missing if it is.
-fn strategies_line(heaplab: &[Strategy], beam_column: &Result<(), String>) -> String {
-    let names: Vec<&str> = heaplab.iter().map(|s| s.name()).collect();
-    match beam_column {
-        Ok(()) => format!("{}, beam (workloads with an Erlang version)", names.join(", ")),
-        Err(why) => format!("{}; beam {why}", names.join(", ")),
+/// The columns run, and why a peer's is missing where it is.
+fn strategies_line(heaplab: &[Strategy], peers: &[(Strategy, Result<(), String>)]) -> String {
+    let mut names: Vec<&str> = heaplab.iter().map(|s| s.name()).collect();
+    let run: Vec<&str> =
+        peers.iter().filter(|(_, status)| status.is_ok()).map(|(strategy, _)| strategy.name()).collect();
+    names.extend(&run);
+    let mut line = names.join(", ");
+    if !run.is_empty() {
+        line.push_str(" (peers: the workloads with a version in their language)");
     }
+    for (strategy, status) in peers {
+        if let Err(why) = status {
+            line.push_str(&format!("; {strategy} {why}"));
+        }
+    }
+    line
 }
 
 /// The machine, one line: cores, CPU model, memory, OS, rustc and build profile.
@@ -672,6 +672,8 @@ mod tests {
             quick,
             out: None,
             no_beam: true,
+            no_jvm: true,
+            no_go: true,
             suite,
             runs: None,
             render_only: false,
@@ -713,11 +715,43 @@ mod tests {
     }
 
     #[test]
-    fn the_strategies_line_says_why_beam_is_missing() {
-        let line = strategies_line(
-            &[Strategy::PerProcess, Strategy::Shared],
-            &Err("not run (--no-beam)".to_owned()),
-        );
+    fn the_strategies_line_says_why_a_peer_is_missing() {
+        let heaplab = [Strategy::PerProcess, Strategy::Shared];
+        let line = strategies_line(&heaplab, &[(Strategy::Beam, Err("not run (--no-beam)".to_owned()))]);
         assert_eq!(line, "per-process, shared; beam not run (--no-beam)");
+        let line = strategies_line(
+            &heaplab,
+            &[(Strategy::Beam, Ok(())), (Strategy::Go, Err("not run (--no-go)".to_owned()))],
+        );
+        assert_eq!(
+            line,
+            "per-process, shared, beam (peers: the workloads with a version in their language); go not run (--no-go)"
+        );
+    }
+
+    #[test]
+    fn each_flag_leaves_out_its_own_peers() {
+        assert_eq!(skip_flag(true, false, false, Strategy::Beam), Some("--no-beam"));
+        assert_eq!(skip_flag(true, false, false, Strategy::JvmG1), None);
+        for jvm in [Strategy::JvmParallel, Strategy::JvmG1, Strategy::JvmZgc] {
+            assert_eq!(skip_flag(false, true, false, jvm), Some("--no-jvm"));
+        }
+        assert_eq!(skip_flag(false, false, true, Strategy::Go), Some("--no-go"));
+        assert_eq!(skip_flag(true, true, true, Strategy::PerProcess), None);
+    }
+
+    #[test]
+    fn missing_tools_give_one_note_per_tool() {
+        let java = "java not found on PATH; install it with `apt-get install default-jdk-headless` (nothing is installed automatically)";
+        let columns = [
+            (Strategy::Beam, Err("not run (--no-beam)".to_owned())),
+            (Strategy::JvmParallel, Err(format!("not run ({java})"))),
+            (Strategy::JvmG1, Err(format!("not run ({java})"))),
+            (Strategy::Go, Ok(())),
+        ];
+        assert_eq!(
+            peer::missing_notes(&columns),
+            [format!("{java}: the jvm-parallel, jvm-g1 columns are left out")]
+        );
     }
 }

@@ -22,7 +22,7 @@
 //! 2. Every plot has a title naming the workload, axis labels with units and a legend naming
 //!    each strategy, beside the plotting area so it never covers data.
 //! 3. A strategy keeps its colour across charts: per-process blue, shared red, hybrid
-//!    purple, beam green.
+//!    purple, beam green, jvm-parallel orange, jvm-g1 brown, jvm-zgc pink, go cyan.
 //! 4. Ticks use one notation per axis: decimal units for durations (µs, ms, s) and bytes
 //!    (kB, MB, GB), `k`/`M`/`G` for plain numbers, percentiles on the nines axis.
 //! 5. A nines line never claims a percentile its samples cannot give: a run of n samples
@@ -191,6 +191,10 @@ pub fn color(heap: &str) -> RGBColor {
         "shared" => RGBColor(214, 39, 40),
         "hybrid" => RGBColor(148, 103, 189),
         "beam" => RGBColor(44, 160, 44),
+        "jvm-parallel" => RGBColor(255, 127, 14),
+        "jvm-g1" => RGBColor(140, 86, 75),
+        "jvm-zgc" => RGBColor(227, 119, 194),
+        "go" => RGBColor(23, 190, 207),
         _ => RGBColor(127, 127, 127),
     }
 }

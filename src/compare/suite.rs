@@ -10,7 +10,7 @@
 //!    workload is in [`crate::workloads::ALL`] (tested), so a suite never fails on a typo.
 //! 2. Entry ids are unique within a suite (they name the CSV directories and plots).
 //! 3. The quick suite finishes in under 10 minutes on 2 cores with every strategy and the
-//!    BEAM column: its parameters are cut down from the defaults (docs/workloads.md), and
+//!    peer columns (the BEAM, the JVM's three collectors, Go): its parameters are cut down from the defaults (docs/workloads.md), and
 //!    `churn-big` (850 MB live) is in the full suite only.
 
 use clap::ValueEnum;

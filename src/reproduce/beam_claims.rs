@@ -52,7 +52,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
                 Figure::Metric("exit_ns_per_process"),
             ],
             plots: vec![Figure::Metric("spawn_ns_per_process"), Figure::Metric("bytes_per_process")],
-            beam: true,
+            peers: true,
         },
         Experiment {
             id: "spawn-max",
@@ -67,7 +67,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
                 Figure::Metric("exit_ns_per_process"),
             ],
             plots: vec![],
-            beam: false,
+            peers: false,
         },
         Experiment {
             id: "gc-local",
@@ -83,7 +83,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
                 Figure::Hist("gc_pause_us", Pct::Max),
             ],
             plots: vec![Figure::Hist("request_latency_us", Pct::P999)],
-            beam: true,
+            peers: true,
         },
         Experiment {
             id: "exit",
@@ -99,7 +99,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
                 Figure::Metric("many_objects_count"),
             ],
             plots: vec![Figure::Metric("drop_ns_many_objects")],
-            beam: true,
+            peers: true,
         },
         Experiment {
             id: "memory-pressure",
@@ -116,7 +116,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
                 Figure::Hist("gc_pause_us", Pct::Max),
             ],
             plots: vec![Figure::Hist("request_latency_us", Pct::P999)],
-            beam: true,
+            peers: true,
         },
         Experiment {
             id: "restart",
@@ -127,7 +127,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             points: sweep("siblings", siblings, restart_fixed),
             figures: restart_figures(),
             plots: vec![],
-            beam: true,
+            peers: true,
         },
         Experiment {
             id: "restart-all",
@@ -138,7 +138,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             points: sweep("siblings", siblings, &restart_all),
             figures: restart_figures(),
             plots: vec![],
-            beam: true,
+            peers: true,
         },
         Experiment {
             id: "preempt",
@@ -154,7 +154,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
                 Figure::Metric("busy_iterations_per_s"),
             ],
             plots: vec![Figure::Hist("round_trip_us", Pct::P99)],
-            beam: true,
+            peers: true,
         },
     ]
 }

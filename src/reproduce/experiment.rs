@@ -185,8 +185,9 @@ pub struct Experiment {
     pub figures: Vec<Figure>,
     /// The figures plotted against `x`, one SVG each.
     pub plots: Vec<Figure>,
-    /// Whether to run it under the BEAM too (where `erl` and an Erlang version exist).
-    pub beam: bool,
+    /// Whether to run it under the peers too (the BEAM, the JVM, Go: each where its tools
+    /// are installed and the workload has a version in its language).
+    pub peers: bool,
 }
 
 /// Parameter sets `x=VALUE` for each value, each followed by the `fixed` assignments.

@@ -98,7 +98,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             points: send_points.clone(),
             figures: vec![Figure::Metric("ns_per_hop"), Figure::Metric("copied_words_per_hop")],
             plots: vec![Figure::Metric("ns_per_hop")],
-            beam: true,
+            peers: true,
         },
         Experiment {
             id: "sharing",
@@ -114,7 +114,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
                 Figure::Metric("ns_per_hop"),
             ],
             plots: vec![Figure::Metric("peak_rss_bytes")],
-            beam: true,
+            peers: true,
         },
         Experiment {
             id: "small-messages",
@@ -125,7 +125,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             points: sweep("processes", small_processes, &["payload=0", small_laps]),
             figures: vec![Figure::Metric("ns_per_hop"), Figure::Hist("gc_pause_us", Pct::Max)],
             plots: vec![],
-            beam: true,
+            peers: true,
         },
         Experiment {
             id: "procs",
@@ -136,7 +136,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             points: sweep("processes", big_processes, &[]),
             figures: vec![Figure::Metric("messages_per_s"), Figure::Hist("gc_pause_us", Pct::Max)],
             plots: vec![Figure::Metric("messages_per_s")],
-            beam: true,
+            peers: true,
         },
         Experiment {
             id: "time-split",
@@ -147,7 +147,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             points: split_points,
             figures: split_figures,
             plots: vec![Figure::Metric("send_pct"), Figure::Metric("gc_pct")],
-            beam: false,
+            peers: false,
         },
         Experiment {
             id: "time-split-procs",
@@ -163,7 +163,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
                 Figure::Metric("gc_pct"),
             ],
             plots: vec![],
-            beam: false,
+            peers: false,
         },
         Experiment {
             id: "pause-vs-processes",
@@ -175,7 +175,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             points: sweep("processes", by_processes, &[entries_fixed, churn_requests]),
             figures: pause_figures.clone(),
             plots: vec![Figure::Hist("gc_pause_us", Pct::Max)],
-            beam: true,
+            peers: true,
         },
         Experiment {
             id: "pause-vs-live",
@@ -186,7 +186,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             points: sweep("entries", by_entries, &[processes_fixed, "rewrites=1", churn_requests]),
             figures: pause_figures,
             plots: vec![Figure::Hist("gc_pause_us", Pct::Max)],
-            beam: true,
+            peers: true,
         },
         Experiment {
             id: "space",
@@ -197,7 +197,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             points: send_points,
             figures: vec![Figure::Metric("peak_rss_bytes")],
             plots: vec![Figure::Metric("peak_rss_bytes")],
-            beam: true,
+            peers: true,
         },
         Experiment {
             id: "exit",
@@ -212,7 +212,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
                 Figure::Metric("reclaim_gc_ns_many_objects"),
             ],
             plots: vec![Figure::Metric("drop_ns_many_objects"), Figure::Metric("reclaim_gc_ns_many_objects")],
-            beam: true,
+            peers: true,
         },
         Experiment {
             id: "two-schedulers",
@@ -227,7 +227,7 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
                 Figure::Hist("gc_pause_us", Pct::Max),
             ],
             plots: vec![Figure::Hist("request_latency_us", Pct::P99)],
-            beam: true,
+            peers: true,
         },
     ]
 }

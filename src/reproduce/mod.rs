@@ -5,11 +5,12 @@
 //! 1. Find the paper ([`PAPERS`]; an unknown name is a one-line usage error listing the
 //!    available ones, exit code 2) and its experiments at the size asked for
 //!    ([`experiment::Size`]); check every parameter set before anything runs.
-//! 2. Decide the BEAM column: every experiment that wants it, where `erl` and `erlc` are on
-//!    the `PATH` and the workload has an Erlang version; otherwise one note says how to
+//! 2. Decide the peer columns (the BEAM, the JVM's collectors, Go; [`crate::peer`]): every
+//!    experiment that wants them, where the peer's tools are on the `PATH` and the workload
+//!    has a version in its language; otherwise one note per missing tool says how to
 //!    install it and the reproduction carries on without it.
 //! 3. Plan the runs: every point of every experiment under per-process, shared and (step 2)
-//!    beam, each distinct run once (experiments may share runs), `--runs N` times, interleaved
+//!    the peers, each distinct run once (experiments may share runs), `--runs N` times, interleaved
 //!    across the strategies (A B C A B C ...). Run them one at a time with progress lines,
 //!    each in a fresh `heaplab bench` process, so that a run's memory figures
 //!    (`bytes_per_process`, `peak_rss_bytes`) are not lowered or raised by what earlier runs
@@ -44,14 +45,13 @@ use std::time::{Instant, SystemTime};
 use experiment::{Experiment, Size};
 use render::Meta;
 
-use crate::beam;
 use crate::cli::ReproduceArgs;
 use crate::compare::driver::{self, Progress};
 use crate::failure::Failure;
 use crate::provenance::{self, Provenance};
 use crate::report::Report;
 use crate::strategy::Strategy;
-use crate::{runs, stats};
+use crate::{peer, runs, stats};
 
 /// One reproduction: a folder of `papers/`.
 #[derive(Debug, Clone, Copy)]
@@ -168,14 +168,11 @@ pub fn run(args: &ReproduceArgs) -> Result<(), Failure> {
     std::fs::create_dir_all(&results).map_err(|e| cannot_write(&results, &e))?;
 
     // Protocol step 2.
-    let beam_status = if args.no_beam {
-        Err("not run (--no-beam)".to_owned())
-    } else if beam::find_on_path("erl").is_none() || beam::find_on_path("erlc").is_none() {
-        eprintln!("heaplab: note: {}", driver::ERL_NOTE);
-        Err("not run (erl not on PATH; install it with `apt-get install erlang-base`)".to_owned())
-    } else {
-        Ok(())
-    };
+    let columns =
+        peer::columns(|strategy| driver::skip_flag(args.no_beam, args.no_jvm, args.no_go, strategy));
+    for note in peer::missing_notes(&columns) {
+        eprintln!("heaplab: note: {note}");
+    }
     if cfg!(debug_assertions) {
         eprintln!(
             "heaplab: note: debug build: the heap verifier runs in every collection, so timings are \
@@ -188,8 +185,14 @@ pub fn run(args: &ReproduceArgs) -> Result<(), Failure> {
     let mut seen: BTreeMap<String, ()> = BTreeMap::new();
     for (e, experiment) in experiments.iter().enumerate() {
         let mut strategies = vec![Strategy::PerProcess, Strategy::Shared];
-        if experiment.beam && beam_status.is_ok() && beam::program(experiment.workload).is_some() {
-            strategies.push(Strategy::Beam);
+        if experiment.peers {
+            for (strategy, status) in &columns {
+                let has_version =
+                    peer::of(*strategy).is_some_and(|peer| peer.workloads().contains(&experiment.workload));
+                if status.is_ok() && has_version {
+                    strategies.push(*strategy);
+                }
+            }
         }
         for point in 0..experiment.points.len() {
             let params = experiment.full_params(point)?;
@@ -277,8 +280,11 @@ pub fn run(args: &ReproduceArgs) -> Result<(), Failure> {
         Size::Quick => command.push_str(" --quick"),
         Size::Smoke => command.push_str(" --size smoke"),
     }
-    if args.no_beam {
-        command.push_str(" --no-beam");
+    for (flag, given) in [("--no-beam", args.no_beam), ("--no-jvm", args.no_jvm), ("--no-go", args.no_go)] {
+        if given {
+            command.push(' ');
+            command.push_str(flag);
+        }
     }
     if runs > 1 {
         command.push_str(&format!(" --runs {runs}"));
@@ -290,10 +296,22 @@ pub fn run(args: &ReproduceArgs) -> Result<(), Failure> {
         size: size.name().to_owned(),
         machine: driver::machine_line(),
         elapsed_s: started.elapsed().as_secs_f64(),
-        beam: match &beam_status {
-            Ok(()) => "ran (workloads with an Erlang version)".to_owned(),
-            Err(why) => why.clone(),
-        },
+        beam: columns.iter().find(|(strategy, _)| *strategy == Strategy::Beam).map_or_else(
+            String::new,
+            |(_, status)| match status {
+                Ok(()) => "ran (workloads with an Erlang version)".to_owned(),
+                Err(why) => why.clone(),
+            },
+        ),
+        peers: columns
+            .iter()
+            .filter(|(strategy, _)| *strategy != Strategy::Beam)
+            .map(|(strategy, status)| match status {
+                Ok(()) => format!("{strategy} ran"),
+                Err(why) => format!("{strategy} {why}"),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
         failures: failures.clone(),
         runs,
     };
@@ -478,8 +496,12 @@ mod tests {
                             experiment.id
                         );
                     }
-                    if experiment.beam {
-                        assert!(beam::program(experiment.workload).is_some(), "{}: beam", experiment.id);
+                    if experiment.peers {
+                        assert!(
+                            crate::beam::program(experiment.workload).is_some(),
+                            "{}: beam",
+                            experiment.id
+                        );
                     }
                 }
             }

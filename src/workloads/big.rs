@@ -3,7 +3,7 @@
 //! the runtime per round with every process both sending and answering. It stresses
 //! mailboxes, wake-ups and the scheduler more than the heaps: the messages are tiny.
 //!
-//! # Protocol (the Erlang version, bench/erlang/heaplab_big.erl, follows the same steps)
+//! # Protocol (the Erlang version, peers/erlang/heaplab_big.erl, follows the same steps)
 //! 1. The root process spawns the N members; each waits for `heaplab_go`. The root then
 //!    publishes the list of members' pids (in a table every member holds), starts the clock
 //!    and sends `heaplab_go` to every member.

@@ -6,7 +6,9 @@
 //! of the process). The workload shows what a message costs as S grows, and that no binary
 //! outlives the run.
 //!
-//! # Protocol (the Erlang version, bench/erlang/heaplab_binaries.erl, follows the same steps)
+//! # Protocol
+//! The Erlang, Java and Go versions (peers/erlang/heaplab_binaries.erl,
+//! peers/java/HeaplabBinaries.java, peers/go/binaries.go) follow the same steps.
 //! 1. The root spawns C consumers, the router (which knows the consumers) and P producers
 //!    (which know the router). Each producer holds a template of `max_bytes` bytes.
 //! 2. The sweep: `sizes` sizes, halving from `max_bytes` (sizes below one byte are left

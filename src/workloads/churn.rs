@@ -11,7 +11,9 @@
 //! Under per-process heaps each server collects its own few KB; under the shared heap every
 //! collection stops every server and the live states make its major collections long.
 //!
-//! # Protocol (the Erlang version, bench/erlang/heaplab_churn.erl, follows the same steps)
+//! # Protocol
+//! The Erlang, Java and Go versions (peers/erlang/heaplab_churn.erl,
+//! peers/java/HeaplabChurn.java, peers/go/churn.go) follow the same steps.
 //! 1. The root process spawns the P servers (server `s` seeds its generator with `s`); each
 //!    builds its state (keys 0 to K - 1, values 0) in batches, yielding between them, and
 //!    sends the root `heaplab_ready`. The root waits for all P.

@@ -5,7 +5,9 @@
 //! the shared heap the same live data is in everyone's heap, so its major collections stop
 //! every small server too.
 //!
-//! # Protocol (the Erlang version, bench/erlang/heaplab_large_state.erl, follows the same steps)
+//! # Protocol
+//! The Erlang, Java and Go versions (peers/erlang/heaplab_large_state.erl,
+//! peers/java/HeaplabLargeState.java, peers/go/large_state.go) follow the same steps.
 //! 1. The root spawns the large process. It builds a state of `state_mb` MiB of entries
 //!    `{I, V, [I, V]}` (module [`crate::entries`]; 80 bytes each), sends the root
 //!    `heaplab_ready`, then loops until told to stop: it rebuilds the first

@@ -8,7 +8,7 @@
 //! of it, however long they run; without preemption it would wait for a busy loop to end.
 //! Run it with `busy=0` for the round trip of an idle machine.
 //!
-//! # Protocol (the Erlang version, bench/erlang/heaplab_preempt.erl, follows the same steps)
+//! # Protocol (the Erlang version, peers/erlang/heaplab_preempt.erl, follows the same steps)
 //! 1. The root process (the pinger) spawns the ponger, which answers every integer message
 //!    with the same integer to the root and exits on a negative one.
 //! 2. The root starts the busy clock and spawns the B busy processes. Busy process `i`

@@ -7,7 +7,7 @@
 //! supervisor, its restart decision, the new process, its `init`, the name registered again,
 //! and the first request served.
 //!
-//! # Protocol (the Erlang version, bench/erlang/heaplab_restart.erl, follows the same steps)
+//! # Protocol (the Erlang version, peers/erlang/heaplab_restart.erl, follows the same steps)
 //! 1. The crashes are made in batches of `supervisor_crashes`: each batch starts a fresh
 //!    supervisor with the worker, whose intensity allows exactly the batch's crashes within
 //!    an hour, and stops it afterwards (neither is timed). A supervisor remembers every

@@ -17,7 +17,9 @@
 //! `received_live_words` shows the flattening: the live words member 0's heap holds for the
 //! token it received last, measured after the clock stops (Protocol step 4).
 //!
-//! # Protocol (the Erlang version, bench/erlang/heaplab_ring.erl, follows the same steps)
+//! # Protocol
+//! The Erlang, Java and Go versions (peers/erlang/heaplab_ring.erl,
+//! peers/java/HeaplabRing.java, peers/go/ring.go) follow the same steps.
 //! 1. The root process is member 0 of the ring; it spawns the other N - 1 members, the last
 //!    one first, each knowing the next member's pid (the last one's next is member 0).
 //! 2. K in the token is the number of hops still to make. Member 0 builds the payload,

@@ -4,7 +4,9 @@
 //! each a message so they all exit. This is what makes "a process per connection / per
 //! request" affordable on the BEAM: spawning is cheap and an idle process is small.
 //!
-//! # Protocol (the Erlang version, bench/erlang/heaplab_spawn.erl, follows the same steps)
+//! # Protocol
+//! The Erlang, Java and Go versions (peers/erlang/heaplab_spawn.erl,
+//! peers/java/HeaplabSpawn.java, peers/go/spawn.go) follow the same steps.
 //! 1. Start the runtime; allocate and fill the vector that will hold the N pids (so its
 //!    pages are resident before the baseline); read the resident set size (`VmRSS`) and the
 //!    bytes held in heap blocks.

@@ -4,7 +4,26 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
+
+/// Runs the `heaplab` binary with `args`.
+pub fn heaplab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_heaplab")).args(args).output().expect("the heaplab binary runs")
+}
+
+/// Runs the `heaplab` binary with `args` and `PATH` set to `path` alone (to hide a runtime).
+pub fn heaplab_with_path(args: &[&str], path: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_heaplab"))
+        .args(args)
+        .env("PATH", path)
+        .output()
+        .expect("the heaplab binary runs")
+}
+
+/// A run's standard error as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
 
 /// When [`interrupt_when`] sends its signal.
 pub enum Ready<'a> {

@@ -66,7 +66,8 @@ pub struct GcEvent {
     pub time_to_safepoint: Duration,
     /// Words in use before (young + old + fragments).
     pub words_before: u64,
-    /// Words in use after.
+    /// Words in use after: the objects' words (under the shared heap, the filler words that
+    /// cover the unused tails of its copy buffers are not counted).
     pub words_after: u64,
     /// Words copied (live data moved, promoted words included).
     pub words_copied: u64,

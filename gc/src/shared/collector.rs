@@ -72,6 +72,8 @@ pub(crate) struct Collection {
     copied: AtomicU64,
     /// Words copied by the busiest worker.
     max_worker: AtomicU64,
+    /// Filler words the workers wrote over the unused tails of their retired PLABs.
+    padding: AtomicUsize,
 }
 
 impl Collection {
@@ -118,6 +120,7 @@ impl Collection {
             GcKind::Major => {
                 from_old = Some((std::mem::take(&mut old.chunks), std::mem::take(&mut old.mso)));
                 old.used = 0;
+                old.padding = 0;
             }
         }
         drop(old);
@@ -142,6 +145,7 @@ impl Collection {
             idle: AtomicUsize::new(0),
             copied: AtomicU64::new(0),
             max_worker: AtomicU64::new(0),
+            padding: AtomicUsize::new(0),
         })
     }
 
@@ -274,7 +278,10 @@ impl Collection {
             old.next_major_at =
                 inner.opts.min_old_words.max((copied as f64 * inner.opts.major_growth) as usize);
         }
-        let old_used = old.used;
+        old.padding += self.padding.load(Ordering::Relaxed);
+        // The objects' words: padding is in use but belongs to no object, and a collection
+        // that retired a few PLABs while promoting little would otherwise seem to grow.
+        let old_used = old.used - old.padding;
         old.keep_spares(from_chunks);
         drop(old);
         inner.spaces.reset_nursery();
@@ -421,8 +428,10 @@ impl<const PARALLEL: bool> CopyWorker<'_, PARALLEL> {
             self.grey.push((scan as usize, top as usize));
         }
         if end > top {
+            let words = (end as usize - top as usize) / 8;
             // SAFETY: `[top, end)` is the unused part of this worker's PLAB.
-            unsafe { write_filler(top, (end as usize - top as usize) / 8) };
+            unsafe { write_filler(top, words) };
+            self.collection.padding.fetch_add(words, Ordering::Relaxed);
         }
         self.plab = Region::empty();
     }

@@ -59,6 +59,9 @@ pub(crate) struct Old {
     /// and the evacuated ones unmapped in it (TLB shootdowns on every core), as a production
     /// collector's heap keeps its committed memory between collections.
     pub(crate) spare: Vec<Block>,
+    /// Of `used`, the filler words that cover unused tails (of retired PLABs and of chunks
+    /// too full for the next allocation): in use, yet no object's.
+    pub(crate) padding: usize,
 }
 
 pub(crate) struct Spaces {
@@ -88,6 +91,7 @@ impl Spaces {
                 mso: Vec::new(),
                 next_major_at: opts.min_old_words,
                 spare: Vec::new(),
+                padding: 0,
             }),
         }
     }
@@ -221,6 +225,7 @@ impl Old {
                 unsafe { crate::layout::write_filler(chunk.block.start().add(chunk.used), free) };
                 chunk.used += free;
                 self.used += free;
+                self.padding += free;
             }
         }
         let (block, fresh) = match self.spare.pop() {

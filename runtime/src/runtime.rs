@@ -173,7 +173,7 @@ impl Shared {
     /// BEAM.
     pub(crate) fn send_message(&self, to: Pid, message: Message) {
         if let Some(task) = self.table.get(to) {
-            task.post(Envelope::Message(message));
+            task.post_owned(Envelope::Message(message));
         }
     }
 
@@ -211,7 +211,7 @@ impl Shared {
     /// Delivers an envelope to `to` if it exists; answers it as a dead letter otherwise.
     pub(crate) fn post(&self, to: Pid, envelope: Envelope) {
         match self.table.get(to) {
-            Some(task) => task.post(envelope),
+            Some(task) => task.post_owned(envelope),
             None => self.answer_dead_letter(to, envelope),
         }
     }

@@ -158,28 +158,44 @@ fn counted(priority: usize) -> bool {
 
 /// Makes `task` runnable: onto this scheduler's local queue when called from one of this
 /// runtime's schedulers, otherwise onto the injector.
-pub(crate) fn push(shared: &Arc<Shared>, task: Arc<Task>) {
+pub(crate) fn push(task: Arc<Task>) {
     let priority = task.priority() as usize;
+    let runtime = Arc::as_ptr(&task.shared);
+    let mut task = Some(task);
+    // On one of the runtime's schedulers, its own handle on the runtime serves, so the
+    // task can move into the queue without another reference being taken to reach it.
+    LOCAL.with(|l| {
+        if let Ok(l) = l.try_borrow() {
+            if let Some(local) = l.as_ref().filter(|l| Arc::as_ptr(&l.shared) == runtime) {
+                let task = task.take().expect("task pushed once");
+                enqueue(&local.shared, priority, |_| {
+                    let queue = &local.queues[priority];
+                    let share = !queue.is_empty();
+                    queue.push(task);
+                    share
+                });
+            }
+        }
+    });
+    if let Some(task) = task {
+        let shared = Arc::clone(&task.shared);
+        enqueue(&shared, priority, |shared| {
+            shared.injectors[priority].push(task);
+            true
+        });
+    }
+}
+
+/// Counts a process of `priority` as runnable, makes it visible with `put` (which says
+/// whether other schedulers should be told), and wakes a sleeping scheduler if so.
+#[inline(always)]
+fn enqueue(shared: &Shared, priority: usize, put: impl FnOnce(&Shared) -> bool) {
     // Counted before it becomes visible, so a scheduler that reads zero has really nothing
     // to find at that level (or finds it on its next pass; parking checks the queues).
     if counted(priority) {
         shared.runnable[priority].fetch_add(1, Ordering::AcqRel);
     }
-    let mut task = Some(task);
-    let mut share = true;
-    LOCAL.with(|l| {
-        if let Ok(l) = l.try_borrow() {
-            if let Some(local) = l.as_ref().filter(|l| Arc::ptr_eq(&l.shared, shared)) {
-                let queue = &local.queues[priority];
-                share = !queue.is_empty();
-                queue.push(task.take().expect("task pushed once"));
-            }
-        }
-    });
-    if let Some(task) = task {
-        shared.injectors[priority].push(task);
-    }
-    if share {
+    if put(shared) {
         fence(Ordering::SeqCst);
         shared.sleepers.wake_one();
     }
@@ -477,7 +493,7 @@ fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Option<I
         Some(reason) => shared.finish(&task, reason),
         None => {
             if task.stop_running() {
-                push(shared, task);
+                push(task);
             }
         }
     }

@@ -124,20 +124,31 @@ impl Task {
 
     /// Protocol steps 1 and 3: wakes the process.
     pub(crate) fn schedule(self: &Arc<Self>) {
+        if self.claim_queue() {
+            crate::scheduler::push(Arc::clone(self));
+        }
+    }
+
+    /// [`Task::schedule`] with a reference the caller gives up: it becomes the queue's.
+    pub(crate) fn schedule_owned(self: Arc<Self>) {
+        if self.claim_queue() {
+            crate::scheduler::push(self);
+        }
+    }
+
+    /// Protocol steps 1 and 3: marks the process woken; returns whether it must be queued
+    /// (it was idle), as opposed to running (it will be queued again when its poll ends) or
+    /// queued already.
+    fn claim_queue(&self) -> bool {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
             let next = match state {
                 IDLE => SCHEDULED,
                 RUNNING => NOTIFIED,
-                _ => return,
+                _ => return false,
             };
             match self.state.compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => {
-                    if next == SCHEDULED {
-                        crate::scheduler::push(&self.shared, Arc::clone(self));
-                    }
-                    return;
-                }
+                Ok(_) => return next == SCHEDULED,
                 Err(actual) => state = actual,
             }
         }
@@ -201,17 +212,33 @@ impl Task {
     /// Delivers an envelope and wakes the process. An envelope that reaches a process that
     /// has just exited is answered as a dead letter (a link or monitor gets `noproc`).
     pub(crate) fn post(self: &Arc<Self>, envelope: Envelope) {
+        if self.deposit(envelope) {
+            self.schedule();
+        }
+    }
+
+    /// [`Task::post`] with a reference the caller gives up (a lookup's): it becomes the run
+    /// queue's if the process must be queued, which saves taking another.
+    pub(crate) fn post_owned(self: Arc<Self>, envelope: Envelope) {
+        if self.deposit(envelope) {
+            self.schedule_owned();
+        }
+    }
+
+    /// Puts `envelope` in the inbox; returns whether the process should be woken (false if
+    /// it has ended: then the envelope was answered as a dead letter).
+    fn deposit(&self, envelope: Envelope) -> bool {
         if self.is_done() {
             self.shared.answer_dead_letter(self.pid, envelope);
-            return;
+            return false;
         }
         self.inbox.push(envelope);
         if self.is_done() {
             // Raced with the exit: the finisher may have drained the inbox already.
             self.shared.drain_dead_letters(self);
-            return;
+            return false;
         }
-        self.schedule();
+        true
     }
 }
 

@@ -360,23 +360,14 @@ impl<const PARALLEL: bool> Tracer for CopyWorker<'_, PARALLEL> {
     /// and copies into a new one; an object of more than a quarter PLAB gets a space of its
     /// own, scanned as a grey range of its own.
     fn refill(&mut self, _: usize, words: usize) -> *mut u64 {
-        let mut old = self.inner.spaces.lock_old();
         if words > PLAB_WORDS / 4 {
-            let (p, _, fresh) = old.alloc(words, words);
-            drop(old);
-            if let Some(fresh) = fresh {
-                fresh.populate();
-            }
+            let (p, _) = self.alloc_old(words, words);
             // Invariant 2: kept on this worker's own stack until the copy is written.
             self.grey.push((p as usize, p as usize + words * 8));
             return p;
         }
         self.retire_plab();
-        let (p, given, fresh) = old.alloc(words, PLAB_WORDS.min(OLD_CHUNK_WORDS));
-        drop(old);
-        if let Some(fresh) = fresh {
-            fresh.populate();
-        }
+        let (p, given) = self.alloc_old(words, PLAB_WORDS.min(OLD_CHUNK_WORDS));
         self.plab = Region::new(p, given);
         self.plab.top = p.wrapping_add(words);
         p
@@ -434,6 +425,16 @@ impl<const PARALLEL: bool> CopyWorker<'_, PARALLEL> {
             self.collection.padding.fetch_add(words, Ordering::Relaxed);
         }
         self.plab = Region::empty();
+    }
+
+    /// `Old::alloc` under the old generation's lock; a chunk it had to make is populated
+    /// after the lock is released.
+    fn alloc_old(&self, words: usize, want: usize) -> (*mut u64, usize) {
+        let (p, given, fresh) = self.inner.spaces.lock_old().alloc(words, want);
+        if let Some(fresh) = fresh {
+            fresh.populate();
+        }
+        (p, given)
     }
 
     /// Whether `addr` is in the old generation (Invariant 4), for a minor collection.

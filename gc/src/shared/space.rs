@@ -188,9 +188,6 @@ impl Drop for Spaces {
 }
 
 impl Old {
-    /// Allocates `words` old words for a collection worker: in the last chunk if it fits,
-    /// else in a new chunk. Returns the start and the words actually given (at least
-    /// `words`, up to `want` when the chunk has room, for a PLAB).
     /// Keeps the chunks of an evacuated old generation as spares (up to `used` words in
     /// all); drops the rest.
     pub(crate) fn keep_spares(&mut self, evacuated: Vec<Area>) {
@@ -203,11 +200,13 @@ impl Old {
         }
     }
 
-    /// Allocates `words` to `want` words at the end of the old generation; the third value
-    /// is set when a new chunk (not a spare) had to be made for it, which the caller
-    /// populates once the lock is released (see `Block` `populate`): a collection fills it
-    /// whole, and one call beats a page fault per page, outside the lock so that the other
-    /// workers' refills do not wait for it.
+    /// Allocates `words` old words for a collection worker: in the last chunk if it fits,
+    /// else in a spare or a new chunk. Returns the start and the words actually given (at
+    /// least `words`, up to `want` when the chunk has room, for a PLAB), and, when a new
+    /// chunk (not a spare) had to be made, that chunk for the caller to populate once the
+    /// lock is released (see `block::populate`): a collection fills it whole, and one call
+    /// beats a page fault per page, outside the lock so that the other workers' refills do
+    /// not wait for it.
     pub(crate) fn alloc(&mut self, words: usize, want: usize) -> (*mut u64, usize, Option<FreshChunk>) {
         if let Some(chunk) = self.chunks.last_mut() {
             let free = chunk.block.words() - chunk.used;

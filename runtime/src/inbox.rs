@@ -133,9 +133,7 @@ impl<T> Iterator for Arrivals<T> {
 
 impl<T> Drop for Arrivals<T> {
     fn drop(&mut self) {
-        for value in self.by_ref() {
-            drop(value);
-        }
+        self.for_each(drop);
     }
 }
 

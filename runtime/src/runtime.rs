@@ -190,8 +190,8 @@ impl Shared {
         let body = task.body.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(body);
         let mut hooks = Vec::new();
-        if let Some(mut control) = control {
-            hooks = std::mem::take(&mut control.exit_hooks);
+        if let Some(control) = control {
+            hooks = control.exit_hooks;
             for partner in control.links {
                 self.post(partner, Envelope::Exit { from: task.pid, reason: reason.clone(), linked: true });
             }

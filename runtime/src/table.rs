@@ -71,7 +71,7 @@ pub(crate) struct ProcessTable {
     free: SegQueue<usize>,
     next: AtomicUsize,
     count: AtomicUsize,
-    /// The most processes alive at once since [`ProcessTable::take_peak`] last reset it.
+    /// The most processes alive at once since [`ProcessTable::reset_peak`].
     peak: AtomicUsize,
     limit: usize,
 }
@@ -144,13 +144,12 @@ impl ProcessTable {
         self.count.load(Ordering::Acquire)
     }
 
-    /// The peak population since the last call, which starts the next period at the
-    /// population of now.
-    pub(crate) fn take_peak(&self) -> usize {
-        self.peak.swap(self.count(), Ordering::Relaxed)
+    /// Starts a new period of [`ProcessTable::peak`] at the population of now.
+    pub(crate) fn reset_peak(&self) {
+        self.peak.store(self.count(), Ordering::Relaxed);
     }
 
-    /// The peak population since the last [`ProcessTable::take_peak`].
+    /// The peak population since the last [`ProcessTable::reset_peak`].
     pub(crate) fn peak(&self) -> usize {
         self.peak.load(Ordering::Relaxed)
     }

@@ -59,7 +59,7 @@ impl Trimmer {
         if self.exits_at_trim.compare_exchange(last, exited, Ordering::Relaxed, Ordering::Relaxed).is_err() {
             return false;
         }
-        shared.table.take_peak();
+        shared.table.reset_peak();
         let took = heaplab_gc::trim_memory();
         self.trims.fetch_add(1, Ordering::Relaxed);
         self.trim_ns.fetch_add(took.as_nanos().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);

@@ -127,8 +127,7 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
         std::thread::sleep(EXIT_POLL);
     }
     let rss_after = resident_bytes();
-    let stats = rt.stats();
-    rt.shutdown();
+    let stats = rt.shutdown();
 
     let mut measurements = Measurements::default();
     let n = n as f64;

@@ -282,12 +282,23 @@ impl<'h> Term<'h> {
         }
     }
 
-    /// The elements, if this is a tuple.
+    /// The elements, if this is a tuple. Reads the header only, without going through
+    /// [`Term::view`]'s dispatch over every kind of object: workloads test tuples in their
+    /// inner loops.
     #[inline]
     pub fn as_tuple(self) -> Option<&'h [Term<'h>]> {
-        match self.view() {
-            View::Tuple(t) => Some(t),
-            _ => None,
+        let w = self.word;
+        if w & PRIMARY_MASK != TAG_BOXED {
+            return None;
+        }
+        let obj = object_ptr(w);
+        // SAFETY: a boxed term points at a live object of brand 'h, immutable while 'h lasts,
+        // whose header is followed by `arity` payload words (Invariants 1 and 2); a tuple's
+        // payload words are its element terms.
+        unsafe {
+            let header = *obj;
+            (header_subtag(header) == SUB_TUPLE)
+                .then(|| std::slice::from_raw_parts(obj.add(1) as *const Term<'h>, header_arity(header)))
         }
     }
 

@@ -418,7 +418,7 @@ impl Cx {
             return Poll::Pending;
         }
         // A spent slice, or a stop-the-world collection waiting for this scheduler: yield.
-        if scheduler::budget_spent() || self.task.shared.strategy.stop_requested() {
+        if scheduler::budget_spent() || self.task.shared.stop_requested() {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
@@ -537,7 +537,7 @@ impl Cx {
     }
 
     async fn yield_if_spent(&mut self) {
-        if scheduler::budget_spent() || self.exiting() || self.task.shared.strategy.stop_requested() {
+        if scheduler::budget_spent() || self.exiting() || self.task.shared.stop_requested() {
             self.yield_now().await;
         }
     }

@@ -69,6 +69,8 @@ pub(crate) struct Shared {
     pub(crate) registry: Registry,
     /// The heap strategy (config `heap_kind`).
     pub(crate) strategy: Box<dyn HeapStrategy>,
+    /// `strategy.may_stop()`, read once.
+    strategy_may_stop: bool,
     shutting_down: AtomicBool,
     spawned: AtomicU64,
     exited: AtomicU64,
@@ -77,6 +79,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Whether the heap strategy asks every scheduler to stop at its next safepoint.
+    #[inline]
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.strategy_may_stop && self.strategy.stop_requested()
+    }
+
     /// Counters of the runtime and each scheduler.
     pub(crate) fn stats(&self) -> RuntimeStats {
         let (trims, trim_ns) = self.trimmer.counts();
@@ -317,6 +325,7 @@ impl Runtime {
             stealers.push(s);
         }
         let origin = Instant::now();
+        let strategy = strategy::build(&config.heap_kind, n, config.gc_sink.as_ref());
         let shared = Arc::new(Shared {
             table: ProcessTable::new(config.max_processes),
             injectors: scheduler::new_injectors(),
@@ -326,7 +335,8 @@ impl Runtime {
             timers: (0..n).map(|_| TimerSlot::new(origin)).collect(),
             counters: (0..n).map(|_| SchedulerCounters::default()).collect(),
             registry: Registry::default(),
-            strategy: strategy::build(&config.heap_kind, n, config.gc_sink.as_ref()),
+            strategy_may_stop: strategy.may_stop(),
+            strategy,
             shutting_down: AtomicBool::new(false),
             spawned: AtomicU64::new(0),
             exited: AtomicU64::new(0),

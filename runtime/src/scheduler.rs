@@ -243,7 +243,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     let mut clock = timed.then(Instant::now);
     shared.strategy.scheduler_started(index);
     while !shared.is_shutting_down() {
-        if shared.strategy.stop_requested() {
+        if shared.stop_requested() {
             stop_for_strategy(&shared, index);
             clock = timed.then(Instant::now);
         }
@@ -391,7 +391,7 @@ fn stop_for_strategy(shared: &Shared, index: usize) {
 fn park(shared: &Shared, index: usize) {
     shared.sleepers.register(index);
     fence(Ordering::SeqCst);
-    if has_visible_work(shared) || shared.is_shutting_down() || shared.strategy.stop_requested() {
+    if has_visible_work(shared) || shared.is_shutting_down() || shared.stop_requested() {
         shared.sleepers.unregister(index);
         return;
     }

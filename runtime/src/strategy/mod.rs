@@ -100,6 +100,11 @@ pub(crate) trait HeapStrategy: Send + Sync {
     fn scheduler_stopped(&self, index: usize);
     /// Whether schedulers must stop at their next safepoint (cheap: polled per slice).
     fn stop_requested(&self) -> bool;
+    /// Whether [`HeapStrategy::stop_requested`] can ever be true: if not, the runtime reads
+    /// this once and never polls (the poll is a dynamic call on every slice and receive).
+    fn may_stop(&self) -> bool {
+        true
+    }
     /// Stops this scheduler, between two slices, for whatever the strategy needs done with
     /// every scheduler stopped (Invariant 1). Returns when it may run processes again.
     fn safepoint(&self, index: usize);

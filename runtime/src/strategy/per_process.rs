@@ -41,6 +41,10 @@ impl HeapStrategy for PerProcess {
         false
     }
 
+    fn may_stop(&self) -> bool {
+        false
+    }
+
     fn safepoint(&self, _index: usize) {}
 }
 

@@ -301,4 +301,23 @@ proptest! {
         prop_assert_eq!(heap.stats().used_words(), a.heap_words() + b.heap_words());
         heap.verify().unwrap();
     }
+
+    /// The typed accessors agree with `view` on every kind of term: `as_tuple` reads the
+    /// header itself, so a binary, float or big integer must not pass for a tuple.
+    #[test]
+    fn accessors_agree_with_view(a in arb_owned()) {
+        let mut heap = Heap::default();
+        heap.enter(|h| {
+            let t = h.from_owned(&a);
+            match t.view() {
+                View::Tuple(elements) => prop_assert_eq!(t.as_tuple(), Some(elements)),
+                _ => prop_assert_eq!(t.as_tuple(), None),
+            }
+            match t.view() {
+                View::Cons(head, tail) => prop_assert_eq!(t.as_cons(), Some((head, tail))),
+                _ => prop_assert_eq!(t.as_cons(), None),
+            }
+            Ok(())
+        })?;
+    }
 }

@@ -72,7 +72,7 @@ pub use heaplab_gc;
 pub use priority::{Priority, LOW_SKIPS};
 pub use registry::RegisterError;
 pub use runtime::{Runtime, SpawnOptions, EXTERNAL_PID, NODE};
-pub use stats::{RuntimeStats, SchedulerStats};
+pub use stats::{RuntimeStats, SchedulerStats, PROCESS_TABLE_CHUNK};
 pub use strategy::{HeapKind, Message};
 pub use table::{SpawnError, MAX_TABLE_PROCESSES};
 pub use timer::{SLOTS as TIMER_SLOTS, TICK as TIMER_TICK};

@@ -97,6 +97,7 @@ impl Shared {
             exited: self.exited.load(Ordering::Relaxed),
             registered: self.registry.len(),
             schedulers: self.counters.iter().map(SchedulerStats::from_counters).collect(),
+            process_table_chunks: self.table.chunks_made(),
         }
     }
 

@@ -62,7 +62,13 @@ pub struct RuntimeStats {
     pub trims: u64,
     /// Nanoseconds those trims took, in all.
     pub trim_ns: u64,
+    /// Chunks of the process table in memory, each [`PROCESS_TABLE_CHUNK`] slots; a trim
+    /// frees the chunks whose slots are all free.
+    pub process_table_chunks: usize,
 }
+
+/// Slots per chunk of the process table.
+pub const PROCESS_TABLE_CHUNK: usize = crate::table::CHUNK;
 
 impl RuntimeStats {
     /// Steals over all schedulers.

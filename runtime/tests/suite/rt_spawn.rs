@@ -347,24 +347,28 @@ fn spawn_with_invalid_heap_options_is_an_error_and_the_runtime_goes_on() {
     assert_eq!(rt.block_on(|_cx| async move { 7 }).unwrap(), 7);
 }
 
-/// Spawns `n` processes that each wait for one message, then stops them all; returns the
-/// runtime's counters once it has been idle for `idle` after the last exit.
-fn burst(builder: heaplab_runtime::Builder, n: usize, idle: Duration) -> heaplab_runtime::RuntimeStats {
-    let rt = builder.schedulers(2).build().unwrap();
-    let pids = rt
-        .block_on(move |mut cx| async move {
-            let mut pids = Vec::with_capacity(n);
-            for _ in 0..n {
-                pids.push(cx.spawn(|mut cx| async move { cx.receive(|_, _| Some(())).await }).unwrap());
-                cx.tick(0).await;
-            }
-            pids
-        })
-        .unwrap();
+/// Spawns `n` processes that each wait for one message; returns their pids.
+fn spawn_waiting(rt: &Runtime, n: usize) -> Vec<heaplab_runtime::heaplab_gc::Pid> {
+    rt.block_on(move |mut cx| async move {
+        let mut pids = Vec::with_capacity(n);
+        for _ in 0..n {
+            pids.push(cx.spawn(|mut cx| async move { cx.receive(|_, _| Some(())).await }).unwrap());
+            cx.tick(0).await;
+        }
+        pids
+    })
+    .unwrap()
+}
+
+/// Spawns `n` processes that each wait for one message, then stops them all and waits
+/// until every one has exited; returns their pids.
+fn run_burst(rt: &Runtime, n: usize) -> Vec<heaplab_runtime::heaplab_gc::Pid> {
+    let pids = spawn_waiting(rt, n);
     // The root that spawned them may not have been removed yet.
     assert!(rt.process_count() >= n);
+    let stopped = pids.clone();
     rt.block_on(move |mut cx| async move {
-        for pid in pids {
+        for pid in stopped {
             cx.send(pid, |h| h.nil());
             cx.tick(0).await;
         }
@@ -373,11 +377,24 @@ fn burst(builder: heaplab_runtime::Builder, n: usize, idle: Duration) -> heaplab
     while rt.process_count() > 0 {
         std::thread::sleep(Duration::from_millis(1));
     }
-    // Waits for the event, not for a time: a slow machine only makes this take longer.
+    pids
+}
+
+/// Waits until the runtime has trimmed once, or `idle` has passed. Waits for the event,
+/// not for a time: a slow machine only makes this take longer.
+fn wait_for_trim(rt: &Runtime, idle: Duration) {
     let start = std::time::Instant::now();
     while rt.stats().trims == 0 && start.elapsed() < idle {
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Runs a burst of `n` processes; returns the runtime's counters once it has been idle for
+/// `idle` after the last exit.
+fn burst(builder: heaplab_runtime::Builder, n: usize, idle: Duration) -> heaplab_runtime::RuntimeStats {
+    let rt = builder.schedulers(2).build().unwrap();
+    run_burst(&rt, n);
+    wait_for_trim(&rt, idle);
     rt.shutdown()
 }
 
@@ -390,9 +407,62 @@ fn an_ended_burst_gives_memory_back_once() {
     let stats = guarded(move || burst(crate::common::builder(), n, Duration::from_secs(20)));
     assert_eq!(stats.trims, 1, "trims after a burst of {n}");
     assert!(stats.trim_ns > 0);
+    // Every process table chunk the burst filled is freed; the top one, which the table
+    // grows into, stays.
+    assert!(stats.process_table_chunks <= 1, "{} chunks kept", stats.process_table_chunks);
     let off =
         guarded(move || burst(crate::common::builder().trim_when_idle(false), n, Duration::from_millis(200)));
     assert_eq!(off.trims, 0);
+    assert_eq!(off.process_table_chunks, n.div_ceil(heaplab_runtime::PROCESS_TABLE_CHUNK));
     let small = guarded(|| burst(crate::common::builder(), 1000, Duration::from_millis(200)));
     assert_eq!(small.trims, 0);
+}
+
+/// A process table chunk freed by a trim is made again for the next spawns, and no pid of a
+/// process from before the trim is handed out again or finds one of the new processes.
+#[test]
+fn a_freed_table_chunk_gives_no_old_pid_again() {
+    guarded(|| {
+        let n = 2 * heaplab_runtime::TRIM_AFTER_EXITS as usize;
+        let rt = crate::common::builder().schedulers(2).build().unwrap();
+        let old = run_burst(&rt, n);
+        // Lookups of the old pids from another thread while the chunks are freed: each
+        // finds nothing, and none reads a freed chunk (a lookup holds the chunk it loaded).
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    assert!(old.iter().step_by(7).all(|&pid| !rt.is_alive(pid)));
+                }
+            });
+            wait_for_trim(&rt, Duration::from_secs(20));
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        assert_eq!(rt.stats().trims, 1);
+        assert!(rt.stats().process_table_chunks <= 1);
+        let new = spawn_waiting(&rt, n);
+        let index = |pid: &heaplab_runtime::heaplab_gc::Pid| {
+            pid.number() & ((1 << heaplab_runtime::heaplab_gc::PID_INDEX_BITS) - 1)
+        };
+        // The new processes went into the freed chunks' slots...
+        let old_indices: HashSet<u64> = old.iter().map(index).collect();
+        assert!(new.iter().filter(|pid| old_indices.contains(&index(pid))).count() >= n / 2);
+        // ...under serials none of the old ones had.
+        let old_pids: HashSet<_> = old.iter().copied().collect();
+        assert!(new.iter().all(|pid| !old_pids.contains(pid)));
+        assert!(old.iter().all(|&pid| !rt.is_alive(pid)));
+        assert!(new.iter().all(|&pid| rt.is_alive(pid)));
+        // A message to an old pid reaches none of the new processes: each still waits.
+        let stale = old.clone();
+        rt.block_on(move |mut cx| async move {
+            for pid in stale {
+                cx.send(pid, |h| h.nil());
+            }
+            cx.tick(0).await;
+        })
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(new.iter().all(|&pid| rt.is_alive(pid)));
+        rt.shutdown();
+    });
 }

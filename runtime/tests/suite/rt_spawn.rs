@@ -407,13 +407,16 @@ fn an_ended_burst_gives_memory_back_once() {
     let stats = guarded(move || burst(crate::common::builder(), n, Duration::from_secs(20)));
     assert_eq!(stats.trims, 1, "trims after a burst of {n}");
     assert!(stats.trim_ns > 0);
-    // Every process table chunk the burst filled is freed; the top one, which the table
-    // grows into, stays.
-    assert!(stats.process_table_chunks <= 1, "{} chunks kept", stats.process_table_chunks);
+    // The process table's chunks whose slots were all free at the trim are freed. On a
+    // quiet machine that is every chunk but the top one, which the table grows into; on a
+    // busy one, exits may pause long enough for the trim to come while the last processes
+    // still exit, and their chunks stay: so only "fewer than without trimming" is certain.
+    let filled = n.div_ceil(heaplab_runtime::PROCESS_TABLE_CHUNK);
+    assert!(stats.process_table_chunks < filled, "{} of {filled} chunks kept", stats.process_table_chunks);
     let off =
         guarded(move || burst(crate::common::builder().trim_when_idle(false), n, Duration::from_millis(200)));
     assert_eq!(off.trims, 0);
-    assert_eq!(off.process_table_chunks, n.div_ceil(heaplab_runtime::PROCESS_TABLE_CHUNK));
+    assert_eq!(off.process_table_chunks, filled);
     let small = guarded(|| burst(crate::common::builder(), 1000, Duration::from_millis(200)));
     assert_eq!(small.trims, 0);
 }
@@ -439,7 +442,7 @@ fn a_freed_table_chunk_gives_no_old_pid_again() {
             done.store(true, std::sync::atomic::Ordering::Relaxed);
         });
         assert_eq!(rt.stats().trims, 1);
-        assert!(rt.stats().process_table_chunks <= 1);
+        assert!(rt.stats().process_table_chunks < n.div_ceil(heaplab_runtime::PROCESS_TABLE_CHUNK));
         let new = spawn_waiting(&rt, n);
         let index = |pid: &heaplab_runtime::heaplab_gc::Pid| {
             pid.number() & ((1 << heaplab_runtime::heaplab_gc::PID_INDEX_BITS) - 1)

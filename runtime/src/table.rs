@@ -111,6 +111,12 @@ pub(crate) struct ProcessTable {
     limit: usize,
 }
 
+/// The serial a pid carries for a slot's serial: a slot's count goes on past the pid's
+/// serial bits, and pids wrap as the BEAM's do.
+fn pid_serial(slot_serial: u64) -> u64 {
+    slot_serial % ((MAX_PID >> INDEX_BITS) + 1)
+}
+
 fn split(pid: Pid) -> (usize, u64) {
     ((pid.number() & ((1 << INDEX_BITS) - 1)) as usize, pid.number() >> INDEX_BITS)
 }
@@ -180,7 +186,7 @@ impl ProcessTable {
             let guard = cell.load();
             if let Some(chunk) = guard.as_ref() {
                 let mut slot = chunk.slots[index % CHUNK].write().unwrap_or_else(|e| e.into_inner());
-                let serial = slot.serial % ((MAX_PID >> INDEX_BITS) + 1);
+                let serial = pid_serial(slot.serial);
                 let task = make(Pid::new(serial << INDEX_BITS | index as u64));
                 slot.task = Some(Arc::clone(&task));
                 return Ok(task);
@@ -197,7 +203,7 @@ impl ProcessTable {
         let (index, serial) = split(pid);
         let guard = self.chunks.get(index / CHUNK)?.load();
         let slot = guard.as_ref()?.slots[index % CHUNK].read().unwrap_or_else(|e| e.into_inner());
-        slot.task.as_ref().filter(|_| slot.serial == serial).cloned()
+        slot.task.as_ref().filter(|_| pid_serial(slot.serial) == serial).cloned()
     }
 
     /// Removes an exited process; its slot becomes free under the next serial.
@@ -206,7 +212,7 @@ impl ProcessTable {
         let task = {
             let guard = self.chunks.get(index / CHUNK)?.load();
             let mut slot = guard.as_ref()?.slots[index % CHUNK].write().unwrap_or_else(|e| e.into_inner());
-            if slot.serial != serial || slot.task.is_none() {
+            if pid_serial(slot.serial) != serial || slot.task.is_none() {
                 return None;
             }
             slot.serial += 1;

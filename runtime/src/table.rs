@@ -136,9 +136,9 @@ impl ProcessTable {
         }
     }
 
-    /// The chunk of `index`, if it is made.
-    fn chunk(&self, index: usize) -> Option<Arc<Chunk>> {
-        self.chunks.get(index / CHUNK)?.load_full()
+    /// A new chunk for chunk number `c`, its slots at the chunk's serial base (Invariant 3).
+    fn make_chunk(&self, c: usize) -> Arc<Chunk> {
+        Chunk::new(self.serial_bases[c].load(Ordering::Acquire))
     }
 
     /// A slot index for a spawn that reserved a place (Invariant 2): a free one, else the
@@ -151,7 +151,7 @@ impl ProcessTable {
                 return index;
             }
             if let Some(c) = self.released.pop() {
-                self.chunks[c].store(Some(Chunk::new(self.serial_bases[c].load(Ordering::Acquire))));
+                self.chunks[c].store(Some(self.make_chunk(c)));
                 for index in c * CHUNK + 1..(c + 1) * CHUNK {
                     self.free.push(index);
                 }
@@ -194,8 +194,7 @@ impl ProcessTable {
             drop(guard);
             // A fresh index's chunk is made here; another spawn may make it at the same
             // moment, and the first one's stays.
-            let fresh = Chunk::new(self.serial_bases[index / CHUNK].load(Ordering::Acquire));
-            cell.compare_and_swap(&None::<Arc<Chunk>>, Some(fresh));
+            cell.compare_and_swap(&None::<Arc<Chunk>>, Some(self.make_chunk(index / CHUNK)));
         }
     }
 
@@ -224,8 +223,8 @@ impl ProcessTable {
     }
 
     /// Frees every chunk whose slots are all free, below the top chunk, and puts the free
-    /// indices of the others back lowest first (module docs). Returns the chunks released.
-    pub(crate) fn release_free_chunks(&self) -> usize {
+    /// indices of the others back lowest first (module docs).
+    pub(crate) fn release_free_chunks(&self) {
         let mut held: Vec<usize> = std::iter::from_fn(|| self.free.pop()).collect();
         // Only chunks the table has grown past: the top one is still being handed out.
         let top = self.next.load(Ordering::Acquire) / CHUNK;
@@ -244,6 +243,7 @@ impl ProcessTable {
                     chunk.slots.iter().map(|s| s.read().unwrap_or_else(|e| e.into_inner()).serial).max();
                 self.serial_bases[c].store(used.unwrap_or(0), Ordering::Release);
                 released[c] = true;
+                self.released.push(c);
             }
         }
         held.sort_unstable();
@@ -252,11 +252,6 @@ impl ProcessTable {
                 self.free.push(index);
             }
         }
-        let count = released.iter().filter(|&&r| r).count();
-        for (c, _) in released.iter().enumerate().filter(|(_, &r)| r) {
-            self.released.push(c);
-        }
-        count
     }
 
     /// Chunks of slots in memory now.
@@ -285,8 +280,9 @@ impl ProcessTable {
     /// Every live process cell (for shutdown).
     pub(crate) fn snapshot(&self) -> Vec<Arc<Task>> {
         let used = self.next.load(Ordering::Acquire).min(self.limit);
-        (0..used.div_ceil(CHUNK))
-            .filter_map(|c| self.chunk(c * CHUNK))
+        self.chunks[..used.div_ceil(CHUNK)]
+            .iter()
+            .filter_map(ArcSwapOption::load_full)
             .flat_map(|chunk| {
                 chunk
                     .slots

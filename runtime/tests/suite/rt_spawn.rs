@@ -360,20 +360,24 @@ fn spawn_waiting(rt: &Runtime, n: usize) -> Vec<heaplab_runtime::heaplab_gc::Pid
     .unwrap()
 }
 
+/// Sends `[]` to each of `pids` from a process, yielding after each send.
+fn send_each(rt: &Runtime, pids: Vec<heaplab_runtime::heaplab_gc::Pid>) {
+    rt.block_on(move |mut cx| async move {
+        for pid in pids {
+            cx.send(pid, |h| h.nil());
+            cx.tick(0).await;
+        }
+    })
+    .unwrap();
+}
+
 /// Spawns `n` processes that each wait for one message, then stops them all and waits
 /// until every one has exited; returns their pids.
 fn run_burst(rt: &Runtime, n: usize) -> Vec<heaplab_runtime::heaplab_gc::Pid> {
     let pids = spawn_waiting(rt, n);
     // The root that spawned them may not have been removed yet.
     assert!(rt.process_count() >= n);
-    let stopped = pids.clone();
-    rt.block_on(move |mut cx| async move {
-        for pid in stopped {
-            cx.send(pid, |h| h.nil());
-            cx.tick(0).await;
-        }
-    })
-    .unwrap();
+    send_each(rt, pids.clone());
     while rt.process_count() > 0 {
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -456,14 +460,7 @@ fn a_freed_table_chunk_gives_no_old_pid_again() {
         assert!(old.iter().all(|&pid| !rt.is_alive(pid)));
         assert!(new.iter().all(|&pid| rt.is_alive(pid)));
         // A message to an old pid reaches none of the new processes: each still waits.
-        let stale = old.clone();
-        rt.block_on(move |mut cx| async move {
-            for pid in stale {
-                cx.send(pid, |h| h.nil());
-            }
-            cx.tick(0).await;
-        })
-        .unwrap();
+        send_each(&rt, old.clone());
         std::thread::sleep(Duration::from_millis(50));
         assert!(new.iter().all(|&pid| rt.is_alive(pid)));
         rt.shutdown();

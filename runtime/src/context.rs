@@ -60,6 +60,12 @@ pub struct Cx {
     /// Tags given up with [`Cx::unalias`], oldest first: a message `{Tag, _}` carrying one
     /// is dropped on delivery. At most [`UNALIASED_TAGS`] are kept.
     unaliased: Vec<Ref>,
+    /// The process this one sent a message to last. A run of sends to one process (a ring's
+    /// next member, a client's server) then skips the table lookup. Pids are never reused,
+    /// so a process with the pid sent to is the one the table would give; once it has
+    /// ended, the table is asked again. Keeps at most one ended process's cell (not its heap,
+    /// which went with its body) until the next send elsewhere.
+    last_to: Option<Arc<Task>>,
 }
 
 /// Most tags [`Cx::unalias`] remembers. A tag is forgotten when the message it was waiting
@@ -132,7 +138,7 @@ impl Cx {
     /// A context whose heap is made on first use, with `options` (`None`: the runtime's),
     /// which the runtime has validated.
     pub(crate) fn new(task: Arc<Task>, options: Option<HeapOptions>) -> Cx {
-        Cx { task, heap: HeapSlot::Pending(options.map(Box::new)), unaliased: Vec::new() }
+        Cx { task, heap: HeapSlot::Pending(options.map(Box::new)), unaliased: Vec::new(), last_to: None }
     }
 
     /// The process's heap, made now if this is its first use.
@@ -221,7 +227,16 @@ impl Cx {
 
     fn send_message(&mut self, to: Pid, message: Message) {
         scheduler::consume(costs::SEND + message.copied_words() as u64 / costs::WORDS_PER_REDUCTION);
-        self.task.shared.send_message(to, message);
+        let envelope = Envelope::Message(message);
+        match &self.last_to {
+            Some(task) if task.pid == to && !task.is_done() => task.post(envelope),
+            _ => {
+                self.last_to = self.task.shared.table.get(to);
+                if let Some(task) = &self.last_to {
+                    task.post(envelope);
+                }
+            }
+        }
     }
 
     /// Sends to a registered name.

@@ -26,7 +26,7 @@ use crate::scheduler::{self, SchedulerCounters, Sleepers};
 use crate::stats::{RuntimeStats, SchedulerStats};
 use crate::strategy::{self, HeapStrategy, Message};
 use crate::table::{ProcessTable, SpawnError};
-use crate::task::{Envelope, Task};
+use crate::task::{Body, Envelope, Task};
 use crate::timer::TimerSlot;
 use crate::trim::Trimmer;
 
@@ -154,7 +154,7 @@ impl Shared {
         // Options were checked above (and the runtime's when it started, config Invariant 1);
         // the heap is made on the process's first use of it.
         let cx = Cx::new(Arc::clone(&task), opts.heap);
-        *task.body.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::pin(body(cx)));
+        *task.body.lock().unwrap_or_else(|e| e.into_inner()) = Some(Body::new(&task, body(cx)));
         self.spawned.fetch_add(1, Ordering::Relaxed);
         let pid = task.pid;
         task.schedule();

@@ -20,7 +20,7 @@ use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -86,7 +86,16 @@ impl Sleepers {
     }
 }
 
-/// Per-scheduler counters, readable from any thread.
+/// Adds one to a counter of this scheduler's [`SchedulerCounters`]. Only the scheduler's own
+/// thread writes its counters, so a load and a store suffice: no read-modify-write (a locked
+/// instruction on every slice), and readers on other threads still see whole values.
+#[inline]
+fn bump(counter: &AtomicUsize) {
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
+/// Per-scheduler counters, readable from any thread; written only by their scheduler's
+/// thread (except the send timings, which any thread may add to).
 #[derive(Default)]
 pub(crate) struct SchedulerCounters {
     pub(crate) slices: AtomicUsize,
@@ -103,7 +112,17 @@ struct Local {
     shared: Arc<Shared>,
     index: usize,
     queues: Queues,
+    /// The normal-priority process a message sent on this scheduler woke last: it runs next
+    /// (Protocol, next slot).
+    next: Cell<Option<Arc<Task>>>,
+    /// Processes run from `next` in a row.
+    next_streak: Cell<u32>,
 }
+
+/// Most processes a scheduler runs from its next slot in a row before it takes one from its
+/// queue (tokio's `MAX_LIFO_POLLS_PER_TICK`, 3): two processes messaging each other would
+/// otherwise keep the rest of the queue waiting for ever.
+const NEXT_SLOT_RUNS: u32 = 3;
 
 thread_local! {
     static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
@@ -186,6 +205,54 @@ pub(crate) fn push(task: Arc<Task>) {
     }
 }
 
+/// Makes `task`, woken by a message, runnable: into this scheduler's next slot when called
+/// from one of this runtime's schedulers and the process is of normal priority (a process
+/// the slot held goes to the back of the queue, and another scheduler is told there is
+/// work); otherwise as [`push`] does.
+pub(crate) fn push_woken(task: Arc<Task>) {
+    if task.priority() != Priority::Normal {
+        return push(task);
+    }
+    let runtime = Arc::as_ptr(&task.shared);
+    let mut task = Some(task);
+    LOCAL.with(|l| {
+        if let Ok(l) = l.try_borrow() {
+            if let Some(local) = l.as_ref().filter(|l| Arc::as_ptr(&l.shared) == runtime) {
+                if let Some(bumped) = local.next.replace(task.take()) {
+                    enqueue(&local.shared, Priority::Normal as usize, |_| {
+                        local.queues[Priority::Normal as usize].push(bumped);
+                        true
+                    });
+                }
+            }
+        }
+    });
+    if let Some(task) = task {
+        push(task);
+    }
+}
+
+/// Takes the process in this scheduler's next slot, unless it has run [`NEXT_SLOT_RUNS`]
+/// from there in a row: then the process goes to the back of the queue instead.
+fn take_next() -> Option<Arc<Task>> {
+    LOCAL.with(|l| {
+        let l = l.borrow();
+        let local = l.as_ref().expect("scheduler thread");
+        let Some(task) = local.next.take() else {
+            local.next_streak.set(0);
+            return None;
+        };
+        let streak = local.next_streak.get();
+        if streak < NEXT_SLOT_RUNS {
+            local.next_streak.set(streak + 1);
+            return Some(task);
+        }
+        local.next_streak.set(0);
+        local.queues[Priority::Normal as usize].push(task);
+        None
+    })
+}
+
 /// Counts a process of `priority` as runnable, makes it visible with `put` (which says
 /// whether other schedulers should be told), and wakes a sleeping scheduler if so.
 #[inline(always)]
@@ -231,7 +298,15 @@ pub(crate) fn add_send_time(shared: &Shared, elapsed: Duration) {
 pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     SCHEDULER.with(|s| s.set(Some(index as u32)));
     QUIET_PANICS.with(|q| q.set(!shared.config.report_panics));
-    LOCAL.with(|l| *l.borrow_mut() = Some(Local { shared: Arc::clone(&shared), index, queues }));
+    LOCAL.with(|l| {
+        *l.borrow_mut() = Some(Local {
+            shared: Arc::clone(&shared),
+            index,
+            queues,
+            next: Cell::new(None),
+            next_streak: Cell::new(0),
+        })
+    });
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1));
     let mut normal_picks = 0u32;
     let mut picks = 0u32;
@@ -331,7 +406,7 @@ fn take(
             loop {
                 match shared.stealers[victim][priority].steal_batch_and_pop(queue) {
                     Steal::Success(t) => {
-                        shared.counters[index].steals.fetch_add(1, Ordering::Relaxed);
+                        bump(&shared.counters[index].steals);
                         return Some(t);
                     }
                     Steal::Retry => continue,
@@ -366,7 +441,12 @@ fn find_work(
             return Some(t);
         }
     }
-    if let Some(t) = take(shared, index, Priority::Normal as usize, rng, injector_first) {
+    // The next slot first, except on the picks that look at the injector first: then after
+    // the queues.
+    let queued = |rng: &mut XorShift| take(shared, index, Priority::Normal as usize, rng, injector_first);
+    let normal =
+        if injector_first { queued(rng).or_else(take_next) } else { take_next().or_else(|| queued(rng)) };
+    if let Some(t) = normal {
         *normal_picks += 1;
         return Some(t);
     }
@@ -395,7 +475,7 @@ fn park(shared: &Shared, index: usize) {
         shared.sleepers.unregister(index);
         return;
     }
-    shared.counters[index].parks.fetch_add(1, Ordering::Relaxed);
+    bump(&shared.counters[index].parks);
     let trim_pending = shared.config.trim_when_idle && shared.trimmer.maybe_trim(shared);
     let deadline = shared.timers[index].next_deadline();
     let settle = trim_pending.then(|| Instant::now() + crate::trim::TRIM_SETTLE);
@@ -462,12 +542,13 @@ fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Option<I
     BUDGET.with(|b| b.set(i64::from(shared.config.reductions)));
     // Slice tracing, trace.rs Invariant 1: one check, and a clock read only when traced.
     let traced_start = shared.config.slice_sink.as_ref().map(|_| Instant::now());
-    let waker = Waker::from(Arc::clone(&task));
-    let mut cx = Context::from_waker(&waker);
     let outcome = {
         let mut body = task.body.lock().unwrap_or_else(|e| e.into_inner());
         match body.as_mut() {
-            Some(fut) => catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))),
+            Some(body) => {
+                let mut cx = Context::from_waker(&body.waker);
+                catch_unwind(AssertUnwindSafe(|| body.future.as_mut().poll(&mut cx)))
+            }
             None => Ok(Poll::Ready(())),
         }
     };
@@ -478,10 +559,10 @@ fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Option<I
         sink.record(&crate::trace::Slice { scheduler: index as u32, pid: task.pid, start: begun, duration });
     }
     let counters = &shared.counters[index];
-    counters.slices.fetch_add(1, Ordering::Relaxed);
+    bump(&counters.slices);
     if let (Some(start), Some(end)) = (start, end) {
         if end.saturating_duration_since(start) > shared.config.overrun_threshold {
-            counters.overruns.fetch_add(1, Ordering::Relaxed);
+            bump(&counters.overruns);
         }
     }
     let exit = match outcome {

@@ -18,7 +18,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::Wake;
+use std::task::{Wake, Waker};
 
 use heaplab_gc::{Atom, Pid, Ref};
 
@@ -32,8 +32,20 @@ pub(crate) const RUNNING: u8 = 2;
 pub(crate) const NOTIFIED: u8 = 3;
 pub(crate) const DONE: u8 = 4;
 
-/// A process body.
-pub(crate) type Body = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// A process body and the waker it is polled with. The waker is made once, at spawn: it
+/// holds a reference to the task, so making one per slice would cost two reference-count
+/// updates on every slice. The reference cycle (task -> body -> waker -> task) is broken
+/// when the process ends: `finish` takes the body out of the task.
+pub(crate) struct Body {
+    pub(crate) future: Pin<Box<dyn Future<Output = ()> + Send>>,
+    pub(crate) waker: Waker,
+}
+
+impl Body {
+    pub(crate) fn new(task: &Arc<Task>, future: impl Future<Output = ()> + Send + 'static) -> Body {
+        Body { future: Box::pin(future), waker: Waker::from(Arc::clone(task)) }
+    }
+}
 
 /// What arrives in an inbox: messages and signals share one queue, so everything one
 /// process sends another arrives in the order sent (the BEAM's signal ordering guarantee).
@@ -129,13 +141,6 @@ impl Task {
         }
     }
 
-    /// [`Task::schedule`] with a reference the caller gives up: it becomes the queue's.
-    pub(crate) fn schedule_owned(self: Arc<Self>) {
-        if self.claim_queue() {
-            crate::scheduler::push(self);
-        }
-    }
-
     /// Protocol steps 1 and 3: marks the process woken; returns whether it must be queued
     /// (it was idle), as opposed to running (it will be queued again when its poll ends) or
     /// queued already.
@@ -212,16 +217,16 @@ impl Task {
     /// Delivers an envelope and wakes the process. An envelope that reaches a process that
     /// has just exited is answered as a dead letter (a link or monitor gets `noproc`).
     pub(crate) fn post(self: &Arc<Self>, envelope: Envelope) {
-        if self.deposit(envelope) {
-            self.schedule();
+        if self.deposit(envelope) && self.claim_queue() {
+            crate::scheduler::push_woken(Arc::clone(self));
         }
     }
 
     /// [`Task::post`] with a reference the caller gives up (a lookup's): it becomes the run
     /// queue's if the process must be queued, which saves taking another.
     pub(crate) fn post_owned(self: Arc<Self>, envelope: Envelope) {
-        if self.deposit(envelope) {
-            self.schedule_owned();
+        if self.deposit(envelope) && self.claim_queue() {
+            crate::scheduler::push_woken(self);
         }
     }
 

@@ -347,7 +347,7 @@ impl Heap {
             // erl_gc.c sizes a new old generation one step above the young data ("seems to
             // reduce the number of fullsweeps"): room for this collection's survivors, which
             // the next minor collection promotes.
-            self.old = Some(Block::new(step_above(young_data)));
+            self.old = Some(Block::new_filled_slowly(step_above(young_data)));
             self.old_top = 0;
         }
         // Step 3.

@@ -134,6 +134,16 @@ pub(crate) fn allocation_failed(words: usize, cause: &str) -> ! {
     std::process::abort()
 }
 
+/// How a block will be written, which decides where a new carrier block starts.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub(crate) enum Fill {
+    /// To its end soon (a young heap, a to-space, a fragment chunk): packed against the
+    /// block before it, so that the page they share is resident once for both.
+    Whole,
+    /// From its first word, a little at a time, rarely to its end (an old generation).
+    Slowly,
+}
+
 enum Backing {
     /// A small block of this pool class.
     Pool(usize),
@@ -158,6 +168,16 @@ impl Block {
     /// A block of at least one word. Ends the program if the memory cannot be had (see the
     /// module docs); never panics.
     pub(crate) fn new(words: usize) -> Block {
+        Block::make(words, Fill::Whole)
+    }
+
+    /// A block for data that fills it from its first word over many collections (an old
+    /// generation): a new carrier block starts on a page boundary (see `pool::carve`).
+    pub(crate) fn new_filled_slowly(words: usize) -> Block {
+        Block::make(words, Fill::Slowly)
+    }
+
+    fn make(words: usize, fill: Fill) -> Block {
         let words = words.max(1);
         #[cfg(feature = "fault-injection")]
         match fault::due() {
@@ -180,7 +200,7 @@ impl Block {
             return Block { ptr, words, backing: Backing::Map(Some(map)) };
         }
         if let Some(class) = pool::class_of(words) {
-            return Block { ptr: pool::take(class), words, backing: Backing::Pool(class) };
+            return Block { ptr: pool::take(class, fill), words, backing: Backing::Pool(class) };
         }
         let layout = malloc_layout(words);
         // SAFETY: the layout is non-zero-sized.

@@ -223,6 +223,45 @@ fn higher_priorities_run_before_queued_normal_work() {
     assert_eq!(log, ["parent", "max", "high", "normal 0", "normal 1", "normal 2", "low"]);
 }
 
+/// Processes woken by messages run in the order they were woken, whichever way the
+/// scheduler hands them over (the first one woken beside an empty queue skips the queue):
+/// one process wakes four waiting ones, then a fifth process is spawned behind them, and on
+/// one scheduler they all run first-in first-out after the waker's slice.
+#[test]
+fn processes_woken_by_messages_run_in_the_order_woken() {
+    let log = guarded(|| {
+        let rt = runtime(1);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::clone(&log);
+        rt.block_on(move |mut cx| async move {
+            let mut waiting = Vec::new();
+            for i in 0..4 {
+                let log = Arc::clone(&shared);
+                waiting.push(
+                    cx.spawn(move |mut cx| async move {
+                        let n = cx.receive(int).await;
+                        log.lock().unwrap().push(format!("woken {i} by {n}"));
+                    })
+                    .unwrap(),
+                );
+            }
+            // Let every waiting process reach its receive.
+            cx.yield_now().await;
+            for (n, &pid) in waiting.iter().enumerate().rev() {
+                cx.send(pid, |h| h.int(n as i64));
+            }
+            let log = Arc::clone(&shared);
+            cx.spawn(move |_cx| async move { log.lock().unwrap().push("spawned".to_owned()) }).unwrap();
+            shared.lock().unwrap().push("waker".to_owned());
+        })
+        .unwrap();
+        assert_drains(&rt, 0);
+        let log = log.lock().unwrap().clone();
+        log
+    });
+    assert_eq!(log, ["waker", "woken 3 by 3", "woken 2 by 2", "woken 1 by 1", "woken 0 by 0", "spawned"]);
+}
+
 /// A process raised to `high` with `set_priority` runs before normal work queued earlier.
 #[test]
 fn set_priority_takes_effect_at_the_next_queueing() {

@@ -265,58 +265,43 @@ impl Cx {
     /// Waits for the first message (oldest first) that `matcher` accepts; messages it
     /// rejects (returns `None` for) stay in the mailbox in order. Messages already examined
     /// are not examined again by this receive when new ones arrive (the save pointer).
-    pub async fn receive<R>(&mut self, matcher: impl for<'h> FnMut(Mu<'h>, Term<'h>) -> Option<R>) -> R {
-        match self.receive_until(None, matcher).await {
-            Some(r) => r,
-            None => unreachable!("a receive without a deadline ended without a message"),
-        }
+    pub fn receive<R, M>(&mut self, mut matcher: M) -> impl Future<Output = R> + use<'_, R, M>
+    where
+        M: for<'h> FnMut(Mu<'h>, Term<'h>) -> Option<R>,
+    {
+        // A plain `poll_fn`, not an `async fn` around one: the hop from one process to the
+        // next goes through this on every message, and each generator layer copies the
+        // result once more.
+        let mut scanned = 0;
+        poll_fn(move |cx| match self.poll_match(cx, &mut scanned, &mut matcher) {
+            Poll::Ready(Some(r)) => Poll::Ready(r),
+            _ => Poll::Pending,
+        })
     }
 
     /// As [`Cx::receive`], giving up with `None` after `timeout` (`receive ... after`).
     pub async fn receive_timeout<R>(
         &mut self,
         timeout: Duration,
-        matcher: impl for<'h> FnMut(Mu<'h>, Term<'h>) -> Option<R>,
-    ) -> Option<R> {
-        self.receive_until(Some(Instant::now() + timeout), matcher).await
-    }
-
-    async fn receive_until<R>(
-        &mut self,
-        deadline: Option<Instant>,
         mut matcher: impl for<'h> FnMut(Mu<'h>, Term<'h>) -> Option<R>,
     ) -> Option<R> {
+        let deadline = Instant::now() + timeout;
         let mut scanned = 0;
         let mut timer: Option<Arc<AtomicBool>> = None;
         let result = poll_fn(|cx| {
-            if self.safepoint(cx).is_pending() {
-                return Poll::Pending;
+            match self.poll_match(cx, &mut scanned, &mut matcher) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(r)) => return Poll::Ready(Some(r)),
+                Poll::Ready(None) => {}
             }
-            let count = self.mailbox_len();
-            while scanned < count {
-                scheduler::consume(costs::RECEIVE_PER_MESSAGE);
-                let i = scanned;
-                let (hit, _) = self.enter(|h| {
-                    let message = h.message(i).expect("index below message count");
-                    let r = matcher(h, message)?;
-                    h.take_message(i);
-                    Some(r)
-                });
-                if hit.is_some() {
-                    return Poll::Ready(hit);
-                }
-                scanned += 1;
+            if Instant::now() >= deadline {
+                return Poll::Ready(None);
             }
-            if let Some(deadline) = deadline {
-                if Instant::now() >= deadline {
-                    return Poll::Ready(None);
-                }
-                if timer.is_none() {
-                    let cancelled = Arc::new(AtomicBool::new(false));
-                    let action = TimerAction::Wake(Arc::downgrade(&self.task), Arc::clone(&cancelled));
-                    scheduler::add_timer(&self.task.shared, deadline, action);
-                    timer = Some(cancelled);
-                }
+            if timer.is_none() {
+                let cancelled = Arc::new(AtomicBool::new(false));
+                let action = TimerAction::Wake(Arc::downgrade(&self.task), Arc::clone(&cancelled));
+                scheduler::add_timer(&self.task.shared, deadline, action);
+                timer = Some(cancelled);
             }
             Poll::Pending
         })
@@ -325,6 +310,41 @@ impl Cx {
             cancelled.store(true, Ordering::Release);
         }
         result
+    }
+
+    /// One poll of a receive: a safepoint (`Pending` if the process stops there), then the
+    /// messages after the first `scanned`, oldest first: `Ready(Some)` with what `matcher`
+    /// made of the first it accepts (taken out of the mailbox), `Ready(None)` if it accepted
+    /// none (all of them now counted in `scanned`).
+    fn poll_match<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        scanned: &mut usize,
+        matcher: &mut impl for<'h> FnMut(Mu<'h>, Term<'h>) -> Option<R>,
+    ) -> Poll<Option<R>> {
+        if self.safepoint(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let count = self.mailbox_len();
+        while *scanned < count {
+            scheduler::consume(costs::RECEIVE_PER_MESSAGE);
+            let i = *scanned;
+            // The matcher's result goes straight into `hit` (not through `Cx::enter`'s
+            // wrapping), as every copy of it costs on the hop between processes.
+            let mut hit = None;
+            self.heap().enter(&mut |h| {
+                let message = h.message(i).expect("index below message count");
+                hit = matcher(h, message);
+                if hit.is_some() {
+                    h.take_message(i);
+                }
+            });
+            if hit.is_some() {
+                return Poll::Ready(hit);
+            }
+            *scanned += 1;
+        }
+        Poll::Ready(None)
     }
 
     /// Protocol step 3: moves newly arrived messages into the heap's message queue and acts

@@ -20,8 +20,8 @@
 //! 4. A second root process sends each process a message; the clock runs from before it
 //!    starts until no process is left: `exit_ns_per_process`.
 //! 5. The runtime stays up, idle, until a scheduler has given the memory of the exited
-//!    processes back (runtime `trim.rs`; at most [`TRIM_WAIT`], and only when N is at least
-//!    the runtime's `TRIM_AFTER_EXITS`): `rss_after_exit_bytes`
+//!    processes back after the last one exited (runtime `trim.rs`; at most [`TRIM_WAIT`],
+//!    and only when N is at least the runtime's `TRIM_AFTER_EXITS`): `rss_after_exit_bytes`
 //!    against `rss_before_bytes` (step 1) shows what a burst leaves resident; `trims` and
 //!    `trim_ms` what giving it back cost.
 //!
@@ -123,7 +123,10 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     // Protocol step 5: memory back after the burst.
     let settled = Instant::now();
     let trims = n as u64 >= heaplab_runtime::TRIM_AFTER_EXITS;
-    while trims && rt.stats().trims == 0 && settled.elapsed() < TRIM_WAIT {
+    // A trim made while processes were still exiting (the exits paused for the runtime's
+    // settling time, as they can on a loaded machine) is not the one this step waits for.
+    let trims_before = rt.stats().trims;
+    while trims && rt.stats().trims == trims_before && settled.elapsed() < TRIM_WAIT {
         std::thread::sleep(EXIT_POLL);
     }
     let rss_after = resident_bytes();

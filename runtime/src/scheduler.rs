@@ -184,6 +184,16 @@ fn counted(priority: usize) -> bool {
     priority != Priority::Normal as usize
 }
 
+/// Runs `f` with this thread's scheduler state if this thread is one of the schedulers of
+/// `runtime` (and that state is not borrowed already); `None` otherwise.
+fn on_own_scheduler<R>(runtime: *const Shared, f: impl FnOnce(&Local) -> R) -> Option<R> {
+    LOCAL.with(|l| {
+        let l = l.try_borrow().ok()?;
+        let local = l.as_ref().filter(|l| Arc::as_ptr(&l.shared) == runtime)?;
+        Some(f(local))
+    })
+}
+
 /// Makes `task` runnable: onto this scheduler's local queue when called from one of this
 /// runtime's schedulers, otherwise onto the injector.
 pub(crate) fn push(task: Arc<Task>) {
@@ -192,18 +202,14 @@ pub(crate) fn push(task: Arc<Task>) {
     let mut task = Some(task);
     // On one of the runtime's schedulers, its own handle on the runtime serves, so the
     // task can move into the queue without another reference being taken to reach it.
-    LOCAL.with(|l| {
-        if let Ok(l) = l.try_borrow() {
-            if let Some(local) = l.as_ref().filter(|l| Arc::as_ptr(&l.shared) == runtime) {
-                let task = task.take().expect("task pushed once");
-                enqueue(&local.shared, priority, |_| {
-                    let queue = &local.queues[priority];
-                    let share = !queue.is_empty();
-                    queue.push(task);
-                    share
-                });
-            }
-        }
+    on_own_scheduler(runtime, |local| {
+        let task = task.take().expect("task pushed once");
+        enqueue(&local.shared, priority, |_| {
+            let queue = &local.queues[priority];
+            let share = !queue.is_empty();
+            queue.push(task);
+            share
+        });
     });
     if let Some(task) = task {
         let shared = Arc::clone(&task.shared);
@@ -223,17 +229,10 @@ pub(crate) fn push_woken(task: Arc<Task>) {
     }
     let runtime = Arc::as_ptr(&task.shared);
     let mut task = Some(task);
-    LOCAL.with(|l| {
-        if let Ok(l) = l.try_borrow() {
-            if let Some(local) = l.as_ref().filter(|l| Arc::as_ptr(&l.shared) == runtime) {
-                let slot = local.next.take();
-                if slot.is_none() && local.queues[Priority::Normal as usize].is_empty() {
-                    local.next.set(task.take());
-                } else {
-                    local.next.set(slot);
-                }
-            }
-        }
+    on_own_scheduler(runtime, |local| {
+        let slot = local.next.take();
+        let free = slot.is_none() && local.queues[Priority::Normal as usize].is_empty();
+        local.next.set(if free { task.take() } else { slot });
     });
     if let Some(task) = task {
         push(task);
@@ -278,11 +277,7 @@ fn enqueue(shared: &Shared, priority: usize, put: impl FnOnce(&Shared) -> bool) 
 
 /// Sets a timer on this scheduler's wheel (or scheduler 0's from outside the runtime).
 pub(crate) fn add_timer(shared: &Arc<Shared>, deadline: Instant, action: crate::timer::TimerAction) {
-    let index = LOCAL.with(|l| {
-        l.try_borrow()
-            .ok()
-            .and_then(|l| l.as_ref().filter(|l| Arc::ptr_eq(&l.shared, shared)).map(|l| l.index))
-    });
+    let index = on_own_scheduler(Arc::as_ptr(shared), |l| l.index);
     let wheel = index.unwrap_or(0);
     let due = shared.timers[wheel].insert(deadline, action);
     if let Some(action) = due {

@@ -28,14 +28,33 @@ pub struct Fragment {
     word: u64,
 }
 
+/// What a fragment owns, handed over to the heap that adopts it.
+pub(crate) struct Owned {
+    pub(crate) areas: Vec<Area>,
+    pub(crate) mso: Vec<usize>,
+    pub(crate) vheap_words: usize,
+}
+
 impl Fragment {
     pub(crate) fn from_parts(areas: Vec<Area>, mso: Vec<usize>, vheap_words: usize, word: u64) -> Fragment {
         Fragment { areas, mso, vheap_words, word }
     }
 
-    pub(crate) fn into_parts(self) -> (Vec<Area>, Vec<usize>, usize, u64) {
+    /// The fragment's term and, unless it is an immediate (no memory, no handles, nothing to
+    /// adopt), what it owns.
+    pub(crate) fn into_parts(self) -> (Option<Owned>, u64) {
         let mut me = std::mem::ManuallyDrop::new(self);
-        (std::mem::take(&mut me.areas), std::mem::take(&mut me.mso), me.vheap_words, me.word)
+        // Empty vectors without capacity own nothing: forgetting them loses nothing, and
+        // an immediate message then costs its receiver no work on vectors.
+        if me.areas.capacity() == 0 && me.mso.capacity() == 0 {
+            return (None, me.word);
+        }
+        let owned = Owned {
+            areas: std::mem::take(&mut me.areas),
+            mso: std::mem::take(&mut me.mso),
+            vheap_words: me.vheap_words,
+        };
+        (Some(owned), me.word)
     }
 
     /// Builds a fragment directly with `build` (no copy): the closure allocates into the

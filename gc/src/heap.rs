@@ -320,8 +320,10 @@ impl Heap {
     /// Delivers a message: attaches the fragment in O(1) and appends its term to the message
     /// queue. The fragment's memory counts toward the next collection like any young data.
     pub fn deliver(&mut self, fragment: Fragment) {
-        let (areas, mso, vheap, word) = fragment.into_parts();
-        self.adopt(areas, mso, vheap);
+        let (parts, word) = fragment.into_parts();
+        if let Some(owned) = parts {
+            self.adopt(owned.areas, owned.mso, owned.vheap_words);
+        }
         self.messages.push_back(word);
     }
 

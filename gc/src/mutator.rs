@@ -353,7 +353,10 @@ impl<'h> Mu<'h> {
     /// Removes the `i`-th delivered message from the queue and returns it; it stays valid for
     /// the rest of this brand, and becomes garbage unless rooted or linked from a root.
     pub fn take_message(self, i: usize) -> Option<Term<'h>> {
-        let word = self.with_heap(|h| h.messages().remove(i))?;
+        // The oldest message is the one nearly every receive takes: `pop_front` is a fraction
+        // of a general removal.
+        let word =
+            self.with_heap(|h| if i == 0 { h.messages().pop_front() } else { h.messages().remove(i) })?;
         // SAFETY: as for `message`; removal from the queue does not free or move anything.
         Some(unsafe { Term::from_raw(word) })
     }
@@ -391,8 +394,10 @@ impl<'h> Mu<'h> {
 
     /// Attaches a message fragment to this heap in O(1) (no copy) and returns its term.
     pub fn attach(self, fragment: Fragment) -> Term<'h> {
-        let (areas, mso, vheap, word) = fragment.into_parts();
-        self.with_heap(|h| h.adopt(areas, mso, vheap));
+        let (parts, word) = fragment.into_parts();
+        if let Some(owned) = parts {
+            self.with_heap(|h| h.adopt(owned.areas, owned.mso, owned.vheap_words));
+        }
         // SAFETY: the fragment's objects are now young data of this heap (heap Invariant 4)
         // and its handles are in this heap's MSO list.
         unsafe { Term::from_raw(word) }

@@ -127,12 +127,20 @@ impl TermCopier {
     }
 }
 
-/// Copies `term` into a new fragment.
+/// Copies `term` into a new fragment. Inlined: an immediate (a ring's token, a bare atom)
+/// needs no copy, and its senders then skip the call.
+#[inline]
 pub(crate) fn to_fragment(term: Term<'_>, shared: bool) -> Fragment {
     let word = term.raw();
     if !is_pointer(word) {
         return Fragment::from_parts(Vec::new(), Vec::new(), 0, word);
     }
+    copy_to_fragment(term, shared)
+}
+
+/// [`to_fragment`] of a boxed term or a list.
+fn copy_to_fragment(term: Term<'_>, shared: bool) -> Fragment {
+    let word = term.raw();
     let size = size_of(word, shared);
     let block = Block::new(size);
     let mut copier = TermCopier {

@@ -344,6 +344,7 @@ impl<'h> Mu<'h> {
     }
 
     /// The `i`-th delivered message not yet taken (0 is the oldest).
+    #[inline]
     pub fn message(self, i: usize) -> Option<Term<'h>> {
         let word = self.with_heap(|h| h.messages().get(i).copied())?;
         // SAFETY: queued messages are terms of this heap (attached on delivery).
@@ -352,6 +353,7 @@ impl<'h> Mu<'h> {
 
     /// Removes the `i`-th delivered message from the queue and returns it; it stays valid for
     /// the rest of this brand, and becomes garbage unless rooted or linked from a root.
+    #[inline]
     pub fn take_message(self, i: usize) -> Option<Term<'h>> {
         // The oldest message is the one nearly every receive takes: `pop_front` is a fraction
         // of a general removal.
@@ -367,6 +369,7 @@ impl<'h> Mu<'h> {
     }
 
     /// Number of delivered messages not yet taken.
+    #[inline]
     pub fn message_count(self) -> usize {
         self.with_heap(|h| h.messages().len())
     }
@@ -383,6 +386,7 @@ impl<'h> Mu<'h> {
 
     /// Copies `term` into a new standalone message fragment (flattening shared subterms, as
     /// a BEAM send does).
+    #[inline]
     pub fn to_fragment(self, term: Term<'h>) -> Fragment {
         copy::to_fragment(term, false)
     }

@@ -40,7 +40,7 @@ use crate::registry::RegisterError;
 use crate::runtime::{down_message, exit_message, Relation, SpawnOptions};
 use crate::scheduler;
 use crate::stats::RuntimeStats;
-use crate::strategy::{Message, ProcessHeap};
+use crate::strategy::{AnyHeap, Message};
 use crate::table::SpawnError;
 use crate::task::{Envelope, Task};
 use crate::timer::TimerAction;
@@ -50,7 +50,7 @@ use crate::timer::TimerAction;
 enum HeapSlot {
     /// Not made yet; the options to make it with (`None`: the runtime's), checked at spawn.
     Pending(Option<Box<HeapOptions>>),
-    Ready(Box<dyn ProcessHeap>),
+    Ready(AnyHeap),
 }
 
 /// A process's context: its identity, heap and mailbox.
@@ -76,7 +76,7 @@ pub struct Cx {
 pub const UNALIASED_TAGS: usize = 256;
 
 /// A heap for the process of `task` with `options` (`None`: the runtime's).
-fn make_heap(task: &Task, options: Option<&HeapOptions>) -> Box<dyn ProcessHeap> {
+fn make_heap(task: &Task, options: Option<&HeapOptions>) -> AnyHeap {
     let shared = &task.shared;
     let options = options.unwrap_or(&shared.config.heap);
     shared
@@ -142,21 +142,21 @@ impl Cx {
     }
 
     /// The process's heap, made now if this is its first use.
-    fn heap(&mut self) -> &mut dyn ProcessHeap {
+    fn heap(&mut self) -> &mut AnyHeap {
         if let HeapSlot::Pending(options) = &mut self.heap {
             let heap = make_heap(&self.task, options.as_deref());
             self.heap = HeapSlot::Ready(heap);
         }
         match &mut self.heap {
-            HeapSlot::Ready(heap) => heap.as_mut(),
+            HeapSlot::Ready(heap) => heap,
             HeapSlot::Pending(_) => unreachable!("made just above"),
         }
     }
 
     /// The process's heap if it has been made.
-    fn made_heap(&self) -> Option<&dyn ProcessHeap> {
+    fn made_heap(&self) -> Option<&AnyHeap> {
         match &self.heap {
-            HeapSlot::Ready(heap) => Some(heap.as_ref()),
+            HeapSlot::Ready(heap) => Some(heap),
             HeapSlot::Pending(_) => None,
         }
     }
@@ -164,11 +164,7 @@ impl Cx {
     /// Runs `f` under a fresh brand of this process's heap; returns its result and the
     /// words allocated.
     fn enter<R>(&mut self, f: impl for<'h> FnOnce(Mu<'h>) -> R) -> (R, u64) {
-        let mut f = Some(f);
-        let mut out = None;
-        let words =
-            self.heap().enter(&mut |h| out = Some((f.take().expect("a brand runs its closure once"))(h)));
-        (out.expect("the heap ran the closure"), words)
+        self.heap().enter(f)
     }
 
     /// Counters of the runtime and each scheduler, as [`Runtime::stats`](crate::Runtime::stats)
@@ -199,8 +195,7 @@ impl Cx {
             return;
         }
         self.timed(|cx| {
-            let mut build = Some(build);
-            let message = cx.heap().message(&mut |h| (build.take().expect("a message is built once"))(h));
+            let message = cx.heap().message(build);
             cx.send_message(to, message);
         });
     }
@@ -329,15 +324,13 @@ impl Cx {
         while *scanned < count {
             scheduler::consume(costs::RECEIVE_PER_MESSAGE);
             let i = *scanned;
-            // The matcher's result goes straight into `hit` (not through `Cx::enter`'s
-            // wrapping), as every copy of it costs on the hop between processes.
-            let mut hit = None;
-            self.heap().enter(&mut |h| {
+            let (hit, _) = self.heap().enter(|h| {
                 let message = h.message(i).expect("index below message count");
-                hit = matcher(h, message);
+                let hit = matcher(h, message);
                 if hit.is_some() {
                     h.take_message(i);
                 }
+                hit
             });
             if hit.is_some() {
                 return Poll::Ready(hit);
@@ -397,7 +390,7 @@ impl Cx {
     /// [`Cx::unalias`], and forgets the tag (the one message it was waiting for has come).
     fn drop_newest_if_unaliased(&mut self) {
         let mut unaliased = std::mem::take(&mut self.unaliased);
-        self.heap().enter(&mut |h| {
+        self.heap().enter(|h| {
             let mut drop_last = || -> Option<()> {
                 let last = h.message_count().checked_sub(1)?;
                 let tag = h.message(last).and_then(tag_of)?;
@@ -468,7 +461,7 @@ impl Cx {
     }
 
     fn collect(&mut self, request: Collect) {
-        match self.heap().collect(request, scheduler::current_scheduler()) {
+        match self.heap().as_dyn().collect(request, scheduler::current_scheduler()) {
             Ok(reductions) => {
                 scheduler::consume(reductions);
             }
@@ -566,7 +559,7 @@ impl Cx {
         // A shared heap collects at the next safepoint of every scheduler, and another
         // scheduler may resume this process before its own scheduler gets there: wait, so
         // the call returns after the collection, as it does on a private heap.
-        while self.made_heap().is_some_and(|h| h.collection_pending()) {
+        while self.made_heap().is_some_and(|h| h.as_dyn_ref().collection_pending()) {
             self.yield_now().await;
         }
     }
@@ -874,20 +867,20 @@ impl Cx {
 
     /// Sets `max_heap_size` in words (`process_flag(max_heap_size, W)`); `None` = unlimited.
     pub fn set_max_heap_size(&mut self, words: Option<usize>) -> Result<(), heaplab_gc::ConfigError> {
-        self.heap().set_max_heap_size(words)
+        self.heap().as_dyn().set_max_heap_size(words)
     }
 
     /// Sets `fullsweep_after` (`process_flag(fullsweep_after, N)`).
     pub fn set_fullsweep_after(&mut self, n: u32) {
-        self.heap().set_fullsweep_after(n);
+        self.heap().as_dyn().set_fullsweep_after(n);
     }
 
     /// This process's heap sizes and counters.
     pub fn heap_stats(&self) -> HeapStats {
         match &self.heap {
-            HeapSlot::Ready(heap) => heap.stats(),
+            HeapSlot::Ready(heap) => heap.as_dyn_ref().stats(),
             // What the heap would report the moment it is made.
-            HeapSlot::Pending(options) => make_heap(&self.task, options.as_deref()).stats(),
+            HeapSlot::Pending(options) => make_heap(&self.task, options.as_deref()).as_dyn_ref().stats(),
         }
     }
 

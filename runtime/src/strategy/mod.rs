@@ -11,6 +11,11 @@
 //! `shared` (one heap, stop-the-world). `docs/adding-a-heap-strategy.md` walks through
 //! adding a third.
 //!
+//! A process holds its heap as an [`AnyHeap`]: the per-process heap is called directly on
+//! the calls a message hop makes (brand, message, delivery, mailbox length, collection
+//! check), so the matcher and the message builder inline into them; every other call, and
+//! every other strategy, goes through `ProcessHeap`.
+//!
 //! # Invariants
 //! 1. A process body only reaches its heap through its `ProcessHeap`, inside `Cx`; a
 //!    strategy may stop the world only between two slices of every scheduler
@@ -25,7 +30,7 @@ use std::sync::Arc;
 
 use heaplab_gc::shared::{SharedMessage, SharedOptions};
 use heaplab_gc::{
-    Collect, ConfigError, Fragment, GcEventSink, HeapError, HeapOptions, HeapStats, Mu, Pid, Term,
+    Collect, ConfigError, Fragment, GcEventSink, Heap, HeapError, HeapOptions, HeapStats, Mu, Pid, Term,
 };
 
 /// Which heap strategy a runtime uses; chosen when it is built.
@@ -93,7 +98,7 @@ pub(crate) trait HeapStrategy: Send + Sync {
         pid: Pid,
         options: &HeapOptions,
         sink: Option<&Arc<dyn GcEventSink>>,
-    ) -> Result<Box<dyn ProcessHeap>, ConfigError>;
+    ) -> Result<AnyHeap, ConfigError>;
     /// Called on each scheduler thread before its first slice.
     fn scheduler_started(&self, index: usize);
     /// Called on each scheduler thread after its last slice.
@@ -135,6 +140,87 @@ pub(crate) trait ProcessHeap: Send {
     fn set_max_heap_size(&mut self, words: Option<usize>) -> Result<(), ConfigError>;
     /// `process_flag(fullsweep_after, _)`.
     fn set_fullsweep_after(&mut self, n: u32);
+}
+
+/// One process's heap as its [`Cx`](crate::Cx) holds it (module docs).
+pub(crate) enum AnyHeap {
+    /// A per-process heap, called directly on a message hop's calls.
+    Private(Box<Heap>),
+    /// Any other strategy's process heap.
+    Dynamic(Box<dyn ProcessHeap>),
+}
+
+impl AnyHeap {
+    /// The heap behind the strategy boundary, for the calls off a message hop's path.
+    pub(crate) fn as_dyn(&mut self) -> &mut dyn ProcessHeap {
+        match self {
+            AnyHeap::Private(heap) => heap.as_mut(),
+            AnyHeap::Dynamic(heap) => heap.as_mut(),
+        }
+    }
+
+    /// As [`AnyHeap::as_dyn`], shared.
+    pub(crate) fn as_dyn_ref(&self) -> &dyn ProcessHeap {
+        match self {
+            AnyHeap::Private(heap) => heap.as_ref(),
+            AnyHeap::Dynamic(heap) => heap.as_ref(),
+        }
+    }
+
+    /// Runs `f` under a fresh brand; returns its result and the words allocated meanwhile
+    /// ([`ProcessHeap::enter`]).
+    #[inline]
+    pub(crate) fn enter<R>(&mut self, f: impl for<'h> FnOnce(Mu<'h>) -> R) -> (R, u64) {
+        match self {
+            AnyHeap::Private(heap) => per_process::enter(heap, f),
+            AnyHeap::Dynamic(heap) => {
+                let mut f = Some(f);
+                let mut out = None;
+                let words =
+                    heap.enter(&mut |h| out = Some((f.take().expect("a brand runs its closure once"))(h)));
+                (out.expect("the heap ran the closure"), words)
+            }
+        }
+    }
+
+    /// [`ProcessHeap::message`].
+    #[inline]
+    pub(crate) fn message(&mut self, build: impl for<'h> FnOnce(Mu<'h>) -> Term<'h>) -> Message {
+        match self {
+            AnyHeap::Private(heap) => per_process::message(heap, build),
+            AnyHeap::Dynamic(heap) => {
+                let mut build = Some(build);
+                heap.message(&mut |h| (build.take().expect("a message is built once"))(h))
+            }
+        }
+    }
+
+    /// [`ProcessHeap::deliver`].
+    #[inline]
+    pub(crate) fn deliver(&mut self, message: Message) {
+        match self {
+            AnyHeap::Private(heap) => ProcessHeap::deliver(heap.as_mut(), message),
+            AnyHeap::Dynamic(heap) => heap.deliver(message),
+        }
+    }
+
+    /// [`ProcessHeap::message_count`].
+    #[inline]
+    pub(crate) fn message_count(&self) -> usize {
+        match self {
+            AnyHeap::Private(heap) => heap.message_count(),
+            AnyHeap::Dynamic(heap) => heap.message_count(),
+        }
+    }
+
+    /// [`ProcessHeap::needs_gc`].
+    #[inline]
+    pub(crate) fn needs_gc(&self) -> bool {
+        match self {
+            AnyHeap::Private(heap) => heap.needs_gc(),
+            AnyHeap::Dynamic(heap) => heap.needs_gc(),
+        }
+    }
 }
 
 /// The strategy object for `kind`.

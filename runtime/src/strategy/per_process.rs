@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 
-use heaplab_gc::{Collect, ConfigError, GcEventSink, Heap, HeapError, HeapOptions, HeapStats, Pid};
+use heaplab_gc::{Collect, ConfigError, GcEventSink, Heap, HeapError, HeapOptions, HeapStats, Mu, Pid, Term};
 
-use super::{BrandFn, BuildFn, HeapStrategy, Message, ProcessHeap};
+use super::{AnyHeap, BrandFn, BuildFn, HeapStrategy, Message, ProcessHeap};
 
 pub(crate) struct PerProcess;
 
@@ -23,13 +23,13 @@ impl HeapStrategy for PerProcess {
         pid: Pid,
         options: &HeapOptions,
         sink: Option<&Arc<dyn GcEventSink>>,
-    ) -> Result<Box<dyn ProcessHeap>, ConfigError> {
+    ) -> Result<AnyHeap, ConfigError> {
         let mut heap = Heap::new(options.clone())?;
         heap.set_pid(Some(pid));
         if let Some(sink) = sink {
             heap.set_event_sink(Arc::clone(sink));
         }
-        Ok(Box::new(heap))
+        Ok(AnyHeap::Private(Box::new(heap)))
     }
 
     fn scheduler_started(&self, _index: usize) {}
@@ -48,21 +48,33 @@ impl HeapStrategy for PerProcess {
     fn safepoint(&self, _index: usize) {}
 }
 
+/// Runs `f` under a fresh brand of `heap`; returns its result and the words allocated.
+#[inline]
+pub(crate) fn enter<R>(heap: &mut Heap, f: impl for<'h> FnOnce(Mu<'h>) -> R) -> (R, u64) {
+    let before = heap.used_words();
+    let r = heap.enter(f);
+    (r, heap.used_words().saturating_sub(before) as u64)
+}
+
+/// The term `build` makes on `heap`, copied into a message fragment.
+#[inline]
+pub(crate) fn message(heap: &mut Heap, build: impl for<'h> FnOnce(Mu<'h>) -> Term<'h>) -> Message {
+    Message::Copied(heap.enter(|h| {
+        let t = build(h);
+        h.to_fragment(t)
+    }))
+}
+
 impl ProcessHeap for Heap {
-    #[inline]
     fn enter(&mut self, f: BrandFn<'_>) -> u64 {
-        let before = self.used_words();
-        Heap::enter(self, f);
-        self.used_words().saturating_sub(before) as u64
+        enter(self, f).1
     }
 
     fn message(&mut self, build: BuildFn<'_>) -> Message {
-        Message::Copied(Heap::enter(self, |h| {
-            let t = build(h);
-            h.to_fragment(t)
-        }))
+        message(self, build)
     }
 
+    #[inline]
     fn deliver(&mut self, message: Message) {
         match message {
             Message::Copied(fragment) => Heap::deliver(self, fragment),

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use heaplab_gc::shared::{Mutator, SharedHeap, SharedOptions, Tlab};
 use heaplab_gc::{Collect, ConfigError, GcEventSink, HeapError, HeapOptions, HeapStats, Pid};
 
-use super::{BrandFn, BuildFn, HeapStrategy, Message, ProcessHeap};
+use super::{AnyHeap, BrandFn, BuildFn, HeapStrategy, Message, ProcessHeap};
 
 thread_local! {
     /// This scheduler thread's allocation buffer (Invariant 1).
@@ -87,8 +87,11 @@ impl HeapStrategy for SharedStrategy {
         _pid: Pid,
         _options: &HeapOptions,
         _sink: Option<&Arc<dyn GcEventSink>>,
-    ) -> Result<Box<dyn ProcessHeap>, ConfigError> {
-        Ok(Box::new(SharedProcess { mutator: self.heap.mutator(), heap: self.heap.clone() }))
+    ) -> Result<AnyHeap, ConfigError> {
+        Ok(AnyHeap::Dynamic(Box::new(SharedProcess {
+            mutator: self.heap.mutator(),
+            heap: self.heap.clone(),
+        })))
     }
 
     fn scheduler_started(&self, _index: usize) {

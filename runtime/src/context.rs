@@ -324,13 +324,15 @@ impl Cx {
         while *scanned < count {
             scheduler::consume(costs::RECEIVE_PER_MESSAGE);
             let i = *scanned;
-            let (hit, _) = self.heap().enter(|h| {
+            // The matcher's result goes straight into `hit`, as every copy of it costs on
+            // the hop between processes.
+            let mut hit = None;
+            self.heap().enter_dyn(&mut |h| {
                 let message = h.message(i).expect("index below message count");
-                let hit = matcher(h, message);
+                hit = matcher(h, message);
                 if hit.is_some() {
                     h.take_message(i);
                 }
-                hit
             });
             if hit.is_some() {
                 return Poll::Ready(hit);
@@ -441,6 +443,7 @@ impl Cx {
 
     /// Protocol steps 1-3 at an await point. `Pending` means: stop here (a yield, with a
     /// wake-up already arranged, or an exit the scheduler will carry out).
+    #[inline]
     fn safepoint(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.exiting() {
             return Poll::Pending;

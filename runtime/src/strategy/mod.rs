@@ -169,7 +169,7 @@ impl AnyHeap {
 
     /// Runs `f` under a fresh brand; returns its result and the words allocated meanwhile
     /// ([`ProcessHeap::enter`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn enter<R>(&mut self, f: impl for<'h> FnOnce(Mu<'h>) -> R) -> (R, u64) {
         match self {
             AnyHeap::Private(heap) => per_process::enter(heap, f),
@@ -183,8 +183,22 @@ impl AnyHeap {
         }
     }
 
+    /// Runs `f` under a fresh brand, `f` taken as a trait object (a receive's matcher step):
+    /// one copy of it serves both arms, with the matcher inlined into it. A generic `f`
+    /// compiled once per arm had the matcher called out of line from both, and made a
+    /// shared-heap hop 8% slower for a per-process hop 1% faster.
+    #[inline(always)]
+    pub(crate) fn enter_dyn(&mut self, f: BrandFn<'_>) {
+        match self {
+            AnyHeap::Private(heap) => heap.enter(f),
+            AnyHeap::Dynamic(heap) => {
+                heap.enter(f);
+            }
+        }
+    }
+
     /// [`ProcessHeap::message`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn message(&mut self, build: impl for<'h> FnOnce(Mu<'h>) -> Term<'h>) -> Message {
         match self {
             AnyHeap::Private(heap) => per_process::message(heap, build),
@@ -196,7 +210,7 @@ impl AnyHeap {
     }
 
     /// [`ProcessHeap::deliver`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn deliver(&mut self, message: Message) {
         match self {
             AnyHeap::Private(heap) => ProcessHeap::deliver(heap.as_mut(), message),
@@ -205,7 +219,7 @@ impl AnyHeap {
     }
 
     /// [`ProcessHeap::message_count`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn message_count(&self) -> usize {
         match self {
             AnyHeap::Private(heap) => heap.message_count(),
@@ -214,7 +228,7 @@ impl AnyHeap {
     }
 
     /// [`ProcessHeap::needs_gc`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn needs_gc(&self) -> bool {
         match self {
             AnyHeap::Private(heap) => heap.needs_gc(),

@@ -13,8 +13,8 @@
 //!
 //! A process holds its heap as an [`AnyHeap`]: the per-process heap is called directly on
 //! the calls a message hop makes (brand, message, delivery, mailbox length, collection
-//! check), so the matcher and the message builder inline into them; every other call, and
-//! every other strategy, goes through `ProcessHeap`.
+//! check), so the message builder inlines into them; every other call, and every other
+//! strategy, goes through `ProcessHeap`.
 //!
 //! # Invariants
 //! 1. A process body only reaches its heap through its `ProcessHeap`, inside `Cx`; a

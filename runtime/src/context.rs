@@ -26,6 +26,7 @@
 //! 3. Its next await point does not return; the scheduler ends the process after the poll.
 
 use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -66,6 +67,38 @@ pub struct Cx {
     /// ended, the table is asked again. Keeps at most one ended process's cell (not its heap,
     /// which went with its body) until the next send elsewhere.
     last_to: Option<Arc<Task>>,
+}
+
+/// The future of [`Cx::receive`]. A future of its own, not an `async fn` or a `poll_fn`:
+/// the hop from one process to the next goes through it on every message, each generator
+/// layer copied the matcher's result once more, and a `poll_fn` was left out of line, so the
+/// waiting process read the result back at once from where the call had just written it
+/// piecewise (a store-forwarding stall on every hop).
+struct Receive<'a, M> {
+    cx: &'a mut Cx,
+    matcher: M,
+    /// Messages this receive has examined and rejected (the save pointer).
+    scanned: usize,
+}
+
+// The matcher is never pinned (no pinned reference to it is ever made), so the future may
+// move whatever the matcher is.
+impl<M> Unpin for Receive<'_, M> {}
+
+impl<R, M> Future for Receive<'_, M>
+where
+    M: for<'h> FnMut(Mu<'h>, Term<'h>) -> Option<R>,
+{
+    type Output = R;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
+        let this = self.get_mut();
+        match this.cx.poll_match(cx, &mut this.scanned, &mut this.matcher) {
+            Poll::Ready(Some(r)) => Poll::Ready(r),
+            _ => Poll::Pending,
+        }
+    }
 }
 
 /// Most tags [`Cx::unalias`] remembers. A tag is forgotten when the message it was waiting
@@ -260,18 +293,11 @@ impl Cx {
     /// Waits for the first message (oldest first) that `matcher` accepts; messages it
     /// rejects (returns `None` for) stay in the mailbox in order. Messages already examined
     /// are not examined again by this receive when new ones arrive (the save pointer).
-    pub fn receive<R, M>(&mut self, mut matcher: M) -> impl Future<Output = R> + use<'_, R, M>
+    pub fn receive<R, M>(&mut self, matcher: M) -> impl Future<Output = R> + use<'_, R, M>
     where
         M: for<'h> FnMut(Mu<'h>, Term<'h>) -> Option<R>,
     {
-        // A plain `poll_fn`, not an `async fn` around one: the hop from one process to the
-        // next goes through this on every message, and each generator layer copies the
-        // result once more.
-        let mut scanned = 0;
-        poll_fn(move |cx| match self.poll_match(cx, &mut scanned, &mut matcher) {
-            Poll::Ready(Some(r)) => Poll::Ready(r),
-            _ => Poll::Pending,
-        })
+        Receive { cx: self, matcher, scanned: 0 }
     }
 
     /// As [`Cx::receive`], giving up with `None` after `timeout` (`receive ... after`).
@@ -311,6 +337,7 @@ impl Cx {
     /// messages after the first `scanned`, oldest first: `Ready(Some)` with what `matcher`
     /// made of the first it accepts (taken out of the mailbox), `Ready(None)` if it accepted
     /// none (all of them now counted in `scanned`).
+    #[inline(always)]
     fn poll_match<R>(
         &mut self,
         cx: &mut Context<'_>,

@@ -7,9 +7,10 @@
 //! stack cannot arise. A general-purpose queue (crossbeam's `SegQueue`) pads its head and
 //! tail to cache lines, costing ~256 bytes for every idle process; this one costs 8.
 //!
-//! Nodes come from, and go back to, a small per-thread stock of spare node memory
-//! ([`spares`]) before the allocator: a message between two processes on one scheduler then
-//! costs no allocator call at all, where `malloc` and `free` were a tenth of the hop.
+//! Nodes come from, and go back to, a small stock of spare node memory on each scheduler
+//! thread ([`spares`]) before the allocator: a message between two processes on one
+//! scheduler then costs no allocator call at all, where `malloc` and `free` were a tenth of
+//! the hop.
 //!
 //! # Invariants
 //! 1. `head` is null or points at a node allocated by `push` and not yet reclaimed; each
@@ -175,10 +176,13 @@ unsafe fn free_node<T>(node: *mut Node<T>) -> (T, *mut Node<T>) {
     (value, next)
 }
 
-/// Each thread's stock of spare node memory: freed nodes wait here to serve the thread's next
-/// pushes. One layout per thread (the first given; the runtime has one node type), at most
-/// [`spares::MAX`] nodes, all freed when the thread ends, so memory a burst of messages used
-/// goes back to the allocator except for those few.
+/// A thread's stock of spare node memory: freed nodes wait here to serve the thread's next
+/// pushes. Kept only between [`keep_spares`]`(true)` and `(false)`, which a scheduler thread
+/// calls when it starts and stops (a thread outside the runtime keeps none, so it holds no
+/// memory for a runtime it only sent to); one layout per thread (the first given; the
+/// runtime has one node type); at most [`spares::MAX`] nodes; all freed when kept no more or
+/// when the thread ends. So memory a burst of messages used goes back to the allocator
+/// except for those few.
 #[cfg(not(loom))]
 mod spares {
     use std::alloc::{dealloc, Layout};
@@ -199,12 +203,16 @@ mod spares {
         head: Cell<*mut u8>,
         count: Cell<usize>,
         layout: Cell<Option<Layout>>,
+        /// Whether freed nodes are kept (a scheduler thread, while it runs).
+        keep: Cell<bool>,
     }
 
-    impl Drop for Spares {
-        fn drop(&mut self) {
+    impl Spares {
+        /// Frees every spare.
+        fn release(&self) {
             let Some(layout) = self.layout.get() else { return };
             let mut memory = self.head.replace(ptr::null_mut());
+            self.count.set(0);
             while !memory.is_null() {
                 // SAFETY: a spare holds the next one's address in its first word and was
                 // allocated with `layout` (the invariant); each is freed once.
@@ -217,10 +225,31 @@ mod spares {
         }
     }
 
+    impl Drop for Spares {
+        fn drop(&mut self) {
+            self.release();
+        }
+    }
+
     thread_local! {
         static SPARES: Spares = const {
-            Spares { head: Cell::new(ptr::null_mut()), count: Cell::new(0), layout: Cell::new(None) }
+            Spares {
+                head: Cell::new(ptr::null_mut()),
+                count: Cell::new(0),
+                layout: Cell::new(None),
+                keep: Cell::new(false),
+            }
         };
+    }
+
+    /// Starts (`true`) or stops keeping freed nodes on this thread; stopping frees the stock.
+    pub(crate) fn keep_spares(keep: bool) {
+        let _ = SPARES.try_with(|s| {
+            s.keep.set(keep);
+            if !keep {
+                s.release();
+            }
+        });
     }
 
     /// A spare of `layout`, if this thread has one.
@@ -255,6 +284,9 @@ mod spares {
         debug_assert!(layout.size() >= size_of::<*mut u8>() && layout.align() >= align_of::<*mut u8>());
         SPARES
             .try_with(|s| {
+                if !s.keep.get() {
+                    return false;
+                }
                 let kept = *s.layout.get().get_or_insert(layout);
                 if kept != layout || s.count.get() >= MAX {
                     return false;
@@ -283,7 +315,11 @@ mod spares {
     pub(super) fn give(_memory: NonNull<u8>, _layout: Layout) -> bool {
         false
     }
+
+    pub(crate) fn keep_spares(_keep: bool) {}
 }
+
+pub(crate) use spares::keep_spares;
 
 impl<T> Drop for Arrivals<T> {
     fn drop(&mut self) {
@@ -382,6 +418,7 @@ mod tests {
     #[test]
     fn spare_nodes_are_bounded_and_reused() {
         std::thread::spawn(|| {
+            keep_spares(true);
             let value = Arc::new(());
             let inbox = Inbox::new();
             for _ in 0..3 * spares::MAX {
@@ -399,6 +436,10 @@ mod tests {
             drop(inbox);
             assert_eq!(Arc::strong_count(&value), 1);
             assert_eq!(spares::count(), spares::MAX);
+            keep_spares(false);
+            assert_eq!(spares::count(), 0);
+            inbox_round_trip();
+            assert_eq!(spares::count(), 0, "a thread that does not keep spares keeps none");
         })
         .join()
         .unwrap();
@@ -409,6 +450,7 @@ mod tests {
     #[test]
     fn other_node_types_bypass_the_stock() {
         std::thread::spawn(|| {
+            keep_spares(true);
             let small = Inbox::new();
             small.push(1u8);
             small.take_all(&mut Vec::new());
@@ -429,6 +471,15 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    /// One value through an inbox of its own.
+    fn inbox_round_trip() {
+        let inbox = Inbox::new();
+        inbox.push(7u64);
+        let mut got = Vec::new();
+        inbox.take_all(&mut got);
+        assert_eq!(got, vec![7]);
     }
 
     #[test]

@@ -301,6 +301,7 @@ pub(crate) fn add_send_time(shared: &Shared, elapsed: Duration) {
 pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     SCHEDULER.with(|s| s.set(Some(index as u32)));
     QUIET_PANICS.with(|q| q.set(!shared.config.report_panics));
+    crate::inbox::keep_spares(true);
     LOCAL.with(|l| {
         *l.borrow_mut() = Some(Local {
             shared: Arc::clone(&shared),
@@ -348,6 +349,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     shared.strategy.scheduler_stopped(index);
     slices.publish(&shared.counters[index]);
     LOCAL.with(|l| *l.borrow_mut() = None);
+    crate::inbox::keep_spares(false);
     SCHEDULER.with(|s| s.set(None));
 }
 

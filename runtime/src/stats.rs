@@ -91,3 +91,32 @@ impl RuntimeStats {
         self.schedulers.iter().map(|s| s.overruns).sum()
     }
 }
+
+/// A counter that many threads add to, in one cache line per scheduler (and one for
+/// threads outside the runtime): a spawn or an exit adds to its own scheduler's line, so
+/// counting them puts no line that every scheduler writes into the spawn and exit paths.
+/// Reading sums the lines; each add is atomic, so none is lost, whichever thread adds
+/// where (a scheduler of another runtime that spawns here shares a line with one of ours).
+pub(crate) struct ShardedCounter {
+    shards: Box<[crossbeam_utils::CachePadded<std::sync::atomic::AtomicU64>]>,
+}
+
+impl ShardedCounter {
+    /// A counter for `schedulers` scheduler threads.
+    pub(crate) fn new(schedulers: usize) -> ShardedCounter {
+        ShardedCounter { shards: (0..=schedulers).map(|_| Default::default()).collect() }
+    }
+
+    /// Adds one, on the line of the scheduler running on this thread.
+    #[inline]
+    pub(crate) fn increment(&self) {
+        let last = self.shards.len() - 1;
+        let shard = crate::scheduler::current_scheduler().map_or(last, |i| i as usize % last.max(1));
+        self.shards[shard].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The sum over all lines.
+    pub(crate) fn sum(&self) -> u64 {
+        self.shards.iter().map(|s| s.load(Ordering::Relaxed)).sum()
+    }
+}

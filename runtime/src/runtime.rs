@@ -134,9 +134,11 @@ impl Shared {
         if self.is_shutting_down() {
             return Err(SpawnError::ShuttingDown);
         }
-        let options = opts.heap.as_ref().unwrap_or(&self.config.heap);
-        // Checked before the pid is taken, so a refusal leaves no trace.
-        self.strategy.validate(options).map_err(SpawnError::InvalidHeapOptions)?;
+        // Checked before the pid is taken, so a refusal leaves no trace. The runtime's own
+        // options were checked when it started (config Invariant 1).
+        if let Some(options) = &opts.heap {
+            self.strategy.validate(options).map_err(SpawnError::InvalidHeapOptions)?;
+        }
         let task = self.table.insert_with(|pid| Arc::new(Task::new(pid, opts.priority, Arc::clone(self))))?;
         if let Some(hook) = hook {
             task.with_control(|c| c.exit_hooks.push(hook));

@@ -111,7 +111,12 @@ impl ShardedCounter {
     #[inline]
     pub(crate) fn increment(&self) {
         let last = self.shards.len() - 1;
-        let shard = crate::scheduler::current_scheduler().map_or(last, |i| i as usize % last.max(1));
+        // A division only for a scheduler of a larger runtime.
+        let shard = match crate::scheduler::current_scheduler() {
+            Some(i) if (i as usize) < last => i as usize,
+            Some(i) => i as usize % last.max(1),
+            None => last,
+        };
         self.shards[shard].fetch_add(1, Ordering::Relaxed);
     }
 

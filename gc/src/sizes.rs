@@ -49,6 +49,11 @@ fn table() -> &'static [usize] {
 
 /// The smallest table entry that is at least `words`.
 pub fn next_heap_size(words: usize) -> usize {
+    // Every heap starts at its minimum size, nearly always the default: an entry, found
+    // without the search (a chain of dependent loads on each spawn that makes a heap).
+    if words == DEFAULT_MIN_HEAP_SIZE {
+        return words;
+    }
     let t = table();
     let i = t.partition_point(|&s| s < words);
     t[i.min(t.len() - 1)]

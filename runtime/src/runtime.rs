@@ -9,7 +9,7 @@
 //!    finished with reason `shutdown`, and no process cell or heap is left.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -23,7 +23,7 @@ use crate::exit::ExitReason;
 use crate::priority::Priority;
 use crate::registry::{RegisterError, Registry};
 use crate::scheduler::{self, SchedulerCounters, Sleepers};
-use crate::stats::{RuntimeStats, SchedulerStats};
+use crate::stats::{RuntimeStats, SchedulerStats, ShardedCounter};
 use crate::strategy::{self, HeapStrategy, Message};
 use crate::table::{ProcessTable, SpawnError};
 use crate::task::{Body, Envelope, Task};
@@ -72,8 +72,9 @@ pub(crate) struct Shared {
     /// `strategy.may_stop()`, read once.
     strategy_may_stop: bool,
     shutting_down: AtomicBool,
-    spawned: AtomicU64,
-    exited: AtomicU64,
+    /// Processes spawned and exited since start, counted per scheduler (stats.rs).
+    spawned: ShardedCounter,
+    exited: ShardedCounter,
     /// Memory back to the OS after a burst of exits (trim.rs).
     pub(crate) trimmer: Trimmer,
 }
@@ -93,8 +94,8 @@ impl Shared {
             trim_ns,
             processes: self.table.count(),
             process_limit: self.table.limit(),
-            spawned: self.spawned.load(Ordering::Relaxed),
-            exited: self.exited.load(Ordering::Relaxed),
+            spawned: self.spawned.sum(),
+            exited: self.exited.sum(),
             registered: self.registry.len(),
             schedulers: self.counters.iter().map(SchedulerStats::from_counters).collect(),
             process_table_chunks: self.table.chunks_made(),
@@ -103,7 +104,7 @@ impl Shared {
 
     /// Processes that exited since start.
     pub(crate) fn exited_count(&self) -> u64 {
-        self.exited.load(Ordering::Relaxed)
+        self.exited.sum()
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {
@@ -133,9 +134,11 @@ impl Shared {
         if self.is_shutting_down() {
             return Err(SpawnError::ShuttingDown);
         }
-        let options = opts.heap.as_ref().unwrap_or(&self.config.heap);
-        // Checked before the pid is taken, so a refusal leaves no trace.
-        self.strategy.validate(options).map_err(SpawnError::InvalidHeapOptions)?;
+        // Checked before the pid is taken, so a refusal leaves no trace. The runtime's own
+        // options were checked when it started (config Invariant 1).
+        if let Some(options) = &opts.heap {
+            self.strategy.validate(options).map_err(SpawnError::InvalidHeapOptions)?;
+        }
         let task = self.table.insert_with(|pid| Arc::new(Task::new(pid, opts.priority, Arc::clone(self))))?;
         if let Some(hook) = hook {
             task.with_control(|c| c.exit_hooks.push(hook));
@@ -155,9 +158,9 @@ impl Shared {
         // the heap is made on the process's first use of it.
         let cx = Cx::new(Arc::clone(&task), opts.heap);
         *task.body.lock().unwrap_or_else(|e| e.into_inner()) = Some(Body::new(&task, body(cx)));
-        self.spawned.fetch_add(1, Ordering::Relaxed);
+        self.spawned.increment();
         let pid = task.pid;
-        task.schedule();
+        task.schedule_owned();
         Ok(pid)
     }
 
@@ -190,7 +193,7 @@ impl Shared {
     pub(crate) fn finish(&self, task: &Arc<Task>, reason: ExitReason) {
         task.mark_done();
         if self.table.remove(task.pid).is_some() {
-            self.exited.fetch_add(1, Ordering::Relaxed);
+            self.exited.increment();
         }
         let control = task.control_lock().take();
         if let Some(name) = control.as_ref().and_then(|c| c.name) {
@@ -339,8 +342,8 @@ impl Runtime {
             strategy_may_stop: strategy.may_stop(),
             strategy,
             shutting_down: AtomicBool::new(false),
-            spawned: AtomicU64::new(0),
-            exited: AtomicU64::new(0),
+            spawned: ShardedCounter::new(n),
+            exited: ShardedCounter::new(n),
             trimmer: Trimmer::default(),
             config,
         });

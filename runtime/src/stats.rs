@@ -91,3 +91,37 @@ impl RuntimeStats {
         self.schedulers.iter().map(|s| s.overruns).sum()
     }
 }
+
+/// A counter that many threads add to, in one cache line per scheduler (and one for
+/// threads outside the runtime): a spawn or an exit adds to its own scheduler's line, so
+/// counting them puts no line that every scheduler writes into the spawn and exit paths.
+/// Reading sums the lines; each add is atomic, so none is lost, whichever thread adds
+/// where (a scheduler of another runtime that spawns here shares a line with one of ours).
+pub(crate) struct ShardedCounter {
+    shards: Box<[crossbeam_utils::CachePadded<std::sync::atomic::AtomicU64>]>,
+}
+
+impl ShardedCounter {
+    /// A counter for `schedulers` scheduler threads.
+    pub(crate) fn new(schedulers: usize) -> ShardedCounter {
+        ShardedCounter { shards: (0..=schedulers).map(|_| Default::default()).collect() }
+    }
+
+    /// Adds one, on the line of the scheduler running on this thread.
+    #[inline]
+    pub(crate) fn increment(&self) {
+        let last = self.shards.len() - 1;
+        // A division only for a scheduler of a larger runtime.
+        let shard = match crate::scheduler::current_scheduler() {
+            Some(i) if (i as usize) < last => i as usize,
+            Some(i) => i as usize % last.max(1),
+            None => last,
+        };
+        self.shards[shard].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The sum over all lines.
+    pub(crate) fn sum(&self) -> u64 {
+        self.shards.iter().map(|s| s.load(Ordering::Relaxed)).sum()
+    }
+}

@@ -141,6 +141,14 @@ impl Task {
         }
     }
 
+    /// [`Task::schedule`] with a reference the caller gives up (a new process's): it
+    /// becomes the run queue's, which saves taking another and dropping this one.
+    pub(crate) fn schedule_owned(self: Arc<Self>) {
+        if self.claim_queue() {
+            crate::scheduler::push(self);
+        }
+    }
+
     /// Protocol steps 1 and 3: marks the process woken; returns whether it must be queued
     /// (it was idle), as opposed to running (it will be queued again when its poll ends) or
     /// queued already.

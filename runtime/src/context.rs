@@ -956,3 +956,15 @@ const _: () = {
         assert_send(&cx.garbage_collect());
     }
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every idle process holds a context: its heap slot (a heap, or the options of one not
+    /// made yet) is two words, whichever strategy the heap is of.
+    #[test]
+    fn the_heap_slot_is_two_words() {
+        assert_eq!(std::mem::size_of::<HeapSlot>(), 2 * std::mem::size_of::<usize>());
+    }
+}

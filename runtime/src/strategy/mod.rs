@@ -146,8 +146,10 @@ pub(crate) trait ProcessHeap: Send {
 pub(crate) enum AnyHeap {
     /// A per-process heap, called directly on a message hop's calls.
     Private(Box<Heap>),
-    /// Any other strategy's process heap.
-    Dynamic(Box<dyn ProcessHeap>),
+    /// Any other strategy's process heap. Boxed once more, so that this enum is two words
+    /// and a context's heap slot (this, or the options of a heap not made yet) stays two
+    /// words too: a wide pointer here cost every idle process 16 bytes.
+    Dynamic(Box<Box<dyn ProcessHeap>>),
 }
 
 impl AnyHeap {
@@ -155,7 +157,7 @@ impl AnyHeap {
     pub(crate) fn as_dyn(&mut self) -> &mut dyn ProcessHeap {
         match self {
             AnyHeap::Private(heap) => heap.as_mut(),
-            AnyHeap::Dynamic(heap) => heap.as_mut(),
+            AnyHeap::Dynamic(heap) => heap.as_mut().as_mut(),
         }
     }
 
@@ -163,7 +165,7 @@ impl AnyHeap {
     pub(crate) fn as_dyn_ref(&self) -> &dyn ProcessHeap {
         match self {
             AnyHeap::Private(heap) => heap.as_ref(),
-            AnyHeap::Dynamic(heap) => heap.as_ref(),
+            AnyHeap::Dynamic(heap) => heap.as_ref().as_ref(),
         }
     }
 

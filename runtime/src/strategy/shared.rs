@@ -88,10 +88,10 @@ impl HeapStrategy for SharedStrategy {
         _options: &HeapOptions,
         _sink: Option<&Arc<dyn GcEventSink>>,
     ) -> Result<AnyHeap, ConfigError> {
-        Ok(AnyHeap::Dynamic(Box::new(SharedProcess {
+        Ok(AnyHeap::Dynamic(Box::new(Box::new(SharedProcess {
             mutator: self.heap.mutator(),
             heap: self.heap.clone(),
-        })))
+        }))))
     }
 
     fn scheduler_started(&self, _index: usize) {

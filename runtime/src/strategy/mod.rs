@@ -11,7 +11,7 @@
 //! `shared` (one heap, stop-the-world). `docs/adding-a-heap-strategy.md` walks through
 //! adding a third.
 //!
-//! A process holds its heap as an [`AnyHeap`]: the per-process heap is called directly on
+//! A process holds its heap as an `AnyHeap`: the per-process heap is called directly on
 //! the calls a message hop makes (brand, message, delivery, mailbox length, collection
 //! check), so the message builder inlines into them; every other call, and every other
 //! strategy, goes through `ProcessHeap`.

@@ -24,12 +24,12 @@ impl HeapStrategy for PerProcess {
         options: &HeapOptions,
         sink: Option<&Arc<dyn GcEventSink>>,
     ) -> Result<AnyHeap, ConfigError> {
-        let mut heap = Heap::new(options.clone())?;
+        let mut heap = Heap::new_boxed(options.clone())?;
         heap.set_pid(Some(pid));
         if let Some(sink) = sink {
             heap.set_event_sink(Arc::clone(sink));
         }
-        Ok(AnyHeap::Private(Box::new(heap)))
+        Ok(AnyHeap::Private(heap))
     }
 
     fn scheduler_started(&self, _index: usize) {}

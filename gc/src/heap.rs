@@ -38,7 +38,7 @@ use crate::area::{next_heap_id, Area, AreaKind, Bump};
 use crate::binary::release_handles;
 use crate::block::Block;
 use crate::event::GcEventSink;
-use crate::fragment::Fragment;
+use crate::fragment::{Fragment, Owned};
 use crate::mutator::Mu;
 use crate::options::{ConfigError, HeapOptions};
 use crate::root::RootTable;
@@ -335,7 +335,7 @@ impl Heap {
     pub fn deliver(&mut self, fragment: Fragment) {
         let (parts, word) = fragment.into_parts();
         if let Some(owned) = parts {
-            self.adopt(owned.areas, owned.mso, owned.vheap_words);
+            self.adopt(owned);
         }
         self.messages.push_back(word);
     }
@@ -420,13 +420,13 @@ impl Heap {
     }
 
     /// Adds an attached fragment's areas and handles to the young area.
-    pub(crate) fn adopt(&mut self, areas: Vec<Area>, mso: Vec<usize>, vheap_words: usize) {
-        for area in areas {
+    pub(crate) fn adopt(&mut self, owned: Owned) {
+        for area in owned.areas {
             self.fragment_words += area.used;
             self.fragments.push(area);
         }
-        self.mso_young.extend(mso);
-        self.vheap_young += vheap_words;
+        self.mso_young.extend(owned.mso);
+        self.vheap_young += owned.vheap_words;
     }
 
     /// Gives up every area and handle, leaving an empty heap; used to turn a builder heap into
@@ -484,8 +484,8 @@ impl crate::mutator::Space for Heap {
         &mut self.messages
     }
 
-    fn adopt(&mut self, areas: Vec<Area>, mso: Vec<usize>, vheap_words: usize) {
-        Heap::adopt(self, areas, mso, vheap_words)
+    fn adopt(&mut self, owned: Owned) {
+        Heap::adopt(self, owned)
     }
 }
 

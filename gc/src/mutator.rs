@@ -22,12 +22,11 @@ use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-use crate::area::Area;
 use crate::area::Bump;
 use crate::atom::Atom;
 use crate::binary::{self, Binary};
 use crate::copy;
-use crate::fragment::Fragment;
+use crate::fragment::{Fragment, Owned};
 use crate::heap::Heap;
 use crate::layout::*;
 use crate::root::{Root, RootTable};
@@ -45,7 +44,7 @@ pub(crate) trait Space {
     /// The process's delivered, unconsumed messages.
     fn messages(&mut self) -> &mut VecDeque<u64>;
     /// Takes over a fragment's memory and handles as young data.
-    fn adopt(&mut self, areas: Vec<Area>, mso: Vec<usize>, vheap_words: usize);
+    fn adopt(&mut self, owned: Owned);
 }
 
 /// Allocation handle of the heap branded `'h`: builds terms, roots them, copies terms in.
@@ -400,7 +399,7 @@ impl<'h> Mu<'h> {
     pub fn attach(self, fragment: Fragment) -> Term<'h> {
         let (parts, word) = fragment.into_parts();
         if let Some(owned) = parts {
-            self.with_heap(|h| h.adopt(owned.areas, owned.mso, owned.vheap_words));
+            self.with_heap(|h| h.adopt(owned));
         }
         // SAFETY: the fragment's objects are now young data of this heap (heap Invariant 4)
         // and its handles are in this heap's MSO list.

@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::tlab::Tlab;
 use super::{Inner, Want};
-use crate::area::{next_heap_id, Area};
+use crate::area::next_heap_id;
 use crate::event::GcReason;
-use crate::fragment::Fragment;
+use crate::fragment::{Fragment, Owned};
 use crate::layout::is_pointer;
 use crate::mutator::{Mu, Space};
 use crate::root::RootTable;
@@ -331,10 +331,10 @@ impl Space for Bound {
         &mut self.state().messages
     }
 
-    fn adopt(&mut self, areas: Vec<Area>, mut mso: Vec<usize>, vheap_words: usize) {
+    fn adopt(&mut self, mut owned: Owned) {
         // SAFETY: `inner` outlives the brand (`enter` holds the mutator, which holds it).
         let inner = unsafe { &*self.inner };
-        let outside = inner.spaces.add_young(areas, &mut mso, vheap_words);
+        let outside = inner.spaces.add_young(owned.areas, &mut owned.mso, owned.vheap_words);
         // Adopted fragments are young data the nursery does not bound: collect once they
         // hold as much as the nursery.
         if outside >= inner.spaces.nursery.words() {

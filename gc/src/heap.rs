@@ -317,6 +317,21 @@ impl Heap {
         }
     }
 
+    /// Whether nothing has happened to this heap since it was made: nothing allocated,
+    /// rooted, delivered or attached, and no collection. Such a heap is interchangeable with
+    /// a new one of the same options: only its id and pid tell them apart.
+    pub fn is_pristine(&self) -> bool {
+        self.young.is_none()
+            && self.old.is_none()
+            && self.fragments.is_empty()
+            && self.mso_young.is_empty()
+            && self.mso_old.is_empty()
+            && self.messages.is_empty()
+            && self.roots.is_untouched()
+            && self.minor_count == 0
+            && self.major_count == 0
+    }
+
     /// Words in use: young + old generation + fragments (cheaper than [`Heap::stats`]).
     #[inline]
     pub fn used_words(&self) -> usize {

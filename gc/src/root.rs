@@ -66,6 +66,11 @@ impl RootTable {
         RootTable { heap, slots: Vec::new(), free: Vec::new(), released: None }
     }
 
+    /// Whether no root was ever made in this table.
+    pub(crate) fn is_untouched(&self) -> bool {
+        self.slots.is_empty() && self.released.is_none()
+    }
+
     /// Frees the slots of dropped roots (Invariant 1).
     pub(crate) fn drain_released(&mut self) {
         let Some(shared) = &self.released else { return };

@@ -33,6 +33,39 @@ fn immediates_take_no_heap_words() {
     assert_eq!(heap.stats().young_used, 0);
 }
 
+/// A heap stays pristine through builds of immediates (a message of immediates made in it
+/// leaves nothing behind), and stops being pristine at the first allocation, root, delivery
+/// or collection.
+#[test]
+fn a_heap_is_pristine_until_something_is_kept_in_it() {
+    let mut heap = Heap::default();
+    assert!(heap.is_pristine());
+    let fragment = heap.enter(|h| {
+        let pid = h.pid(Pid::new(7));
+        h.to_fragment(pid)
+    });
+    assert!(heap.is_pristine(), "an immediate message leaves the heap as it was");
+
+    let mut allocated = Heap::default();
+    allocated.enter(|h| {
+        h.int(MAX_SMALL + 1);
+    });
+    assert!(!allocated.is_pristine());
+
+    let mut rooted = Heap::default();
+    let root = rooted.enter(|h| h.root(h.nil()));
+    drop(root);
+    assert!(!rooted.is_pristine(), "a root was made, even if dropped since");
+
+    let mut delivered = Heap::default();
+    delivered.deliver(fragment);
+    assert!(!delivered.is_pristine());
+
+    let mut collected = Heap::default();
+    collected.collect(heaplab_gc::Collect::Minor).expect("a collection of an empty heap");
+    assert!(!collected.is_pristine());
+}
+
 #[test]
 fn integers_outside_60_bits_are_boxed_and_exact() {
     let mut heap = Heap::default();

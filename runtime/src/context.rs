@@ -228,9 +228,40 @@ impl Cx {
             return;
         }
         self.timed(|cx| {
-            let message = cx.heap().message(build);
+            let message = cx.message(build);
             cx.send_message(to, message);
         });
+    }
+
+    /// The message `build` makes. A process with no heap yet and the runtime's heap options
+    /// builds it in its scheduler's spare heap, a pristine per-process heap of those options
+    /// lent for the build: a message of immediates allocates nothing and the spare goes back
+    /// for the next process, so a process that only ever sends immediates (a reply `ok`, a
+    /// done signal) makes no heap at all. A build that kept anything in the spare makes it
+    /// this process's heap, as if made for it (its pid is set before the build), with the
+    /// build's garbage where its own heap would hold it. The first such process on a
+    /// scheduler makes its heap as usual and, if that heap is still pristine afterwards,
+    /// leaves it as the spare.
+    fn message(&mut self, build: impl for<'h> FnOnce(Mu<'h>) -> Term<'h>) -> Message {
+        if !matches!(self.heap, HeapSlot::Pending(None)) {
+            return self.heap().message(build);
+        }
+        if let Some(mut spare) = scheduler::take_spare_heap(&self.task.shared) {
+            spare.set_pid(Some(self.task.pid));
+            self.heap = HeapSlot::Ready(AnyHeap::Private(spare));
+        }
+        let message = self.heap().message(build);
+        if let HeapSlot::Ready(AnyHeap::Private(heap)) = &self.heap {
+            if heap.is_pristine() {
+                let HeapSlot::Ready(AnyHeap::Private(heap)) =
+                    std::mem::replace(&mut self.heap, HeapSlot::Pending(None))
+                else {
+                    unreachable!("matched just above")
+                };
+                scheduler::keep_spare_heap(&self.task.shared, heap);
+            }
+        }
+        message
     }
 
     /// Sends a prepared fragment (copied into the receiver's heap on delivery).

@@ -73,6 +73,7 @@ impl<T> Inbox<T> {
     }
 
     /// Takes everything pushed so far, oldest first, appending to `out`.
+    #[cfg(test)]
     pub(crate) fn take_all(&self, out: &mut impl Extend<T>) {
         out.extend(self.take());
     }

@@ -230,9 +230,7 @@ impl Shared {
 
     /// Everything left in an exited process's inbox is a dead letter.
     pub(crate) fn drain_dead_letters(&self, task: &Task) {
-        let mut letters: Vec<Envelope> = Vec::new();
-        task.inbox.take_all(&mut letters);
-        for letter in letters {
+        for letter in task.inbox.take() {
             self.answer_dead_letter(task.pid, letter);
         }
     }

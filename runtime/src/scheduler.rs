@@ -34,6 +34,7 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use heaplab_gc::Heap;
 
 use crate::exit::ExitReason;
 use crate::priority::{Priority, LOW_SKIPS};
@@ -126,6 +127,9 @@ struct Local {
     next: Cell<Option<Arc<Task>>>,
     /// Processes run from `next` in a row.
     next_streak: Cell<u32>,
+    /// A pristine per-process heap of the runtime's options, lent to processes that have no
+    /// heap yet to build a message in (context.rs, `Cx::message`).
+    spare_heap: Cell<Option<Box<Heap>>>,
 }
 
 /// Most processes a scheduler runs from its next slot in a row before the slot's process
@@ -239,6 +243,21 @@ pub(crate) fn push_woken(task: Arc<Task>) {
     }
 }
 
+/// Takes the spare heap of this scheduler, if this thread is one of `runtime`'s schedulers
+/// and it has one.
+pub(crate) fn take_spare_heap(runtime: &Shared) -> Option<Box<Heap>> {
+    on_own_scheduler(runtime, |local| local.spare_heap.take()).flatten()
+}
+
+/// Keeps `heap`, pristine and of `runtime`'s heap options, as this scheduler's spare heap;
+/// off `runtime`'s schedulers it is dropped.
+pub(crate) fn keep_spare_heap(runtime: &Shared, heap: Box<Heap>) {
+    debug_assert!(heap.is_pristine());
+    let mut heap = Some(heap);
+    on_own_scheduler(runtime, |local| local.spare_heap.set(heap.take()));
+    drop(heap);
+}
+
 /// Takes the process in this scheduler's next slot, unless it has run [`NEXT_SLOT_RUNS`]
 /// from there in a row: then the process goes to the back of the queue instead.
 fn take_next() -> Option<Arc<Task>> {
@@ -309,6 +328,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
             queues,
             next: Cell::new(None),
             next_streak: Cell::new(0),
+            spare_heap: Cell::new(None),
         })
     });
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1));

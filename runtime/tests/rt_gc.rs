@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::{assert_drains, guarded, int, runtime};
-use heaplab_runtime::heaplab_gc::{Collect, GcKind, GcReason, Pid, VecSink};
+use heaplab_runtime::heaplab_gc::{Atom, Collect, GcKind, GcReason, Pid, VecSink};
 use heaplab_runtime::{Cx, ExitReason, Runtime};
 
 /// Allocates `rounds` batches of `words_per_round` words of garbage, keeping a growing
@@ -286,4 +286,70 @@ fn requested_collections_are_reported() {
             (GcKind::Major, GcReason::Requested, Some(pid), Some(0)),
         ]
     );
+}
+
+/// A process with no heap yet builds its messages in its scheduler's spare heap. A message of
+/// immediates leaves the spare as it was, for the next process; a message that allocates
+/// makes the spare that process's own heap, with the build's garbage in it, its collections
+/// reported under its own pid, and the message received whole.
+#[test]
+fn a_heap_lent_for_a_message_becomes_the_senders_own_when_the_build_keeps_data() {
+    const LEN: i64 = 2_000;
+    let (events, senders, parent) = guarded(|| {
+        let sink = Arc::new(VecSink::new());
+        let rt = Runtime::builder().schedulers(1).gc_sink(sink.clone()).build().unwrap();
+        let (senders, parent) = rt
+            .block_on(|mut cx| async move {
+                let me = cx.self_pid();
+                let mut senders = Vec::new();
+                for round in 0..3 {
+                    // Only immediates: the spare is lent and given back.
+                    let quiet =
+                        cx.spawn(move |mut cx| async move { cx.send(me, |h| h.atom(Atom::OK)) }).unwrap();
+                    cx.receive(|_, m| m.as_atom().filter(|&a| a == Atom::OK)).await;
+                    // An immediate first, then a list: the spare it got back becomes its heap.
+                    let builder = cx
+                        .spawn(move |mut cx| async move {
+                            cx.send(me, |h| h.int(round));
+                            cx.send(me, |h| h.list((0..LEN).map(|i| h.int(i)).collect::<Vec<_>>()));
+                            let held = cx.heap_stats().used_words();
+                            cx.garbage_collect().await;
+                            let after = cx.heap_stats();
+                            cx.send(me, |h| {
+                                h.tuple(&[h.int(held as i64), h.int(after.major_collections as i64)])
+                            });
+                        })
+                        .unwrap();
+                    assert_eq!(cx.receive(|_, m| m.as_int()).await, round);
+                    let sum = cx
+                        .receive(|_, m| {
+                            let items: Vec<i64> = m.iter_list().map(|t| t.as_int()).collect::<Option<_>>()?;
+                            (items.len() == LEN as usize).then(|| items.iter().sum::<i64>())
+                        })
+                        .await;
+                    assert_eq!(sum, (0..LEN).sum::<i64>(), "the list arrives whole");
+                    let (held, majors) = cx
+                        .receive(|_, m| match m.as_tuple()? {
+                            [a, b] => Some((a.as_int()?, b.as_int()?)),
+                            _ => None,
+                        })
+                        .await;
+                    assert!(held >= 2 * LEN, "the build's {held} words stay in the sender's heap");
+                    assert_eq!(majors, 1);
+                    senders.push((quiet, builder));
+                }
+                (senders, me)
+            })
+            .unwrap();
+        assert_drains(&rt, 0);
+        (sink.take(), senders, parent)
+    });
+    let builders: Vec<Pid> = senders.iter().map(|&(_, b)| b).collect();
+    // The parent collects too, receiving the lists: its events are its own.
+    let pids: Vec<Pid> = events
+        .iter()
+        .map(|e| e.pid.expect("every event names its process"))
+        .filter(|&p| p != parent)
+        .collect();
+    assert_eq!(pids, builders, "one collection per builder, under its own pid, and none for the others");
 }

@@ -167,6 +167,27 @@ impl std::fmt::Display for NotRegistered {
 
 impl std::error::Error for NotRegistered {}
 
+/// A process's heap that nothing was ever kept in goes to its scheduler's spare when the
+/// process ends, instead of being freed: the next process of that scheduler to need a heap
+/// of the runtime's options takes it (`Cx::heap`), so a process that only passes
+/// immediates (a reply `ok`, a done signal, a counter) costs no heap made or freed. Only a
+/// per-process heap of the runtime's options qualifies; the spare is one heap per
+/// scheduler, freed when the scheduler stops.
+impl Drop for Cx {
+    fn drop(&mut self) {
+        if let HeapSlot::Ready(AnyHeap::Private(heap)) = &self.heap {
+            if heap.is_pristine() && *heap.options() == self.task.shared.config.heap {
+                let HeapSlot::Ready(AnyHeap::Private(heap)) =
+                    std::mem::replace(&mut self.heap, HeapSlot::Pending(None))
+                else {
+                    unreachable!("matched just above")
+                };
+                scheduler::keep_spare_heap(&self.task.shared, heap);
+            }
+        }
+    }
+}
+
 impl Cx {
     /// A context whose heap is made on first use, with `options` (`None`: the runtime's),
     /// which the runtime has validated.
@@ -177,7 +198,17 @@ impl Cx {
     /// The process's heap, made now if this is its first use.
     fn heap(&mut self) -> &mut AnyHeap {
         if let HeapSlot::Pending(options) = &mut self.heap {
-            let heap = make_heap(&self.task, options.as_deref());
+            let spare = match options {
+                None => scheduler::take_spare_heap(&self.task.shared),
+                Some(_) => None,
+            };
+            let heap = match spare {
+                Some(mut heap) => {
+                    heap.set_pid(Some(self.task.pid));
+                    AnyHeap::Private(heap)
+                }
+                None => make_heap(&self.task, options.as_deref()),
+            };
             self.heap = HeapSlot::Ready(heap);
         }
         match &mut self.heap {
@@ -228,40 +259,9 @@ impl Cx {
             return;
         }
         self.timed(|cx| {
-            let message = cx.message(build);
+            let message = cx.heap().message(build);
             cx.send_message(to, message);
         });
-    }
-
-    /// The message `build` makes. A process with no heap yet and the runtime's heap options
-    /// builds it in its scheduler's spare heap, a pristine per-process heap of those options
-    /// lent for the build: a message of immediates allocates nothing and the spare goes back
-    /// for the next process, so a process that only ever sends immediates (a reply `ok`, a
-    /// done signal) makes no heap at all. A build that kept anything in the spare makes it
-    /// this process's heap, as if made for it (its pid is set before the build), with the
-    /// build's garbage where its own heap would hold it. The first such process on a
-    /// scheduler makes its heap as usual and, if that heap is still pristine afterwards,
-    /// leaves it as the spare.
-    fn message(&mut self, build: impl for<'h> FnOnce(Mu<'h>) -> Term<'h>) -> Message {
-        if !matches!(self.heap, HeapSlot::Pending(None)) {
-            return self.heap().message(build);
-        }
-        if let Some(mut spare) = scheduler::take_spare_heap(&self.task.shared) {
-            spare.set_pid(Some(self.task.pid));
-            self.heap = HeapSlot::Ready(AnyHeap::Private(spare));
-        }
-        let message = self.heap().message(build);
-        if let HeapSlot::Ready(AnyHeap::Private(heap)) = &self.heap {
-            if heap.is_pristine() {
-                let HeapSlot::Ready(AnyHeap::Private(heap)) =
-                    std::mem::replace(&mut self.heap, HeapSlot::Pending(None))
-                else {
-                    unreachable!("matched just above")
-                };
-                scheduler::keep_spare_heap(&self.task.shared, heap);
-            }
-        }
-        message
     }
 
     /// Sends a prepared fragment (copied into the receiver's heap on delivery).

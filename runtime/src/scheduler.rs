@@ -127,8 +127,8 @@ struct Local {
     next: Cell<Option<Arc<Task>>>,
     /// Processes run from `next` in a row.
     next_streak: Cell<u32>,
-    /// A pristine per-process heap of the runtime's options, lent to processes that have no
-    /// heap yet to build a message in (context.rs, `Cx::message`).
+    /// A pristine per-process heap of the runtime's options, left by a process that ended,
+    /// for the next process here that needs a heap (context.rs, `impl Drop for Cx`).
     spare_heap: Cell<Option<Box<Heap>>>,
 }
 

@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::{assert_drains, guarded, int, runtime};
+use heaplab_runtime::heaplab_gc::HeapOptions;
 use heaplab_runtime::heaplab_gc::{Atom, Collect, GcKind, GcReason, Pid, VecSink};
-use heaplab_runtime::{Cx, ExitReason, Runtime};
+use heaplab_runtime::{Cx, ExitReason, Runtime, SpawnOptions};
 
 /// Allocates `rounds` batches of `words_per_round` words of garbage, keeping a growing
 /// rooted list of `keep` items per round, and yields after each batch so the heap is
@@ -288,12 +289,12 @@ fn requested_collections_are_reported() {
     );
 }
 
-/// A process with no heap yet builds its messages in its scheduler's spare heap. A message of
-/// immediates leaves the spare as it was, for the next process; a message that allocates
-/// makes the spare that process's own heap, with the build's garbage in it, its collections
-/// reported under its own pid, and the message received whole.
+/// A process that ends with nothing kept in its heap leaves that heap to its scheduler for
+/// the next process that needs one. The process that takes it is its sole owner: what it
+/// builds stays in it, its collections are reported under its own pid, and its messages
+/// arrive whole.
 #[test]
-fn a_heap_lent_for_a_message_becomes_the_senders_own_when_the_build_keeps_data() {
+fn a_heap_left_by_an_ended_process_serves_the_next_one_as_its_own() {
     const LEN: i64 = 2_000;
     let (events, senders, parent) = guarded(|| {
         let sink = Arc::new(VecSink::new());
@@ -303,11 +304,11 @@ fn a_heap_lent_for_a_message_becomes_the_senders_own_when_the_build_keeps_data()
                 let me = cx.self_pid();
                 let mut senders = Vec::new();
                 for round in 0..3 {
-                    // Only immediates: the spare is lent and given back.
+                    // Only immediates: its heap stays pristine and is left to the scheduler.
                     let quiet =
                         cx.spawn(move |mut cx| async move { cx.send(me, |h| h.atom(Atom::OK)) }).unwrap();
                     cx.receive(|_, m| m.as_atom().filter(|&a| a == Atom::OK)).await;
-                    // An immediate first, then a list: the spare it got back becomes its heap.
+                    // Takes that heap, and keeps a list in it.
                     let builder = cx
                         .spawn(move |mut cx| async move {
                             cx.send(me, |h| h.int(round));
@@ -352,4 +353,66 @@ fn a_heap_lent_for_a_message_becomes_the_senders_own_when_the_build_keeps_data()
         .filter(|&p| p != parent)
         .collect();
     assert_eq!(pids, builders, "one collection per builder, under its own pid, and none for the others");
+}
+
+/// Only a heap of the runtime's options is left for the next process: a process spawned
+/// with options of its own, or one that changed its heap's options, takes its heap with it,
+/// and the next process gets the runtime's.
+#[test]
+fn a_heap_of_other_options_is_not_left_for_the_next_process() {
+    guarded(|| {
+        let rt = Runtime::builder().schedulers(1).build().unwrap();
+        let default = rt.block_on(|cx| async move { cx.heap_stats().young_capacity }).unwrap();
+        let young = rt
+            .block_on(move |mut cx| async move {
+                let me = cx.self_pid();
+                // This process's own heap, made now: it never takes the one left.
+                let _own = cx.with(|h| h.root(h.nil()));
+                let mut young = Vec::new();
+                for custom in [true, false] {
+                    let opts = SpawnOptions {
+                        heap: Some(HeapOptions { min_heap_size: 4 * default, ..HeapOptions::default() }),
+                        ..SpawnOptions::default()
+                    };
+                    let body = move |mut cx: Cx| async move {
+                        // Makes the heap without keeping anything in it.
+                        cx.send(me, |h| h.nil());
+                        if !custom {
+                            cx.set_fullsweep_after(1);
+                        }
+                    };
+                    if custom { cx.spawn_opt(opts, body) } else { cx.spawn(body) }.unwrap();
+                    cx.receive(|_, m| m.is_nil().then_some(())).await;
+                    // The next process: its first young heap, and how many of three
+                    // collections asked as minor ones were major (one, the first, under the
+                    // runtime's `fullsweep_after`).
+                    cx.spawn(move |mut cx| async move {
+                        cx.send(me, |h| h.nil());
+                        let young = cx.heap_stats().young_capacity;
+                        let _kept = cx.with(|h| {
+                            let l = h.list((0..10).map(|i| h.int(i)).collect::<Vec<_>>());
+                            h.root(l)
+                        });
+                        for _ in 0..3 {
+                            cx.collect_now(Collect::Minor).await;
+                        }
+                        let majors = cx.heap_stats().major_collections;
+                        cx.send(me, |h| h.tuple(&[h.int(young as i64), h.int(majors as i64)]));
+                    })
+                    .unwrap();
+                    cx.receive(|_, m| m.is_nil().then_some(())).await;
+                    let seen = cx
+                        .receive(|_, m| match m.as_tuple()? {
+                            [a, b] => Some((a.as_int()? as usize, b.as_int()?)),
+                            _ => None,
+                        })
+                        .await;
+                    young.push(seen);
+                }
+                young
+            })
+            .unwrap();
+        assert_drains(&rt, 0);
+        assert_eq!(young, [(default, 1), (default, 1)]);
+    });
 }

@@ -177,6 +177,10 @@ impl HeapStats {
     }
 }
 
+/// Most messages a pristine heap's emptied queue may have room for ([`Heap::is_pristine`]):
+/// a queue grown larger keeps memory a new heap would not hold.
+pub const PRISTINE_QUEUE: usize = 8;
+
 impl Default for Heap {
     fn default() -> Self {
         Heap::new(HeapOptions::default()).expect("default options are valid")
@@ -317,9 +321,11 @@ impl Heap {
         }
     }
 
-    /// Whether nothing has happened to this heap since it was made: nothing allocated,
-    /// rooted, delivered or attached, and no collection. Such a heap is interchangeable with
-    /// a new one of the same options: only its id and pid tell them apart.
+    /// Whether nothing is kept in this heap and nothing has changed it since it was made:
+    /// nothing allocated, rooted or attached, no collection, and no message waiting (a few
+    /// immediates may have come and gone: their queue keeps room for at most
+    /// [`PRISTINE_QUEUE`]). Such a heap is interchangeable with a new one of the same
+    /// options: only its id and pid tell them apart.
     pub fn is_pristine(&self) -> bool {
         self.young.is_none()
             && self.old.is_none()
@@ -327,6 +333,7 @@ impl Heap {
             && self.mso_young.is_empty()
             && self.mso_old.is_empty()
             && self.messages.is_empty()
+            && self.messages.capacity() <= PRISTINE_QUEUE
             && self.roots.is_untouched()
             && self.minor_count == 0
             && self.major_count == 0

@@ -87,7 +87,7 @@ pub use block::{
 pub use collect::{Collect, GcOutcome, HeapError};
 pub use event::{GcEvent, GcEventSink, GcKind, GcReason, VecSink};
 pub use fragment::Fragment;
-pub use heap::{Heap, HeapStats};
+pub use heap::{Heap, HeapStats, PRISTINE_QUEUE};
 pub use layout::{HEAP_BINARY_LIMIT, MAX_PID, MAX_REF, MAX_SMALL, MIN_SMALL};
 pub use mutator::Mu;
 pub use options::{ConfigError, HeapOptions, MIN_ALLOWED_HEAP_SIZE};

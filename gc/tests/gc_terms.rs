@@ -59,7 +59,18 @@ fn a_heap_is_pristine_until_something_is_kept_in_it() {
 
     let mut delivered = Heap::default();
     delivered.deliver(fragment);
-    assert!(!delivered.is_pristine());
+    assert!(!delivered.is_pristine(), "a message waits in it");
+    delivered.enter(|h| {
+        h.take_message(0);
+    });
+    assert!(delivered.is_pristine(), "an immediate received leaves nothing behind");
+    let immediate = |heap: &mut Heap| heap.enter(|h| h.to_fragment(h.int(1)));
+    for _ in 0..=heaplab_gc::PRISTINE_QUEUE {
+        let f = immediate(&mut delivered);
+        delivered.deliver(f);
+    }
+    delivered.enter(|h| while h.take_message(0).is_some() {});
+    assert!(!delivered.is_pristine(), "its queue keeps room for more messages than a new heap's");
 
     let mut collected = Heap::default();
     collected.collect(heaplab_gc::Collect::Minor).expect("a collection of an empty heap");

@@ -61,11 +61,12 @@ pub struct Cx {
     /// Tags given up with [`Cx::unalias`], oldest first: a message `{Tag, _}` carrying one
     /// is dropped on delivery. At most [`UNALIASED_TAGS`] are kept.
     unaliased: Vec<Ref>,
-    /// The process this one sent a message to last. A run of sends to one process (a ring's
-    /// next member, a client's server) then skips the table lookup. Pids are never reused,
-    /// so a process with the pid sent to is the one the table would give; once it has
-    /// ended, the table is asked again. Keeps at most one ended process's cell (not its heap,
-    /// which went with its body) until the next send elsewhere.
+    /// The process this one sent a message to last (before its first send, the process
+    /// that spawned it, if one did). A run of sends to one process (a ring's next member, a
+    /// client's server) then skips the table lookup. Pids are never reused, so a process
+    /// with the pid sent to is the one the table would give; once it has ended, the table
+    /// is asked again. Keeps at most one ended process's cell (not its heap, which went with
+    /// its body) until the next send elsewhere.
     last_to: Option<Arc<Task>>,
 }
 
@@ -190,9 +191,11 @@ impl Drop for Cx {
 
 impl Cx {
     /// A context whose heap is made on first use, with `options` (`None`: the runtime's),
-    /// which the runtime has validated.
-    pub(crate) fn new(task: Arc<Task>, options: Option<HeapOptions>) -> Cx {
-        Cx { task, heap: HeapSlot::Pending(options.map(Box::new)), unaliased: Vec::new(), last_to: None }
+    /// which the runtime has validated. A process's first message nearly always goes to the
+    /// process that spawned it (an acknowledgement, a result), so `last_to` starts as that
+    /// process: the send then needs no table lookup.
+    pub(crate) fn new(task: Arc<Task>, options: Option<HeapOptions>, parent: Option<Arc<Task>>) -> Cx {
+        Cx { task, heap: HeapSlot::Pending(options.map(Box::new)), unaliased: Vec::new(), last_to: parent }
     }
 
     /// The process's heap, made now if this is its first use.
@@ -648,7 +651,7 @@ impl Cx {
     {
         self.refuse_spawn_if_exiting()?;
         scheduler::consume(costs::SPAWN);
-        self.task.shared.spawn(opts, body)
+        self.task.shared.spawn(opts, body, Relation::Child(Arc::clone(&self.task)))
     }
 
     /// Sets `trap_exit` (`process_flag(trap_exit, On)`); returns the old value.

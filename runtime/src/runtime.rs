@@ -41,7 +41,10 @@ pub struct SpawnOptions {
 
 /// How a new process is tied to the process that spawns it.
 pub(crate) enum Relation {
+    /// Spawned from outside the runtime.
     None,
+    /// Spawned by this process, with no link or monitor.
+    Child(Arc<Task>),
     /// `spawn_link`: linked both ways before the child runs.
     Link(Arc<Task>),
     /// `spawn_monitor`: the parent monitors the child under this reference.
@@ -112,12 +115,17 @@ impl Shared {
     }
 
     /// Creates a process running `body` and makes it runnable.
-    pub(crate) fn spawn<F, Fut>(self: &Arc<Self>, opts: SpawnOptions, body: F) -> Result<Pid, SpawnError>
+    pub(crate) fn spawn<F, Fut>(
+        self: &Arc<Self>,
+        opts: SpawnOptions,
+        body: F,
+        relation: Relation,
+    ) -> Result<Pid, SpawnError>
     where
         F: FnOnce(Cx) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.spawn_related(opts, body, None, Relation::None)
+        self.spawn_related(opts, body, None, relation)
     }
 
     pub(crate) fn spawn_related<F, Fut>(
@@ -143,20 +151,23 @@ impl Shared {
         if let Some(hook) = hook {
             task.with_control(|c| c.exit_hooks.push(hook));
         }
-        match relation {
-            Relation::None => {}
+        let parent = match relation {
+            Relation::None => None,
+            Relation::Child(parent) => Some(parent),
             Relation::Link(parent) => {
                 task.with_control(|c| c.links.push(parent.pid));
                 parent.with_control(|c| c.links.push(task.pid));
+                Some(parent)
             }
             Relation::Monitor(parent, reference) => {
                 task.with_control(|c| c.monitored_by.push((reference, parent.pid)));
                 parent.with_control(|c| c.monitors.push((reference, task.pid)));
+                Some(parent)
             }
-        }
+        };
         // Options were checked above (and the runtime's when it started, config Invariant 1);
         // the heap is made on the process's first use of it.
-        let cx = Cx::new(Arc::clone(&task), opts.heap);
+        let cx = Cx::new(Arc::clone(&task), opts.heap, parent);
         *task.body.lock().unwrap_or_else(|e| e.into_inner()) = Some(Body::new(&task, body(cx)));
         self.spawned.increment();
         let pid = task.pid;
@@ -371,7 +382,7 @@ impl Runtime {
         F: FnOnce(Cx) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.shared.spawn(SpawnOptions::default(), body)
+        self.shared.spawn(SpawnOptions::default(), body, Relation::None)
     }
 
     /// Spawns with options.
@@ -380,7 +391,7 @@ impl Runtime {
         F: FnOnce(Cx) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.shared.spawn(opts, body)
+        self.shared.spawn(opts, body, Relation::None)
     }
 
     /// Runs `body` as a process and waits for its result; `Err` carries the exit reason if

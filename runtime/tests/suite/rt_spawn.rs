@@ -61,6 +61,47 @@ fn fan_out_and_in_of_a_hundred_thousand_processes() {
     assert_eq!(exited, spawned);
 }
 
+/// A child's first send goes to its parent without a lookup while the parent lives; once
+/// the parent has ended, the child's message to it is dropped and the child goes on, and a
+/// later message of the child to another process arrives.
+#[test]
+fn a_childs_message_to_its_ended_parent_is_dropped() {
+    let got = guarded(|| {
+        let rt = runtime(2);
+        let (tx, rx) = mpsc::channel();
+        let observer = rt
+            .spawn(move |mut cx| async move {
+                let n = cx.receive(|_, m| m.as_int()).await;
+                tx.send(n).unwrap();
+            })
+            .unwrap();
+        let (parent, child) = rt
+            .block_on(move |mut cx| async move {
+                let me = cx.self_pid();
+                let child = cx
+                    .spawn(move |mut cx| async move {
+                        cx.send(me, |h| h.int(1));
+                        // Told that the parent has ended: a message to it goes nowhere.
+                        cx.receive(|_, m| m.is_nil().then_some(())).await;
+                        cx.send(me, |h| h.int(2));
+                        cx.send(observer, |h| h.int(3));
+                    })
+                    .unwrap();
+                assert_eq!(cx.receive(|_, m| m.as_int()).await, 1);
+                (me, child)
+            })
+            .unwrap();
+        while rt.is_alive(parent) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        rt.send_owned(child, &OwnedTerm::Nil);
+        let got = rx.recv_timeout(Duration::from_secs(20)).expect("the child's message to another process");
+        assert_drains(&rt, 0);
+        got
+    });
+    assert_eq!(got, 3);
+}
+
 /// A process that waits for integers from outside and reports each one on `tx`; a
 /// negative integer ends it.
 fn reporter(

@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 use crate::exit::ExitReason;
+use crate::moments::{OffCpu, OffCpuWatch};
 use crate::priority::{Priority, LOW_SKIPS};
 use crate::runtime::Shared;
 use crate::task::Task;
@@ -197,6 +198,20 @@ fn on_own_scheduler<R>(runtime: *const Shared, f: impl FnOnce(&Local) -> R) -> O
 /// Makes `task` runnable: onto this scheduler's local queue when called from one of this
 /// runtime's schedulers, otherwise onto the injector.
 pub(crate) fn push(task: Arc<Task>) {
+    stamp_runnable(&task);
+    push_unstamped(task);
+}
+
+/// Stamps the moment `task` is made runnable, with attribution on (moments.rs).
+#[inline(always)]
+fn stamp_runnable(task: &Task) {
+    if let Some(stamps) = task.moments.as_deref() {
+        stamps.runnable(task.shared.epoch, current_scheduler());
+    }
+}
+
+/// [`push`] without the stamp (taken already).
+fn push_unstamped(task: Arc<Task>) {
     let priority = task.priority() as usize;
     let runtime = Arc::as_ptr(&task.shared);
     let mut task = Some(task);
@@ -227,6 +242,7 @@ pub(crate) fn push_woken(task: Arc<Task>) {
     if task.priority() != Priority::Normal {
         return push(task);
     }
+    stamp_runnable(&task);
     let runtime = Arc::as_ptr(&task.shared);
     let mut task = Some(task);
     on_own_scheduler(runtime, |local| {
@@ -235,7 +251,7 @@ pub(crate) fn push_woken(task: Arc<Task>) {
         local.next.set(if free { task.take() } else { slot });
     });
     if let Some(task) = task {
-        push(task);
+        push_unstamped(task);
     }
 }
 
@@ -318,7 +334,11 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     // Slice lengths only when asked (Config::time_slices): then one clock read per slice,
     // a slice's end being the next one's start. Otherwise the clock is read only while
     // timers are pending.
-    let timed = shared.config.time_slices;
+    // With attribution the clock is read per slice too, and a long gap between two reads
+    // makes the thread look at its kernel accounting (moments.rs Invariant 4).
+    let timed = shared.config.time_slices || shared.config.attribution;
+    let mut watch =
+        if shared.config.attribution { OffCpuWatch::start(index as u32, shared.epoch) } else { None };
     let mut clock = timed.then(Instant::now);
     shared.strategy.scheduler_started(index);
     while !shared.is_shutting_down() {
@@ -335,14 +355,24 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
             Some(task) => {
                 let end = run_task(&shared, index, task, clock);
                 if let (Some(start), Some(end)) = (clock, end) {
-                    slices.record(&shared.counters[index], end.saturating_duration_since(start));
+                    if shared.config.time_slices {
+                        slices.record(&shared.counters[index], end.saturating_duration_since(start));
+                    }
+                    if let Some(watch) = &mut watch {
+                        note_off_cpu(&shared, watch.observe(start, end, shared.epoch));
+                    }
                 }
                 clock = end;
             }
             None => {
                 slices.publish_if_many(&shared.counters[index]);
+                let parked = watch.as_ref().map(|_| Instant::now());
                 park(&shared, index);
                 clock = timed.then(Instant::now);
+                // Back from a park: the wait for a CPU after the wake-up ends now.
+                if let (Some(watch), Some(from), Some(to)) = (&mut watch, parked, clock) {
+                    note_off_cpu(&shared, watch.observe(from, to, shared.epoch));
+                }
             }
         }
     }
@@ -351,6 +381,13 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     LOCAL.with(|l| *l.borrow_mut() = None);
     crate::inbox::keep_spares(false);
     SCHEDULER.with(|s| s.set(None));
+}
+
+/// Keeps an off-CPU interval a watch found (rare: moments.rs `OFF_CPU_GAP`).
+fn note_off_cpu(shared: &Shared, found: Option<OffCpu>) {
+    if let Some(off) = found {
+        shared.off_cpu.lock().unwrap_or_else(|e| e.into_inner()).push(off);
+    }
 }
 
 fn fire_timers(shared: &Arc<Shared>, index: usize, now: Instant) {
@@ -544,6 +581,9 @@ fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Option<I
     if !task.start_running() {
         return start;
     }
+    if let Some(stamps) = task.moments.as_deref() {
+        stamps.started(crate::moments::since(shared.epoch, Instant::now()), index as u32);
+    }
     BUDGET.with(|b| b.set(i64::from(shared.config.reductions)));
     // Slice tracing, trace.rs Invariant 1: one check, and a clock read only when traced.
     let traced_start = shared.config.slice_sink.as_ref().map(|_| Instant::now());
@@ -565,7 +605,7 @@ fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Option<I
     }
     let counters = &shared.counters[index];
     bump(&counters.slices);
-    if let (Some(start), Some(end)) = (start, end) {
+    if let (true, Some(start), Some(end)) = (shared.config.time_slices, start, end) {
         if end.saturating_duration_since(start) > shared.config.overrun_threshold {
             bump(&counters.overruns);
         }

@@ -6,14 +6,17 @@
 //! into [`Segment`]s, each in a state the stamps prove (the server runnable but not
 //! running, the server busy with an earlier message, a process running its part, the
 //! reply delivered but the client not yet running). Over that, two causes take precedence,
-//! in this order: a collection that overlaps ([`Component::Gc`]: one of the server's or the
-//! client's heap, or any stop-the-world pause), then a scheduler thread the segment waits
-//! on being off its CPU ([`Component::Descheduled`]). What no segment covers (stamps that
-//! contradict each other, or an interval no stamp bounds) is [`Component::Unexplained`].
+//! in this order: a scheduler thread the segment waits on or runs on being off its CPU
+//! ([`Component::Descheduled`]), then a collection that overlaps ([`Component::Gc`]: one
+//! of the server's or the client's heap, or any stop-the-world pause). Descheduling comes
+//! first because nothing of heaplab runs on a thread that is off its CPU: a collection
+//! preempted halfway counts as GC only for the time it had the CPU. What no segment covers
+//! (stamps that contradict each other, or an interval no stamp bounds) is
+//! [`Component::Unexplained`].
 //!
 //! # Invariants
 //! 1. The components of one request add up to its latency exactly (in nanoseconds): every
-//!    instant of it is counted once, in the first of gc, descheduled, the segment's state,
+//!    instant of it is counted once, in the first of descheduled, gc, the segment's state,
 //!    unexplained that applies.
 //! 2. Segments are clipped to the request and to each other (a segment never counts time
 //!    an earlier one counted), so out-of-order stamps lose time to `unexplained` instead
@@ -180,10 +183,10 @@ pub fn attribute<'a>(
             continue;
         }
         reach = span.end_ns;
-        let collecting = covered(gc.iter().copied(), span);
         let off: Vec<Span> =
             segment.threads.iter().flatten().flat_map(|&t| off_cpu(t).iter().copied()).collect();
-        let stopped = covered(gc.iter().copied().chain(off.iter().copied()), span) - collecting;
+        let stopped = covered(off.iter().copied(), span);
+        let collecting = covered(gc.iter().copied().chain(off.iter().copied()), span) - stopped;
         breakdown.ns[Component::Gc.index()] += collecting;
         breakdown.ns[Component::Descheduled.index()] += stopped;
         breakdown.ns[segment.state.index()] += span.len_ns() - collecting - stopped;
@@ -388,6 +391,20 @@ pub struct TailAttribution {
     pub above_p999: TailShare,
 }
 
+/// What a run's attribution gives the report and its files.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunAttribution {
+    /// The report's `tail_attribution`.
+    pub tails: TailAttribution,
+    /// The requests above the 99th percentile, slowest first.
+    pub slow: Vec<Attributed>,
+    /// How long after the run's start (the GC log's origin) the runtime's epoch is: add it
+    /// to a moment to place it on the run's clock.
+    pub offset_ns: u64,
+    /// Off-CPU intervals found; 0 where the kernel keeps no per-thread accounting.
+    pub off_cpu_intervals: u64,
+}
+
 /// A request with its breakdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attributed {
@@ -447,40 +464,50 @@ pub fn tails(causes: &Causes, requests: &[RequestMoments]) -> (TailAttribution, 
     (tails, slow)
 }
 
-/// The CSV of the requests above the 99th percentile: one row each, every component in
-/// microseconds and every moment in microseconds since the run's start, which is
-/// `offset_ns` before the runtime's epoch.
+/// The CSV of the requests above the 99th percentile, slowest first: one row each with
+/// every component and every moment, in integer nanoseconds (moments from the run's start,
+/// which is `offset_ns` before the runtime's epoch); an unknown moment or scheduler is an
+/// empty cell (csv.rs Invariants 2 and 3).
 pub fn requests_csv(requests: &[Attributed], offset_ns: u64) -> String {
-    let mut text = String::from("client,server,sent_us,latency_us");
+    let mut text = String::from("client,server,latency_ns");
     for c in Component::ALL {
-        let _ = write!(text, ",{}_us", c.name());
+        let _ = write!(text, ",{}_ns", c.name());
     }
     text.push_str(
-        ",enqueued_us,server_runnable_us,server_started_us,server_previous_us,matched_us,replied_us,\
-         client_runnable_us,client_started_us,received_us\n",
+        ",sent_ns,enqueued_ns,server_runnable_ns,server_started_ns,server_previous_ns,matched_ns,\
+         replied_ns,client_runnable_ns,client_started_ns,received_ns,sent_on,server_runnable_on,\
+         server_started_on,client_runnable_on,client_started_on\n",
     );
-    let us = |ns: u64| (ns + offset_ns) as f64 / 1e3;
+    let at = |ns: u64| (ns + offset_ns).to_string();
+    let on = |i: u32| if i == u32::MAX { String::new() } else { i.to_string() };
     for a in requests {
         let m = &a.moments;
-        let _ =
-            write!(text, "{},{},{:.3},{:.3}", m.client, m.server, us(m.sent_ns), m.latency_ns() as f64 / 1e3);
+        let _ = write!(text, "{},{},{}", m.client, m.server, m.latency_ns());
         for c in Component::ALL {
-            let _ = write!(text, ",{:.3}", a.breakdown.get(c) as f64 / 1e3);
+            let _ = write!(text, ",{}", a.breakdown.get(c));
         }
-        let previous = if m.server_previous_ns == 0 { 0.0 } else { us(m.server_previous_ns) };
-        let _ = writeln!(
-            text,
-            ",{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3}",
-            us(m.enqueued_ns),
-            us(m.server_runnable_ns),
-            us(m.server_started_ns),
+        let previous = if m.server_previous_ns == 0 { String::new() } else { at(m.server_previous_ns) };
+        let moments = [
+            at(m.sent_ns),
+            at(m.enqueued_ns),
+            at(m.server_runnable_ns),
+            at(m.server_started_ns),
             previous,
-            us(m.matched_ns),
-            us(m.replied_ns),
-            us(m.client_runnable_ns),
-            us(m.client_started_ns),
-            us(m.received_ns),
-        );
+            at(m.matched_ns),
+            at(m.replied_ns),
+            at(m.client_runnable_ns),
+            at(m.client_started_ns),
+            at(m.received_ns),
+            on(m.sent_on),
+            on(m.server_runnable_on),
+            on(m.server_started_on),
+            on(m.client_runnable_on),
+            on(m.client_started_on),
+        ];
+        for cell in moments {
+            let _ = write!(text, ",{cell}");
+        }
+        text.push('\n');
     }
     text
 }
@@ -506,13 +533,13 @@ mod tests {
     }
 
     #[test]
-    fn gc_wins_over_descheduling_which_wins_over_the_state() {
+    fn descheduling_wins_over_gc_which_wins_over_the_state() {
         let segments = [seg(0, 100, Component::RunQueue)];
         let gc = [Span::new(10, 30), Span::new(20, 40)];
         let off = [Span::new(30, 60)];
         let b = attribute(Span::new(0, 100), &segments, &gc, |t| if t == 0 { &off } else { NONE });
-        assert_eq!(b.get(Component::Gc), 30);
-        assert_eq!(b.get(Component::Descheduled), 20);
+        assert_eq!(b.get(Component::Descheduled), 30);
+        assert_eq!(b.get(Component::Gc), 20);
         assert_eq!(b.get(Component::RunQueue), 50);
         assert_eq!(b.total_ns(), 100);
     }

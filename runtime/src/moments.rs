@@ -69,7 +69,7 @@ pub struct OffCpu {
 
 /// Nanoseconds from `epoch` to `at` (0 before it).
 #[inline]
-pub(crate) fn since(epoch: Instant, at: Instant) -> u64 {
+pub fn since(epoch: Instant, at: Instant) -> u64 {
     u64::try_from(at.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX)
 }
 

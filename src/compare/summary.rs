@@ -472,6 +472,7 @@ pub(crate) mod tests {
             runs: None,
             per_run: Vec::new(),
             ci95: BTreeMap::new(),
+            tail_attribution: None,
         }
     }
 

@@ -130,6 +130,57 @@ impl Board {
     }
 }
 
+/// What a client noted of its send.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Sent {
+    /// Its clock read right before the send.
+    pub(super) start: Instant,
+    /// The scheduler it sent on.
+    pub(super) sent_on: Option<u32>,
+    /// Its clock right after the send returned.
+    pub(super) enqueued_ns: u64,
+}
+
+impl Board {
+    /// The moments of the request client `index` (process `cx`) sent as `sent` and got the
+    /// reply to `elapsed` after `sent.start`, its receive having just returned (Invariant 3).
+    pub(super) fn request_moments(
+        &self,
+        cx: &Cx,
+        index: usize,
+        sent: Sent,
+        elapsed: Duration,
+    ) -> Option<RequestMoments> {
+        let own = cx.moments()?;
+        let sent_ns = heaplab_runtime::moments::since(cx.epoch(), sent.start);
+        let s = self.read(index);
+        Some(RequestMoments {
+            client: cx.self_pid().number(),
+            server: s.server,
+            sent_ns,
+            enqueued_ns: sent.enqueued_ns,
+            sent_on: sent.sent_on.unwrap_or(u32::MAX),
+            server_runnable_ns: s.moments.runnable_ns,
+            server_runnable_on: s.moments.runnable_on,
+            server_started_ns: s.moments.started_ns,
+            server_started_on: s.moments.started_on,
+            server_previous_ns: s.previous_ns,
+            matched_ns: s.matched_ns,
+            replied_ns: s.replied_ns,
+            client_runnable_ns: own.runnable_ns,
+            client_runnable_on: own.runnable_on,
+            client_started_ns: own.started_ns,
+            client_started_on: own.started_on,
+            received_ns: sent_ns + crate::gc_log::nanos(elapsed.as_nanos()),
+        })
+    }
+
+    /// Sets the client pids, in client index order, before the clients start.
+    pub(super) fn set_clients(&self, pids: &[Pid]) {
+        let _ = self.index.set(pids.iter().enumerate().map(|(i, pid)| (pid.number(), i)).collect());
+    }
+}
+
 /// A server's bookkeeping for the board: call [`ServerStamps::matched`] right after the
 /// receive returned and [`ServerStamps::replying`] right before the reply is sent.
 #[derive(Default)]
@@ -196,8 +247,7 @@ pub(super) async fn run(
         cx.tick(0).await;
     }
     if let Some(board) = &board {
-        let index = pids.iter().enumerate().map(|(i, pid)| (pid.number(), i)).collect();
-        let _ = board.index.set(index);
+        board.set_clients(&pids);
     }
 
     // Protocol steps 2 and 5.
@@ -246,7 +296,6 @@ async fn client(
     let mut moments = Vec::with_capacity(if board.is_some() { capacity } else { 0 });
     let mut random = Random::new(index);
     let me = cx.self_pid();
-    let epoch = cx.epoch();
     cx.receive(|_, m| (m.as_atom() == Some(go)).then_some(())).await;
     // Protocol step 3 (Invariants 1 and 2).
     for _ in 0..requests {
@@ -259,28 +308,9 @@ async fn client(
         let elapsed = start.elapsed();
         latencies.record(elapsed);
         // Invariant 3: the reply has arrived, so the slot holds this request's moments.
-        if let (Some(board), Some(enqueued_ns), Some(own)) = (&board, enqueued_ns, cx.moments()) {
-            let sent_ns = heaplab_runtime::moments::since(epoch, start);
-            let s = board.read(index as usize);
-            moments.push(RequestMoments {
-                client: me.number(),
-                server: s.server,
-                sent_ns,
-                enqueued_ns,
-                sent_on: sent_on.unwrap_or(u32::MAX),
-                server_runnable_ns: s.moments.runnable_ns,
-                server_runnable_on: s.moments.runnable_on,
-                server_started_ns: s.moments.started_ns,
-                server_started_on: s.moments.started_on,
-                server_previous_ns: s.previous_ns,
-                matched_ns: s.matched_ns,
-                replied_ns: s.replied_ns,
-                client_runnable_ns: own.runnable_ns,
-                client_runnable_on: own.runnable_on,
-                client_started_ns: own.started_ns,
-                client_started_on: own.started_on,
-                received_ns: sent_ns + crate::gc_log::nanos(elapsed.as_nanos()),
-            });
+        if let (Some(board), Some(enqueued_ns)) = (&board, enqueued_ns) {
+            let sent = Sent { start, sent_on, enqueued_ns };
+            moments.extend(board.request_moments(&cx, index as usize, sent, elapsed));
         }
     }
     // Protocol step 4.

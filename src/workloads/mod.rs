@@ -8,7 +8,7 @@ mod attributing;
 mod big;
 mod binaries;
 mod churn;
-mod clients;
+pub(crate) mod clients;
 mod exit;
 mod gc_copy;
 mod large_state;

@@ -221,8 +221,6 @@ pub struct RequestMoments {
     pub server_started_on: u32,
     /// The server finished its previous request (0: none): until then this one queued.
     pub server_previous_ns: u64,
-    /// The server's receive returned the request.
-    pub matched_ns: u64,
     /// The server is about to send the reply.
     pub replied_ns: u64,
     /// The client was last made runnable before the slice that received the reply.
@@ -263,7 +261,7 @@ impl RequestMoments {
         // Queued behind the server's previous request until it was answered.
         let mut cursor = self.enqueued_ns;
         if self.server_previous_ns > cursor {
-            let end = self.server_previous_ns.min(self.matched_ns);
+            let end = self.server_previous_ns.min(self.replied_ns);
             segments.push(seg(cursor, end, Component::Mailbox, [server, None]));
             cursor = end;
         }
@@ -446,12 +444,18 @@ fn share_of<'a>(tail: impl Iterator<Item = &'a Attributed>) -> TailShare {
     TailShare { count, mean_us, share }
 }
 
-/// The tails of `requests` and the requests above the 99th percentile (slowest first).
-pub fn tails(causes: &Causes, requests: &[RequestMoments]) -> (TailAttribution, Vec<Attributed>) {
-    let mut latencies: Vec<u64> = requests.iter().map(RequestMoments::latency_ns).collect();
+/// The tails of a run whose request latencies are `latencies_ns` (every request), and its
+/// requests above the 99th percentile (slowest first), taken from `candidates`: the
+/// moments of at least every request above it (a client keeps only its slowest).
+pub fn tails(
+    causes: &Causes,
+    candidates: &[RequestMoments],
+    latencies_ns: &[u64],
+) -> (TailAttribution, Vec<Attributed>) {
+    let mut latencies = latencies_ns.to_vec();
     latencies.sort_unstable();
     let (p99, p999) = (quantile(&latencies, 0.99), quantile(&latencies, 0.999));
-    let mut slow: Vec<Attributed> = requests
+    let mut slow: Vec<Attributed> = candidates
         .iter()
         .filter(|r| r.latency_ns() > p99)
         .map(|&moments| Attributed { moments, breakdown: causes.attribute(&moments) })
@@ -464,6 +468,55 @@ pub fn tails(causes: &Causes, requests: &[RequestMoments]) -> (TailAttribution, 
     (tails, slow)
 }
 
+/// The slowest requests seen, at most a given number: what a client keeps of its
+/// requests' moments, so that memory stays small while every request above the run's 99th
+/// percentile is kept (a client keeping the slowest 1% of all the run's requests keeps
+/// every one of its own in the run's slowest 1%).
+#[derive(Debug, Clone, Default)]
+pub struct Slowest {
+    keep: usize,
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<ByLatency>>,
+}
+
+/// Moments ordered by latency (then by send time, to be total).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ByLatency(RequestMoments);
+
+impl Ord for ByLatency {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.0.latency_ns(), self.0.sent_ns).cmp(&(other.0.latency_ns(), other.0.sent_ns))
+    }
+}
+
+impl PartialOrd for ByLatency {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Slowest {
+    /// Keeps the slowest 1% of `requests` (and one more), allocated now.
+    pub fn for_tail_of(requests: u64) -> Slowest {
+        let keep = usize::try_from(requests / 100 + 1).unwrap_or(usize::MAX);
+        Slowest { keep, heap: std::collections::BinaryHeap::with_capacity(keep.saturating_add(1)) }
+    }
+
+    /// Offers one request.
+    pub fn offer(&mut self, moments: RequestMoments) {
+        if self.heap.len() < self.keep {
+            self.heap.push(std::cmp::Reverse(ByLatency(moments)));
+        } else if self.heap.peek().is_some_and(|least| least.0 .0.latency_ns() < moments.latency_ns()) {
+            self.heap.pop();
+            self.heap.push(std::cmp::Reverse(ByLatency(moments)));
+        }
+    }
+
+    /// The requests kept, in no order.
+    pub fn into_vec(self) -> Vec<RequestMoments> {
+        self.heap.into_iter().map(|r| r.0 .0).collect()
+    }
+}
+
 /// The CSV of the requests above the 99th percentile, slowest first: one row each with
 /// every component and every moment, in integer nanoseconds (moments from the run's start,
 /// which is `offset_ns` before the runtime's epoch); an unknown moment or scheduler is an
@@ -474,7 +527,7 @@ pub fn requests_csv(requests: &[Attributed], offset_ns: u64) -> String {
         let _ = write!(text, ",{}_ns", c.name());
     }
     text.push_str(
-        ",sent_ns,enqueued_ns,server_runnable_ns,server_started_ns,server_previous_ns,matched_ns,\
+        ",sent_ns,enqueued_ns,server_runnable_ns,server_started_ns,server_previous_ns,\
          replied_ns,client_runnable_ns,client_started_ns,received_ns,sent_on,server_runnable_on,\
          server_started_on,client_runnable_on,client_started_on\n",
     );
@@ -493,7 +546,6 @@ pub fn requests_csv(requests: &[Attributed], offset_ns: u64) -> String {
             at(m.server_runnable_ns),
             at(m.server_started_ns),
             previous,
-            at(m.matched_ns),
             at(m.replied_ns),
             at(m.client_runnable_ns),
             at(m.client_started_ns),
@@ -575,7 +627,6 @@ mod tests {
             server_started_ns: 1500,
             server_started_on: 0,
             server_previous_ns: 0,
-            matched_ns: 1600,
             replied_ns: 2600,
             client_runnable_ns: 2650,
             client_runnable_on: 0,
@@ -641,13 +692,17 @@ mod tests {
         for (i, r) in requests.iter_mut().take(5).enumerate() {
             let delay = 100_000 + 1_000 * i as u64;
             r.server_started_ns += delay;
-            r.matched_ns += delay;
             r.replied_ns += delay;
             r.client_runnable_ns += delay;
             r.client_started_ns += delay;
             r.received_ns += delay;
         }
-        let (tails, slow) = tails(&Causes::default(), &requests);
+        let latencies: Vec<u64> = requests.iter().map(RequestMoments::latency_ns).collect();
+        let mut kept = Slowest::for_tail_of(requests.len() as u64);
+        requests.iter().for_each(|&r| kept.offer(r));
+        let kept = kept.into_vec();
+        assert_eq!(kept.len(), 21, "the slowest 1% and one");
+        let (tails, slow) = tails(&Causes::default(), &kept, &latencies);
         assert_eq!(tails.above_p99.count, 5);
         assert_eq!(slow.len(), 5);
         // The 99.9th percentile of 2000 is the 1998th: two are slower.
@@ -669,7 +724,7 @@ mod tests {
 
     #[test]
     fn an_empty_run_has_empty_tails() {
-        let (tails, slow) = tails(&Causes::default(), &[]);
+        let (tails, slow) = tails(&Causes::default(), &[], &[]);
         assert_eq!(tails.above_p99.count, 0);
         assert!(tails.above_p99.share.is_empty() && slow.is_empty());
         assert_eq!(tails.above_p99.in_words(), "no requests");

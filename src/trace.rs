@@ -171,7 +171,7 @@ impl Trace {
 
     /// Marks the requests above p99: a span per request on the [`TAIL_REQUESTS`] track,
     /// with its segments nested in it and its components as arguments, and a flow from
-    /// the client's send through the server's match to the client's receipt across the
+    /// the client's send through the server's reply to the client's receipt across the
     /// scheduler tracks, so a slow request can be followed in Perfetto. Moments are on the
     /// runtime's clock, `offset_ns` after the run's start.
     pub fn add_tail_requests(&mut self, requests: &[Attributed], offset_ns: u64) {
@@ -197,7 +197,7 @@ impl Trace {
             let id = n as u64 + 1;
             let steps = [
                 ("s", m.sent_ns, m.sent_on, None),
-                ("t", m.matched_ns, m.server_started_on, None),
+                ("t", m.replied_ns, m.server_started_on, None),
                 ("f", m.received_ns, m.client_started_on, Some("e")),
             ];
             for (ph, ns, on, bp) in steps {

@@ -21,7 +21,7 @@
 //!    `runnable_ns <= started_ns`.
 //! 4. An off-CPU interval ends at the moment its thread was seen back on a CPU and is no
 //!    longer than the wall time the thread was not accounted for (the gap between two of
-//!    its own clock reads): the kernel tells how long the thread waited, not when, so the
+//!    its own clock reads: two slice starts, or the two ends of a park): the kernel tells how long the thread waited, not when, so the
 //!    wait is placed at the end of the gap that contains it. Waits shorter than
 //!    [`OFF_CPU_GAP`] inside a gap shorter than that are not looked for.
 
@@ -30,8 +30,8 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// A gap this long between two clock reads of a scheduler thread (a slice with the search
-/// for it, or a park) makes the thread read its kernel accounting: about twenty times a
+/// A gap this long between two clock reads of a scheduler thread (from one slice's start
+/// to the next's, or a park) makes the thread read its kernel accounting: about twenty times a
 /// plain request's slice in `churn`, and well under a kernel time slice (CFS's minimum
 /// granularity is 0.75 ms), so a preemption is seen while a read (2 µs) stays rare.
 pub const OFF_CPU_GAP: Duration = Duration::from_micros(50);

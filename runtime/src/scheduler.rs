@@ -334,11 +334,13 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     // Slice lengths only when asked (Config::time_slices): then one clock read per slice,
     // a slice's end being the next one's start. Otherwise the clock is read only while
     // timers are pending.
-    // With attribution the clock is read per slice too, and a long gap between two reads
-    // makes the thread look at its kernel accounting (moments.rs Invariant 4).
-    let timed = shared.config.time_slices || shared.config.attribution;
+    let timed = shared.config.time_slices;
+    // With attribution, the clock read that stamps a slice's start also serves the watch:
+    // a long gap between two slice starts (or a park) makes the thread look at its kernel
+    // accounting (moments.rs Invariant 4).
     let mut watch =
         if shared.config.attribution { OffCpuWatch::start(index as u32, shared.epoch) } else { None };
+    let mut last_start: Option<Instant> = None;
     let mut clock = timed.then(Instant::now);
     shared.strategy.scheduler_started(index);
     while !shared.is_shutting_down() {
@@ -353,15 +355,14 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
         let injector_first = picks.is_multiple_of(INJECTOR_INTERVAL);
         match find_work(&shared, index, &mut rng, &mut normal_picks, injector_first) {
             Some(task) => {
-                let end = run_task(&shared, index, task, clock);
+                let (end, started) = run_task(&shared, index, task, clock);
                 if let (Some(start), Some(end)) = (clock, end) {
-                    if shared.config.time_slices {
-                        slices.record(&shared.counters[index], end.saturating_duration_since(start));
-                    }
-                    if let Some(watch) = &mut watch {
-                        note_off_cpu(&shared, watch.observe(start, end, shared.epoch));
-                    }
+                    slices.record(&shared.counters[index], end.saturating_duration_since(start));
                 }
+                if let (Some(watch), Some(from), Some(to)) = (&mut watch, last_start, started) {
+                    note_off_cpu(&shared, watch.observe(from, to, shared.epoch));
+                }
+                last_start = started.or(last_start);
                 clock = end;
             }
             None => {
@@ -369,9 +370,12 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
                 let parked = watch.as_ref().map(|_| Instant::now());
                 park(&shared, index);
                 clock = timed.then(Instant::now);
-                // Back from a park: the wait for a CPU after the wake-up ends now.
-                if let (Some(watch), Some(from), Some(to)) = (&mut watch, parked, clock) {
+                // Back from a park: the wait for a CPU after the wake-up ends now, and the
+                // park is no gap between slices.
+                if let (Some(watch), Some(from)) = (&mut watch, parked) {
+                    let to = Instant::now();
                     note_off_cpu(&shared, watch.observe(from, to, shared.epoch));
+                    last_start = Some(to);
                 }
             }
         }
@@ -576,14 +580,22 @@ impl SliceRecorder {
 }
 
 /// Polls one process for one slice, begun at `start` when slices are timed, and decides
-/// what happens to it next; returns when the slice ended (when timed).
-fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Option<Instant>) -> Option<Instant> {
+/// what happens to it next; returns when the slice ended (when timed) and when it began
+/// (when the process's moments are stamped).
+fn run_task(
+    shared: &Arc<Shared>,
+    index: usize,
+    task: Arc<Task>,
+    start: Option<Instant>,
+) -> (Option<Instant>, Option<Instant>) {
     if !task.start_running() {
-        return start;
+        return (start, None);
     }
-    if let Some(stamps) = task.moments.as_deref() {
-        stamps.started(crate::moments::since(shared.epoch, Instant::now()), index as u32);
-    }
+    let started = task.moments.as_deref().map(|stamps| {
+        let now = Instant::now();
+        stamps.started(crate::moments::since(shared.epoch, now), index as u32);
+        now
+    });
     BUDGET.with(|b| b.set(i64::from(shared.config.reductions)));
     // Slice tracing, trace.rs Invariant 1: one check, and a clock read only when traced.
     let traced_start = shared.config.slice_sink.as_ref().map(|_| Instant::now());
@@ -605,7 +617,7 @@ fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Option<I
     }
     let counters = &shared.counters[index];
     bump(&counters.slices);
-    if let (true, Some(start), Some(end)) = (shared.config.time_slices, start, end) {
+    if let (Some(start), Some(end)) = (start, end) {
         if end.saturating_duration_since(start) > shared.config.overrun_threshold {
             bump(&counters.overruns);
         }
@@ -623,7 +635,7 @@ fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Option<I
             }
         }
     }
-    end
+    (end, started)
 }
 
 /// The text of a panic payload.

@@ -446,6 +446,15 @@ pub fn render(out: &Path, meta: &Meta) -> Result<Rendered, Failure> {
             Ok(written) => plot_files.extend(written),
             Err(message) => problems.push(format!("{}: {message}", section.id)),
         }
+        let section_reports: Vec<&Report> = section
+            .heaps
+            .iter()
+            .filter_map(|heap| reports.iter().find(|r| r.workload == section.id && &r.heap == heap))
+            .collect();
+        match plots::write_tail_attribution(&plots_dir, &section.id, &section_reports) {
+            Ok(written) => plot_files.extend(written),
+            Err(message) => problems.push(format!("{}: {message}", section.id)),
+        }
     }
     let summary_sections: Vec<Section<'_>> = meta
         .sections

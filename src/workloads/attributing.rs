@@ -9,23 +9,24 @@
 
 use heaplab_runtime::Runtime;
 
-use crate::attribution::{self, Causes, RequestMoments, RunAttribution, Span};
+use super::clients::ClientResults;
+use crate::attribution::{self, Causes, RunAttribution, Span};
 use crate::gc_log::GcLog;
 use crate::workload::{Measurements, RunContext};
 
-/// Attributes `requests` (none: nothing to do) into `measurements`. Call before the
-/// runtime shuts down, after every request completed.
+/// Attributes the clients' slowest requests (none kept: nothing to do) into
+/// `measurements`. Call before the runtime shuts down, after every request completed.
 pub(super) fn attribute(
     context: &RunContext,
     rt: &Runtime,
-    requests: &[RequestMoments],
+    results: &ClientResults,
     measurements: &mut Measurements,
 ) {
-    if requests.is_empty() {
+    if results.moments.is_empty() {
         return;
     }
     let (causes, offset_ns, off_cpu_intervals) = causes(&context.gc_log, rt);
-    let (tails, slow) = attribution::tails(&causes, requests);
+    let (tails, slow) = attribution::tails(&causes, &results.moments, results.latencies.raw_ns());
     measurements.attribution = Some(RunAttribution { tails, slow, offset_ns, off_cpu_intervals });
 }
 

@@ -142,7 +142,7 @@ fn run(context: &RunContext, name: &'static str) -> Result<Measurements, Failure
         .map_err(|reason| runtime::process_failed(name, "root", reason))?
         .map_err(|e| Failure::run(format!("{name}: {e}")))?;
     let mut measurements = Measurements::default();
-    attributing::attribute(context, &rt, &results.moments, &mut measurements);
+    attributing::attribute(context, &rt, &results, &mut measurements);
     rt.shutdown();
 
     measurements.metric("throughput_per_s", results.throughput_per_s());
@@ -265,7 +265,7 @@ mod tests {
             for request in &attribution.slow {
                 assert_eq!(request.breakdown.total_ns(), request.moments.latency_ns());
                 let m = &request.moments;
-                assert!(m.sent_ns <= m.enqueued_ns && m.matched_ns <= m.replied_ns, "{m:?}");
+                assert!(m.sent_ns <= m.enqueued_ns && m.server_started_ns <= m.replied_ns, "{m:?}");
                 assert!(m.replied_ns <= m.received_ns && m.server != m.client, "{m:?}");
             }
         }

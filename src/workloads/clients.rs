@@ -37,7 +37,7 @@ use heaplab_gc::{Atom, Pid};
 use heaplab_runtime::moments::Moments;
 use heaplab_runtime::{Cx, SpawnError};
 
-use crate::attribution::RequestMoments;
+use crate::attribution::{RequestMoments, Slowest};
 
 use super::random::Random;
 use crate::histogram::DurationHistogram;
@@ -55,7 +55,8 @@ pub(super) struct ClientResults {
     pub(super) latencies: DurationHistogram,
     /// From the `go` to the last client's report.
     pub(super) elapsed: Duration,
-    /// Every request's moments, with attribution on (else empty), in client order.
+    /// With attribution on, the moments of each client's slowest requests, at least every
+    /// request above the run's p99 ([`Slowest`]); else empty.
     pub(super) moments: Vec<RequestMoments>,
 }
 
@@ -68,15 +69,13 @@ pub(super) struct ServerMoments {
     pub(super) moments: Moments,
     /// When it finished its previous request (0: none).
     pub(super) previous_ns: u64,
-    /// Its receive returned the request.
-    pub(super) matched_ns: u64,
     /// It is about to send the reply.
     pub(super) replied_ns: u64,
 }
 
 /// One client's slot: a server's moments of the client's outstanding request.
 #[derive(Default)]
-struct Slot([AtomicU64; 8]);
+struct Slot([AtomicU64; 7]);
 
 /// Where servers leave their moments of each request for its client (Invariant 3), with
 /// attribution on.
@@ -103,7 +102,6 @@ impl Board {
             m.moments.started_ns,
             u64::from(m.moments.started_on),
             m.previous_ns,
-            m.matched_ns,
             m.replied_ns,
         ];
         for (cell, value) in self.slots[i].0.iter().zip(values) {
@@ -113,7 +111,7 @@ impl Board {
 
     /// What the server of client `i`'s last request left.
     fn read(&self, i: usize) -> ServerMoments {
-        let v: [u64; 8] = std::array::from_fn(|k| self.slots[i].0[k].load(Ordering::Relaxed));
+        let v: [u64; 7] = std::array::from_fn(|k| self.slots[i].0[k].load(Ordering::Relaxed));
         let on = |x: u64| u32::try_from(x).unwrap_or(u32::MAX);
         ServerMoments {
             server: v[0],
@@ -124,8 +122,7 @@ impl Board {
                 started_on: on(v[4]),
             },
             previous_ns: v[5],
-            matched_ns: v[6],
-            replied_ns: v[7],
+            replied_ns: v[6],
         }
     }
 }
@@ -165,7 +162,6 @@ impl Board {
             server_started_ns: s.moments.started_ns,
             server_started_on: s.moments.started_on,
             server_previous_ns: s.previous_ns,
-            matched_ns: s.matched_ns,
             replied_ns: s.replied_ns,
             client_runnable_ns: own.runnable_ns,
             client_runnable_on: own.runnable_on,
@@ -186,24 +182,22 @@ impl Board {
 #[derive(Default)]
 pub(super) struct ServerStamps {
     previous_ns: u64,
-    matched: Option<(u64, Moments)>,
+    matched: Option<Moments>,
 }
 
 impl ServerStamps {
-    /// The receive returned a request.
+    /// The receive returned a request: its slice's moments (no clock read).
     pub(super) fn matched(&mut self, cx: &Cx) {
-        self.matched = cx.moments().map(|m| (cx.clock_ns(), m));
+        self.matched = cx.moments();
     }
 
     /// The reply to `client` is about to be sent.
     pub(super) fn replying(&mut self, cx: &Cx, board: &Board, client: Pid) {
-        if let Some((matched_ns, moments)) = self.matched.take() {
+        if let Some(moments) = self.matched.take() {
             let replied_ns = cx.clock_ns();
             let server = cx.self_pid().number();
-            board.record(
-                client,
-                ServerMoments { server, moments, previous_ns: self.previous_ns, matched_ns, replied_ns },
-            );
+            board
+                .record(client, ServerMoments { server, moments, previous_ns: self.previous_ns, replied_ns });
             self.previous_ns = replied_ns;
         }
     }
@@ -243,7 +237,8 @@ pub(super) async fn run(
     for index in 0..clients {
         let (servers, slots, board) = (Arc::clone(&servers), Arc::clone(&slots), board.clone());
         let count = quota(requests, clients, index);
-        pids.push(cx.spawn(move |cx| client(cx, root, index, count, servers, slots, board))?);
+        let kept = Slowest::for_tail_of(if board.is_some() { requests } else { 0 });
+        pids.push(cx.spawn(move |cx| client(cx, root, index, count, servers, slots, board, kept))?);
         cx.tick(0).await;
     }
     if let Some(board) = &board {
@@ -268,7 +263,7 @@ pub(super) async fn run(
     let mut slots = slots.lock().unwrap_or_else(|e| e.into_inner());
     for recorded in slots.iter_mut().flatten() {
         latencies.merge(&recorded.latencies);
-        moments.append(&mut recorded.moments);
+        moments.extend(std::mem::take(&mut recorded.moments).into_vec());
     }
     Ok(ClientResults { latencies, elapsed, moments })
 }
@@ -277,10 +272,11 @@ pub(super) async fn run(
 #[derive(Clone)]
 struct Recorded {
     latencies: DurationHistogram,
-    moments: Vec<RequestMoments>,
+    moments: Slowest,
 }
 
 /// One client (Protocol steps 1, 3 and 4).
+#[allow(clippy::too_many_arguments)] // the protocol's inputs, each used once
 async fn client(
     mut cx: Cx,
     root: Pid,
@@ -289,11 +285,10 @@ async fn client(
     servers: Arc<[Pid]>,
     slots: Arc<Mutex<Vec<Option<Recorded>>>>,
     board: Option<Arc<Board>>,
+    mut moments: Slowest,
 ) {
     let (go, done) = (Atom::new(GO), Atom::new(DONE));
-    let capacity = usize::try_from(requests).unwrap_or(usize::MAX);
-    let mut latencies = DurationHistogram::with_capacity(capacity);
-    let mut moments = Vec::with_capacity(if board.is_some() { capacity } else { 0 });
+    let mut latencies = DurationHistogram::with_capacity(usize::try_from(requests).unwrap_or(usize::MAX));
     let mut random = Random::new(index);
     let me = cx.self_pid();
     cx.receive(|_, m| (m.as_atom() == Some(go)).then_some(())).await;
@@ -310,7 +305,9 @@ async fn client(
         // Invariant 3: the reply has arrived, so the slot holds this request's moments.
         if let (Some(board), Some(enqueued_ns)) = (&board, enqueued_ns) {
             let sent = Sent { start, sent_on, enqueued_ns };
-            moments.extend(board.request_moments(&cx, index as usize, sent, elapsed));
+            if let Some(request) = board.request_moments(&cx, index as usize, sent, elapsed) {
+                moments.offer(request);
+            }
         }
     }
     // Protocol step 4.

@@ -133,7 +133,7 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
         .map_err(|reason| runtime::process_failed("large-state", "root", reason))?
         .map_err(|e| Failure::run(format!("large-state: {e}")))?;
     let mut measurements = Measurements::default();
-    attributing::attribute(context, &rt, &results.moments, &mut measurements);
+    attributing::attribute(context, &rt, &results, &mut measurements);
     rt.shutdown();
 
     measurements.metric("throughput_per_s", results.throughput_per_s());

@@ -250,6 +250,13 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
                 }
             }
         }
+        if attributes(args, workload) {
+            meta.notes.push(
+                "heaplab's columns ran with attribution=on (tail attribution; it costs them 5-8% \
+                 throughput, so compare their throughput with the other columns' with care)."
+                    .to_owned(),
+            );
+        }
         meta.heaps = strategies.iter().map(|s| s.name().to_owned()).collect();
         plan.push((entry, workload, strategies, meta));
     }
@@ -264,6 +271,7 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
     let mut interrupted: Option<Failure> = None;
     let mut failed = 0;
     for (entry, workload, strategies, mut meta) in plan {
+        let attributed = attributes(args, workload);
         let mut cells: Vec<Cell> = strategies
             .iter()
             .map(|&strategy| Cell { strategy, reports: Vec::new(), failures: Vec::new() })
@@ -278,8 +286,8 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
                 progress.start(&what);
                 let begun = Instant::now();
                 let dir = csv_dir(&out, entry.id(), cell.strategy.name(), run);
-                let spec =
-                    runs::Spec { workload, strategy: cell.strategy, params: &entry.params, schedulers: None };
+                let params = params_of(&entry.params, attributed && cell.strategy.heap_kind().is_some());
+                let spec = runs::Spec { workload, strategy: cell.strategy, params: &params, schedulers: None };
                 match runs::isolated(&spec, Some(&dir)) {
                     Ok(report) => {
                         progress.finish_one(&format!("{what}: done in {}", secs(report.wall_s)));
@@ -407,6 +415,21 @@ impl Rendered {
             Err(Failure::run(format!("some outputs could not be written: {}", self.problems.join("; "))))
         }
     }
+}
+
+/// Whether `--attribution` asks for tail attribution in `workload` (one that has the
+/// parameter).
+fn attributes(args: &CompareArgs, workload: &dyn Workload) -> bool {
+    args.attribution && workload.params().iter().any(|p| p.name == "attribution")
+}
+
+/// A suite entry's assignments, with `attribution=on` added when `attributed`.
+fn params_of(assignments: &[String], attributed: bool) -> Vec<String> {
+    let mut params = assignments.to_vec();
+    if attributed {
+        params.push("attribution=on".to_owned());
+    }
+    params
 }
 
 /// Reads `meta.json` of a compare's folder.
@@ -687,6 +710,7 @@ mod tests {
             runs: None,
             render_only: false,
             clear: false,
+            attribution: false,
             workloads: Vec::new(),
         };
         assert_eq!(suite_of(&args(false, None)), SuiteName::Full);

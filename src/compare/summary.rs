@@ -391,6 +391,10 @@ pub fn tail_lines(columns: &[Column<'_>]) -> String {
             );
         }
         for (label, tail) in [("p99", &tails.above_p99), ("p999", &tails.above_p999)] {
+            if tail.count == 0 {
+                let _ = writeln!(out, "- {} {label}: no requests above it", column.heap);
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "- {} {label} ({} requests, mean {}): {}",

@@ -12,7 +12,7 @@
 //! first because nothing of heaplab runs on a thread that is off its CPU: a collection
 //! preempted halfway counts as GC only for the time it had the CPU. What no segment covers
 //! (stamps that contradict each other, or an interval no stamp bounds) is
-//! [`Component::Unexplained`].
+//! [`Component::Unexplained`], except where one of the two causes covers it.
 //!
 //! # Invariants
 //! 1. The components of one request add up to its latency exactly (in nanoseconds): every
@@ -175,24 +175,34 @@ pub fn attribute<'a>(
     let mut ordered = segments.to_vec();
     ordered.sort_by_key(|s| (s.span.start_ns, s.span.end_ns));
     let mut breakdown = Breakdown::default();
+    // Adds `span` in `state`, with the causes over it first (Invariant 1).
+    let mut count = |span: Span, state: Component, threads: &[Option<u32>]| {
+        let off: Vec<Span> = threads.iter().flatten().flat_map(|&t| off_cpu(t).iter().copied()).collect();
+        let stopped = covered(off.iter().copied(), span);
+        let collecting = covered(gc.iter().copied().chain(off.iter().copied()), span) - stopped;
+        breakdown.ns[Component::Descheduled.index()] += stopped;
+        breakdown.ns[Component::Gc.index()] += collecting;
+        breakdown.ns[state.index()] += span.len_ns() - collecting - stopped;
+    };
     let mut reach = total.start_ns;
-    let mut explained = 0;
-    for segment in ordered {
+    let mut before: Option<u32> = None;
+    for segment in &ordered {
         let span = Span::new(segment.span.start_ns.max(reach), segment.span.end_ns).clip(total);
         if span.len_ns() == 0 {
             continue;
         }
+        // A gap no segment covers: the causes still count there, with the threads of the
+        // segments on either side of it.
+        if span.start_ns > reach {
+            count(Span::new(reach, span.start_ns), Component::Unexplained, &[before, segment.threads[0]]);
+        }
+        count(span, segment.state, &segment.threads);
         reach = span.end_ns;
-        let off: Vec<Span> =
-            segment.threads.iter().flatten().flat_map(|&t| off_cpu(t).iter().copied()).collect();
-        let stopped = covered(off.iter().copied(), span);
-        let collecting = covered(gc.iter().copied().chain(off.iter().copied()), span) - stopped;
-        breakdown.ns[Component::Gc.index()] += collecting;
-        breakdown.ns[Component::Descheduled.index()] += stopped;
-        breakdown.ns[segment.state.index()] += span.len_ns() - collecting - stopped;
-        explained += span.len_ns();
+        before = segment.threads[0];
     }
-    breakdown.ns[Component::Unexplained.index()] += total.len_ns() - explained;
+    if total.end_ns > reach {
+        count(Span::new(reach, total.end_ns), Component::Unexplained, &[before, None]);
+    }
     breakdown
 }
 
@@ -594,6 +604,18 @@ mod tests {
         assert_eq!(b.get(Component::Gc), 20);
         assert_eq!(b.get(Component::RunQueue), 50);
         assert_eq!(b.total_ns(), 100);
+    }
+
+    #[test]
+    fn a_collection_in_a_gap_still_counts_as_gc() {
+        let segments = [seg(0, 10, Component::Service), seg(30, 40, Component::RunQueue)];
+        let gc = [Span::new(12, 18)];
+        let off = [Span::new(18, 20)];
+        let b = attribute(Span::new(0, 40), &segments, &gc, |t| if t == 0 { &off } else { NONE });
+        assert_eq!(b.get(Component::Gc), 6);
+        assert_eq!(b.get(Component::Descheduled), 2);
+        assert_eq!(b.get(Component::Unexplained), 12);
+        assert_eq!(b.total_ns(), 40);
     }
 
     #[test]

@@ -287,7 +287,8 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
                 let begun = Instant::now();
                 let dir = csv_dir(&out, entry.id(), cell.strategy.name(), run);
                 let params = params_of(&entry.params, attributed && cell.strategy.heap_kind().is_some());
-                let spec = runs::Spec { workload, strategy: cell.strategy, params: &params, schedulers: None };
+                let spec =
+                    runs::Spec { workload, strategy: cell.strategy, params: &params, schedulers: None };
                 match runs::isolated(&spec, Some(&dir)) {
                     Ok(report) => {
                         progress.finish_one(&format!("{what}: done in {}", secs(report.wall_s)));
@@ -696,6 +697,30 @@ mod tests {
         assert_eq!(utc_date(leap_day), "2000-02-29 13:24 UTC");
         let later = UNIX_EPOCH + Duration::from_secs(1_796_083_200);
         assert_eq!(utc_date(later), "2026-12-01 00:00 UTC");
+    }
+
+    #[test]
+    fn attribution_is_asked_of_the_workloads_that_have_it_when_the_flag_says_so() {
+        let args = |attribution| CompareArgs {
+            quick: true,
+            out: None,
+            no_beam: true,
+            no_jvm: true,
+            no_go: true,
+            suite: None,
+            runs: None,
+            render_only: false,
+            clear: false,
+            attribution,
+            workloads: Vec::new(),
+        };
+        let (churn, ring) = (crate::workload::find("churn").unwrap(), crate::workload::find("ring").unwrap());
+        assert!(attributes(&args(true), churn));
+        assert!(!attributes(&args(true), ring));
+        assert!(!attributes(&args(false), churn));
+        let base = vec!["requests=10".to_owned()];
+        assert_eq!(params_of(&base, true), ["requests=10", "attribution=on"]);
+        assert_eq!(params_of(&base, false), base);
     }
 
     #[test]

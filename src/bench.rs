@@ -65,6 +65,8 @@ pub struct Run {
     pub slices: Vec<SliceRecord>,
     /// Slices the trace did not keep (see [`crate::slice_log`]).
     pub slices_dropped: u64,
+    /// The attributed requests above p99, when the workload attributed its tail.
+    pub attribution: Option<crate::attribution::RunAttribution>,
 }
 
 /// Protocol step 1: the workload to run and its context.
@@ -279,10 +281,12 @@ fn measure_with(
         runs: None,
         per_run: Vec::new(),
         ci95: BTreeMap::new(),
+        tail_attribution: measurements.attribution.as_ref().map(|a| a.tails.clone()),
     };
     let slices = slice_log.as_ref().map(|log| log.take()).unwrap_or_default();
     let slices_dropped = slice_log.as_ref().map_or(0, |log| log.dropped());
-    Ok(Run { report, gc_records, histograms, slices, slices_dropped })
+    let attribution = measurements.attribution;
+    Ok(Run { report, gc_records, histograms, slices, slices_dropped, attribution })
 }
 
 /// Runs `heaplab bench` (the whole protocol) and returns the report.
@@ -387,6 +391,12 @@ pub fn write_outputs(args: &BenchArgs, run: &Run) -> Result<Vec<PathBuf>, Failur
         let histograms = run.histograms.iter().map(|(name, h)| (name.as_str(), h));
         let paths = csv::write_dir(dir, &run.gc_records, histograms).map_err(|e| cannot_write(dir, &e))?;
         written.extend(paths);
+        if let Some(attribution) = &run.attribution {
+            let path = dir.join(csv::TAIL_REQUESTS);
+            let text = crate::attribution::requests_csv(&attribution.slow, attribution.offset_ns);
+            std::fs::write(&path, text).map_err(|e| cannot_write(&path, &e))?;
+            written.push(path);
+        }
     }
     if let Some(path) = &args.trace {
         let trace = trace_of(run);
@@ -409,6 +419,9 @@ pub fn trace_of(run: &Run) -> Trace {
     let mut trace = Trace::named(title);
     trace.add_slices(&run.slices);
     trace.add_gc_records(&run.gc_records);
+    if let Some(attribution) = &run.attribution {
+        trace.add_tail_requests(&attribution.slow, attribution.offset_ns);
+    }
     trace
 }
 

@@ -115,8 +115,13 @@ pub struct CompareArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub runs: Option<u32>,
     /// Run nothing: redraw summary.md and the plots of the compare in --out DIR.
-    #[arg(long, conflicts_with_all = ["quick", "runs", "clear", "workloads", "no_beam", "no_jvm", "no_go"])]
+    #[arg(long, conflicts_with_all = ["quick", "runs", "clear", "workloads", "no_beam", "no_jvm", "no_go", "attribution"])]
     pub render_only: bool,
+    /// Run the request/reply workloads (churn, churn-big, large-state) with attribution=on on
+    /// heaplab's heaps: summary.md and plots/ then say what each strategy's p99 and p999
+    /// tails are made of (it costs heaplab's columns 5-8% throughput; see the README).
+    #[arg(long)]
+    pub attribution: bool,
     /// Remove the files of an earlier compare in DIR first (without it, such a DIR is refused).
     #[arg(long)]
     pub clear: bool,

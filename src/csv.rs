@@ -24,6 +24,10 @@ use crate::histogram::DurationHistogram;
 pub const GC_EVENTS_HEADER: &str = "kind,pid,scheduler,start_ns,duration_ns,words_before,\
 words_after,words_copied,words_promoted,binaries_freed,reason,time_to_safepoint_ns,max_worker_words";
 
+/// The file of the requests above p99 with where their time went (`attribution=on`; see
+/// [`crate::attribution::requests_csv`]); not a histogram, so [`read_dir`] passes it by.
+pub const TAIL_REQUESTS: &str = "tail_requests.csv";
+
 /// `records` as the text of `gc_events.csv`.
 pub fn gc_events_csv(records: &[GcRecord]) -> String {
     let mut text = String::with_capacity(64 * (records.len() + 1));
@@ -102,6 +106,9 @@ pub fn read_dir(dir: &Path) -> io::Result<(Vec<GcRecord>, BTreeMap<String, Durat
         else {
             continue;
         };
+        if Some(name) == TAIL_REQUESTS.strip_suffix(".csv") {
+            continue;
+        }
         let text = fs::read_to_string(&path)?;
         if name == "gc_events" {
             records = parse_gc_events(&text).map_err(|why| invalid(&path, why))?;

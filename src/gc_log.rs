@@ -109,6 +109,11 @@ impl GcLog {
         nanos(at.saturating_duration_since(self.origin).as_nanos())
     }
 
+    /// Runs `f` on the records so far, in arrival order, leaving them in the log.
+    pub fn with_records<R>(&self, f: impl FnOnce(&[GcRecord]) -> R) -> R {
+        f(&self.records.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// Takes the records so far, in arrival order (Invariant 3).
     pub fn take(&self) -> Vec<GcRecord> {
         std::mem::take(&mut *self.records.lock().unwrap_or_else(|e| e.into_inner()))

@@ -91,7 +91,8 @@ pub trait Peer: Sync {
         MAX_SCHEDULERS
     }
     /// Checks the run's parameters against what the peer measures: by default, refuses
-    /// `time_split=on`, which only heaplab's runtime measures (it times its sends).
+    /// `time_split=on`, which only heaplab's runtime measures (it times its sends), and
+    /// `attribution=on` (it stamps wake-ups and slice starts).
     ///
     /// # Errors
     /// A usage failure for a parameter the peer cannot honour.
@@ -99,6 +100,13 @@ pub trait Peer: Sync {
         if crate::workloads::time_split_on(&context.params) {
             return Err(Failure::usage(format!(
                 "time_split=on is measured on heaplab's runtime only: the {} does not time its sends",
+                self.runtime()
+            )));
+        }
+        if crate::workloads::attribution_on(&context.params) {
+            return Err(Failure::usage(format!(
+                "attribution=on is measured on heaplab's runtime only: the {} version of the \
+                 workload does not record a request's moments",
                 self.runtime()
             )));
         }
@@ -400,7 +408,7 @@ pub fn run(peer: &dyn Peer, workload: &dyn Workload, context: &RunContext) -> Re
     }
     let mut versions = untraced.versions;
     versions.entry("runtime".to_owned()).or_insert(runtime);
-    Ok(Measurements { metrics, histograms, wall_s: Some(wall_s), peer: versions })
+    Ok(Measurements { metrics, histograms, wall_s: Some(wall_s), peer: versions, attribution: None })
 }
 
 /// Runs one pass and parses its line.

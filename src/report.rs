@@ -57,6 +57,11 @@ pub struct Report {
     /// histogram figure (`request_latency_us.p999`), when aggregated from 2 runs or more.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ci95: BTreeMap<String, [f64; 2]>,
+    /// Where the time of the requests above the 99th and 99.9th percentiles went, for the
+    /// request/reply workloads run with `attribution=on` ([`crate::attribution`]); when
+    /// aggregated, that of the run whose `request_latency_us.p999` is the median.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail_attribution: Option<crate::attribution::TailAttribution>,
 }
 
 /// Count, mean and percentiles of one distribution (in microseconds for `*_us` names).
@@ -136,6 +141,7 @@ mod tests {
             runs: None,
             per_run: Vec::new(),
             ci95: BTreeMap::new(),
+            tail_attribution: None,
         }
     }
 

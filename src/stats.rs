@@ -172,7 +172,9 @@ pub fn aggregate(runs: Vec<Report>, provenance: Provenance) -> Report {
         gc_time_s: get("gc.gc_time_s"),
     };
     let count = u32::try_from(runs.len()).unwrap_or(u32::MAX);
+    let tail_attribution = median_tail(&runs);
     Report {
+        tail_attribution,
         wall_s: get("wall_s"),
         metrics,
         histograms,
@@ -183,6 +185,15 @@ pub fn aggregate(runs: Vec<Report>, provenance: Provenance) -> Report {
         per_run: runs,
         ..first
     }
+}
+
+/// The tail attribution of the run whose request latency p999 is the median (the lower
+/// one of an even count), among the runs that have one.
+fn median_tail(runs: &[Report]) -> Option<crate::attribution::TailAttribution> {
+    let p999 = |r: &Report| r.histograms.get("request_latency_us").map_or(0.0, |h| h.p999);
+    let mut with: Vec<&Report> = runs.iter().filter(|r| r.tail_attribution.is_some()).collect();
+    with.sort_by(|a, b| p999(a).total_cmp(&p999(b)));
+    with.get(with.len().saturating_sub(1) / 2).and_then(|r| r.tail_attribution.clone())
 }
 
 #[cfg(test)]

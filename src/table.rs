@@ -72,6 +72,17 @@ pub fn render(report: &Report) -> String {
         number(gc.words_promoted as f64),
         seconds(gc.gc_time_s)
     );
+    if let Some(tails) = &report.tail_attribution {
+        for (label, tail) in [("p99 tail", &tails.above_p99), ("p999 tail", &tails.above_p999)] {
+            let _ = writeln!(
+                out,
+                "  {label:<10}  {} requests, mean {} µs: {}",
+                tail.count,
+                number(tail.mean_us),
+                tail.in_words()
+            );
+        }
+    }
     let machine = &report.machine;
     let _ = writeln!(out, "  machine     {} cores, {}, rustc {}", machine.cores, machine.os, machine.rustc);
     if let Some(runs) = report.runs {
@@ -242,6 +253,7 @@ mod tests {
             runs: None,
             per_run: Vec::new(),
             ci95: BTreeMap::new(),
+            tail_attribution: None,
         };
         let table = render(&report);
         assert!(table.starts_with("exit on per-process heaps (1 scheduler), 250 ms\n"), "{table}");

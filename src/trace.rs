@@ -26,6 +26,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::attribution::{Attributed, Component};
 use crate::gc_log::GcRecord;
 use crate::slice_log::SliceRecord;
 
@@ -34,6 +35,10 @@ pub const TRACE_PID: u64 = 1;
 
 /// The `tid` of spans that ran on no scheduler thread, or on an unknown one (Invariant 2).
 pub const OUTSIDE_SCHEDULERS: u64 = 0;
+
+/// The track of the requests above p99 ([`Trace::add_tail_requests`]): past every
+/// scheduler's (at most 1024).
+pub const TAIL_REQUESTS: u64 = 1_000_000;
 
 /// One event of the trace.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -56,6 +61,12 @@ pub struct TraceEvent {
     /// Extra figures shown when the event is selected.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub args: BTreeMap<&'static str, serde_json::Value>,
+    /// The flow a flow event (`s`, `t`, `f`) belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// `e`: a flow's end binds to the enclosing slice (the default binds to the next one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bp: Option<&'static str>,
 }
 
 /// A trace under construction.
@@ -115,6 +126,8 @@ impl Trace {
             pid: TRACE_PID,
             tid: track(scheduler),
             args: BTreeMap::new(),
+            id: None,
+            bp: None,
         });
         self.events.last_mut().expect("an event was just pushed")
     }
@@ -156,6 +169,54 @@ impl Trace {
         }
     }
 
+    /// Marks the requests above p99: a span per request on the [`TAIL_REQUESTS`] track,
+    /// with its segments nested in it and its components as arguments, and a flow from
+    /// the client's send through the server's reply to the client's receipt across the
+    /// scheduler tracks, so a slow request can be followed in Perfetto. Moments are on the
+    /// runtime's clock, `offset_ns` after the run's start.
+    pub fn add_tail_requests(&mut self, requests: &[Attributed], offset_ns: u64) {
+        for (n, request) in requests.iter().enumerate() {
+            let m = &request.moments;
+            let at = |ns: u64| ns + offset_ns;
+            let name = format!("{} -> {}", pid_name(m.client), pid_name(m.server));
+            let latency = m.latency_ns();
+            let event = self.complete(name, "tail", at(m.sent_ns), latency, None);
+            event.tid = TAIL_REQUESTS;
+            event.args.insert("latency_us", (latency as f64 / 1e3).into());
+            for c in Component::ALL {
+                event.args.insert(c.name(), (request.breakdown.get(c) as f64 / 1e3).into());
+            }
+            for segment in m.segments() {
+                if segment.span.len_ns() > 0 {
+                    let state = segment.state.name();
+                    let event =
+                        self.complete(state, "tail", at(segment.span.start_ns), segment.span.len_ns(), None);
+                    event.tid = TAIL_REQUESTS;
+                }
+            }
+            let id = n as u64 + 1;
+            let steps = [
+                ("s", m.sent_ns, m.sent_on, None),
+                ("t", m.replied_ns, m.server_started_on, None),
+                ("f", m.received_ns, m.client_started_on, Some("e")),
+            ];
+            for (ph, ns, on, bp) in steps {
+                self.events.push(TraceEvent {
+                    name: "request".to_owned(),
+                    cat: "tail",
+                    ph,
+                    ts: at(ns) as f64 / 1000.0,
+                    dur: None,
+                    pid: TRACE_PID,
+                    tid: track((on != u32::MAX).then_some(on)),
+                    args: BTreeMap::new(),
+                    id: Some(id),
+                    bp,
+                });
+            }
+        }
+    }
+
     /// The events so far, metadata excluded.
     pub fn events(&self) -> &[TraceEvent] {
         &self.events
@@ -172,12 +233,15 @@ impl Trace {
             pid: TRACE_PID,
             tid,
             args: BTreeMap::from([("name", value.into())]),
+            id: None,
+            bp: None,
         };
         let mut events = vec![meta("process_name", 0, self.title.clone())];
         let tracks: BTreeSet<u64> = self.events.iter().map(|event| event.tid).collect();
         for tid in tracks {
             let name = match tid {
                 OUTSIDE_SCHEDULERS => "outside schedulers".to_owned(),
+                TAIL_REQUESTS => "requests above p99".to_owned(),
                 scheduler => format!("scheduler {}", scheduler - 1),
             };
             events.push(meta("thread_name", tid, name));

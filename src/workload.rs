@@ -206,6 +206,8 @@ pub struct Measurements {
     pub(crate) wall_s: Option<f64>,
     /// The external runtime and its versions, for the report's provenance.
     pub(crate) peer: BTreeMap<String, String>,
+    /// Where the tail requests' time went, when the workload attributed it.
+    pub(crate) attribution: Option<crate::attribution::RunAttribution>,
 }
 
 impl Measurements {

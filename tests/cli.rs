@@ -123,6 +123,60 @@ fn gc_copy_writes_report_csv_and_trace() {
 }
 
 #[test]
+fn an_attributed_churn_reports_its_tails_and_marks_its_slow_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, csv, trace) =
+        (dir.path().join("report.json"), dir.path().join("raw"), dir.path().join("trace.json"));
+    let output = heaplab(&[
+        "bench",
+        "churn",
+        "--schedulers",
+        "2",
+        "--set",
+        "attribution=on",
+        "--set",
+        "processes=20",
+        "--set",
+        "entries=20",
+        "--set",
+        "requests=2000",
+        "--json",
+        json.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.contains("p999 tail"), "the table says the tails: {table}");
+
+    let report = read_json(&json);
+    let tails = &report["tail_attribution"];
+    for tail in ["above_p99", "above_p999"] {
+        let share = tails[tail]["share"].as_object().unwrap();
+        let sum: f64 = share.values().map(|v| v.as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-6, "{tail}: {sum}");
+        assert_eq!(share.len(), 7, "{tail}: every component");
+    }
+    let slow = tails["above_p99"]["count"].as_u64().unwrap();
+    assert!(slow >= 1);
+
+    let rows = std::fs::read_to_string(csv.join("tail_requests.csv")).unwrap();
+    assert_eq!(rows.lines().count() as u64, 1 + slow, "{rows}");
+    assert!(rows.starts_with("client,server,latency_ns,gc_ns,run_queue_ns,"), "{rows}");
+
+    let trace = read_json(&trace);
+    let events = trace.as_array().unwrap();
+    let requests =
+        events.iter().filter(|e| e["cat"] == "tail" && e["ph"] == "X" && e["args"]["latency_us"].is_number());
+    assert_eq!(requests.count() as u64, slow);
+    let flows = |ph: &str| events.iter().filter(|e| e["cat"] == "tail" && e["ph"] == ph).count() as u64;
+    assert_eq!((flows("s"), flows("t"), flows("f")), (slow, slow, slow), "one flow per slow request");
+    assert!(events.iter().any(|e| e["ph"] == "M" && e["args"]["name"] == "requests above p99"));
+}
+
+#[test]
 fn a_traced_ring_shows_process_slices_on_scheduler_tracks() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("ring.json");

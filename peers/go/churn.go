@@ -36,6 +36,9 @@ const entryBytes = 72
 
 func init() {
 	register("churn", func(r *report) {
+		// attribution (heaplab's tail attribution) needs a runtime that stamps its wake-ups;
+		// heaplab refuses attribution=on for Go before the program starts.
+		r.requireOff("attribution", r.word("attribution", "off"))
 		runChurn(r,
 			r.integer("processes", 10000),
 			r.integer("entries", 100),

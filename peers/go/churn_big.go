@@ -8,6 +8,9 @@ package main
 
 func init() {
 	register("churn-big", func(r *report) {
+		// attribution (heaplab's tail attribution) needs a runtime that stamps its wake-ups;
+		// heaplab refuses attribution=on for Go before the program starts.
+		r.requireOff("attribution", r.word("attribution", "off"))
 		runChurn(r,
 			r.integer("processes", 10000),
 			r.integer("entries", 1000),

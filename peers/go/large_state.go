@@ -28,6 +28,9 @@ const (
 
 func init() {
 	register("large-state", func(r *report) {
+		// attribution (heaplab's tail attribution) needs a runtime that stamps its wake-ups;
+		// heaplab refuses attribution=on for Go before the program starts.
+		r.requireOff("attribution", r.word("attribution", "off"))
 		c := r.integer("clients", 4)
 		p := r.integer("processes", 1000)
 		n := r.integer("requests", 200000)

@@ -77,6 +77,15 @@ func (r *report) integer(name string, def int64) int64 {
 }
 
 // word is word parameter name, def when not given.
+// requireOff ends the program (exit 2) if a parameter that only heaplab's runtime measures
+// is on; heaplab refuses such a run before starting the program, so this is a second guard.
+func (r *report) requireOff(name string, value string) {
+	if value != "off" {
+		fmt.Fprintf(os.Stderr, "%s=on is measured on heaplab's runtime only\n", name)
+		os.Exit(2)
+	}
+}
+
 func (r *report) word(name string, def string) string {
 	if text, ok := r.params[name]; ok {
 		return text

@@ -38,6 +38,9 @@ public final class HeaplabChurn {
 
     public static void main(String[] args) throws Exception {
         HeaplabReport report = HeaplabReport.start(args);
+        // attribution (heaplab's tail attribution) needs a runtime that stamps its wake-ups;
+        // heaplab refuses attribution=on for the JVM before java starts.
+        report.requireOff("attribution", report.word("attribution", "off"));
         run(report,
                 report.integer("processes", 10000),
                 report.integer("entries", 100),

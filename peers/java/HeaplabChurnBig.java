@@ -7,6 +7,9 @@
 public final class HeaplabChurnBig {
     public static void main(String[] args) throws Exception {
         HeaplabReport report = HeaplabReport.start(args);
+        // attribution (heaplab's tail attribution) needs a runtime that stamps its wake-ups;
+        // heaplab refuses attribution=on for the JVM before java starts.
+        report.requireOff("attribution", report.word("attribution", "off"));
         HeaplabChurn.run(report,
                 report.integer("processes", 10000),
                 report.integer("entries", 1000),

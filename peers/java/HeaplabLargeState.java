@@ -29,6 +29,9 @@ public final class HeaplabLargeState {
 
     public static void main(String[] args) throws Exception {
         HeaplabReport report = HeaplabReport.start(args);
+        // attribution (heaplab's tail attribution) needs a runtime that stamps its wake-ups;
+        // heaplab refuses attribution=on for the JVM before java starts.
+        report.requireOff("attribution", report.word("attribution", "off"));
         long c = report.integer("clients", 4);
         long p = report.integer("processes", 1000);
         long r = report.integer("requests", 200000);

@@ -59,6 +59,13 @@ public final class HeaplabReport {
     }
 
     /** Word parameter NAME, DEFAULT when not given. */
+    /** Refuses a parameter that only heaplab's runtime measures when it is not off. */
+    public void requireOff(String name, String value) {
+        if (!value.equals("off")) {
+            throw new IllegalArgumentException(name + "=on is measured on heaplab's runtime only");
+        }
+    }
+
     public String word(String name, String defaultValue) {
         String value = params.get(name);
         return value == null ? defaultValue : value;

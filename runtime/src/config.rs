@@ -65,6 +65,10 @@ pub struct Config {
     /// Time every [`Cx::send`](crate::Cx::send) and add it to its scheduler's
     /// [`send_ns`](crate::SchedulerStats::send_ns) (default off: two clock reads per send).
     pub time_sends: bool,
+    /// Stamp when each process is made runnable and when each of its slices begins, and
+    /// watch each scheduler thread's off-CPU time, for latency attribution (see
+    /// [`crate::moments`]; default off: a clock read per wake-up and per slice).
+    pub attribution: bool,
 }
 
 impl fmt::Debug for Config {
@@ -82,6 +86,7 @@ impl fmt::Debug for Config {
             .field("report_panics", &self.report_panics)
             .field("slice_sink", &self.slice_sink.is_some())
             .field("time_sends", &self.time_sends)
+            .field("attribution", &self.attribution)
             .finish()
     }
 }
@@ -101,6 +106,7 @@ impl Default for Config {
             report_panics: true,
             slice_sink: crate::trace::default_slice_sink(),
             time_sends: false,
+            attribution: false,
         }
     }
 }
@@ -267,6 +273,12 @@ impl Builder {
     /// Whether sends are timed (see [`Config::time_sends`]).
     pub fn time_sends(mut self, on: bool) -> Self {
         self.config.time_sends = on;
+        self
+    }
+
+    /// Whether moments are stamped for latency attribution (see [`Config::attribution`]).
+    pub fn attribution(mut self, on: bool) -> Self {
+        self.config.attribution = on;
         self
     }
 

@@ -964,6 +964,30 @@ impl Cx {
         scheduler::current_scheduler()
     }
 
+    /// When this process was last made runnable and when its current slice began, with
+    /// [`Config::attribution`](crate::Config::attribution) on (`None` otherwise); read
+    /// right after a receive returns, they tell how the message that ended the wait was
+    /// waited for (see [`crate::moments`]).
+    pub fn moments(&self) -> Option<crate::moments::Moments> {
+        self.task.moments.as_deref().map(crate::moments::Stamps::read)
+    }
+
+    /// Now, in nanoseconds since the runtime's epoch: the clock of [`Cx::moments`].
+    pub fn clock_ns(&self) -> u64 {
+        crate::moments::since(self.task.shared.epoch, Instant::now())
+    }
+
+    /// The runtime's epoch ([`Runtime::epoch`](crate::Runtime::epoch)).
+    pub fn epoch(&self) -> Instant {
+        self.task.shared.epoch
+    }
+
+    /// The off-CPU intervals of the scheduler threads found so far
+    /// ([`Runtime::off_cpu`](crate::Runtime::off_cpu)).
+    pub fn off_cpu(&self) -> Vec<crate::moments::OffCpu> {
+        self.task.shared.off_cpu.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Number of scheduler threads.
     pub fn schedulers(&self) -> usize {
         self.task.shared.config.schedulers

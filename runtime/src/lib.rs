@@ -48,6 +48,7 @@ mod exit;
 pub mod gen_server;
 #[allow(unsafe_code)] // the lock-free inbox; see its module doc
 mod inbox;
+pub mod moments;
 pub mod pattern;
 mod priority;
 mod registry;

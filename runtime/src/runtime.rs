@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -80,6 +80,10 @@ pub(crate) struct Shared {
     exited: ShardedCounter,
     /// Memory back to the OS after a burst of exits (trim.rs).
     pub(crate) trimmer: Trimmer,
+    /// The origin of attribution times (moments.rs Invariant 1).
+    pub(crate) epoch: Instant,
+    /// Off-CPU intervals of the scheduler threads found so far (attribution only).
+    pub(crate) off_cpu: Mutex<Vec<crate::moments::OffCpu>>,
 }
 
 impl Shared {
@@ -354,6 +358,8 @@ impl Runtime {
             spawned: ShardedCounter::new(n),
             exited: ShardedCounter::new(n),
             trimmer: Trimmer::default(),
+            epoch: origin,
+            off_cpu: Mutex::new(Vec::new()),
             config,
         });
         let threads: Vec<JoinHandle<()>> = queues
@@ -490,6 +496,18 @@ impl Runtime {
     /// Counters of the runtime and each scheduler.
     pub fn stats(&self) -> RuntimeStats {
         self.shared.stats()
+    }
+
+    /// The origin of the times of [`Cx::moments`] and [`Runtime::off_cpu`].
+    pub fn epoch(&self) -> Instant {
+        self.shared.epoch
+    }
+
+    /// The intervals in which a scheduler thread was runnable but off its CPU, found so far
+    /// (empty without [`Config::attribution`](crate::Config::attribution), or where the
+    /// kernel keeps no per-thread accounting); see [`crate::moments`].
+    pub fn off_cpu(&self) -> Vec<crate::moments::OffCpu> {
+        self.shared.off_cpu.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Stops the schedulers and ends every process with reason `shutdown` (Invariant 2).

@@ -37,6 +37,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use heaplab_gc::Heap;
 
 use crate::exit::ExitReason;
+use crate::moments::{OffCpu, OffCpuWatch};
 use crate::priority::{Priority, LOW_SKIPS};
 use crate::runtime::Shared;
 use crate::task::Task;
@@ -201,6 +202,20 @@ fn on_own_scheduler<R>(runtime: *const Shared, f: impl FnOnce(&Local) -> R) -> O
 /// Makes `task` runnable: onto this scheduler's local queue when called from one of this
 /// runtime's schedulers, otherwise onto the injector.
 pub(crate) fn push(task: Arc<Task>) {
+    stamp_runnable(&task);
+    push_unstamped(task);
+}
+
+/// Stamps the moment `task` is made runnable, with attribution on (moments.rs).
+#[inline(always)]
+fn stamp_runnable(task: &Task) {
+    if let Some(stamps) = task.moments.as_deref() {
+        stamps.runnable(task.shared.epoch, current_scheduler());
+    }
+}
+
+/// [`push`] without the stamp (taken already).
+fn push_unstamped(task: Arc<Task>) {
     let priority = task.priority() as usize;
     let runtime = Arc::as_ptr(&task.shared);
     let mut task = Some(task);
@@ -231,6 +246,7 @@ pub(crate) fn push_woken(task: Arc<Task>) {
     if task.priority() != Priority::Normal {
         return push(task);
     }
+    stamp_runnable(&task);
     let runtime = Arc::as_ptr(&task.shared);
     let mut task = Some(task);
     on_own_scheduler(runtime, |local| {
@@ -239,7 +255,7 @@ pub(crate) fn push_woken(task: Arc<Task>) {
         local.next.set(if free { task.take() } else { slot });
     });
     if let Some(task) = task {
-        push(task);
+        push_unstamped(task);
     }
 }
 
@@ -339,6 +355,12 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     // a slice's end being the next one's start. Otherwise the clock is read only while
     // timers are pending.
     let timed = shared.config.time_slices;
+    // With attribution, the clock read that stamps a slice's start also serves the watch:
+    // a long gap between two slice starts (or a park) makes the thread look at its kernel
+    // accounting (moments.rs Invariant 4).
+    let mut watch =
+        if shared.config.attribution { OffCpuWatch::start(index as u32, shared.epoch) } else { None };
+    let mut last_start: Option<Instant> = None;
     let mut clock = timed.then(Instant::now);
     shared.strategy.scheduler_started(index);
     while !shared.is_shutting_down() {
@@ -353,16 +375,28 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
         let injector_first = picks.is_multiple_of(INJECTOR_INTERVAL);
         match find_work(&shared, index, &mut rng, &mut normal_picks, injector_first) {
             Some(task) => {
-                let end = run_task(&shared, index, task, clock);
+                let (end, started) = run_task(&shared, index, task, clock);
                 if let (Some(start), Some(end)) = (clock, end) {
                     slices.record(&shared.counters[index], end.saturating_duration_since(start));
                 }
+                if let (Some(watch), Some(from), Some(to)) = (&mut watch, last_start, started) {
+                    note_off_cpu(&shared, watch.observe(from, to, shared.epoch));
+                }
+                last_start = started.or(last_start);
                 clock = end;
             }
             None => {
                 slices.publish_if_many(&shared.counters[index]);
+                let parked = watch.as_ref().map(|_| Instant::now());
                 park(&shared, index);
                 clock = timed.then(Instant::now);
+                // Back from a park: the wait for a CPU after the wake-up ends now, and the
+                // park is no gap between slices.
+                if let (Some(watch), Some(from)) = (&mut watch, parked) {
+                    let to = Instant::now();
+                    note_off_cpu(&shared, watch.observe(from, to, shared.epoch));
+                    last_start = Some(to);
+                }
             }
         }
     }
@@ -371,6 +405,13 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     LOCAL.with(|l| *l.borrow_mut() = None);
     crate::inbox::keep_spares(false);
     SCHEDULER.with(|s| s.set(None));
+}
+
+/// Keeps an off-CPU interval a watch found (rare: moments.rs `OFF_CPU_GAP`).
+fn note_off_cpu(shared: &Shared, found: Option<OffCpu>) {
+    if let Some(off) = found {
+        shared.off_cpu.lock().unwrap_or_else(|e| e.into_inner()).push(off);
+    }
 }
 
 fn fire_timers(shared: &Arc<Shared>, index: usize, now: Instant) {
@@ -559,11 +600,22 @@ impl SliceRecorder {
 }
 
 /// Polls one process for one slice, begun at `start` when slices are timed, and decides
-/// what happens to it next; returns when the slice ended (when timed).
-fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Option<Instant>) -> Option<Instant> {
+/// what happens to it next; returns when the slice ended (when timed) and when it began
+/// (when the process's moments are stamped).
+fn run_task(
+    shared: &Arc<Shared>,
+    index: usize,
+    task: Arc<Task>,
+    start: Option<Instant>,
+) -> (Option<Instant>, Option<Instant>) {
     if !task.start_running() {
-        return start;
+        return (start, None);
     }
+    let started = task.moments.as_deref().map(|stamps| {
+        let now = Instant::now();
+        stamps.started(crate::moments::since(shared.epoch, now), index as u32);
+        now
+    });
     BUDGET.with(|b| b.set(i64::from(shared.config.reductions)));
     // Slice tracing, trace.rs Invariant 1: one check, and a clock read only when traced.
     let traced_start = shared.config.slice_sink.as_ref().map(|_| Instant::now());
@@ -603,7 +655,7 @@ fn run_task(shared: &Arc<Shared>, index: usize, task: Arc<Task>, start: Option<I
             }
         }
     }
-    end
+    (end, started)
 }
 
 /// The text of a panic payload.

@@ -108,6 +108,9 @@ pub(crate) struct Task {
     pub(crate) control: Mutex<Option<Box<Control>>>,
     /// `process_flag(trap_exit, true)`: exit signals become `{'EXIT', From, Reason}` messages.
     pub(crate) trap_exit: std::sync::atomic::AtomicBool,
+    /// When the process was made runnable and its slice began, with attribution on
+    /// (moments.rs Invariant 2).
+    pub(crate) moments: Option<Box<crate::moments::Stamps>>,
     pub(crate) shared: Arc<crate::runtime::Shared>,
 }
 
@@ -122,6 +125,7 @@ impl Task {
             exiting: std::sync::atomic::AtomicBool::new(false),
             control: Mutex::new(None),
             trap_exit: std::sync::atomic::AtomicBool::new(false),
+            moments: shared.config.attribution.then(Box::default),
             shared,
         }
     }

@@ -250,6 +250,13 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
                 }
             }
         }
+        if attributes(args, workload) {
+            meta.notes.push(
+                "heaplab's columns ran with attribution=on (tail attribution; it costs them 5-8% \
+                 throughput, so compare their throughput with the other columns' with care)."
+                    .to_owned(),
+            );
+        }
         meta.heaps = strategies.iter().map(|s| s.name().to_owned()).collect();
         plan.push((entry, workload, strategies, meta));
     }
@@ -264,6 +271,7 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
     let mut interrupted: Option<Failure> = None;
     let mut failed = 0;
     for (entry, workload, strategies, mut meta) in plan {
+        let attributed = attributes(args, workload);
         let mut cells: Vec<Cell> = strategies
             .iter()
             .map(|&strategy| Cell { strategy, reports: Vec::new(), failures: Vec::new() })
@@ -278,8 +286,9 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
                 progress.start(&what);
                 let begun = Instant::now();
                 let dir = csv_dir(&out, entry.id(), cell.strategy.name(), run);
+                let params = params_of(&entry.params, attributed && cell.strategy.heap_kind().is_some());
                 let spec =
-                    runs::Spec { workload, strategy: cell.strategy, params: &entry.params, schedulers: None };
+                    runs::Spec { workload, strategy: cell.strategy, params: &params, schedulers: None };
                 match runs::isolated(&spec, Some(&dir)) {
                     Ok(report) => {
                         progress.finish_one(&format!("{what}: done in {}", secs(report.wall_s)));
@@ -409,6 +418,21 @@ impl Rendered {
     }
 }
 
+/// Whether `--attribution` asks for tail attribution in `workload` (one that has the
+/// parameter).
+fn attributes(args: &CompareArgs, workload: &dyn Workload) -> bool {
+    args.attribution && workload.params().iter().any(|p| p.name == "attribution")
+}
+
+/// A suite entry's assignments, with `attribution=on` added when `attributed`.
+fn params_of(assignments: &[String], attributed: bool) -> Vec<String> {
+    let mut params = assignments.to_vec();
+    if attributed {
+        params.push("attribution=on".to_owned());
+    }
+    params
+}
+
 /// Reads `meta.json` of a compare's folder.
 ///
 /// # Errors
@@ -443,6 +467,15 @@ pub fn render(out: &Path, meta: &Meta) -> Result<Rendered, Failure> {
             .collect();
         let charts = plots::Charts { gc: section.gc_charts };
         match plots::write_workload(&plots_dir, &section.id, &runs, charts) {
+            Ok(written) => plot_files.extend(written),
+            Err(message) => problems.push(format!("{}: {message}", section.id)),
+        }
+        let section_reports: Vec<&Report> = section
+            .heaps
+            .iter()
+            .filter_map(|heap| reports.iter().find(|r| r.workload == section.id && &r.heap == heap))
+            .collect();
+        match plots::write_tail_attribution(&plots_dir, &section.id, &section_reports) {
             Ok(written) => plot_files.extend(written),
             Err(message) => problems.push(format!("{}: {message}", section.id)),
         }
@@ -667,6 +700,30 @@ mod tests {
     }
 
     #[test]
+    fn attribution_is_asked_of_the_workloads_that_have_it_when_the_flag_says_so() {
+        let args = |attribution| CompareArgs {
+            quick: true,
+            out: None,
+            no_beam: true,
+            no_jvm: true,
+            no_go: true,
+            suite: None,
+            runs: None,
+            render_only: false,
+            clear: false,
+            attribution,
+            workloads: Vec::new(),
+        };
+        let (churn, ring) = (crate::workload::find("churn").unwrap(), crate::workload::find("ring").unwrap());
+        assert!(attributes(&args(true), churn));
+        assert!(!attributes(&args(true), ring));
+        assert!(!attributes(&args(false), churn));
+        let base = vec!["requests=10".to_owned()];
+        assert_eq!(params_of(&base, true), ["requests=10", "attribution=on"]);
+        assert_eq!(params_of(&base, false), base);
+    }
+
+    #[test]
     fn the_suite_follows_the_flags() {
         let args = |quick, suite| CompareArgs {
             quick,
@@ -678,6 +735,7 @@ mod tests {
             runs: None,
             render_only: false,
             clear: false,
+            attribution: false,
             workloads: Vec::new(),
         };
         assert_eq!(suite_of(&args(false, None)), SuiteName::Full);

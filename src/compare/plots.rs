@@ -10,6 +10,10 @@
 //! - `<workload>-gc-pause-vs-heap.svg`: one point per collection of the first run that left
 //!   live data (x: live heap after it, log scale; y: pause, log scale).
 //!
+//! - `<workload>-tail-attribution.svg`: per strategy, a stacked bar of where the time of
+//!   the requests above p99 went and one for those above p99.9 (report `tail_attribution`,
+//!   runs with `attribution=on`), one colour per component.
+//!
 //! With several runs a nines line is the median over the runs at each percentile, and a band
 //! around it the 95% Student t interval ([`crate::stats`]).
 //!
@@ -467,6 +471,106 @@ pub fn sweep_chart(
     Ok(true)
 }
 
+/// One bar of a tail chart: its label and the shares of its components.
+type TailBar<'a> = (String, &'a crate::attribution::TailShare);
+
+/// Writes `<workload>-tail-attribution.svg` into `dir` from `reports` (one per strategy, in
+/// column order) when at least two strategies attributed their tails (Invariant 1);
+/// returns the path written, if any.
+///
+/// # Errors
+/// A one-line message when the chart cannot be drawn or written.
+pub fn write_tail_attribution(
+    dir: &Path,
+    workload: &str,
+    reports: &[&crate::report::Report],
+) -> Result<Option<PathBuf>, String> {
+    let attributed: Vec<&crate::report::Report> =
+        reports.iter().copied().filter(|r| r.tail_attribution.is_some()).collect();
+    if attributed.len() < 2 {
+        return Ok(None);
+    }
+    let mut bars: Vec<TailBar<'_>> = Vec::new();
+    for report in &attributed {
+        let tails = report.tail_attribution.as_ref().expect("filtered on it");
+        for (label, tail) in [("p99", &tails.above_p99), ("p99.9", &tails.above_p999)] {
+            if tail.count > 0 {
+                bars.push((format!("{} {label} ({} req.)", report.heap, tail.count), tail));
+            }
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
+    let name = format!("{workload}-tail-attribution.svg");
+    let path = dir.join(&name);
+    tail_chart(&path, workload, &bars).map_err(|e| format!("plot {name}: {e}"))?;
+    Ok(Some(path))
+}
+
+/// Draws the stacked bars, one row each, the components' legend in its own column.
+fn tail_chart(path: &Path, workload: &str, bars: &[TailBar<'_>]) -> Result<(), String> {
+    use crate::attribution::Component;
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let title = format!("{workload}: where the tail requests' time went");
+    let root = root.titled(&title, ("sans-serif", 20)).map_err(|e| e.to_string())?;
+    let (plot_area, legend_area) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+    let rows = bars.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(&plot_area)
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(230)
+        .build_cartesian_2d(0.0..100.0, 0.0..rows)
+        .map_err(|e| e.to_string())?;
+    let label = |y: &f64| {
+        let row = (rows - y - 0.5).round();
+        if (rows - y - 0.5 - row).abs() < 0.01 && row >= 0.0 {
+            bars.get(row as usize).map_or_else(String::new, |b| b.0.clone())
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .x_desc("share of the tail requests' time (%)")
+        .y_desc("strategy and tail")
+        .y_labels(bars.len() * 2 + 1)
+        .y_label_formatter(&label)
+        .x_label_formatter(&|v: &f64| format!("{v:.0}"))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (row, (_, tail)) in bars.iter().enumerate() {
+        let (top, bottom) = (rows - row as f64 - 0.15, rows - row as f64 - 0.85);
+        let mut left = 0.0;
+        for (i, c) in Component::ALL.iter().enumerate() {
+            let width = 100.0 * tail.share.get(c.name()).copied().unwrap_or(0.0);
+            if width <= 0.0 {
+                continue;
+            }
+            let colour = palette(i);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(left, bottom), (left + width, top)],
+                    colour.filled(),
+                )))
+                .map_err(|e| e.to_string())?;
+            left += width;
+        }
+    }
+    let style = ("sans-serif", 14).into_font().color(&BLACK);
+    for (i, c) in Component::ALL.iter().enumerate() {
+        let y = 40 + 26 * i as i32;
+        legend_area
+            .draw(&PathElement::new(vec![(8, y), (30, y)], palette(i).stroke_width(8)))
+            .map_err(|e| e.to_string())?;
+        legend_area
+            .draw(&plotters::element::Text::new(c.words(), (38, y - 7), style.clone()))
+            .map_err(|e| e.to_string())?;
+    }
+    root.present().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 /// A nanosecond count in microseconds, floored at 1 ns so a log axis can show it.
 fn micros(nanos: u64) -> f64 {
     nanos.max(1) as f64 / 1000.0
@@ -790,6 +894,23 @@ mod tests {
             histogram.record_ns(value);
         }
         histogram
+    }
+
+    #[test]
+    fn a_tail_chart_needs_two_attributed_strategies() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut per_process = crate::compare::summary::tests::fake_report("churn", "per-process", 900.0);
+        let mut shared = crate::compare::summary::tests::fake_report("churn", "shared", 900.0);
+        per_process.tail_attribution = Some(crate::compare::summary::tests::fake_tails(0.1));
+        assert_eq!(write_tail_attribution(dir.path(), "churn", &[&per_process, &shared]).unwrap(), None);
+        shared.tail_attribution = Some(crate::compare::summary::tests::fake_tails(0.9));
+        let path = write_tail_attribution(dir.path(), "churn", &[&per_process, &shared]).unwrap().unwrap();
+        assert_svg(&path, "churn: where the tail requests");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("shared p99.9 (20 req.)") && text.contains("run-queue wait"),
+            "labels and legend"
+        );
     }
 
     fn assert_svg(path: &Path, title: &str) {

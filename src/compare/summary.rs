@@ -377,6 +377,37 @@ pub fn headline_line(section: &Section<'_>) -> String {
     format!("{}: {}: {}", section.workload, headline_label(section.headline), values.join(", "))
 }
 
+/// What the tails of each strategy that attributed them are made of, in words, e.g.
+/// `- per-process p999 (200 requests, mean 4.78 ms): 85% descheduled threads, 14% GC`;
+/// empty when no column has a `tail_attribution`.
+pub fn tail_lines(columns: &[Column<'_>]) -> String {
+    let mut out = String::new();
+    for column in columns {
+        let Ok(report) = column.outcome else { continue };
+        let Some(tails) = &report.tail_attribution else { continue };
+        if out.is_empty() {
+            out.push_str(
+                "\nWhere the time of the requests above each percentile went (`attribution=on`):\n\n",
+            );
+        }
+        for (label, tail) in [("p99", &tails.above_p99), ("p999", &tails.above_p999)] {
+            if tail.count == 0 {
+                let _ = writeln!(out, "- {} {label}: no requests above it", column.heap);
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "- {} {label} ({} requests, mean {}): {}",
+                column.heap,
+                tail.count,
+                micros(tail.mean_us),
+                tail.in_words()
+            );
+        }
+    }
+    out
+}
+
 /// The whole of summary.md.
 pub fn render(header: &Header, notes: &[String], sections: &[Section<'_>]) -> String {
     let mut out = String::from("# heaplab compare\n\n");
@@ -419,6 +450,7 @@ pub fn render(header: &Header, notes: &[String], sections: &[Section<'_>]) -> St
             let _ = writeln!(out, "> {note}\n");
         }
         out.push_str(&table(&section.columns));
+        out.push_str(&tail_lines(&section.columns));
         let failures: Vec<String> = section
             .columns
             .iter()
@@ -472,6 +504,7 @@ pub(crate) mod tests {
             runs: None,
             per_run: Vec::new(),
             ci95: BTreeMap::new(),
+            tail_attribution: None,
         }
     }
 
@@ -483,6 +516,35 @@ pub(crate) mod tests {
             columns,
             notes: vec!["a note".to_owned()],
         }
+    }
+
+    /// A tail attribution with `gc` and the rest run-queue wait, in both tails.
+    pub(crate) fn fake_tails(gc: f64) -> crate::attribution::TailAttribution {
+        let tail = crate::attribution::TailShare {
+            count: 20,
+            mean_us: 1500.0,
+            share: BTreeMap::from([("gc".to_owned(), gc), ("run_queue".to_owned(), 1.0 - gc)]),
+        };
+        crate::attribution::TailAttribution { above_p99: tail.clone(), above_p999: tail }
+    }
+
+    #[test]
+    fn the_tails_are_said_in_words_per_strategy() {
+        let mut attributed = fake_report("churn", "per-process", 900.0);
+        attributed.tail_attribution = Some(fake_tails(0.12));
+        let plain = fake_report("churn", "beam", 900.0);
+        let columns = [
+            Column { heap: "per-process", outcome: Ok(&attributed) },
+            Column { heap: "beam", outcome: Ok(&plain) },
+        ];
+        let text = tail_lines(&columns);
+        assert!(
+            text.contains("- per-process p999 (20 requests, mean 1.50 ms): 88% run-queue wait, 12% GC"),
+            "{text}"
+        );
+        assert!(text.contains("- per-process p99 "), "{text}");
+        assert!(!text.contains("beam"), "{text}");
+        assert_eq!(tail_lines(&columns[1..]), "");
     }
 
     #[test]

@@ -320,6 +320,7 @@ mod tests {
             runs: None,
             per_run: Vec::new(),
             ci95: BTreeMap::new(),
+            tail_attribution: None,
         }
     }
 

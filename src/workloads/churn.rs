@@ -35,8 +35,9 @@ use std::sync::Arc;
 use heaplab_gc::{Atom, Pid, Root};
 use heaplab_runtime::{Cx, SpawnError};
 
+use super::clients::{Board, ServerStamps};
 use super::random::Random;
-use super::{clients, runtime};
+use super::{attributing, clients, runtime};
 use crate::entries::{self, prepend_entries, rewrite_key, BUILD_BATCH};
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
@@ -69,14 +70,15 @@ fn memory(params: &crate::params::Params) -> u64 {
 }
 
 /// churn's parameters: K = 100, W = 4, R = 200,000.
-const CHURN_PARAMS: [ParamSpec; 5] = params("100", "4", "200000");
+const CHURN_PARAMS: [ParamSpec; 6] = params("100", "4", "200000");
 
 /// churn-big's parameters: K = 1000, W = 1, R = 50,000 (Invariant 2).
-const BIG_PARAMS: [ParamSpec; 5] = params("1000", "1", "50000");
+const BIG_PARAMS: [ParamSpec; 6] = params("1000", "1", "50000");
 
 /// The parameters of churn and churn-big, with the defaults that differ.
-const fn params(entries: &'static str, rewrites: &'static str, requests: &'static str) -> [ParamSpec; 5] {
+const fn params(entries: &'static str, rewrites: &'static str, requests: &'static str) -> [ParamSpec; 6] {
     [
+        runtime::ATTRIBUTION,
         ParamSpec {
             name: "clients",
             default: "4",
@@ -130,17 +132,19 @@ fn run(context: &RunContext, name: &'static str) -> Result<Measurements, Failure
     let requests = context.params.integer("requests");
     let total = processes.saturating_add(clients);
     let rt = runtime::start(context, usize::try_from(total).unwrap_or(usize::MAX))?;
+    let board = runtime::attribution_on(&context.params).then(|| Arc::new(Board::new(clients)));
 
     let results = rt
         .block_on(move |mut cx| async move {
-            let servers = spawn_servers(&mut cx, processes, entries, rewrites).await?;
-            clients::run(&mut cx, servers, clients, requests).await
+            let servers = spawn_servers(&mut cx, processes, entries, rewrites, board.clone()).await?;
+            clients::run(&mut cx, servers, clients, requests, board).await
         })
         .map_err(|reason| runtime::process_failed(name, "root", reason))?
         .map_err(|e| Failure::run(format!("{name}: {e}")))?;
+    let mut measurements = Measurements::default();
+    attributing::attribute(context, &rt, &results, &mut measurements);
     rt.shutdown();
 
-    let mut measurements = Measurements::default();
     measurements.metric("throughput_per_s", results.throughput_per_s());
     measurements.metric(
         "live_bytes",
@@ -157,11 +161,13 @@ pub(super) async fn spawn_servers(
     processes: u64,
     entries: u64,
     rewrites: u64,
+    board: Option<Arc<Board>>,
 ) -> Result<Arc<[Pid]>, SpawnError> {
     let root = cx.self_pid();
     let mut servers = Vec::with_capacity(usize::try_from(processes).unwrap_or(0));
     for seed in 0..processes {
-        servers.push(cx.spawn(move |cx| server(cx, root, seed, entries, rewrites))?);
+        let board = board.clone();
+        servers.push(cx.spawn(move |cx| server(cx, root, seed, entries, rewrites, board))?);
         cx.tick(0).await;
     }
     clients::await_atoms(cx, Atom::new(READY), processes).await;
@@ -169,13 +175,17 @@ pub(super) async fn spawn_servers(
 }
 
 /// One server (Protocol steps 1 and 3).
-async fn server(mut cx: Cx, root: Pid, seed: u64, entries: u64, rewrites: u64) {
+async fn server(mut cx: Cx, root: Pid, seed: u64, entries: u64, rewrites: u64, board: Option<Arc<Board>>) {
     let state = build_state(&mut cx, entries).await;
     let ready = Atom::new(READY);
     cx.send(root, |h| h.atom(ready));
     let mut random = Random::new(seed);
+    let mut stamps = ServerStamps::default();
     loop {
         let from = cx.receive(|_, m| m.as_pid()).await;
+        if board.is_some() {
+            stamps.matched(&cx);
+        }
         let length = cx.with(|h| {
             let mut list = h.get(&state);
             for _ in 0..rewrites {
@@ -186,6 +196,9 @@ async fn server(mut cx: Cx, root: Pid, seed: u64, entries: u64, rewrites: u64) {
         });
         // Invariant 1: a reply other than K would be a bug in the rewrite.
         debug_assert_eq!(length as u64, entries);
+        if let Some(board) = &board {
+            stamps.replying(&cx, board, from);
+        }
         cx.send(from, |h| h.int(length as i64));
     }
 }
@@ -236,6 +249,28 @@ mod tests {
             assert!(measurements.metrics["throughput_per_s"] > 0.0, "{strategy}");
             assert_eq!(measurements.metrics["live_bytes"], (20 * 30 * 80) as f64);
         }
+    }
+
+    #[test]
+    fn an_attributed_run_accounts_for_every_slow_requests_time() {
+        for strategy in [Strategy::PerProcess, Strategy::Shared] {
+            let assignments = ["attribution=on", "processes=20", "entries=30", "clients=3", "requests=300"];
+            let measurements = run_with(&WORKLOAD, strategy, &assignments);
+            let attribution = measurements.attribution.expect("attribution=on attributes");
+            let tail = &attribution.tails.above_p99;
+            assert_eq!(tail.count as usize, attribution.slow.len(), "{strategy}");
+            assert!(tail.count >= 1, "{strategy}: 300 requests have one above p99");
+            let sum: f64 = tail.share.values().sum();
+            assert!((sum - 1.0).abs() < 1e-9, "{strategy}: {sum}");
+            for request in &attribution.slow {
+                assert_eq!(request.breakdown.total_ns(), request.moments.latency_ns());
+                let m = &request.moments;
+                assert!(m.sent_ns <= m.enqueued_ns && m.server_started_ns <= m.replied_ns, "{m:?}");
+                assert!(m.replied_ns <= m.received_ns && m.server != m.client, "{m:?}");
+            }
+        }
+        let plain = run_with(&WORKLOAD, Strategy::PerProcess, &["processes=5", "requests=10"]);
+        assert!(plain.attribution.is_none(), "off by default");
     }
 
     #[test]

@@ -28,13 +28,14 @@
 //! 1. The large state keeps exactly its entry count: a rewrite replaces entries, never drops
 //!    or adds one (entries Invariant 2), so its live size is `state_bytes` throughout.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use heaplab_gc::{Atom, Pid};
 use heaplab_runtime::{Cx, SpawnError};
 
 use super::churn::{self, READY};
-use super::{clients, runtime};
+use super::{attributing, clients, runtime};
 use crate::entries::{self, rewrite_prefix_of};
 use crate::failure::Failure;
 use crate::params::{ParamKind, ParamSpec};
@@ -56,6 +57,7 @@ fn memory(params: &crate::params::Params) -> u64 {
 }
 
 const PARAMS: &[ParamSpec] = &[
+    runtime::ATTRIBUTION,
     ParamSpec {
         name: "clients",
         default: "4",
@@ -109,6 +111,7 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     let entries = entries::entries_for(context.params.integer("state_mb") * BYTES_PER_MB);
     let total = processes.saturating_add(clients).saturating_add(1);
     let rt = runtime::start(context, usize::try_from(total).unwrap_or(usize::MAX))?;
+    let board = runtime::attribution_on(&context.params).then(|| Arc::new(clients::Board::new(clients)));
 
     let (results, rewrites) = rt
         .block_on(move |mut cx| async move {
@@ -117,8 +120,10 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
             let large = cx.spawn(move |cx| large(cx, root, entries, rewrite))?;
             clients::await_atoms(&mut cx, Atom::new(READY), 1).await;
             // Protocol steps 2 and 3.
-            let servers = churn::spawn_servers(&mut cx, processes, SMALL_ENTRIES, SMALL_REWRITES).await?;
-            let results = clients::run(&mut cx, servers, clients, requests).await?;
+            let servers =
+                churn::spawn_servers(&mut cx, processes, SMALL_ENTRIES, SMALL_REWRITES, board.clone())
+                    .await?;
+            let results = clients::run(&mut cx, servers, clients, requests, board).await?;
             // Protocol step 4.
             let stop = Atom::new(STOP);
             cx.send(large, |h| h.tuple(&[h.atom(stop), h.pid(root)]));
@@ -127,9 +132,10 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
         })
         .map_err(|reason| runtime::process_failed("large-state", "root", reason))?
         .map_err(|e| Failure::run(format!("large-state: {e}")))?;
+    let mut measurements = Measurements::default();
+    attributing::attribute(context, &rt, &results, &mut measurements);
     rt.shutdown();
 
-    let mut measurements = Measurements::default();
     measurements.metric("throughput_per_s", results.throughput_per_s());
     measurements.metric("state_bytes", (entries * entries::WORDS_PER_ENTRY * entries::BYTES_PER_WORD) as f64);
     measurements.metric("state_rewrites", rewrites as f64);

@@ -4,10 +4,11 @@
 //! 1. [`ALL`] is in name order, so `--help` and error messages list workloads alphabetically.
 
 mod alloc;
+mod attributing;
 mod big;
 mod binaries;
 mod churn;
-mod clients;
+pub(crate) mod clients;
 mod exit;
 mod gc_copy;
 mod large_state;
@@ -18,7 +19,7 @@ mod ring;
 mod runtime;
 mod spawn;
 
-pub(crate) use runtime::{start as start_runtime, time_split_on};
+pub(crate) use runtime::{attribution_on, start as start_runtime, time_split_on};
 
 use crate::workload::Workload;
 

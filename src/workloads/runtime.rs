@@ -34,6 +34,20 @@ pub(super) const TIME_SPLIT: ParamSpec = ParamSpec {
     description: "time every send and split the run into mutator, send and GC time (1 scheduler)",
 };
 
+/// The parameter that turns tail attribution on (see [`crate::attribution`]): the runtime
+/// stamps wake-ups and slice starts, the clients and servers their moments.
+pub(super) const ATTRIBUTION: ParamSpec = ParamSpec {
+    name: "attribution",
+    default: "off",
+    kind: ParamKind::OneOf(&["off", "on"]),
+    description: "stamp every request's moments and say where the p99 and p999 tails' time went",
+};
+
+/// Whether the run asks for tail attribution.
+pub(crate) fn attribution_on(params: &crate::params::Params) -> bool {
+    params.iter().any(|(name, value)| name == ATTRIBUTION.name && value == ParamValue::Word("on"))
+}
+
 /// Whether the run asks for the time split.
 pub(crate) fn time_split_on(params: &crate::params::Params) -> bool {
     params.iter().any(|(name, value)| name == TIME_SPLIT.name && value == ParamValue::Word("on"))
@@ -66,6 +80,7 @@ pub(crate) fn start(context: &RunContext, processes: usize) -> Result<Runtime, F
         .max_processes(limit)
         .gc_sink(context.gc_log.clone())
         .time_sends(time_sends)
+        .attribution(attribution_on(&context.params))
         .build()
         .map_err(|e| Failure::run(format!("cannot start the runtime: {e}")))
 }

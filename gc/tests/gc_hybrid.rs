@@ -175,6 +175,60 @@ fn a_private_term_used_in_a_message_is_copied_into_the_area() {
 }
 
 #[test]
+fn a_senders_root_is_copied_into_the_message_and_its_area_parts_are_linked() {
+    let _serial = serial();
+    let area = area();
+    let mut sender = area.heap(HeapOptions::default()).unwrap();
+    let mut receiver = area.heap(HeapOptions::default()).unwrap();
+    sender.deliver_area(area.build(|h| h.from_owned(&entry(1))));
+    let state = sender.enter(|h| {
+        let m = h.take_message(0).unwrap();
+        h.root(h.tuple(&[m, h.list([h.int(1), h.int(2)])]))
+    });
+    sender.collect(Collect::Major).unwrap();
+    let before = area.stats().nursery_words;
+    let message = area.build_from(&mut sender, |h| h.tuple(&[h.atom_named("fwd"), h.get(&state)]));
+    // {fwd, _} and the private {_, [1,2]} were copied; the received message was linked.
+    assert_eq!(area.stats().nursery_words - before, 3 + 3 + 4);
+    receiver.deliver_area(message);
+    let expected = OwnedTerm::tuple(vec![
+        OwnedTerm::atom("fwd"),
+        OwnedTerm::tuple(vec![entry(1), OwnedTerm::list(vec![1.into(), 2.into()])]),
+    ]);
+    let check =
+        |receiver: &mut Heap| receiver.enter(|h| assert_eq!(h.message(0).unwrap().to_owned_term(), expected));
+    check(&mut receiver);
+    area.verify().unwrap();
+    // The forwarded message points at the received one: both survive, wherever each is.
+    drop(state);
+    sender.collect(Collect::Major).unwrap();
+    area.collect(&mut [&mut sender, &mut receiver], Collect::Minor).unwrap();
+    check(&mut receiver);
+    area.collect(&mut [&mut sender, &mut receiver], Collect::Major).unwrap();
+    check(&mut receiver);
+    assert_eq!(area.stats().old_words, 15 + 3 + 3 + 4);
+    receiver.verify().unwrap();
+}
+
+#[test]
+#[should_panic(expected = "was used with heap")]
+fn a_root_of_another_heap_cannot_be_read_while_building() {
+    let area = area();
+    let mut sender = area.heap(HeapOptions::default()).unwrap();
+    let mut other = area.heap(HeapOptions::default()).unwrap();
+    let foreign = other.enter(|h| h.root(h.list([h.int(1)])));
+    area.build_from(&mut sender, |h| h.get(&foreign));
+}
+
+#[test]
+#[should_panic(expected = "built from a heap outside it")]
+fn a_message_is_built_only_from_a_heap_of_its_area() {
+    let area = area();
+    let mut plain = Heap::default();
+    area.build_from(&mut plain, |h| h.nil());
+}
+
+#[test]
 fn the_area_collects_only_with_every_registered_heap() {
     let _serial = serial();
     let area = area();
@@ -316,6 +370,12 @@ enum Op {
         root: usize,
         to: usize,
     },
+    /// The same built with `build_from`: the root's area parts linked, not copied.
+    ForwardRoot {
+        from: usize,
+        root: usize,
+        to: usize,
+    },
     /// Take the oldest message of `heap` and root `{Message, Private}`.
     Receive {
         heap: usize,
@@ -348,7 +408,8 @@ fn arb_op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (h.clone(), arb_owned(), any::<bool>()).prop_map(|(to, term, now)| Op::Send { to, term, now }),
         1 => h.clone().prop_map(|to| Op::DeliverPending { to }),
-        2 => (h.clone(), 0..8usize, h.clone()).prop_map(|(from, root, to)| Op::Forward { from, root, to }),
+        1 => (h.clone(), 0..8usize, h.clone()).prop_map(|(from, root, to)| Op::Forward { from, root, to }),
+        2 => (h.clone(), 0..8usize, h.clone()).prop_map(|(from, root, to)| Op::ForwardRoot { from, root, to }),
         4 => (h.clone(), arb_owned()).prop_map(|(heap, private)| Op::Receive { heap, private }),
         1 => (h.clone(), arb_owned()).prop_map(|(heap, term)| Op::Garbage { heap, term }),
         2 => (h.clone(), 0..8usize).prop_map(|(heap, root)| Op::DropRoot { heap, root }),
@@ -428,6 +489,17 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                         h.tuple(&[h.atom_named("fwd"), copy])
                     })
                 });
+                let snap = OwnedTerm::tuple(vec![OwnedTerm::atom("fwd"), snap.clone()]);
+                procs[*to].heap.deliver_area(message);
+                procs[*to].queue.push_back(snap);
+            }
+            Op::ForwardRoot { from, root, to } => {
+                let p = &mut procs[*from];
+                if p.roots.is_empty() {
+                    continue;
+                }
+                let (root, snap) = &p.roots[root % p.roots.len()];
+                let message = area.build_from(&mut p.heap, |h| h.tuple(&[h.atom_named("fwd"), h.get(root)]));
                 let snap = OwnedTerm::tuple(vec![OwnedTerm::atom("fwd"), snap.clone()]);
                 procs[*to].heap.deliver_area(message);
                 procs[*to].queue.push_back(snap);

@@ -10,7 +10,9 @@
 //! # Invariants
 //! 1. No object of the area points outside the area. A message's objects are allocated under
 //!    a brand of their own, and a term of any other brand can only be copied in
-//!    ([`Mu::copy`]), so every pointer of a message points into the message itself.
+//!    ([`Mu::copy`], or a sender's root through [`MessageArea::build_from`], which copies
+//!    the root's private objects and links only what is already in this area), so every
+//!    pointer of a message points into the message itself or at older objects of the area.
 //! 2. Every heap that may hold a pointer into the area (in its roots, its message queue, its
 //!    objects) is registered in `heaps` from its creation ([`MessageArea::heap`]) to its drop;
 //!    the only other holders are the in-flight table and the brands of registered heaps.
@@ -18,8 +20,8 @@
 //!    [`MessageArea::collect`], which holds the lock and `&mut` of every registered heap, so
 //!    no brand that can see an area object is open meanwhile.
 //! 4. No old object points at a nursery object: by Invariant 1 a message's objects point
-//!    only at each other, and a minor collection promotes all of a message's live objects at
-//!    once.
+//!    only at each other or at objects older than the message, terms are immutable, and a
+//!    minor collection promotes every live nursery object at once.
 //! 5. Every refc-binary handle in the area is listed once, in `mso_young` while in the
 //!    nursery and in `mso_old` once promoted; each owns one reference.
 
@@ -337,6 +339,34 @@ impl MessageArea {
     /// the message through `h.copy(term)`, which copies it into the message (Invariant 1).
     pub fn build(&self, build: impl for<'m> FnOnce(Mu<'m>) -> Term<'m>) -> AreaMessage {
         let (parts, word) = Fragment::build(build).into_parts();
+        self.adopt(parts, word)
+    }
+
+    /// Builds a message with `build` as [`MessageArea::build`] does, for the process whose
+    /// heap is `sender`: inside the closure, `h.get(&root)` with a root of `sender` gives the
+    /// root's term in the message: its private objects copied into the message once, and
+    /// the parts already in the area (received messages) linked, not copied. Other roots of
+    /// `sender` cannot be changed from here (`h.set` panics), and its message queue is not
+    /// visible (`h.message(i)` is `None`): the closure sees a heap of its own.
+    ///
+    /// # Panics
+    /// If `sender` is not a heap of this area.
+    pub fn build_from(
+        &self,
+        sender: &mut Heap,
+        build: impl for<'m> FnOnce(Mu<'m>) -> Term<'m>,
+    ) -> AreaMessage {
+        let ours = sender.area.as_ref().is_some_and(|link| link.area.inner.id == self.inner.id);
+        assert!(ours, "a message of message area {} was built from a heap outside it", self.inner.id);
+        // `&mut Heap` keeps the sender, and so every area collection, out of the way until
+        // the message is in the area: the builder may hold area pointers (Invariant 3).
+        let (parts, word) = super::builder::build_from(sender, build).into_parts();
+        self.adopt(parts, word)
+    }
+
+    /// Takes a built message's memory into the nursery and its word into the in-flight
+    /// table.
+    fn adopt(&self, parts: Option<crate::fragment::Owned>, word: u64) -> AreaMessage {
         if parts.is_none() && !is_pointer(word) {
             return AreaMessage { inner: Arc::clone(&self.inner), immediate: Some(word), slot: None };
         }

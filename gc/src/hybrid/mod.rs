@@ -12,6 +12,7 @@
 //!   registered heap's references (and the messages in flight) as roots, rewriting them.
 
 mod area;
+mod builder;
 mod collector;
 
 pub use area::{AreaConfigError, AreaError, AreaMessage, AreaOptions, AreaStats, MessageArea};

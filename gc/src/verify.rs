@@ -57,7 +57,7 @@ impl Heap {
             None => self.verify_with_area(None),
             Some(link) => {
                 let state = link.area.inner.lock();
-                let objects = verify_area(&state)?;
+                let objects = link.area.inner.verify_locked(&state)?;
                 self.verify_with_area(Some(&objects))
             }
         }
@@ -130,9 +130,13 @@ impl Heap {
 
 /// Checks a message area (area Invariants 1, 4, 5): its objects point only at each other,
 /// its old objects not into its nursery, its handles are listed once. Returns its objects.
-pub(crate) fn verify_area(state: &crate::hybrid::AreaState) -> Result<Objects, VerifyError> {
+/// `in_flight` are the words of its messages in flight.
+pub(crate) fn verify_area(
+    state: &crate::hybrid::AreaState,
+    in_flight: impl Iterator<Item = u64>,
+) -> Result<Objects, VerifyError> {
     let areas: Vec<_> = state.areas().collect();
-    verify_space(&areas, state.in_flight.live_slots(), &state.mso_young, &state.mso_old, None)
+    verify_space(&areas, in_flight, &state.mso_young, &state.mso_old, None)
 }
 
 /// Checks a space made of `areas` (kind, start, used words), reachable from `roots`, whose

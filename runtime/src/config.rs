@@ -118,6 +118,8 @@ pub enum ConfigError {
     Heap(heaplab_gc::ConfigError),
     /// Invalid shared-heap options.
     SharedHeap(heaplab_gc::shared::SharedConfigError),
+    /// Invalid message-area options (the hybrid heap).
+    MessageArea(heaplab_gc::hybrid::AreaConfigError),
 }
 
 impl fmt::Display for ConfigError {
@@ -136,6 +138,7 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::Heap(e) => write!(f, "invalid heap options: {e}"),
             ConfigError::SharedHeap(e) => write!(f, "invalid heap options: {e}"),
+            ConfigError::MessageArea(e) => write!(f, "invalid heap options: {e}"),
         }
     }
 }
@@ -160,6 +163,9 @@ impl Config {
             if self.heap.max_heap_size.is_some() {
                 return Err(ConfigError::Heap(heaplab_gc::ConfigError::MaxHeapSizeShared));
             }
+        }
+        if let HeapKind::Hybrid(opts) = &self.heap_kind {
+            opts.validate().map_err(ConfigError::MessageArea)?;
         }
         Ok(())
     }

@@ -16,9 +16,10 @@
 //! 2. Every heap that may hold a pointer into the area (in its roots, its message queue, its
 //!    objects) is registered in `heaps` from its creation ([`MessageArea::heap`]) to its drop;
 //!    the only other holders are the in-flight table and the brands of registered heaps.
-//! 3. The state changes only under the area's lock. Area objects move only inside
-//!    [`MessageArea::collect`], which holds the lock and `&mut` of every registered heap, so
-//!    no brand that can see an area object is open meanwhile.
+//! 3. The state changes only under the area's lock, an in-flight table only under its
+//!    shard's lock (taken after the area's when both are). Area objects move only inside
+//!    [`MessageArea::collect`], which holds the area's lock, every shard's, and `&mut` of
+//!    every registered heap, so no brand that can see an area object is open meanwhile.
 //! 4. No old object points at a nursery object: by Invariant 1 a message's objects point
 //!    only at each other or at objects older than the message, terms are immutable, and a
 //!    minor collection promotes every live nursery object at once.
@@ -193,8 +194,6 @@ pub(crate) struct AreaState {
     pub(crate) mso_old: Vec<usize>,
     /// Words of off-heap bytes referenced from nursery handles.
     pub(crate) vheap_young: usize,
-    /// Words of sent, undelivered messages: roots of the collector.
-    pub(crate) in_flight: RootTable,
     /// Ids of the registered heaps (Invariant 2).
     pub(crate) heaps: HashSet<u64>,
     pub(crate) next_major_at: usize,
@@ -214,15 +213,48 @@ pub(crate) struct AreaInner {
     pub(crate) id: u64,
     pub(crate) opts: AreaOptions,
     state: Mutex<AreaState>,
+    /// Words of sent, undelivered messages, roots of the collector: one table per shard, a
+    /// sending thread using its own (`shard_of_thread`), so that a delivery takes one lock
+    /// nobody else is likely to hold, not the area's.
+    pub(crate) in_flight: Box<[Mutex<RootTable>]>,
     pub(crate) sink: Mutex<Option<Arc<dyn GcEventSink>>>,
     /// Run the verifier before and after every collection (on by default in debug builds).
     pub(crate) verify: AtomicBool,
 }
 
+/// In-flight shards of an area: more than the threads that usually send at once.
+const IN_FLIGHT_SHARDS: usize = 16;
+
+/// The in-flight shard this thread sends into.
+fn shard_of_thread() -> usize {
+    use std::sync::atomic::AtomicUsize;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % IN_FLIGHT_SHARDS;
+    }
+    SHARD.try_with(|s| *s).unwrap_or(0)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic never leaves the state torn: collections abort instead of unwinding.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl AreaInner {
     pub(crate) fn lock(&self) -> MutexGuard<'_, AreaState> {
-        // A panic never leaves the state torn: collections abort instead of unwinding.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
+    }
+
+    /// Locks every in-flight shard (after the state: lock order state, then shards).
+    pub(crate) fn lock_in_flight(&self) -> Vec<MutexGuard<'_, RootTable>> {
+        self.in_flight.iter().map(lock).collect()
+    }
+
+    /// Verifies the area whose state `state` is (locked by the caller); returns its objects.
+    pub(crate) fn verify_locked(&self, state: &AreaState) -> Result<crate::verify::Objects, VerifyError> {
+        let shards = self.lock_in_flight();
+        let roots = shards.iter().flat_map(|t| t.live_slots());
+        crate::verify::verify_area(state, roots)
     }
 }
 
@@ -281,7 +313,6 @@ impl MessageArea {
             mso_young: Vec::new(),
             mso_old: Vec::new(),
             vheap_young: 0,
-            in_flight: RootTable::new(next_heap_id()),
             heaps: HashSet::new(),
             next_major_at: opts.min_old_words,
             minor_count: 0,
@@ -292,6 +323,9 @@ impl MessageArea {
                 id: next_heap_id(),
                 opts,
                 state: Mutex::new(state),
+                in_flight: (0..IN_FLIGHT_SHARDS)
+                    .map(|_| Mutex::new(RootTable::new(next_heap_id())))
+                    .collect(),
                 sink: Mutex::new(None),
                 verify: AtomicBool::new(cfg!(any(debug_assertions, feature = "verify"))),
             }),
@@ -379,12 +413,15 @@ impl MessageArea {
             state.mso_young.extend(owned.mso);
             state.vheap_young += owned.vheap_words;
         }
-        let (immediate, slot) = if is_pointer(word) {
-            (None, Some(state.in_flight.insert_slot(word)))
-        } else {
-            (Some(word), None)
-        };
-        AreaMessage { inner: Arc::clone(&self.inner), immediate, slot }
+        if !is_pointer(word) {
+            return AreaMessage { inner: Arc::clone(&self.inner), immediate: Some(word), slot: None };
+        }
+        // Rooted before the state is unlocked, so that no collection (which needs the state)
+        // can miss the word.
+        let shard = shard_of_thread();
+        let slot = lock(&self.inner.in_flight[shard]).insert_slot(word);
+        drop(state);
+        AreaMessage { inner: Arc::clone(&self.inner), immediate: None, slot: Some((shard, slot)) }
     }
 
     /// Whether a collection of the area is due: the nursery holds its budget of words, or
@@ -404,7 +441,7 @@ impl MessageArea {
             next_major_at: state.next_major_at,
             binary_handles: state.mso_young.len() + state.mso_old.len(),
             vheap_young: state.vheap_young,
-            in_flight: state.in_flight.live_count(),
+            in_flight: self.inner.in_flight.iter().map(|t| lock(t).live_count()).sum(),
             heaps: state.heaps.len(),
             minor_collections: state.minor_count,
             major_collections: state.major_count,
@@ -426,7 +463,7 @@ impl MessageArea {
     /// the area (Invariant 1: none into a private heap), no old object points into the
     /// nursery (Invariant 4), and every binary handle is listed once (Invariant 5).
     pub fn verify(&self) -> Result<(), VerifyError> {
-        crate::verify::verify_area(&self.inner.lock()).map(drop)
+        self.inner.verify_locked(&self.inner.lock()).map(drop)
     }
 }
 
@@ -438,8 +475,8 @@ pub struct AreaMessage {
     pub(crate) inner: Arc<AreaInner>,
     /// The word itself when it is an immediate: nothing to find or move.
     immediate: Option<u64>,
-    /// Otherwise the in-flight slot holding the word; `None` once delivered.
-    slot: Option<u32>,
+    /// Otherwise the in-flight shard and slot holding the word; `None` once delivered.
+    slot: Option<(usize, u32)>,
 }
 
 impl fmt::Debug for AreaMessage {
@@ -460,8 +497,9 @@ impl AreaMessage {
             // SAFETY: an immediate satisfies term Invariant 1 for any brand.
             return unsafe { Term::from_raw(word) }.to_owned_term();
         }
-        let state = self.inner.lock();
-        let word = state.in_flight.slots[self.slot.expect("an undelivered message holds its slot") as usize];
+        let (shard, slot) = self.slot.expect("an undelivered message holds its slot");
+        let _state = self.inner.lock();
+        let word = lock(&self.inner.in_flight[shard]).slots[slot as usize];
         // SAFETY: the in-flight word is a term of the area, whose objects do not move while
         // its lock is held (Invariant 3); the brand ends with this call.
         unsafe { Term::from_raw(word) }.to_owned_term()
@@ -472,8 +510,8 @@ impl AreaMessage {
         if let Some(word) = self.immediate.take() {
             return Some(word);
         }
-        let slot = self.slot.take()?;
-        Some(self.inner.lock().in_flight.take_slot(slot))
+        let (shard, slot) = self.slot.take()?;
+        Some(lock(&self.inner.in_flight[shard]).take_slot(slot))
     }
 }
 

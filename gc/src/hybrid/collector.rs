@@ -27,7 +27,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::area::{AreaError, AreaState, MessageArea};
+use super::area::{AreaError, AreaInner, AreaState, MessageArea};
 use crate::area::Area;
 use crate::binary::release_handles;
 use crate::block::Block;
@@ -101,7 +101,7 @@ impl MessageArea {
         let _torn = AbortOnUnwind::new("a message-area collection");
         let verify = inner.verify.load(std::sync::atomic::Ordering::Relaxed);
         if verify {
-            check_all(&state, heaps, "before");
+            check_all(inner, &state, heaps, "before");
         }
         let words_before = (state.nursery_words + state.old_words) as u64;
 
@@ -135,10 +135,12 @@ impl MessageArea {
         };
 
         // Step 4.
-        for slot in state.in_flight.live_slots_mut() {
+        let mut in_flight = inner.lock_in_flight();
+        for slot in in_flight.iter_mut().flat_map(|t| t.live_slots_mut()) {
             // SAFETY: in-flight words are terms of the area (area Invariant 2).
             unsafe { evacuate_root(&mut tracer, slot) };
         }
+        drop(in_flight);
         for heap in heaps.iter_mut() {
             heap.for_each_area_root(|slot| {
                 // SAFETY: every word handed out is a term of the heap or of its area (link
@@ -193,7 +195,7 @@ impl MessageArea {
             state.minor_count += 1;
         }
         if verify {
-            check_all(&state, heaps, "after");
+            check_all(inner, &state, heaps, "after");
         }
         let event = GcEvent {
             kind,
@@ -219,8 +221,8 @@ impl MessageArea {
 }
 
 /// Verifies the area and every heap against it; panics naming the problem.
-fn check_all(state: &AreaState, heaps: &[&mut Heap], when: &str) {
-    let objects = match crate::verify::verify_area(state) {
+fn check_all(inner: &AreaInner, state: &AreaState, heaps: &[&mut Heap], when: &str) {
+    let objects = match inner.verify_locked(state) {
         Ok(objects) => objects,
         Err(e) => panic!("message-area verification failed {when} collection: {e}"),
     };

@@ -65,6 +65,74 @@ fn a_message_is_built_in_the_area_and_delivered_by_reference() {
 }
 
 #[test]
+fn small_messages_share_nursery_chunks_and_a_nested_build_gets_its_own_block() {
+    let _serial = serial();
+    let area = area();
+    let mut heap = area.heap(HeapOptions::default()).unwrap();
+    for i in 0..1000 {
+        heap.deliver_area(area.build(|h| h.tuple(&[h.int(i), h.nil()])));
+    }
+    // 3,000 words of messages in one chunk, not a thousand blocks.
+    assert_eq!((area.stats().nursery_words, area.stats().nursery_blocks), (3000, 1));
+    // A message built while another is being built on the same thread cannot use the
+    // chunk the outer one is writing: it gets a block of its own.
+    let outer = area.build(|h| {
+        let inner = area.build(|h2| h2.list([h2.int(7)]));
+        assert_eq!(inner.to_owned_term(), OwnedTerm::list(vec![7.into()]));
+        heap.deliver_area(inner);
+        h.tuple(&[h.int(8)])
+    });
+    heap.deliver_area(outer);
+    assert_eq!((area.stats().nursery_words, area.stats().nursery_blocks), (3000 + 2 + 2, 2));
+    // A message larger than a chunk continues in blocks of its own.
+    let big = OwnedTerm::list((0..10_000).map(OwnedTerm::Int).collect());
+    heap.deliver_area(area.build(|h| h.from_owned(&big)));
+    let ev = area.collect(&mut [&mut heap], Collect::Minor).unwrap();
+    assert_eq!(ev.words_copied, 3000 + 4 + 20_000);
+    heap.enter(|h| {
+        assert_eq!(
+            h.message(999).unwrap().to_owned_term(),
+            OwnedTerm::tuple(vec![999.into(), OwnedTerm::Nil])
+        );
+        assert_eq!(h.message(1002).unwrap().to_owned_term(), big);
+    });
+    heap.verify().unwrap();
+}
+
+#[test]
+fn messages_built_on_several_threads_survive_collections_running_meanwhile() {
+    let _serial = serial();
+    let area = area();
+    let threads: Vec<_> = (0..3i64)
+        .map(|t| {
+            let area = area.clone();
+            std::thread::spawn(move || {
+                let messages: Vec<AreaMessage> =
+                    (0..200).map(|i| area.build(|h| h.from_owned(&entry(t * 1000 + i)))).collect();
+                messages
+            })
+        })
+        .collect();
+    let mut collections = 0;
+    while !threads.iter().all(|t| t.is_finished()) {
+        area.collect(&mut [], Collect::Minor).unwrap();
+        collections += 1;
+    }
+    let all: Vec<Vec<AreaMessage>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    area.collect(&mut [], Collect::Major).unwrap();
+    area.verify().unwrap();
+    for (t, messages) in all.iter().enumerate() {
+        for (i, m) in messages.iter().enumerate() {
+            assert_eq!(m.to_owned_term(), entry(t as i64 * 1000 + i as i64));
+        }
+    }
+    assert!(collections >= 1);
+    drop(all);
+    area.collect(&mut [], Collect::Major).unwrap();
+    assert_eq!(area.stats().used_words(), 0);
+}
+
+#[test]
 fn a_private_collection_leaves_area_objects_in_place_and_remembers_them() {
     let _serial = serial();
     let area = area();

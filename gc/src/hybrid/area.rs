@@ -1,10 +1,12 @@
 //! The message area: the memory every message of a hybrid runtime lives in, shared by the
 //! private heaps registered with it.
 //!
-//! A message is built by a closure under a fresh brand into standalone memory (the builder a
-//! [`Fragment`] uses), which joins the area's **nursery** in O(1) under the area's lock when
-//! the closure returns; the sender never copies the message again, and the receiver's heap
-//! holds a pointer into the area. The area's collector promotes live nursery objects into the
+//! A message is built by a closure under a fresh brand into the free words of a **nursery
+//! chunk** of the area (one chunk in use per shard of sending threads; a message that
+//! outgrows them continues in blocks of its own, and a build that finds its shard's chunk
+//! busy uses blocks of its own too), which become part of the nursery in O(1) under the
+//! area's lock when the closure returns; the sender never copies the message again, and the
+//! receiver's heap holds a pointer into the area. The area's collector promotes live nursery objects into the
 //! **old generation** (see `collector`).
 //!
 //! # Invariants
@@ -25,6 +27,11 @@
 //!    minor collection promotes every live nursery object at once.
 //! 5. Every refc-binary handle in the area is listed once, in `mso_young` while in the
 //!    nursery and in `mso_old` once promoted; each owns one reference.
+//! 6. A shard's cursor names a nursery chunk and its `top`: the chunk's words below `top`
+//!    are whole adopted messages (its `used` is `top`), the words above are unused. Only
+//!    the holder of the cursor writes above `top` (a build, which lends them to its message
+//!    and advances `top` when the message is adopted); a collection takes every cursor
+//!    before the state, and resets them when it frees the nursery.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -34,7 +41,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::area::{next_heap_id, Area, AreaKind};
 use crate::binary::release_handles;
 use crate::event::GcEventSink;
-use crate::fragment::Fragment;
+use crate::fragment::Owned;
 use crate::heap::Heap;
 use crate::layout::is_pointer;
 use crate::mutator::Mu;
@@ -157,6 +164,8 @@ impl std::error::Error for AreaError {}
 pub struct AreaStats {
     /// Words of messages built since the last collection.
     pub nursery_words: usize,
+    /// Blocks the nursery is made of: chunks, and the blocks of messages built outside one.
+    pub nursery_blocks: usize,
     /// Words in the old generation.
     pub old_words: usize,
     /// Old-generation words at which the next collection is a major one.
@@ -217,16 +226,35 @@ pub(crate) struct AreaInner {
     /// sending thread using its own (`shard_of_thread`), so that a delivery takes one lock
     /// nobody else is likely to hold, not the area's.
     pub(crate) in_flight: Box<[Mutex<RootTable>]>,
+    /// One chunk cursor per shard (Invariant 6).
+    pub(crate) cursors: Box<[Mutex<Cursor>]>,
     pub(crate) sink: Mutex<Option<Arc<dyn GcEventSink>>>,
     /// Run the verifier before and after every collection (on by default in debug builds).
     pub(crate) verify: AtomicBool,
 }
 
-/// In-flight shards of an area: more than the threads that usually send at once.
+/// In-flight shards of an area (and chunk cursors): more than the threads that usually send
+/// at once.
 const IN_FLIGHT_SHARDS: usize = 16;
 
+/// Words of a nursery chunk messages are built in (64 KiB): a collection frees one block per
+/// chunk, not one per message; sixteen shards' partly filled chunks hold at most 1 MiB.
+pub(crate) const CHUNK_WORDS: usize = 8 * 1024;
+
+/// A message is started in its shard's chunk only when the chunk has this many free words
+/// left; otherwise a new chunk is started (the old one's tail stays unused).
+pub(crate) const CHUNK_MIN_FREE: usize = 64;
+
+/// Where a shard's next message is built: from word `top` of a nursery chunk (Invariant 6).
+#[derive(Default)]
+pub(crate) struct Cursor {
+    /// The chunk: its index in the nursery, its first word's address, its words.
+    pub(crate) chunk: Option<(usize, usize, usize)>,
+    pub(crate) top: usize,
+}
+
 /// The in-flight shard this thread sends into.
-fn shard_of_thread() -> usize {
+pub(crate) fn shard_of_thread() -> usize {
     use std::sync::atomic::AtomicUsize;
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
@@ -243,6 +271,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl AreaInner {
     pub(crate) fn lock(&self) -> MutexGuard<'_, AreaState> {
         lock(&self.state)
+    }
+
+    /// Locks every chunk cursor (before the state: lock order cursors, state, shards).
+    pub(crate) fn lock_cursors(&self) -> Vec<MutexGuard<'_, Cursor>> {
+        self.cursors.iter().map(lock).collect()
     }
 
     /// Locks every in-flight shard (after the state: lock order state, then shards).
@@ -326,6 +359,7 @@ impl MessageArea {
                 in_flight: (0..IN_FLIGHT_SHARDS)
                     .map(|_| Mutex::new(RootTable::new(next_heap_id())))
                     .collect(),
+                cursors: (0..IN_FLIGHT_SHARDS).map(|_| Mutex::new(Cursor::default())).collect(),
                 sink: Mutex::new(None),
                 verify: AtomicBool::new(cfg!(any(debug_assertions, feature = "verify"))),
             }),
@@ -372,8 +406,7 @@ impl MessageArea {
     /// area's nursery when the closure returns (no copy). A term of any other heap is used in
     /// the message through `h.copy(term)`, which copies it into the message (Invariant 1).
     pub fn build(&self, build: impl for<'m> FnOnce(Mu<'m>) -> Term<'m>) -> AreaMessage {
-        let (parts, word) = Fragment::build(build).into_parts();
-        self.adopt(parts, word)
+        super::builder::build_message(self, None, build)
     }
 
     /// Builds a message with `build` as [`MessageArea::build`] does, for the process whose
@@ -394,25 +427,32 @@ impl MessageArea {
         assert!(ours, "a message of message area {} was built from a heap outside it", self.inner.id);
         // `&mut Heap` keeps the sender, and so every area collection, out of the way until
         // the message is in the area: the builder may hold area pointers (Invariant 3).
-        let (parts, word) = super::builder::build_from(sender, build).into_parts();
-        self.adopt(parts, word)
+        super::builder::build_message(self, Some(sender), build)
     }
 
     /// Takes a built message's memory into the nursery and its word into the in-flight
-    /// table.
-    fn adopt(&self, parts: Option<crate::fragment::Owned>, word: u64) -> AreaMessage {
-        if parts.is_none() && !is_pointer(word) {
+    /// table. `cursor` is the shard's chunk cursor (held by the caller) when the message's
+    /// first words were lent from its chunk: the area of a lent block is counted into the
+    /// chunk (Invariant 6), not kept.
+    pub(crate) fn adopt(&self, owned: Owned, word: u64, cursor: Option<&mut Cursor>) -> AreaMessage {
+        if owned.areas.is_empty() && owned.mso.is_empty() && !is_pointer(word) {
             return AreaMessage { inner: Arc::clone(&self.inner), immediate: Some(word), slot: None };
         }
         let mut state = self.inner.lock();
-        if let Some(owned) = parts {
-            for area in owned.areas {
-                state.nursery_words += area.used;
+        let mut cursor = cursor;
+        for area in owned.areas {
+            state.nursery_words += area.used;
+            if area.block.is_lent() {
+                let cursor = cursor.as_deref_mut().expect("a lent block comes with its cursor");
+                let (index, _, _) = cursor.chunk.expect("a lent block lies in the cursor's chunk");
+                cursor.top += area.used;
+                state.nursery[index].used = cursor.top;
+            } else {
                 state.nursery.push(area);
             }
-            state.mso_young.extend(owned.mso);
-            state.vheap_young += owned.vheap_words;
         }
+        state.mso_young.extend(owned.mso);
+        state.vheap_young += owned.vheap_words;
         if !is_pointer(word) {
             return AreaMessage { inner: Arc::clone(&self.inner), immediate: Some(word), slot: None };
         }
@@ -437,6 +477,7 @@ impl MessageArea {
         let state = self.inner.lock();
         AreaStats {
             nursery_words: state.nursery_words,
+            nursery_blocks: state.nursery.len(),
             old_words: state.old_words,
             next_major_at: state.next_major_at,
             binary_handles: state.mso_young.len() + state.mso_old.len(),

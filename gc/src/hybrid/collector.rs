@@ -86,6 +86,8 @@ impl MessageArea {
     pub fn collect(&self, heaps: &mut [&mut Heap], request: Collect) -> Result<GcEvent, AreaError> {
         let start = Instant::now();
         let inner = &*self.inner;
+        // Area Invariant 6: no build is writing into a nursery chunk meanwhile.
+        let mut cursors = inner.lock_cursors();
         let mut state = inner.lock();
         // Step 1.
         for heap in heaps.iter() {
@@ -179,6 +181,9 @@ impl MessageArea {
         // Step 7.
         drop(from_nursery);
         drop(from_old);
+        for cursor in cursors.iter_mut() {
+            **cursor = Default::default();
+        }
         state.nursery_words = 0;
         if major {
             state.old_words = 0;
@@ -213,6 +218,7 @@ impl MessageArea {
             max_worker_words: copied as u64,
         };
         drop(state);
+        drop(cursors);
         if let Some(sink) = &*inner.sink.lock().unwrap_or_else(|e| e.into_inner()) {
             sink.record(&event);
         }

@@ -463,13 +463,11 @@ mod tests {
     }
 
     #[test]
-    fn unavailable_strategies_are_refused_before_running() {
+    fn the_hybrid_heap_is_accepted() {
         let mut hybrid = args("exit", &[]);
         hybrid.heap = Strategy::Hybrid;
-        assert_eq!(
-            usage_message(&hybrid),
-            "heap 'hybrid' is not available yet; available: per-process, shared, beam, jvm-parallel, jvm-g1, jvm-zgc, go"
-        );
+        let (workload, context) = prepare(&hybrid).unwrap();
+        assert_eq!((workload.name(), context.strategy), ("exit", Strategy::Hybrid));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! One heap of either strategy, driven from the calling thread, for the workloads that
 //! measure a single heap rather than a runtime (`gc-copy`, `exit`).
 //!
-//! Under `per-process` it is a private [`Heap`]. Under `shared` it is a [`SharedHeap`] with
+//! Under `per-process` it is a private [`Heap`]; under `hybrid` a private heap of a message
+//! area (the workloads send no messages, so the area stays empty). Under `shared` it is a [`SharedHeap`] with
 //! one worker: the calling thread holds its only TLAB and one mutator (the "process"), and a
 //! collection is a request followed by this thread's own safepoint, so the collector runs
 //! on this thread alone, as a private heap's does.
@@ -14,8 +15,9 @@
 
 use std::time::{Duration, Instant};
 
+use heaplab_gc::hybrid::{AreaOptions, MessageArea};
 use heaplab_gc::shared::{Mutator, SharedHeap, SharedOptions, Tlab};
-use heaplab_gc::{Collect, GcEvent, Heap, Mu};
+use heaplab_gc::{Collect, GcEvent, Heap, HeapOptions, Mu};
 
 use crate::entries::Enter;
 use crate::failure::Failure;
@@ -62,10 +64,22 @@ impl OneHeap {
     /// A fresh heap of `context`'s strategy, reporting to its GC log (Invariant 1).
     ///
     /// # Errors
-    /// A usage failure for a strategy that has no heap in this process (`beam`, `hybrid`).
+    /// A usage failure for a strategy that has no heap in this process (`beam` and the other
+    /// peers).
     pub fn new(context: &RunContext) -> Result<OneHeap, Failure> {
         match context.strategy {
             Strategy::PerProcess => Ok(OneHeap::Private(Box::new(context.new_heap()))),
+            // A process's own heap under the hybrid heap: a private heap of a message area
+            // (which this single heap never receives from).
+            Strategy::Hybrid => {
+                let area = MessageArea::new(AreaOptions::default())
+                    .map_err(|e| Failure::run(format!("cannot create the message area: {e}")))?;
+                let mut heap = area
+                    .heap_boxed(HeapOptions::default())
+                    .map_err(|e| Failure::run(format!("cannot create a hybrid heap: {e}")))?;
+                heap.set_event_sink(context.gc_log.clone());
+                Ok(OneHeap::Private(heap))
+            }
             Strategy::Shared => {
                 let heap = SharedHeap::new(SharedOptions::default(), 1)
                     .map_err(|e| Failure::run(format!("cannot create the shared heap: {e}")))?;

@@ -64,7 +64,7 @@ impl Strategy {
     /// (`beam`, `jvm-*`, `go`) run the workloads that have a version in their language,
     /// where their tools are installed (see [`crate::peer`]).
     pub fn available(self) -> bool {
-        !matches!(self, Strategy::Hybrid)
+        true
     }
 
     /// The runtime heap kind a heaplab strategy runs on: `None` for a peer (another
@@ -73,6 +73,7 @@ impl Strategy {
         match self {
             Strategy::PerProcess => Some(heaplab_runtime::HeapKind::PerProcess),
             Strategy::Shared => Some(heaplab_runtime::HeapKind::shared()),
+            Strategy::Hybrid => Some(heaplab_runtime::HeapKind::hybrid()),
             _ => None,
         }
     }
@@ -113,14 +114,11 @@ mod tests {
     }
 
     #[test]
-    fn unavailable_strategies_name_the_available_ones() {
-        assert_eq!(Strategy::PerProcess.require_available(), Ok(Strategy::PerProcess));
-        assert_eq!(Strategy::Shared.require_available(), Ok(Strategy::Shared));
-        let failure = Strategy::Hybrid.require_available().unwrap_err();
-        assert_eq!(
-            failure.message(),
-            "heap 'hybrid' is not available yet; available: per-process, shared, beam, jvm-parallel, jvm-g1, jvm-zgc, go"
-        );
-        assert_eq!(failure.exit_code(), 2);
+    fn every_heaplab_strategy_runs_on_the_runtime() {
+        for strategy in [Strategy::PerProcess, Strategy::Shared, Strategy::Hybrid] {
+            assert_eq!(strategy.require_available(), Ok(strategy));
+            assert_eq!(strategy.heap_kind().map(|k| k.name()), Some(strategy.name()));
+        }
+        assert_eq!(Strategy::Beam.heap_kind(), None);
     }
 }

@@ -38,10 +38,6 @@ fn bad_arguments_exit_2_with_one_line() {
     assert_usage_error(&["bench", "gc-copy", "--set", "collections=0"], &["'0'", "positive integer"]);
     assert_usage_error(&["bench", "gc-copy", "--set", "kind=full"], &["'full'", "major, minor"]);
     assert_usage_error(&["bench", "gc-copy", "--set", "live_mb"], &["NAME=VALUE"]);
-    assert_usage_error(
-        &["bench", "exit", "--heap", "hybrid"],
-        &["heap 'hybrid' is not available yet; available: per-process, shared, beam"],
-    );
     assert_usage_error(&["bench", "exit", "--heap", "global"], &["'global'", "per-process"]);
     assert_usage_error(&["bench", "exit", "--schedulers", "0"], &["'0'"]);
     assert_usage_error(&["bench", "exit", "--bogus"], &["--bogus"]);
@@ -259,7 +255,7 @@ fn spawn_and_ring_refuse_bad_parameters() {
 }
 
 /// The heap strategies every runtime workload runs under.
-const RUNTIME_HEAPS: [&str; 2] = ["per-process", "shared"];
+const RUNTIME_HEAPS: [&str; 3] = ["per-process", "shared", "hybrid"];
 
 /// Runs `workload` with `set` under each of [`RUNTIME_HEAPS`]; checks the report's header
 /// and returns the reports.
@@ -364,7 +360,6 @@ fn new_workloads_refuse_bad_parameters() {
     assert_usage_error(&["bench", "binaries", "--set", "sizes=0"], &["'0'", "positive integer"]);
     assert_usage_error(&["bench", "binaries", "--set", "max_bytes=1MB"], &["'1MB'", "positive integer"]);
     assert_usage_error(&["bench", "big", "--set", "processes=0"], &["'0'", "positive integer"]);
-    assert_usage_error(&["bench", "big", "--heap", "hybrid"], &["heap 'hybrid' is not available yet"]);
 }
 
 #[test]

@@ -40,7 +40,7 @@ fn the_smoke_suite_writes_reports_summary_csv_plots_and_a_trace() {
     let reports = reports.as_array().expect("an array of reports");
     let workloads = ["spawn", "ring", "churn", "exit", "gc-copy", "restart"];
     for workload in workloads {
-        for heap in ["per-process", "shared"] {
+        for heap in ["per-process", "shared", "hybrid"] {
             let found = reports.iter().find(|r| r["workload"] == workload && r["heap"] == heap);
             let report = found.unwrap_or_else(|| panic!("no report of {workload} on {heap}"));
             assert_eq!(report["schema"], "heaplab.report/2");
@@ -65,7 +65,11 @@ fn the_smoke_suite_writes_reports_summary_csv_plots_and_a_trace() {
     for workload in workloads {
         assert!(summary.contains(&format!("\n## {workload}\n")), "{workload}: {summary}");
     }
-    assert!(summary.contains("| figure | per-process | shared | shared/per-process |"), "{summary}");
+    assert!(
+        summary
+            .contains("| figure | per-process | shared | hybrid | shared/per-process | hybrid/per-process |"),
+        "{summary}"
+    );
     assert!(summary.contains("| `ns_per_hop` |"), "{summary}");
     assert!(summary.contains("| `restart_latency_us` p99 |"), "{summary}");
 
@@ -168,7 +172,9 @@ fn the_beam_column_appears_when_erl_is_on_the_path() {
     }
     let summary = read(&out.join("summary.md"));
     assert!(
-        summary.contains("| figure | per-process | shared | beam | shared/per-process | beam/per-process |")
+        summary.contains(
+            "| figure | per-process | shared | hybrid | beam | shared/per-process | hybrid/per-process | beam/per-process |"
+        )
     );
     assert!(summary.contains("| `ns_per_hop` |"), "{summary}");
     assert!(!summary.contains("No Erlang version of this workload yet"), "{summary}");
@@ -214,7 +220,7 @@ fn a_folder_with_an_earlier_compare_is_refused_unless_cleared_and_renders_again(
     assert!(output.status.success(), "{}", stderr(&output));
     let reports: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
     let reports = reports.as_array().unwrap();
-    assert_eq!(reports.len(), 4, "one aggregate per workload and strategy");
+    assert_eq!(reports.len(), 6, "one aggregate per workload and strategy");
     for report in reports {
         assert_eq!(report["runs"], 2, "{report}");
         assert_eq!(report["per_run"].as_array().unwrap().len(), 2);
@@ -348,7 +354,7 @@ fn a_workload_of_ones_own_runs_through_compare_with_runs() {
     assert!(output.status.success(), "{}", stderr(&output));
     let reports: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
     let reports = reports.as_array().unwrap();
-    assert_eq!(reports.len(), 2, "per-process and shared");
+    assert_eq!(reports.len(), 3, "per-process, shared and hybrid");
     for report in reports {
         assert_eq!(report["workload"], "list-ping-pong");
         assert_eq!(report["runs"], 2);

@@ -238,11 +238,11 @@ fn compare_has_the_jvm_and_go_columns_where_they_are_installed() {
             .map(|r| r["heap"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(heaps("ring"), ["per-process", "shared", "jvm-parallel", "jvm-g1", "jvm-zgc", "go"]);
-    assert_eq!(heaps("exit"), ["per-process", "shared"]);
+    assert_eq!(heaps("ring"), ["per-process", "shared", "hybrid", "jvm-parallel", "jvm-g1", "jvm-zgc", "go"]);
+    assert_eq!(heaps("exit"), ["per-process", "shared", "hybrid"]);
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(
-        summary.contains("| figure | per-process | shared | jvm-parallel | jvm-g1 | jvm-zgc | go |"),
+        summary.contains("| figure | per-process | shared | hybrid | jvm-parallel | jvm-g1 | jvm-zgc | go |"),
         "{summary}"
     );
     assert!(summary.contains("No jvm-g1 version of this workload: no jvm-g1 column."), "{summary}");

@@ -115,8 +115,9 @@ const OLD: usize = 1;
 
 /// A minor collection as a [`Tracer`]: old objects stay, mature young objects go to the old
 /// generation (region [`OLD`]), every other young object to to-space (region [`YOUNG`]).
-#[derive(Copy, Clone)]
-struct MinorTracer {
+/// With `HYBRID` (a heap with a message area) an address in none of the heap's own areas is
+/// the area's: it stays, and the word holding it in a copy is recorded (`recorded`).
+struct MinorTracer<const HYBRID: bool> {
     young: Region,
     old: Region,
     /// The old generation before this collection: `[old_start, old_start + old_bytes)`.
@@ -125,9 +126,15 @@ struct MinorTracer {
     /// The mature part of the young block: `[young_start, young_start + mature_bytes)`.
     young_start: usize,
     mature_bytes: usize,
+    /// `HYBRID`: the used part of the young block, `[young_start, young_start + young_bytes)`,
+    young_bytes: usize,
+    /// and the fragments, sorted by address.
+    fragments: OwnRanges,
+    /// `HYBRID`: addresses of the words of copies that point into the message area.
+    recorded: Vec<usize>,
 }
 
-impl Tracer for MinorTracer {
+impl<const HYBRID: bool> Tracer for MinorTracer<HYBRID> {
     const PARALLEL: bool = false;
 
     #[inline(always)]
@@ -136,8 +143,13 @@ impl Tracer for MinorTracer {
             Route::Stay
         } else if address.wrapping_sub(self.young_start) < self.mature_bytes {
             Route::To(OLD)
-        } else {
+        } else if !HYBRID
+            || address.wrapping_sub(self.young_start) < self.young_bytes
+            || self.fragments.contains(address)
+        {
             Route::To(YOUNG)
+        } else {
+            Route::External
         }
     }
 
@@ -157,20 +169,31 @@ impl Tracer for MinorTracer {
     /// Nothing to count: the regions' tops say what was copied (no copy is ever given back).
     #[inline(always)]
     fn copied(&mut self, _: usize, _: usize) {}
+
+    fn external(&mut self, slot: *mut u64) {
+        self.recorded.push(exposed_address(slot));
+    }
 }
 
-/// A major collection as a [`Tracer`]: everything reachable goes to to-space.
-#[derive(Copy, Clone)]
-struct MajorTracer {
+/// A major collection as a [`Tracer`]: everything reachable goes to to-space; with `HYBRID`,
+/// an address outside the heap's own areas (`own`) is the message area's, as for
+/// [`MinorTracer`].
+struct MajorTracer<const HYBRID: bool> {
     to: Region,
+    own: OwnRanges,
+    recorded: Vec<usize>,
 }
 
-impl Tracer for MajorTracer {
+impl<const HYBRID: bool> Tracer for MajorTracer<HYBRID> {
     const PARALLEL: bool = false;
 
     #[inline(always)]
-    fn route(&self, _: usize) -> Route {
-        Route::To(YOUNG)
+    fn route(&self, address: usize) -> Route {
+        if !HYBRID || self.own.contains(address) {
+            Route::To(YOUNG)
+        } else {
+            Route::External
+        }
     }
 
     #[inline(always)]
@@ -185,6 +208,33 @@ impl Tracer for MajorTracer {
     /// Nothing to count: to-space's top says what was copied.
     #[inline(always)]
     fn copied(&mut self, _: usize, _: usize) {}
+
+    fn external(&mut self, slot: *mut u64) {
+        self.recorded.push(exposed_address(slot));
+    }
+}
+
+/// Address ranges `[start, end)` sorted by start, none overlapping: the memory of a heap.
+#[derive(Default)]
+pub(crate) struct OwnRanges(Vec<(usize, usize)>);
+
+impl OwnRanges {
+    /// The ranges of `areas` (kind, start, used words), empty ones left out.
+    pub(crate) fn of(areas: impl Iterator<Item = (crate::area::AreaKind, *const u64, usize)>) -> OwnRanges {
+        let mut ranges: Vec<_> = areas
+            .filter(|a| a.2 > 0)
+            .map(|(_, start, used)| (start as usize, start as usize + used * 8))
+            .collect();
+        ranges.sort_unstable();
+        OwnRanges(ranges)
+    }
+
+    /// Whether `address` lies in one of the ranges.
+    #[inline]
+    pub(crate) fn contains(&self, address: usize) -> bool {
+        let i = self.0.partition_point(|&(start, _)| start <= address);
+        i > 0 && address < self.0[i - 1].1
+    }
 }
 
 /// Step 3 sized to-space for all of from-space: running out of it is a bug in that sizing
@@ -246,7 +296,13 @@ impl Heap {
             self.check_max_heap_size(size)?;
         }
 
-        let (kind, swept, resized) = if major { self.major() } else { self.minor() };
+        let hybrid = self.area.is_some();
+        let (kind, swept, resized) = match (major, hybrid) {
+            (true, false) => self.major::<false>(),
+            (true, true) => self.major::<true>(),
+            (false, false) => self.minor::<false>(),
+            (false, true) => self.minor::<true>(),
+        };
         self.reset_bump();
         self.sweep_vheaps(kind, swept.vheap_before);
 
@@ -340,7 +396,7 @@ impl Heap {
 
     /// Steps 3-8 of a minor collection. Returns the kind, the sweep's counts and the words a
     /// resize moved.
-    fn minor(&mut self) -> (GcKind, Swept, usize) {
+    fn minor<const HYBRID: bool>(&mut self) -> (GcKind, Swept, usize) {
         let young_data = self.young_top + self.fragment_words;
         let current = self.young_words();
         if self.old.is_none() {
@@ -359,13 +415,16 @@ impl Heap {
         };
         let (old_base, old_words) = self.old.as_ref().map(|o| (o.start(), o.words())).expect("created above");
         let old_before = self.old_top;
-        let mut tracer = MinorTracer {
+        let mut tracer = MinorTracer::<HYBRID> {
             young: Region::new(to.start(), to_words),
             old: Region::after(old_base, old_before, old_words),
             old_start: old_base as usize,
             old_bytes: old_before * 8,
             young_start,
             mature_bytes,
+            young_bytes: self.young_top * 8,
+            fragments: if HYBRID { OwnRanges::of(self.fragment_areas()) } else { OwnRanges::default() },
+            recorded: Vec::new(),
         };
         // Step 4.
         // SAFETY: root slots and queued messages hold terms of this heap (root Invariant 1).
@@ -375,9 +434,22 @@ impl Heap {
         let mut scanning = tracer;
         // SAFETY: both regions hold copies this tracer made above their scan pointers.
         while unsafe { scan_region(&mut scanning, YOUNG) | scan_region(&mut scanning, OLD) } {}
-        let tracer = scanning;
+        let mut tracer = scanning;
         let young_top = tracer.young.top as usize;
         let old_top = tracer.old.top as usize;
+        if HYBRID {
+            // The remembered set: old slots stay (old objects did not move), those of the
+            // promoted copies join them; the young ones are exactly this scan's.
+            let link = self.area.as_mut().expect("a hybrid collection has an area");
+            link.young.clear();
+            for slot in tracer.recorded.drain(..) {
+                if (old_base as usize..old_top).contains(&slot) {
+                    link.old.push(slot);
+                } else {
+                    link.young.push(slot);
+                }
+            }
+        }
         let words_promoted = ((old_top - old_base as usize) / 8 - old_before) as u64;
         let words_copied = ((young_top - to.addr()) / 8) as u64 + words_promoted;
 
@@ -461,7 +533,7 @@ impl Heap {
     }
 
     /// Steps 3-8 of a major collection.
-    fn major(&mut self) -> (GcKind, Swept, usize) {
+    fn major<const HYBRID: bool>(&mut self) -> (GcKind, Swept, usize) {
         // Step 3: room for everything in use, with the growth a previous major collection
         // asked for; untouched pages of a large (mapped) block cost no memory, and step 8
         // gives back what the live data does not need.
@@ -469,7 +541,11 @@ impl Heap {
         let to_words = self.major_to_space_words(in_use);
         self.heap_grow = false;
         let to = Block::new(to_words);
-        let mut tracer = MajorTracer { to: Region::new(to.start(), to_words) };
+        let mut tracer = MajorTracer::<HYBRID> {
+            to: Region::new(to.start(), to_words),
+            own: if HYBRID { OwnRanges::of(self.areas()) } else { OwnRanges::default() },
+            recorded: Vec::new(),
+        };
         // Step 4.
         // SAFETY: root slots and queued messages hold terms of this heap (root Invariant 1).
         self.for_each_root_mut(|slot| unsafe { evacuate_root(&mut tracer, slot) });
@@ -479,6 +555,12 @@ impl Heap {
         // SAFETY: to-space holds copies this tracer made above its scan pointer.
         unsafe { scan_region(&mut scanning, YOUNG) };
         let tracer = scanning;
+        if HYBRID {
+            // Every copy is in to-space, and every recorded slot with it.
+            let link = self.area.as_mut().expect("a hybrid collection has an area");
+            link.old.clear();
+            link.young = tracer.recorded;
+        }
 
         // Step 6: every handle, young or old, is forwarded into to-space or dead.
         let vheap_before = self.vheap_young;
@@ -593,6 +675,12 @@ impl Heap {
         for addr in &mut self.mso_young {
             if range.contains(addr) {
                 *addr = exposed_address(new_block.start().wrapping_byte_add(*addr - from));
+            }
+        }
+        if let Some(link) = &mut self.area {
+            // The remembered young slots are words of the young block: they move with it.
+            for slot in &mut link.young {
+                *slot = exposed_address(new_block.start().wrapping_byte_add(*slot - from));
             }
         }
         debug_assert_eq!(to, new_block.addr());

@@ -10,7 +10,9 @@
 //!
 //! # Invariants
 //! 1. After the copy every pointer in the fragment points into the fragment (fragment
-//!    Invariant 1), and the fragment holds exactly the size-pass count of words.
+//!    Invariant 1), and the fragment holds exactly the size-pass count of words. The one
+//!    exception is a copy `within` a hybrid heap's own memory, which keeps its pointers into
+//!    the message area (see `to_fragment_within`).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -18,6 +20,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use crate::area::Area;
 use crate::binary;
 use crate::block::Block;
+use crate::collect::OwnRanges;
 use crate::fragment::Fragment;
 use crate::layout::*;
 use crate::object::{for_each_field, object_size, refc_binary_of};
@@ -48,21 +51,22 @@ impl Hasher for AddressHasher {
 type AddressMap<V> = HashMap<usize, V, BuildHasherDefault<AddressHasher>>;
 type AddressSet = HashSet<usize, BuildHasherDefault<AddressHasher>>;
 
-/// Words needed to copy `word` (counting each shared subterm once when `shared`).
-pub(crate) fn size_of(word: u64, shared: bool) -> usize {
+/// Words needed to copy `word` (counting each shared subterm once when `shared`), counting
+/// only objects inside `within` when given (the others are linked, not copied).
+fn size_within(word: u64, shared: bool, within: Option<&OwnRanges>) -> usize {
     if !is_pointer(word) {
         return 0;
     }
     // Sends are frequent and messages small: no stack allocated per message.
-    crate::scratch::with_words(|stack| size_with(word, shared, stack))
+    crate::scratch::with_words(|stack| size_with(word, shared, within, stack))
 }
 
-fn size_with(word: u64, shared: bool, stack: &mut Vec<u64>) -> usize {
+fn size_with(word: u64, shared: bool, within: Option<&OwnRanges>, stack: &mut Vec<u64>) -> usize {
     let mut seen = AddressSet::default();
     stack.push(word);
     let mut words = 0;
     while let Some(w) = stack.pop() {
-        if !is_pointer(w) {
+        if !is_pointer(w) || within.is_some_and(|r| !r.contains(pointer_address(w))) {
             continue;
         }
         let obj = object_ptr(w);
@@ -79,7 +83,9 @@ fn size_with(word: u64, shared: bool, stack: &mut Vec<u64>) -> usize {
     words
 }
 
-struct TermCopier {
+struct TermCopier<'r> {
+    /// Only objects inside these ranges are copied; a pointer elsewhere is kept as it is.
+    within: Option<&'r OwnRanges>,
     base: *mut u64,
     top: usize,
     capacity: usize,
@@ -88,13 +94,13 @@ struct TermCopier {
     copies: Option<AddressMap<u64>>,
 }
 
-impl TermCopier {
+impl TermCopier<'_> {
     /// Copies the object `word` points at (not its children) to the end of the block.
     ///
     /// # Safety
     /// `word` is an immediate or a pointer to a live object of the source.
     unsafe fn shallow(&mut self, word: u64) -> u64 {
-        if !is_pointer(word) {
+        if !is_pointer(word) || self.within.is_some_and(|r| !r.contains(pointer_address(word))) {
             return word;
         }
         let src = object_ptr(word);
@@ -138,12 +144,29 @@ pub(crate) fn to_fragment(term: Term<'_>, shared: bool) -> Fragment {
     copy_to_fragment(term, shared)
 }
 
+/// Copies the objects of `term` that lie inside `within` into a new fragment; pointers to
+/// objects elsewhere (a hybrid heap's message area) are kept, not followed. The fragment
+/// then points outside itself: it must become part of the memory those pointers reach
+/// before anything can collect that memory (see `MessageArea::build_from`).
+pub(crate) fn to_fragment_within(term: Term<'_>, within: &OwnRanges) -> Fragment {
+    let word = term.raw();
+    if !is_pointer(word) || !within.contains(pointer_address(word)) {
+        return Fragment::from_parts(Vec::new(), Vec::new(), 0, word);
+    }
+    copy_to_fragment_within(term, false, Some(within))
+}
+
 /// [`to_fragment`] of a boxed term or a list.
 fn copy_to_fragment(term: Term<'_>, shared: bool) -> Fragment {
+    copy_to_fragment_within(term, shared, None)
+}
+
+fn copy_to_fragment_within(term: Term<'_>, shared: bool, within: Option<&OwnRanges>) -> Fragment {
     let word = term.raw();
-    let size = size_of(word, shared);
+    let size = size_within(word, shared, within);
     let block = Block::new(size);
     let mut copier = TermCopier {
+        within,
         base: block.start(),
         top: 0,
         capacity: size,

@@ -74,6 +74,10 @@ impl Region {
 pub(crate) enum Route {
     /// Not in from-space (the old generation during a minor collection): left as it is.
     Stay,
+    /// Outside the collected heap altogether (the message area, seen from a private heap of
+    /// the hybrid strategy): left as it is, and the word holding it is reported to
+    /// [`Tracer::external`] when it lies in a copy (not in a root).
+    External,
     /// Copied into the region with this index.
     To(usize),
 }
@@ -96,6 +100,13 @@ pub(crate) trait Tracer {
 
     /// `words` words were copied into region `index`'s space (counting, and nothing else).
     fn copied(&mut self, index: usize, words: usize);
+
+    /// The word at `slot`, in a copy this tracer made, points at an object the route called
+    /// [`Route::External`]. Only tracers whose route answers `External` are ever called.
+    #[inline(always)]
+    fn external(&mut self, slot: *mut u64) {
+        let _ = slot;
+    }
 }
 
 /// The location recorded in a from-space object's first word, if it was copied already;
@@ -109,18 +120,26 @@ pub(crate) fn forwarded(tag: u64, first: u64) -> Option<u64> {
     }
 }
 
-/// The word that replaces `word`, a list or boxed term: the copy of its object (made now if
-/// it is the first visit), or `word` itself for an object that stays.
+/// The word that replaces `word`, a list or boxed term found at `at` (null for a root):
+/// the copy of its object (made now if it is the first visit), or `word` itself for an
+/// object that stays.
 ///
 /// # Safety
 /// `word` points at an object of the collected heap, intact or carrying a forwarding mark of
-/// this collection; the tracer's routes and regions satisfy the module's Invariant 3.
+/// this collection, or at one its route calls `Stay` or `External`; the tracer's routes and
+/// regions satisfy the module's Invariant 3.
 #[inline(always)]
-pub(crate) unsafe fn evacuate<T: Tracer>(tracer: &mut T, word: u64) -> u64 {
+pub(crate) unsafe fn evacuate<T: Tracer>(tracer: &mut T, word: u64, at: *mut u64) -> u64 {
     // Each destination gets its own copy of the path below, with its region index a
     // constant: a tracer's regions can then live in registers through the scan loop.
     match tracer.route(pointer_address(word)) {
         Route::Stay => word,
+        Route::External => {
+            if !at.is_null() {
+                tracer.external(at);
+            }
+            word
+        }
         // SAFETY: forwarded from the caller.
         Route::To(0) => unsafe { evacuate_to::<T, 0>(tracer, word) },
         // SAFETY: as above.
@@ -294,7 +313,7 @@ fn step(word: u64) -> usize {
 pub(crate) unsafe fn evacuate_root<T: Tracer>(tracer: &mut T, slot: &mut u64) {
     if is_pointer(*slot) {
         // SAFETY: forwarded from the caller.
-        *slot = unsafe { evacuate(tracer, *slot) };
+        *slot = unsafe { evacuate(tracer, *slot, std::ptr::null_mut()) };
     }
 }
 
@@ -319,7 +338,7 @@ pub(crate) unsafe fn scan_region<T: Tracer>(tracer: &mut T, index: usize) -> boo
         region.scan = at.wrapping_add(step(word));
         if is_pointer(word) {
             // SAFETY: as in `scan_step`.
-            unsafe { *at = evacuate(tracer, word) };
+            unsafe { *at = evacuate(tracer, word, at) };
         }
     }
 }
@@ -355,7 +374,7 @@ unsafe fn scan_step<T: Tracer>(tracer: &mut T, index: usize, at: *mut u64) {
     if is_pointer(word) {
         // SAFETY: an unscanned field of a copy points at a from-space object or one that
         // stays; `at` stays valid whatever the evacuation allocates.
-        unsafe { *at = evacuate(tracer, word) };
+        unsafe { *at = evacuate(tracer, word, at) };
     }
 }
 
@@ -372,7 +391,7 @@ pub(crate) unsafe fn scan_range<T: Tracer>(tracer: &mut T, start: *mut u64, end:
         let next = at.wrapping_add(step(word));
         if is_pointer(word) {
             // SAFETY: as in `scan_region`.
-            unsafe { *at = evacuate(tracer, word) };
+            unsafe { *at = evacuate(tracer, word, at) };
         }
         at = next;
     }

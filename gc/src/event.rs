@@ -15,14 +15,22 @@ pub enum GcKind {
     Minor,
     /// Fullsweep: everything live copied into a fresh heap.
     Major,
+    /// A minor collection of the hybrid heap's message area: its live nursery objects
+    /// promoted into its old generation, every process stopped.
+    AreaMinor,
+    /// A major collection of the message area: everything live in it copied into one
+    /// fresh old-generation chunk, every process stopped.
+    AreaMajor,
 }
 
 impl GcKind {
-    /// Lower-case name (`minor`, `major`).
+    /// Lower-case name (`minor`, `major`, `area-minor`, `area-major`).
     pub fn as_str(self) -> &'static str {
         match self {
             GcKind::Minor => "minor",
             GcKind::Major => "major",
+            GcKind::AreaMinor => "area-minor",
+            GcKind::AreaMajor => "area-major",
         }
     }
 }

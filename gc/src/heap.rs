@@ -27,6 +27,11 @@
 //!    `[0, used)`) is a gap-free sequence of well-formed objects.
 //! 5. Outside a brand, `bump` starts where the area it points into ends (`young_top`, or the
 //!    chunk's `used`): whatever reads the heap then sees every allocated word.
+//! 6. A heap of a message area (the hybrid heap, `area` set) points only at its own objects
+//!    and at objects of its area; after each of its collections, every word of its young
+//!    block below the high-water mark or of its old generation that points into the area is
+//!    in its remembered set (`AreaLink`). A heap without an area never points outside itself
+//!    (except at off-heap binaries).
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -39,6 +44,7 @@ use crate::binary::release_handles;
 use crate::block::Block;
 use crate::event::GcEventSink;
 use crate::fragment::{Fragment, Owned};
+use crate::hybrid::{AreaLink, AreaMessage};
 use crate::mutator::Mu;
 use crate::options::{ConfigError, HeapOptions};
 use crate::root::RootTable;
@@ -105,6 +111,9 @@ pub struct Heap {
     pub(crate) minor_count: u64,
     pub(crate) major_count: u64,
 
+    /// The message area this heap receives messages from (hybrid heaps only), with the
+    /// heap's remembered set of words pointing into it.
+    pub(crate) area: Option<Box<AreaLink>>,
     pub(crate) sink: Option<Arc<dyn GcEventSink>>,
     pub(crate) pid: Option<Pid>,
     pub(crate) scheduler: Option<u32>,
@@ -230,6 +239,7 @@ impl Heap {
             minor_since_major: 0,
             minor_count: 0,
             major_count: 0,
+            area: None,
             sink: None,
             pid: None,
             scheduler: None,
@@ -367,6 +377,30 @@ impl Heap {
         self.messages.len()
     }
 
+    /// Delivers a message of this heap's message area: its word joins the message queue;
+    /// nothing is copied or attached (the message stays in the area).
+    ///
+    /// # Panics
+    /// If the heap has no message area, or the message was built in another area: this
+    /// heap's collector would take the message's objects for its own.
+    pub fn deliver_area(&mut self, mut message: AreaMessage) {
+        let ours = self.area.as_ref().is_some_and(|link| link.area.inner.id == message.inner.id);
+        assert!(ours, "a message of message area {} was delivered to a heap outside it", message.inner.id);
+        let word = message.take().expect("an undelivered message holds its word");
+        self.messages.push_back(word);
+    }
+
+    /// The id of the message area this heap belongs to, if any.
+    pub fn area_id(&self) -> Option<u64> {
+        self.area.as_ref().map(|link| link.area.id())
+    }
+
+    /// Words of this heap the remembered set lists as pointing into its message area
+    /// (0 without an area).
+    pub fn remembered_words(&self) -> usize {
+        self.area.as_ref().map_or(0, |link| link.young.len() + link.old.len())
+    }
+
     /// Every root of the collector: the root table and the message queue.
     pub(crate) fn for_each_root_mut(&mut self, mut f: impl FnMut(&mut u64)) {
         for slot in self.roots.live_slots_mut() {
@@ -478,6 +512,11 @@ impl Heap {
         (areas, mso, vheap)
     }
 
+    /// The fragments' occupied areas.
+    pub(crate) fn fragment_areas(&self) -> impl Iterator<Item = (AreaKind, *const u64, usize)> + '_ {
+        self.fragments.iter().map(|a| (AreaKind::Fragment, a.block.start() as *const u64, a.used))
+    }
+
     /// Every occupied area: young, old, then fragments.
     pub(crate) fn areas(&self) -> impl Iterator<Item = (AreaKind, *const u64, usize)> + '_ {
         let young = self.young.as_ref().map(|b| (AreaKind::Young, b.start() as *const u64, self.young_top));
@@ -516,6 +555,10 @@ impl Drop for Heap {
     /// objects: O(blocks + binary handles), whatever the heap holds.
     fn drop(&mut self) {
         release_handles(self.mso_young.drain(..).chain(self.mso_old.drain(..)));
+        if let Some(link) = &self.area {
+            // Its area references stop being roots of the area's collector.
+            link.unregister(self.id);
+        }
         // Blocks are returned to the pool or unmapped as the fields drop.
     }
 }

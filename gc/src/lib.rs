@@ -62,6 +62,7 @@ mod event;
 mod fmt;
 mod fragment;
 mod heap;
+pub mod hybrid;
 mod layout;
 mod mutator;
 mod object;

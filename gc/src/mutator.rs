@@ -41,6 +41,11 @@ pub(crate) trait Space {
     fn note_young_handle(&mut self, addr: usize, bytes: usize);
     /// The process's root table.
     fn roots(&mut self) -> &mut RootTable;
+    /// The word `root` holds, as a term of this space ([`Mu::get`]): by default the root
+    /// table's word; a message-area builder copies a root of its sender into the message.
+    fn root_word(&mut self, root: &Root) -> u64 {
+        self.roots().get(root)
+    }
     /// The process's delivered, unconsumed messages.
     fn messages(&mut self) -> &mut VecDeque<u64>;
     /// Takes over a fragment's memory and handles as young data.
@@ -329,8 +334,9 @@ impl<'h> Mu<'h> {
     /// # Panics
     /// If `root` belongs to another heap.
     pub fn get(self, root: &Root) -> Term<'h> {
-        let word = self.with_heap(|h| h.roots().get(root));
-        // SAFETY: root slots hold terms of this heap, updated by every collection.
+        let word = self.with_heap(|h| h.root_word(root));
+        // SAFETY: root slots hold terms of this heap, updated by every collection (or, in a
+        // message-area builder, the root's term copied into the message, see `root_word`).
         unsafe { Term::from_raw(word) }
     }
 

@@ -10,7 +10,12 @@
 //! 4. refc-binary handles missing from, or listed twice in, the MSO lists, MSO entries that
 //!    are not handles, and handles whose binary has no reference left (heap Invariant 3);
 //! 5. forwarding marks or markers left behind by a collection (a boxed pointer or a tag-`00`
-//!    address where an object should start shows up as a malformed object).
+//!    address where an object should start shows up as a malformed object);
+//! 6. for the hybrid heap: a message-area object pointing outside the area (in particular
+//!    into a private heap); a private heap's pointer that lands neither on its own objects
+//!    nor on its area's; and a word of a private heap's collected part (young block below the
+//!    high-water mark, old generation) pointing into the area without being in the heap's
+//!    remembered set, or a remembered word that is not such a word.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -42,26 +47,110 @@ fn fail<T>(problem: impl Into<String>, address: usize) -> Result<T, VerifyError>
 }
 
 /// Object starts found by the walk: address -> (is a cons cell, area kind).
-type Objects = HashMap<usize, (bool, AreaKind)>;
+pub(crate) type Objects = HashMap<usize, (bool, AreaKind)>;
 
 impl Heap {
-    /// Checks every invariant of the heap; see the `verify` module.
+    /// Checks every invariant of the heap; see the `verify` module. A heap of a message
+    /// area is checked against the area (verified too, under its lock).
     pub fn verify(&self) -> Result<(), VerifyError> {
+        match &self.area {
+            None => self.verify_with_area(None),
+            Some(link) => {
+                let state = link.area.inner.lock();
+                let objects = link.area.inner.verify_locked(&state)?;
+                self.verify_with_area(Some(&objects))
+            }
+        }
+    }
+
+    /// [`Heap::verify`] with the objects of the heap's message area, if it has one.
+    pub(crate) fn verify_with_area(&self, area: Option<&Objects>) -> Result<(), VerifyError> {
         let areas: Vec<_> = self.areas().collect();
         let roots = self.roots.live_slots().chain(self.messages.iter().copied());
-        verify_space(&areas, roots, &self.mso_young, &self.mso_old)
+        let objects = verify_space(&areas, roots, &self.mso_young, &self.mso_old, area)?;
+        match (&self.area, area) {
+            (Some(link), Some(area)) => self.verify_remembered(link, &objects, area),
+            _ => Ok(()),
+        }
     }
+
+    /// Heap Invariant 6: the remembered set lists exactly the collected words that point
+    /// into the area (old words of dead objects included, see `AreaLink`).
+    fn verify_remembered(
+        &self,
+        link: &crate::hybrid::AreaLink,
+        own: &Objects,
+        area: &Objects,
+    ) -> Result<(), VerifyError> {
+        let young = self.young.as_ref().map(|b| (b.start() as usize, self.high_water));
+        let old = self.old.as_ref().map(|b| (b.start() as usize, self.old_top));
+        for (part, list, what) in [(young, &link.young, "young"), (old, &link.old, "old")] {
+            let listed: std::collections::HashSet<usize> = list.iter().copied().collect();
+            if listed.len() != list.len() {
+                return fail(format!("a word listed twice in the {what} remembered set"), 0);
+            }
+            let (start, words) = part.unwrap_or((0, 0));
+            for &slot in list {
+                if slot < start || slot >= start + words * 8 || slot % 8 != 0 {
+                    return fail(format!("{what} remembered word outside its part of the heap"), slot);
+                }
+                // SAFETY: the slot is a word of an occupied part of the heap (checked).
+                let word = unsafe { word(slot, 0) };
+                if !is_pointer(word) || !area.contains_key(&pointer_address(word)) {
+                    return fail(format!("{what} remembered word does not point into the area"), slot);
+                }
+            }
+            let mut at = 0;
+            while at < words {
+                let obj = address_ptr(start + at * 8);
+                let mut result = Ok(());
+                // SAFETY: the part is a gap-free run of objects (checked by `verify_space`).
+                at += unsafe {
+                    crate::object::for_each_field(obj, |field| {
+                        let w = *field;
+                        let target = pointer_address(w);
+                        if result.is_ok()
+                            && is_pointer(w)
+                            && !own.contains_key(&target)
+                            && !listed.contains(&exposed_address(field))
+                        {
+                            result = fail(
+                                format!("{what} word pointing into the area missing from the remembered set"),
+                                field as usize,
+                            );
+                        }
+                    })
+                };
+                result?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a message area (area Invariants 1, 4, 5): its objects point only at each other,
+/// its old objects not into its nursery, its handles are listed once. Returns its objects.
+/// `in_flight` are the words of its messages in flight.
+pub(crate) fn verify_area(
+    state: &crate::hybrid::AreaState,
+    in_flight: impl Iterator<Item = u64>,
+) -> Result<Objects, VerifyError> {
+    let areas: Vec<_> = state.areas().collect();
+    verify_space(&areas, in_flight, &state.mso_young, &state.mso_old, None)
 }
 
 /// Checks a space made of `areas` (kind, start, used words), reachable from `roots`, whose
 /// refc-binary handles are listed in `mso_young` (handles outside old areas) and `mso_old`.
-/// Shared by the per-process heap and the shared heap.
+/// Pointers may also land on the objects of `external` (a private heap's message area).
+/// Shared by the per-process heap, the shared heap and the message area. Returns the
+/// objects of the space.
 pub(crate) fn verify_space(
     areas: &[(AreaKind, *const u64, usize)],
     roots: impl Iterator<Item = u64>,
     mso_young: &[usize],
     mso_old: &[usize],
-) -> Result<(), VerifyError> {
+    external: Option<&Objects>,
+) -> Result<Objects, VerifyError> {
     let mut objects: Objects = HashMap::new();
     let mut handles = Vec::new();
     // Pass 1: walk each area, check headers, record object starts.
@@ -110,7 +199,7 @@ pub(crate) fn verify_space(
             let size = unsafe {
                 crate::object::for_each_field(obj, |field| {
                     if result.is_ok() {
-                        result = check_pointer(&objects, *field, field as usize, Some(kind));
+                        result = check_pointer(&objects, external, *field, field as usize, Some(kind));
                     }
                 })
             };
@@ -119,7 +208,7 @@ pub(crate) fn verify_space(
         }
     }
     for word in roots {
-        check_pointer(&objects, word, 0, None)?;
+        check_pointer(&objects, external, word, 0, None)?;
     }
     // Sub-binary originals must be binaries.
     for (&addr, &(is_cons, _)) in &objects {
@@ -133,7 +222,8 @@ pub(crate) fn verify_space(
             let original = unsafe { word(addr, 1 + SUB_BIN_ORIGINAL) };
             let target = pointer_address(original);
             let ok = original & PRIMARY_MASK == TAG_BOXED
-                && objects.get(&target).is_some_and(|&(c, _)| !c)
+                && (objects.get(&target).or_else(|| external.and_then(|e| e.get(&target))))
+                    .is_some_and(|&(c, _)| !c)
                 // SAFETY: `target` is a boxed object start found in pass 1 (checked).
                 && matches!(header_subtag(unsafe { word(target, 0) }), SUB_HEAP_BIN | SUB_REFC_BIN);
             if !ok {
@@ -183,7 +273,7 @@ pub(crate) fn verify_space(
             return fail("refc-binary handle length differs from its binary", addr);
         }
     }
-    Ok(())
+    Ok(objects)
 }
 
 /// Word `i` of the object at `addr`.
@@ -225,7 +315,13 @@ unsafe fn check_header(obj: *const u64, first: u64) -> Result<(), VerifyError> {
 }
 
 /// Checks one term word found at `at` in an area of kind `from` (None for a root).
-fn check_pointer(objects: &Objects, word: u64, at: usize, from: Option<AreaKind>) -> Result<(), VerifyError> {
+fn check_pointer(
+    objects: &Objects,
+    external: Option<&Objects>,
+    word: u64,
+    at: usize,
+    from: Option<AreaKind>,
+) -> Result<(), VerifyError> {
     let tag = word & PRIMARY_MASK;
     match tag {
         TAG_IMMEDIATE => {
@@ -243,7 +339,11 @@ fn check_pointer(objects: &Objects, word: u64, at: usize, from: Option<AreaKind>
         _ => {
             let target = pointer_address(word);
             let Some(&(is_cons, kind)) = objects.get(&target) else {
-                return fail(format!("pointer {word:#x} to no object of this heap"), at);
+                return match external.and_then(|e| e.get(&target)) {
+                    Some(&(is_cons, _)) if is_cons == (tag == TAG_LIST) => Ok(()),
+                    Some(_) => fail(format!("pointer {word:#x} with the wrong tag for its area object"), at),
+                    None => fail(format!("pointer {word:#x} to no object of this heap"), at),
+                };
             };
             if is_cons != (tag == TAG_LIST) {
                 return fail(format!("pointer {word:#x} with the wrong tag for its object"), at);

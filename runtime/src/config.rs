@@ -124,6 +124,8 @@ pub enum ConfigError {
     Heap(heaplab_gc::ConfigError),
     /// Invalid shared-heap options.
     SharedHeap(heaplab_gc::shared::SharedConfigError),
+    /// Invalid message-area options (the hybrid heap).
+    MessageArea(heaplab_gc::hybrid::AreaConfigError),
 }
 
 impl fmt::Display for ConfigError {
@@ -142,6 +144,7 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::Heap(e) => write!(f, "invalid heap options: {e}"),
             ConfigError::SharedHeap(e) => write!(f, "invalid heap options: {e}"),
+            ConfigError::MessageArea(e) => write!(f, "invalid heap options: {e}"),
         }
     }
 }
@@ -166,6 +169,9 @@ impl Config {
             if self.heap.max_heap_size.is_some() {
                 return Err(ConfigError::Heap(heaplab_gc::ConfigError::MaxHeapSizeShared));
             }
+        }
+        if let HeapKind::Hybrid(opts) = &self.heap_kind {
+            opts.validate().map_err(ConfigError::MessageArea)?;
         }
         Ok(())
     }

@@ -133,10 +133,12 @@ fn run(context: &RunContext) -> Result<Measurements, Failure> {
     let mut measurements = Measurements::default();
     measurements.metric("ns_per_hop", elapsed.as_nanos() as f64 / hops as f64);
     measurements.metric("hops", hops as f64);
-    let copied = if context.strategy == crate::strategy::Strategy::Shared {
-        0
-    } else {
-        copied_words(payload as u64, copies)
+    let copied = match context.strategy {
+        crate::strategy::Strategy::Shared => 0,
+        // The token's tuple is built in the message area; the payload a member received
+        // (and rooted) is linked, not copied: only the first hop copies member 0's list.
+        crate::strategy::Strategy::Hybrid => hybrid_copied_words(payload as u64),
+        _ => copied_words(payload as u64, copies),
     };
     measurements.metric("copied_words_per_hop", copied as f64);
     measurements.metric("received_live_words", received_words as f64);
@@ -154,6 +156,16 @@ fn copied_words(payload: u64, copies: u64) -> u64 {
         (0, _) => 0,
         (_, 1) => 2 * payload + 3,
         _ => 2 * payload * copies + 2 * copies + 3,
+    }
+}
+
+/// Words a hybrid-heap hop writes into the message area after the first: the `{K, L}` tuple
+/// (none for an immediate K), the received payload L being linked.
+fn hybrid_copied_words(payload: u64) -> u64 {
+    if payload == 0 {
+        0
+    } else {
+        3
     }
 }
 

@@ -14,7 +14,9 @@
 //! unwinds half-way (see `unwind`).
 //!
 //! # Invariants
-//! 1. A [`Block`] owns `words` words of 8-byte-aligned memory exclusively until dropped.
+//! 1. A [`Block`] owns `words` words of 8-byte-aligned memory exclusively until dropped,
+//!    except a *lent* block ([`Block::lent`]): a window on words of another block, which its
+//!    holder uses exclusively until dropped, and which frees nothing.
 //! 2. A freed small block goes to its size's free list, a freed map to the segment cache (or
 //!    back to the OS); either then owns it alone.
 
@@ -151,6 +153,8 @@ enum Backing {
     Malloc,
     /// `None` only while the block is being dropped.
     Map(Option<MmapMut>),
+    /// Words lent from another block (a message-area chunk): nothing to free.
+    Lent,
 }
 
 /// A block of `words` words.
@@ -169,6 +173,21 @@ impl Block {
     /// module docs); never panics.
     pub(crate) fn new(words: usize) -> Block {
         Block::make(words, Fill::Whole)
+    }
+
+    /// A window on `words` words at `start`, lent by their owner: dropping it frees nothing.
+    ///
+    /// # Safety
+    /// The words lie in a live block whose owner lends them for this block's whole life, and
+    /// no one else reads or writes them meanwhile (Invariant 1).
+    pub(crate) unsafe fn lent(start: *mut u64, words: usize) -> Block {
+        let ptr = NonNull::new(start).expect("a lent window is never at address 0");
+        Block { ptr, words, backing: Backing::Lent }
+    }
+
+    /// Whether this block is a lent window ([`Block::lent`]).
+    pub(crate) fn is_lent(&self) -> bool {
+        matches!(self.backing, Backing::Lent)
     }
 
     /// A block for data that fills it from its first word over many collections (an old
@@ -230,6 +249,9 @@ impl Block {
 
 impl Drop for Block {
     fn drop(&mut self) {
+        if self.is_lent() {
+            return;
+        }
         IN_USE_BYTES.fetch_sub(self.words * 8, Ordering::Relaxed);
         match self.backing {
             Backing::Map(ref mut map) => {
@@ -239,6 +261,8 @@ impl Drop for Block {
                 }
             }
             Backing::Pool(class) => pool::give(class, self.ptr),
+            // Returned above: a lent window frees nothing (Invariant 1).
+            Backing::Lent => {}
             Backing::Malloc => {
                 // SAFETY: this block owns the allocation (Invariant 1), made with this layout.
                 unsafe { alloc::dealloc(self.ptr.as_ptr() as *mut u8, malloc_layout(self.words)) };

@@ -108,20 +108,15 @@ impl Collection {
         };
         let mut old_ranges = Vec::new();
         let mut from_old = None;
-        match kind {
-            GcKind::Minor => {
-                old_ranges = old
-                    .chunks
-                    .iter()
-                    .map(|a| (a.block.addr(), a.block.addr() + a.block.words() * 8))
-                    .collect();
-                old_ranges.sort_unstable();
-            }
-            GcKind::Major => {
-                from_old = Some((std::mem::take(&mut old.chunks), std::mem::take(&mut old.mso)));
-                old.used = 0;
-                old.padding = 0;
-            }
+        // The kind is `Minor` or `Major` (the area kinds belong to the hybrid heap).
+        if kind == GcKind::Minor {
+            old_ranges =
+                old.chunks.iter().map(|a| (a.block.addr(), a.block.addr() + a.block.words() * 8)).collect();
+            old_ranges.sort_unstable();
+        } else {
+            from_old = Some((std::mem::take(&mut old.chunks), std::mem::take(&mut old.mso)));
+            old.used = 0;
+            old.padding = 0;
         }
         drop(old);
         let deques: Vec<Worker<Grey>> = (0..workers).map(|_| Worker::new_lifo()).collect();
@@ -287,10 +282,11 @@ impl Collection {
         inner.spaces.reset_nursery();
         drop(from_young);
 
-        match self.kind {
-            GcKind::Minor => inner.minor_count.fetch_add(1, Ordering::Relaxed),
-            GcKind::Major => inner.major_count.fetch_add(1, Ordering::Relaxed),
-        };
+        if self.kind == GcKind::Minor {
+            inner.minor_count.fetch_add(1, Ordering::Relaxed);
+        } else {
+            inner.major_count.fetch_add(1, Ordering::Relaxed);
+        }
         if inner.verify.load(Ordering::Relaxed) {
             if let Err(e) = inner.verify_now() {
                 panic!("shared heap verification failed after collection: {e}");

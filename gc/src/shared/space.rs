@@ -174,7 +174,7 @@ impl Spaces {
         let mut areas = vec![(AreaKind::Young, self.nursery.start() as *const u64, self.nursery_used())];
         areas.extend(young.areas.iter().map(|a| (AreaKind::Fragment, a.block.start() as *const u64, a.used)));
         areas.extend(old.chunks.iter().map(|a| (AreaKind::Old, a.block.start() as *const u64, a.used)));
-        verify_space(&areas, roots, &young.mso, &old.mso)
+        verify_space(&areas, roots, &young.mso, &old.mso, None).map(drop)
     }
 }
 

@@ -121,6 +121,9 @@ pub fn check_event(heap: &Heap, before: &heaplab_gc::HeapStats, ev: &GcEvent) ->
             expect(after.minor_collections == before.minor_collections + 1, "minor count");
             expect(after.minor_since_major == before.minor_since_major + 1, "minor_since_major");
         }
+        GcKind::AreaMinor | GcKind::AreaMajor => {
+            expect(false, "a private heap's collection reported a message-area kind")
+        }
     }
     if problems.is_empty() {
         Ok(())

@@ -7,9 +7,9 @@
 //! - `ProcessHeap`, one per process: runs a brand, makes a message out of a term,
 //!   delivers a message, collects when asked.
 //!
-//! Two strategies exist, chosen with [`HeapKind`]: `per_process` (the BEAM's model) and
-//! `shared` (one heap, stop-the-world). `docs/adding-a-heap-strategy.md` walks through
-//! adding a third.
+//! Three strategies exist, chosen with [`HeapKind`]: `per_process` (the BEAM's model),
+//! `shared` (one heap, stop-the-world) and `hybrid` (private heaps and a shared message
+//! area). `docs/adding-a-heap-strategy.md` walks through adding one.
 //!
 //! A process holds its heap as an `AnyHeap`: the per-process heap is called directly on
 //! the calls a message hop makes (brand, message, delivery, mailbox length, collection
@@ -23,11 +23,13 @@
 //! 2. A [`Message`] carries its term out of the sender's brand in a form the receiver's
 //!    `deliver` accepts: a copy, or a reference the strategy keeps rooted while in flight.
 
+pub(crate) mod hybrid;
 pub(crate) mod per_process;
 pub(crate) mod shared;
 
 use std::sync::Arc;
 
+use heaplab_gc::hybrid::{AreaMessage, AreaOptions};
 use heaplab_gc::shared::{SharedMessage, SharedOptions};
 use heaplab_gc::{
     Collect, ConfigError, Fragment, GcEventSink, Heap, HeapError, HeapOptions, HeapStats, Mu, Pid, Term,
@@ -42,6 +44,10 @@ pub enum HeapKind {
     /// One heap shared by every process, collected stop-the-world by all schedulers; memory
     /// is reclaimed by collection only (an exit frees nothing at once).
     Shared(SharedOptions),
+    /// A private heap per process, as `PerProcess`, and one message area shared by all of
+    /// them where every message is built (no copy on send or delivery), collected
+    /// stop-the-world when its nursery is full.
+    Hybrid(AreaOptions),
 }
 
 impl HeapKind {
@@ -50,11 +56,17 @@ impl HeapKind {
         HeapKind::Shared(SharedOptions::default())
     }
 
-    /// The `--heap` spelling: `per-process` or `shared`.
+    /// The hybrid heap with its default sizing.
+    pub fn hybrid() -> HeapKind {
+        HeapKind::Hybrid(AreaOptions::default())
+    }
+
+    /// The `--heap` spelling: `per-process`, `shared` or `hybrid`.
     pub fn name(&self) -> &'static str {
         match self {
             HeapKind::PerProcess => "per-process",
             HeapKind::Shared(_) => "shared",
+            HeapKind::Hybrid(_) => "hybrid",
         }
     }
 }
@@ -65,6 +77,8 @@ pub enum Message {
     Copied(Fragment),
     /// A reference into the shared heap, rooted while in flight.
     Shared(SharedMessage),
+    /// A message built in the hybrid heap's message area, rooted there while in flight.
+    Area(AreaMessage),
 }
 
 impl Message {
@@ -72,7 +86,7 @@ impl Message {
     pub fn copied_words(&self) -> usize {
         match self {
             Message::Copied(f) => f.words(),
-            Message::Shared(_) => 0,
+            Message::Shared(_) | Message::Area(_) => 0,
         }
     }
 }
@@ -248,5 +262,6 @@ pub(crate) fn build(
     match kind {
         HeapKind::PerProcess => Box::new(per_process::PerProcess),
         HeapKind::Shared(opts) => Box::new(shared::SharedStrategy::new(opts.clone(), schedulers, sink)),
+        HeapKind::Hybrid(opts) => Box::new(hybrid::HybridStrategy::new(opts.clone(), sink)),
     }
 }

@@ -78,7 +78,9 @@ impl ProcessHeap for Heap {
     fn deliver(&mut self, message: Message) {
         match message {
             Message::Copied(fragment) => Heap::deliver(self, fragment),
-            Message::Shared(_) => unreachable!("a per-process runtime never sends by reference"),
+            Message::Shared(_) | Message::Area(_) => {
+                unreachable!("a per-process runtime never sends by reference")
+            }
         }
     }
 

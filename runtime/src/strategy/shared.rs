@@ -144,6 +144,7 @@ impl ProcessHeap for SharedProcess {
             Message::Copied(fragment) => {
                 with_tlab(&self.heap, |tlab| self.mutator.deliver_fragment(tlab, fragment))
             }
+            Message::Area(_) => unreachable!("a shared-heap runtime has no message area"),
         }
     }
 

@@ -17,23 +17,32 @@ fn a_cx_handed_to_a_plain_thread_delivers_reads_and_sends_while_collections_run(
         let rt = runtime(2);
         rt.block_on(|mut cx| async move {
             let me = cx.self_pid();
+            let mut senders = Vec::new();
             for s in 0..SENDERS {
-                cx.spawn(move |mut cx| async move {
-                    for i in 0..PER {
-                        // Garbage, so that collections keep running meanwhile (under the
-                        // shared heap of this suite, stop-the-world ones every few sends).
-                        cx.with(|h| {
-                            for g in 0..100 {
-                                h.tuple(&[h.int(g), h.int(i)]);
+                senders.push(
+                    cx.spawn(move |mut cx| async move {
+                        for i in 0..PER {
+                            // The second half waits until the thread has taken a first batch:
+                            // the senders are still sending while the thread works, whatever
+                            // the machine's timing.
+                            if i == PER / 2 {
+                                cx.receive(|_, m| (m.as_atom()?.name() == "go").then_some(())).await;
                             }
-                        });
-                        cx.send(me, |h| h.list([h.int(s), h.int(i), h.tuple(&[h.int(i * 3)])]));
-                        if i % 10 == 0 {
-                            cx.yield_now().await;
+                            // Garbage, so that collections keep running meanwhile (under the
+                            // shared heap of this suite, stop-the-world ones every few sends).
+                            cx.with(|h| {
+                                for g in 0..100 {
+                                    h.tuple(&[h.int(g), h.int(i)]);
+                                }
+                            });
+                            cx.send(me, |h| h.list([h.int(s), h.int(i), h.tuple(&[h.int(i * 3)])]));
+                            if i % 10 == 0 {
+                                cx.yield_now().await;
+                            }
                         }
-                    }
-                })
-                .unwrap();
+                    })
+                    .unwrap(),
+                );
             }
             let mut got = Vec::new();
             let mut rounds = 0;
@@ -53,6 +62,11 @@ fn a_cx_handed_to_a_plain_thread_delivers_reads_and_sends_while_collections_run(
                 cx = back;
                 got.extend(batch);
                 rounds += 1;
+                if rounds == 1 {
+                    for &sender in &senders {
+                        cx.send(sender, |h| h.atom_named("go"));
+                    }
+                }
                 // Back on the scheduler, the thread's message arrives like any other.
                 let seven = cx
                     .receive(|_, m| match m.as_tuple()? {

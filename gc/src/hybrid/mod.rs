@@ -1,0 +1,19 @@
+//! The hybrid heap (Johansson, Sagonas and Wilhelmsson, ISMM 2002): private heaps for each
+//! process's own data, and one shared [`MessageArea`] for every message, so that a send
+//! copies nothing and a private collection stays private. `docs/hybrid-heap.md` compares it
+//! with the papers and with OTP's hybrid heap.
+//!
+//! - [`MessageArea::build`] runs a message's build closure under a fresh brand and hands the
+//!   result to the area: the closure is the allocation site (no message analysis needed);
+//! - a private [`Heap`](crate::Heap) made by [`MessageArea::heap`] receives area messages
+//!   ([`Heap::deliver_area`](crate::Heap::deliver_area)) by reference; its collections leave
+//!   area objects in place and record the words that point at them (its remembered set);
+//! - [`MessageArea::collect`] collects the area stop-the-world, generationally, with every
+//!   registered heap's references (and the messages in flight) as roots, rewriting them.
+
+mod area;
+mod builder;
+mod collector;
+
+pub use area::{AreaConfigError, AreaError, AreaMessage, AreaOptions, AreaStats, MessageArea};
+pub(crate) use area::{AreaLink, AreaState};

@@ -335,7 +335,8 @@ impl Heap {
     /// nothing allocated, rooted or attached, no collection, and no message waiting (a few
     /// immediates may have come and gone: their queue keeps room for at most
     /// [`PRISTINE_QUEUE`]). Such a heap is interchangeable with a new one of the same
-    /// options: only its id and pid tell them apart.
+    /// options (and, for a heap of a message area, of the same area): only its id and pid
+    /// tell them apart.
     pub fn is_pristine(&self) -> bool {
         self.young.is_none()
             && self.old.is_none()

@@ -144,6 +144,8 @@ fn parse_gc_event(line: &str) -> Option<GcRecord> {
         kind: match *kind {
             "minor" => "minor",
             "major" => "major",
+            "area-minor" => "area-minor",
+            "area-major" => "area-major",
             _ => return None,
         },
         pid: optional(pid)?,
@@ -212,7 +214,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut second = record("major", 5_000, 2_000);
         (second.pid, second.scheduler, second.reason) = (Some(7), Some(1), "HeapFull".to_owned());
-        let records = vec![record("minor", 0, 1_000), second];
+        // The hybrid heap's message-area collections read back too, with no pid.
+        let records = vec![
+            record("minor", 0, 1_000),
+            second,
+            record("area-minor", 9_000, 500),
+            record("area-major", 12_000, 700),
+        ];
         let mut pauses = DurationHistogram::new();
         for nanos in [1_234_567, 5, 0, 999] {
             pauses.record_ns(nanos);

@@ -8,11 +8,11 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use common::{assert_drains, guarded};
+use common::{assert_drains, guarded, ring_message, ring_message_owned, BINARIES};
 use heaplab_runtime::heaplab_gc::hybrid::AreaOptions;
-use heaplab_runtime::heaplab_gc::{live_binaries, GcKind, Mu, OwnedTerm, Term, VecSink};
+use heaplab_runtime::heaplab_gc::{live_binaries, GcKind, OwnedTerm, VecSink};
 use heaplab_runtime::{HeapKind, Runtime};
 
 /// A message area whose nursery fills after some four thousand words of messages.
@@ -22,31 +22,6 @@ fn heap_kind() -> HeapKind {
         min_old_words: 16 * 1024,
         ..AreaOptions::default()
     })
-}
-
-/// Off-heap binaries are counted process-wide: the tests that make them run one at a time.
-static BINARIES: Mutex<()> = Mutex::new(());
-
-/// The message process `from` sends in `round`: a list of `{From, Round, [K, K+1]}` tuples.
-fn message<'h>(h: Mu<'h>, from: i64, round: i64) -> Term<'h> {
-    let items: Vec<Term<'h>> = (0..40)
-        .map(|k| {
-            let pair = h.list([h.int(k), h.int(k + 1)]);
-            h.tuple(&[h.int(from), h.int(round), pair])
-        })
-        .collect();
-    h.list(items)
-}
-
-/// The same message, built outside any heap, to compare against.
-fn expected(from: i64, round: i64) -> OwnedTerm {
-    let items = (0..40)
-        .map(|k| {
-            let pair = OwnedTerm::list(vec![OwnedTerm::Int(k), OwnedTerm::Int(k + 1)]);
-            OwnedTerm::Tuple(vec![OwnedTerm::Int(from), OwnedTerm::Int(round), pair])
-        })
-        .collect();
-    OwnedTerm::list(items)
 }
 
 /// Processes on two schedulers pass messages around a ring. Each keeps every message it
@@ -77,7 +52,7 @@ fn a_ring_keeps_every_message_across_private_and_area_collections() {
                             let prev2 = (prev + PROCESSES - 1) % PROCESSES;
                             let mut intact = true;
                             for round in 0..ROUNDS {
-                                cx.send(next, |h| h.tuple(&[message(h, i, round), h.get(&last)]));
+                                cx.send(next, |h| h.tuple(&[ring_message(h, i, round), h.get(&last)]));
                                 let got = cx
                                     .receive(|h, m| {
                                         let t = m.as_tuple()?;
@@ -86,15 +61,19 @@ fn a_ring_keeps_every_message_across_private_and_area_collections() {
                                         Some(t.iter().map(|x| x.to_owned_term()).collect::<Vec<_>>())
                                     })
                                     .await;
-                                let before =
-                                    if round == 0 { OwnedTerm::Nil } else { expected(prev2, round - 1) };
-                                intact &= got == [expected(prev, round), before];
+                                let before = if round == 0 {
+                                    OwnedTerm::Nil
+                                } else {
+                                    ring_message_owned(prev2, round - 1)
+                                };
+                                intact &= got == [ring_message_owned(prev, round), before];
                                 if round % 8 == 7 {
                                     cx.garbage_collect().await;
                                 }
                             }
                             let all = cx.with(|h| h.get(&kept).to_owned_term());
-                            let want: Vec<OwnedTerm> = (0..ROUNDS).rev().map(|r| expected(prev, r)).collect();
+                            let want: Vec<OwnedTerm> =
+                                (0..ROUNDS).rev().map(|r| ring_message_owned(prev, r)).collect();
                             intact &= all == OwnedTerm::list(want);
                             cx.send(me, |h| h.tuple(&[h.int(i), h.bool(intact)]));
                         })

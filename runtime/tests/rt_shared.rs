@@ -8,12 +8,12 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use common::{assert_drains, guarded};
+use common::{assert_drains, guarded, ring_message, ring_message_owned, BINARIES};
 use heaplab_runtime::heaplab_gc::shared::SharedOptions;
 use heaplab_runtime::heaplab_gc::{
-    live_binaries, ConfigError, GcKind, GcReason, HeapOptions, Mu, OwnedTerm, Term, VecSink,
+    live_binaries, ConfigError, GcKind, GcReason, HeapOptions, OwnedTerm, VecSink,
 };
 use heaplab_runtime::{HeapKind, Runtime, SpawnError, SpawnOptions};
 
@@ -25,31 +25,6 @@ fn heap_kind() -> HeapKind {
         min_old_words: 64 * 1024,
         ..SharedOptions::default()
     })
-}
-
-/// Off-heap binaries are counted process-wide: the tests that make them run one at a time.
-static BINARIES: Mutex<()> = Mutex::new(());
-
-/// The message process `from` sends in `round`: a list of `{From, Round, [K, K+1]}` tuples.
-fn message<'h>(h: Mu<'h>, from: i64, round: i64) -> Term<'h> {
-    let items: Vec<Term<'h>> = (0..40)
-        .map(|k| {
-            let pair = h.list([h.int(k), h.int(k + 1)]);
-            h.tuple(&[h.int(from), h.int(round), pair])
-        })
-        .collect();
-    h.list(items)
-}
-
-/// The same message, built outside any heap, to compare against.
-fn expected(from: i64, round: i64) -> OwnedTerm {
-    let items = (0..40)
-        .map(|k| {
-            let pair = OwnedTerm::list(vec![OwnedTerm::Int(k), OwnedTerm::Int(k + 1)]);
-            OwnedTerm::Tuple(vec![OwnedTerm::Int(from), OwnedTerm::Int(round), pair])
-        })
-        .collect();
-    OwnedTerm::list(items)
 }
 
 /// Many processes on two schedulers pass messages around a ring while each keeps a growing
@@ -76,11 +51,11 @@ fn a_ring_of_processes_keeps_every_term_across_collections() {
                             let prev = (i + PROCESSES - 1) % PROCESSES;
                             let mut intact = true;
                             for round in 0..ROUNDS {
-                                cx.send(next, |h| message(h, i, round));
+                                cx.send(next, |h| ring_message(h, i, round));
                                 let got = cx.receive(|_, m| Some(m.to_owned_term())).await;
-                                intact &= got == expected(prev, round);
+                                intact &= got == ring_message_owned(prev, round);
                                 cx.with(|h| {
-                                    let all = h.cons(message(h, prev, round), h.get(&kept));
+                                    let all = h.cons(ring_message(h, prev, round), h.get(&kept));
                                     h.set(&kept, all);
                                 });
                                 if i == 0 && round % 10 == 9 {
@@ -88,7 +63,8 @@ fn a_ring_of_processes_keeps_every_term_across_collections() {
                                 }
                             }
                             let all = cx.with(|h| h.get(&kept).to_owned_term());
-                            let want: Vec<OwnedTerm> = (0..ROUNDS).rev().map(|r| expected(prev, r)).collect();
+                            let want: Vec<OwnedTerm> =
+                                (0..ROUNDS).rev().map(|r| ring_message_owned(prev, r)).collect();
                             intact &= all == OwnedTerm::list(want);
                             cx.send(me, |h| h.tuple(&[h.int(i), h.bool(intact)]));
                         })

@@ -11,9 +11,10 @@
 #![allow(dead_code)]
 
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use heaplab_runtime::heaplab_gc::{Mu, Term};
+use heaplab_runtime::heaplab_gc::{Mu, OwnedTerm, Term};
 use heaplab_runtime::{Builder, Runtime};
 
 /// How long any single test may wait for the runtime before it counts as hung.
@@ -92,4 +93,31 @@ pub fn atom<'h>(_: Mu<'h>, m: Term<'h>) -> Option<&'static str> {
 /// Matcher: any message at all, as an owned term.
 pub fn any<'h>(_: Mu<'h>, m: Term<'h>) -> Option<heaplab_runtime::heaplab_gc::OwnedTerm> {
     Some(m.to_owned_term())
+}
+
+/// Off-heap binaries are counted process-wide: the tests of a test crate that make them
+/// run one at a time under this lock.
+pub static BINARIES: Mutex<()> = Mutex::new(());
+
+/// The message process `from` sends in `round` of the ring tests: a list of
+/// `{From, Round, [K, K+1]}` tuples.
+pub fn ring_message<'h>(h: Mu<'h>, from: i64, round: i64) -> Term<'h> {
+    let items: Vec<Term<'h>> = (0..40)
+        .map(|k| {
+            let pair = h.list([h.int(k), h.int(k + 1)]);
+            h.tuple(&[h.int(from), h.int(round), pair])
+        })
+        .collect();
+    h.list(items)
+}
+
+/// [`ring_message`] built outside any heap, to compare against.
+pub fn ring_message_owned(from: i64, round: i64) -> OwnedTerm {
+    let items = (0..40)
+        .map(|k| {
+            let pair = OwnedTerm::list(vec![OwnedTerm::Int(k), OwnedTerm::Int(k + 1)]);
+            OwnedTerm::Tuple(vec![OwnedTerm::Int(from), OwnedTerm::Int(round), pair])
+        })
+        .collect();
+    OwnedTerm::list(items)
 }

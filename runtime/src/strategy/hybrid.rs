@@ -31,7 +31,7 @@ use std::time::Instant;
 use heaplab_gc::hybrid::{AreaError, AreaOptions, MessageArea};
 use heaplab_gc::{Collect, ConfigError, GcEventSink, Heap, HeapError, HeapOptions, HeapStats, Pid};
 
-use super::{AnyHeap, BrandFn, BuildFn, HeapStrategy, Message, ProcessHeap};
+use super::{name_heap, AnyHeap, BrandFn, BuildFn, HeapStrategy, Message, ProcessHeap};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic inside a brand leaves the heap consistent (allocation never tears it, and a
@@ -81,10 +81,7 @@ impl HeapStrategy for HybridStrategy {
         let mut heaps = lock(&self.shared.heaps);
         // Invariant 2: registered with the area and listed under the registry's lock.
         let mut heap = self.shared.area.heap(options.clone())?;
-        heap.set_pid(Some(pid));
-        if let Some(sink) = sink {
-            heap.set_event_sink(Arc::clone(sink));
-        }
+        name_heap(&mut heap, pid, sink);
         let cell = Arc::new(Mutex::new(heap));
         // Dead entries are dropped when the list would grow: the list stays within twice
         // the live processes.
@@ -99,21 +96,10 @@ impl HeapStrategy for HybridStrategy {
         }))))
     }
 
-    fn scheduler_started(&self, _index: usize) {}
-
-    fn scheduler_stopped(&self, _index: usize) {}
-
-    #[inline]
-    fn stop_requested(&self) -> bool {
-        false
-    }
-
     /// The area's collection stops processes through their heap locks, not at safepoints.
     fn may_stop(&self) -> bool {
         false
     }
-
-    fn safepoint(&self, _index: usize) {}
 }
 
 impl Area {

@@ -113,20 +113,35 @@ pub(crate) trait HeapStrategy: Send + Sync {
         options: &HeapOptions,
         sink: Option<&Arc<dyn GcEventSink>>,
     ) -> Result<AnyHeap, ConfigError>;
-    /// Called on each scheduler thread before its first slice.
-    fn scheduler_started(&self, index: usize);
-    /// Called on each scheduler thread after its last slice.
-    fn scheduler_stopped(&self, index: usize);
+    /// Called on each scheduler thread before its first slice. Nothing by default.
+    fn scheduler_started(&self, _index: usize) {}
+    /// Called on each scheduler thread after its last slice. Nothing by default.
+    fn scheduler_stopped(&self, _index: usize) {}
     /// Whether schedulers must stop at their next safepoint (cheap: polled per slice).
-    fn stop_requested(&self) -> bool;
+    /// Never, by default: a strategy that stops the world overrides it and `safepoint`.
+    fn stop_requested(&self) -> bool {
+        false
+    }
     /// Whether [`HeapStrategy::stop_requested`] can ever be true: if not, the runtime reads
     /// this once and never polls (the poll is a dynamic call on every slice and receive).
+    /// `true` by default, so that a strategy overriding `stop_requested` is always polled;
+    /// one that never stops says `false`.
     fn may_stop(&self) -> bool {
         true
     }
     /// Stops this scheduler, between two slices, for whatever the strategy needs done with
     /// every scheduler stopped (Invariant 1). Returns when it may run processes again.
-    fn safepoint(&self, index: usize);
+    /// Returns at once by default.
+    fn safepoint(&self, _index: usize) {}
+}
+
+/// Names a new process's heap: tags it with the pid (so that its `GcEvent`s name their
+/// process) and attaches the runtime's GC sink.
+pub(crate) fn name_heap(heap: &mut Heap, pid: Pid, sink: Option<&Arc<dyn GcEventSink>>) {
+    heap.set_pid(Some(pid));
+    if let Some(sink) = sink {
+        heap.set_event_sink(Arc::clone(sink));
+    }
 }
 
 /// One process's heap, as the process API uses it.

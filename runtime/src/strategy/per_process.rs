@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use heaplab_gc::{Collect, ConfigError, GcEventSink, Heap, HeapError, HeapOptions, HeapStats, Mu, Pid, Term};
 
-use super::{AnyHeap, BrandFn, BuildFn, HeapStrategy, Message, ProcessHeap};
+use super::{name_heap, AnyHeap, BrandFn, BuildFn, HeapStrategy, Message, ProcessHeap};
 
 pub(crate) struct PerProcess;
 
@@ -25,27 +25,13 @@ impl HeapStrategy for PerProcess {
         sink: Option<&Arc<dyn GcEventSink>>,
     ) -> Result<AnyHeap, ConfigError> {
         let mut heap = Heap::new_boxed(options.clone())?;
-        heap.set_pid(Some(pid));
-        if let Some(sink) = sink {
-            heap.set_event_sink(Arc::clone(sink));
-        }
+        name_heap(&mut heap, pid, sink);
         Ok(AnyHeap::Private(heap))
-    }
-
-    fn scheduler_started(&self, _index: usize) {}
-
-    fn scheduler_stopped(&self, _index: usize) {}
-
-    #[inline]
-    fn stop_requested(&self) -> bool {
-        false
     }
 
     fn may_stop(&self) -> bool {
         false
     }
-
-    fn safepoint(&self, _index: usize) {}
 }
 
 /// Runs `f` under a fresh brand of `heap`; returns its result and the words allocated.

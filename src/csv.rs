@@ -17,6 +17,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use heaplab_gc::GcKind;
+
 use crate::gc_log::GcRecord;
 use crate::histogram::DurationHistogram;
 
@@ -141,13 +143,7 @@ fn parse_gc_event(line: &str) -> Option<GcRecord> {
     let number = |cell: &str| cell.parse::<u64>().ok();
     let optional = |cell: &str| if cell.is_empty() { Some(None) } else { number(cell).map(Some) };
     Some(GcRecord {
-        kind: match *kind {
-            "minor" => "minor",
-            "major" => "major",
-            "area-minor" => "area-minor",
-            "area-major" => "area-major",
-            _ => return None,
-        },
+        kind: GcKind::from_name(kind)?.as_str(),
         pid: optional(pid)?,
         scheduler: optional(scheduler)?.map(u32::try_from).transpose().ok()?,
         start_ns: number(start)?,

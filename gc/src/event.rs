@@ -24,6 +24,14 @@ pub enum GcKind {
 }
 
 impl GcKind {
+    /// Every kind.
+    pub const ALL: [GcKind; 4] = [GcKind::Minor, GcKind::Major, GcKind::AreaMinor, GcKind::AreaMajor];
+
+    /// The kind whose [`GcKind::as_str`] is `name`.
+    pub fn from_name(name: &str) -> Option<GcKind> {
+        GcKind::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
     /// Lower-case name (`minor`, `major`, `area-minor`, `area-major`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -126,5 +134,19 @@ impl VecSink {
 impl GcEventSink for VecSink {
     fn record(&self, event: &GcEvent) {
         self.events.lock().unwrap_or_else(|e| e.into_inner()).push(event.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GcKind;
+
+    #[test]
+    fn every_kind_is_found_by_its_name_and_no_other_name_is() {
+        for kind in GcKind::ALL {
+            assert_eq!(GcKind::from_name(kind.as_str()), Some(kind));
+        }
+        assert_eq!(GcKind::from_name("Minor"), None);
+        assert_eq!(GcKind::from_name(""), None);
     }
 }

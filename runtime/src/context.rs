@@ -985,7 +985,7 @@ impl Cx {
     /// The off-CPU intervals of the scheduler threads found so far
     /// ([`Runtime::off_cpu`](crate::Runtime::off_cpu)).
     pub fn off_cpu(&self) -> Vec<crate::moments::OffCpu> {
-        self.task.shared.off_cpu.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.task.shared.off_cpu()
     }
 
     /// Number of scheduler threads.

@@ -109,6 +109,11 @@ impl Shared {
         }
     }
 
+    /// The off-CPU intervals of the scheduler threads found so far (moments.rs).
+    pub(crate) fn off_cpu(&self) -> Vec<crate::moments::OffCpu> {
+        self.off_cpu.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Processes that exited since start.
     pub(crate) fn exited_count(&self) -> u64 {
         self.exited.sum()
@@ -507,7 +512,7 @@ impl Runtime {
     /// (empty without [`Config::attribution`](crate::Config::attribution), or where the
     /// kernel keeps no per-thread accounting); see [`crate::moments`].
     pub fn off_cpu(&self) -> Vec<crate::moments::OffCpu> {
-        self.shared.off_cpu.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.shared.off_cpu()
     }
 
     /// Stops the schedulers and ends every process with reason `shutdown` (Invariant 2).

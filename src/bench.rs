@@ -16,7 +16,8 @@
 //!    a peer, the runtime's own, as it reports it), the getrusage figures of the run
 //!    (`user_time_s`, `sys_time_s`, `minor_page_faults`, `major_page_faults`), the GC
 //!    totals, the provenance and, unless the workload measured its own, `gc_pause_us` from
-//!    the GC log.
+//!    the GC log; under the hybrid heap also `area_collections` and `area_pause_us` (the
+//!    message area's collections alone).
 //! 4. Print the table; write `--json` (`-`: to standard output, the table then goes to
 //!    standard error), `--csv` and `--trace` files; see [`run`]. With `--trace`, step 2 also
 //!    records every scheduler slice ([`measure_traced`]), so the trace shows which process
@@ -51,6 +52,9 @@ pub const STDOUT: &str = "-";
 
 /// The histogram every report carries: the pauses GC imposed (see docs/workloads.md).
 pub const GC_PAUSE_HISTOGRAM: &str = "gc_pause_us";
+
+/// Under the hybrid heap: the pauses of the message area's collections alone.
+pub const AREA_PAUSE_HISTOGRAM: &str = "area_pause_us";
 
 /// A finished run: its report and the raw data behind it.
 #[derive(Debug)]
@@ -247,6 +251,15 @@ fn measure_with(
             .insert("time_to_safepoint_us".to_owned(), gc_log::time_to_safepoint_histogram(&gc_records));
         if let Some(parallelism) = gc_log::copy_parallelism(&gc_records) {
             metrics.insert("gc_copy_parallelism".to_owned(), parallelism);
+        }
+    }
+    if context.strategy == Strategy::Hybrid {
+        // The message area's own collections, apart from the private ones: they stop every
+        // process, as a shared-heap collection does (docs/hybrid-heap.md).
+        let area: Vec<GcRecord> = gc_records.iter().filter(|r| gc_log::is_area(r)).cloned().collect();
+        metrics.insert("area_collections".to_owned(), area.len() as f64);
+        if !area.is_empty() {
+            histograms.insert(AREA_PAUSE_HISTOGRAM.to_owned(), gc_log::pause_histogram(&area));
         }
     }
     // A peer reports its own peak and getrusage figures; this process's are not the run's.

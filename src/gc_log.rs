@@ -98,11 +98,12 @@ impl GcLog {
         self.records.lock().unwrap_or_else(|e| e.into_inner()).push(record);
     }
 
-    /// The summed pauses of the collections logged so far that began within `from..=to`.
-    pub fn pause_ns_between(&self, from: Instant, to: Instant) -> u64 {
+    /// The summed pauses of the collections logged so far that began within `from..=to` and
+    /// that `which` selects.
+    pub fn pause_ns_between(&self, from: Instant, to: Instant, which: impl Fn(&GcRecord) -> bool) -> u64 {
         let (from, to) = (self.since_origin(from), self.since_origin(to));
         let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        records.iter().filter(|r| (from..=to).contains(&r.start_ns)).map(|r| r.duration_ns).sum()
+        records.iter().filter(|r| (from..=to).contains(&r.start_ns) && which(r)).map(|r| r.duration_ns).sum()
     }
 
     fn since_origin(&self, at: Instant) -> u64 {
@@ -160,6 +161,12 @@ pub fn copy_parallelism(records: &[GcRecord]) -> Option<f64> {
     let copied: u64 = records.iter().map(|r| r.words_copied).sum();
     let busiest: u64 = records.iter().map(|r| r.max_worker_words).sum();
     (busiest > 0).then(|| copied as f64 / busiest as f64)
+}
+
+/// Whether `record` is a collection of the hybrid heap's message area (which stops every
+/// process) rather than of one process's heap.
+pub fn is_area(record: &GcRecord) -> bool {
+    GcKind::from_name(record.kind).is_some_and(|kind| matches!(kind, GcKind::AreaMinor | GcKind::AreaMajor))
 }
 
 /// The pause of every collection in `records`, as the collector measured it.

@@ -1,6 +1,7 @@
 //! `heaplab reproduce` end to end, at the hidden smoke size without the BEAM: the JSON, the
-//! regenerated README tables and the plots are written, and `--render-only` reproduces the
-//! README from the JSON alone.
+//! regenerated README tables and the plots are written with a column for every heaplab heap
+//! (per-process, shared, hybrid), and `--render-only` reproduces the README from the JSON
+//! alone.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -32,6 +33,8 @@ fn a_smoke_reproduction_writes_json_tables_and_plots() {
         "pause-vs-processes",
         "pause-vs-live",
         "space",
+        "area-pause-vs-live",
+        "area-pause-vs-processes",
         "exit",
         "two-schedulers",
     ] {
@@ -58,13 +61,35 @@ fn a_smoke_reproduction_writes_json_tables_and_plots() {
     let reports: serde_json::Value = serde_json::from_str(&read(&out.join("results/report.json"))).unwrap();
     let reports = reports.as_array().expect("an array of reports");
     for workload in ["ring", "big", "churn", "exit", "large-state"] {
-        for heap in ["per-process", "shared"] {
+        for heap in ["per-process", "shared", "hybrid"] {
             assert!(
                 reports.iter().any(|r| r["workload"] == workload && r["heap"] == heap),
                 "no report of {workload} on {heap}"
             );
         }
     }
+    // The hybrid column holds measured figures: every ring run timed its hops and counted
+    // its message-area collections, the time split adds up, and the largest payload of
+    // `area-pause-vs-live` fills the area's nursery, so its collection's pause is reported.
+    let hybrid_rings: Vec<&serde_json::Value> =
+        reports.iter().filter(|r| r["workload"] == "ring" && r["heap"] == "hybrid").collect();
+    assert!(!hybrid_rings.is_empty());
+    for r in &hybrid_rings {
+        let hop = r["metrics"]["ns_per_hop"].as_f64().unwrap_or(0.0);
+        assert!(hop > 0.0 && hop.is_finite(), "{r}");
+        assert!(r["metrics"]["area_collections"].is_number(), "{r}");
+        if r["params"]["time_split"] == "on" {
+            let total: f64 =
+                ["mutator_pct", "send_pct", "gc_pct"].iter().map(|m| r["metrics"][m].as_f64().unwrap()).sum();
+            assert!((total - 100.0).abs() < 0.01, "{r}");
+        }
+    }
+    let filled = hybrid_rings
+        .iter()
+        .find(|r| r["params"]["payload"] == 150_000)
+        .expect("the largest smoke payload of area-pause-vs-live");
+    assert!(filled["metrics"]["area_collections"].as_f64().unwrap() >= 1.0, "{filled}");
+    assert!(filled["histograms"]["area_pause_us"]["max"].as_f64().unwrap() > 0.0, "{filled}");
     assert!(reports.iter().all(|r| r["schema"] == "heaplab.report/2" && r["heap"] != "beam"));
     let meta: serde_json::Value = serde_json::from_str(&read(&out.join("results/meta.json"))).unwrap();
     assert_eq!(meta["size"], "smoke");
@@ -75,7 +100,13 @@ fn a_smoke_reproduction_writes_json_tables_and_plots() {
     assert!(text.contains("Discussion of two-schedulers."), "{text}");
     assert!(!text.contains("stale"), "{text}");
     assert!(text.contains("BEAM column: not run (--no-beam)"), "{text}");
-    assert!(text.contains("| `payload` | `ns_per_hop` per-process | `ns_per_hop` shared |"), "{text}");
+    assert!(
+        text.contains("| `payload` | `ns_per_hop` per-process | `ns_per_hop` shared | `ns_per_hop` hybrid |"),
+        "{text}"
+    );
+    assert!(text.contains(" shared ÷ per-process | hybrid ÷ per-process |"), "{text}");
+    assert!(text.contains("| `area_pause_us max` hybrid |"), "{text}");
+    assert!(text.contains("Not run under `per-process`: it has no message area"), "{text}");
     assert!(text.contains("\n| 1 | "), "a row per payload: {text}");
     assert!(text.contains("![send-cost: ns_per_hop](plots/send-cost-ns-per-hop.svg)"), "{text}");
     let svg = read(&out.join("plots/send-cost-ns-per-hop.svg"));

@@ -4,7 +4,7 @@
 //! reductions), measured on heaplab and the
 //! BEAM (see `papers/beam-claims/README.md`).
 
-use super::experiment::{sweep, Experiment, Figure, Pct, Size};
+use super::experiment::{sweep, Experiment, Figure, Pct, Size, PRIVATE_AND_SHARED};
 use super::render::{self, show};
 use crate::report::Report;
 
@@ -53,6 +53,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             ],
             plots: vec![Figure::Metric("spawn_ns_per_process"), Figure::Metric("bytes_per_process")],
             peers: true,
+            heaps: PRIVATE_AND_SHARED,
+            left_out: &[],
         },
         Experiment {
             id: "spawn-max",
@@ -68,6 +70,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             ],
             plots: vec![],
             peers: false,
+            heaps: PRIVATE_AND_SHARED,
+            left_out: &[],
         },
         Experiment {
             id: "gc-local",
@@ -84,6 +88,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             ],
             plots: vec![Figure::Hist("request_latency_us", Pct::P999)],
             peers: true,
+            heaps: PRIVATE_AND_SHARED,
+            left_out: &[],
         },
         Experiment {
             id: "exit",
@@ -100,6 +106,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             ],
             plots: vec![Figure::Metric("drop_ns_many_objects")],
             peers: true,
+            heaps: PRIVATE_AND_SHARED,
+            left_out: &[],
         },
         Experiment {
             id: "memory-pressure",
@@ -117,6 +125,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             ],
             plots: vec![Figure::Hist("request_latency_us", Pct::P999)],
             peers: true,
+            heaps: PRIVATE_AND_SHARED,
+            left_out: &[],
         },
         Experiment {
             id: "restart",
@@ -128,6 +138,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             figures: restart_figures(),
             plots: vec![],
             peers: true,
+            heaps: PRIVATE_AND_SHARED,
+            left_out: &[],
         },
         Experiment {
             id: "restart-all",
@@ -139,6 +151,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             figures: restart_figures(),
             plots: vec![],
             peers: true,
+            heaps: PRIVATE_AND_SHARED,
+            left_out: &[],
         },
         Experiment {
             id: "preempt",
@@ -155,6 +169,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             ],
             plots: vec![Figure::Hist("round_trip_us", Pct::P99)],
             peers: true,
+            heaps: PRIVATE_AND_SHARED,
+            left_out: &[],
         },
     ]
 }

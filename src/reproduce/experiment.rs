@@ -18,6 +18,7 @@ use crate::compare::{plots, summary};
 use crate::failure::Failure;
 use crate::params::Params;
 use crate::report::Report;
+use crate::strategy::Strategy;
 use crate::table;
 use crate::workload::{self, Workload};
 
@@ -188,7 +189,19 @@ pub struct Experiment {
     /// Whether to run it under the peers too (the BEAM, the JVM, Go: each where its tools
     /// are installed and the workload has a version in its language).
     pub peers: bool,
+    /// The heaplab strategies it runs under, in column order.
+    pub heaps: &'static [Strategy],
+    /// The heaplab strategies it leaves out, each with the reason, which the README block
+    /// states under the table (a strategy is never missing without a word).
+    pub left_out: &'static [(Strategy, &'static str)],
 }
+
+/// Every heaplab heap strategy: private heaps, the shared heap, the hybrid heap (private
+/// heaps and a shared message area).
+pub const HEAPLAB_HEAPS: &[Strategy] = &[Strategy::PerProcess, Strategy::Shared, Strategy::Hybrid];
+
+/// Private heaps and the shared heap.
+pub const PRIVATE_AND_SHARED: &[Strategy] = &[Strategy::PerProcess, Strategy::Shared];
 
 /// Parameter sets `x=VALUE` for each value, each followed by the `fixed` assignments.
 pub fn sweep(x: &str, values: &[u64], fixed: &[&str]) -> Vec<Vec<String>> {

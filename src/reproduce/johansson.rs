@@ -2,9 +2,10 @@
 //! architectures for concurrent languages using message passing", ISMM 2002), shape claims
 //! 1 to 6 as far as heaplab's workloads measure them (see `papers/johansson-2002/README.md`).
 
-use super::experiment::{sweep, Experiment, Figure, Pct, Size};
+use super::experiment::{sweep, Experiment, Figure, Pct, Size, HEAPLAB_HEAPS};
 use super::render::{self, show};
 use crate::report::Report;
+use crate::strategy::Strategy;
 
 /// The send-cost sweep's ring size, as in the paper's ring benchmark.
 const RING: u64 = 100;
@@ -80,12 +81,39 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             vec![format!("payload={p}"), format!("processes={ring}"), laps, "time_split=on".to_owned()]
         })
         .collect();
-    // The first figure is the one the table's shared ÷ per-process column divides.
+    // The first figure is the one the table's ratio columns (shared and hybrid ÷ per-process) divide.
     let split_figures = vec![
         Figure::Metric("ns_per_hop"),
         Figure::Metric("mutator_pct"),
         Figure::Metric("send_pct"),
         Figure::Metric("gc_pct"),
+    ];
+
+    let (live_payloads, live_laps): (&[u64], &str) = size.pick(
+        (&[10, 1000, 10_000, 100_000, 1_000_000], "laps=3000"),
+        (&[10, 1000, 100_000], "laps=3000"),
+        (&[1, 150_000], "laps=1"),
+    );
+    let live_fixed = [format!("processes={ring}"), live_laps.to_owned()];
+    let live_fixed: Vec<&str> = live_fixed.iter().map(String::as_str).collect();
+    let area_processes: &[u64] = size.pick(&[100, 1000, 10_000], &[100, 1000], &[10]);
+    // About 300,000 hops at every size of the ring, so the area's nursery fills about as
+    // often (3 words a hop into a 256 Ki-word nursery).
+    let area_points: Vec<Vec<String>> = area_processes
+        .iter()
+        .map(|&n| {
+            vec![
+                format!("processes={n}"),
+                "payload=1".to_owned(),
+                format!("laps={}", size.pick(300_000, 300_000, 50) / n),
+            ]
+        })
+        .collect();
+    let area_figures = vec![
+        Figure::Hist("area_pause_us", Pct::Max),
+        Figure::Hist("area_pause_us", Pct::P50),
+        Figure::Metric("area_collections"),
+        Figure::Hist("gc_pause_us", Pct::Max),
     ];
 
     vec![
@@ -99,6 +127,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             figures: vec![Figure::Metric("ns_per_hop"), Figure::Metric("copied_words_per_hop")],
             plots: vec![Figure::Metric("ns_per_hop")],
             peers: true,
+            heaps: HEAPLAB_HEAPS,
+            left_out: &[],
         },
         Experiment {
             id: "sharing",
@@ -115,6 +145,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             ],
             plots: vec![Figure::Metric("peak_rss_bytes")],
             peers: true,
+            heaps: HEAPLAB_HEAPS,
+            left_out: &[],
         },
         Experiment {
             id: "small-messages",
@@ -126,6 +158,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             figures: vec![Figure::Metric("ns_per_hop"), Figure::Hist("gc_pause_us", Pct::Max)],
             plots: vec![],
             peers: true,
+            heaps: HEAPLAB_HEAPS,
+            left_out: &[],
         },
         Experiment {
             id: "procs",
@@ -137,6 +171,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             figures: vec![Figure::Metric("messages_per_s"), Figure::Hist("gc_pause_us", Pct::Max)],
             plots: vec![Figure::Metric("messages_per_s")],
             peers: true,
+            heaps: HEAPLAB_HEAPS,
+            left_out: &[],
         },
         Experiment {
             id: "time-split",
@@ -148,6 +184,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             figures: split_figures,
             plots: vec![Figure::Metric("send_pct"), Figure::Metric("gc_pct")],
             peers: false,
+            heaps: HEAPLAB_HEAPS,
+            left_out: &[],
         },
         Experiment {
             id: "time-split-procs",
@@ -164,6 +202,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             ],
             plots: vec![],
             peers: false,
+            heaps: HEAPLAB_HEAPS,
+            left_out: &[],
         },
         Experiment {
             id: "pause-vs-processes",
@@ -176,6 +216,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             figures: pause_figures.clone(),
             plots: vec![Figure::Hist("gc_pause_us", Pct::Max)],
             peers: true,
+            heaps: HEAPLAB_HEAPS,
+            left_out: &[],
         },
         Experiment {
             id: "pause-vs-live",
@@ -187,6 +229,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             figures: pause_figures,
             plots: vec![Figure::Hist("gc_pause_us", Pct::Max)],
             peers: true,
+            heaps: HEAPLAB_HEAPS,
+            left_out: &[],
         },
         Experiment {
             id: "space",
@@ -198,6 +242,38 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             figures: vec![Figure::Metric("peak_rss_bytes")],
             plots: vec![Figure::Metric("peak_rss_bytes")],
             peers: true,
+            heaps: HEAPLAB_HEAPS,
+            left_out: &[],
+        },
+        Experiment {
+            id: "area-pause-vs-live",
+            title: "Hybrid heap: message-area pause vs live message data (ring of 100 processes forwarding one list of `payload` integers, about 300,000 hops)",
+            workload: "ring",
+            schedulers: Some(1),
+            x: "payload",
+            points: sweep("payload", live_payloads, &live_fixed),
+            figures: area_figures.clone(),
+            plots: vec![Figure::Hist("area_pause_us", Pct::Max)],
+            peers: false,
+            heaps: &[Strategy::Shared, Strategy::Hybrid],
+            left_out: &[(
+                Strategy::PerProcess,
+                "it has no message area, and every hop would copy the list (2 words per integer: \
+                 600 G words at the largest point); its pauses at these message sizes are in `send-cost`.",
+            )],
+        },
+        Experiment {
+            id: "area-pause-vs-processes",
+            title: "Hybrid heap: message-area pause vs processes at constant live message data (ring, token {K, [1]}, about 300,000 hops)",
+            workload: "ring",
+            schedulers: Some(1),
+            x: "processes",
+            points: area_points,
+            figures: area_figures,
+            plots: vec![Figure::Hist("area_pause_us", Pct::Max)],
+            peers: false,
+            heaps: HEAPLAB_HEAPS,
+            left_out: &[],
         },
         Experiment {
             id: "exit",
@@ -213,6 +289,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             ],
             plots: vec![Figure::Metric("drop_ns_many_objects"), Figure::Metric("reclaim_gc_ns_many_objects")],
             peers: true,
+            heaps: HEAPLAB_HEAPS,
+            left_out: &[],
         },
         Experiment {
             id: "two-schedulers",
@@ -228,6 +306,8 @@ pub fn experiments(size: Size) -> Vec<Experiment> {
             ],
             plots: vec![Figure::Hist("request_latency_us", Pct::P99)],
             peers: true,
+            heaps: HEAPLAB_HEAPS,
+            left_out: &[],
         },
     ]
 }
@@ -236,13 +316,17 @@ fn find<'e>(experiments: &'e [Experiment], id: &str) -> &'e Experiment {
     experiments.iter().find(|e| e.id == id).expect("the paper defines this experiment")
 }
 
-/// The smallest swept value from which on the shared heap is faster at every point, if any.
-pub fn crossover(reports: &[Report], experiment: &Experiment, figure: Figure) -> Option<String> {
+/// The heaplab strategies the findings name, in column order.
+const HEAPLAB: [&str; 3] = ["per-process", "shared", "hybrid"];
+
+/// The smallest swept value from which on `heap` is faster than per-process at every point,
+/// if any.
+pub fn crossover(reports: &[Report], experiment: &Experiment, figure: Figure, heap: &str) -> Option<String> {
     let faster: Vec<Option<bool>> = (0..experiment.points.len())
         .map(|i| {
             let per_process = render::value(reports, experiment, i, "per-process", figure)?;
-            let shared = render::value(reports, experiment, i, "shared", figure)?;
-            Some(shared < per_process)
+            let other = render::value(reports, experiment, i, heap, figure)?;
+            Some(other < per_process)
         })
         .collect();
     if faster.iter().any(Option::is_none) {
@@ -255,61 +339,72 @@ pub fn crossover(reports: &[Report], experiment: &Experiment, figure: Figure) ->
 /// One line per claim, computed from the reports.
 pub fn findings(reports: &[Report], experiments: &[Experiment]) -> Vec<String> {
     let mut lines = Vec::new();
+    let at = |e: &Experiment, i: usize, heap: &str, f: Figure| show(f, render::value(reports, e, i, heap, f));
+    // `heap A → B` from the first to the last point, for each of `heaps`.
+    let span = |e: &Experiment, heaps: &[&str], f: Figure| {
+        let last = e.points.len() - 1;
+        heaps
+            .iter()
+            .map(|h| format!("{h} {} → {}", at(e, 0, h, f), at(e, last, h, f)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // `heap A` at point `i`, for each of `heaps`.
+    let each = |e: &Experiment, i: usize, heaps: &[&str], f: Figure| {
+        heaps.iter().map(|h| format!("{h} {}", at(e, i, h, f))).collect::<Vec<_>>().join(", ")
+    };
     let send = find(experiments, "send-cost");
     let hop = Figure::Metric("ns_per_hop");
     let last = send.points.len() - 1;
-    let at = |e: &Experiment, i: usize, heap: &str, f: Figure| show(f, render::value(reports, e, i, heap, f));
-    let crossing = match crossover(reports, send, hop) {
-        Some(x) if x == send.x_value(0) => "shared is faster at every size measured".to_owned(),
-        Some(x) => format!("shared is faster from {x} words on"),
-        None => "no crossover in the range measured".to_owned(),
-    };
+    let crossings: Vec<String> = ["shared", "hybrid"]
+        .map(|heap| match crossover(reports, send, hop, heap) {
+            Some(x) if x == send.x_value(0) => format!("{heap} is faster at every size measured"),
+            Some(x) => format!("{heap} is faster from {x} words on"),
+            None => format!("{heap}: no crossover in the range measured"),
+        })
+        .into();
     lines.push(format!(
-        "Claim 1 (send cost): per hop, per-process {} at {} words → {} at {} words; shared {} → {}; {crossing}.",
-        at(send, 0, "per-process", hop),
+        "Claim 1 (send cost): per hop from {} to {} words, {}; {}.",
         send.x_value(0),
-        at(send, last, "per-process", hop),
         send.x_value(last),
-        at(send, 0, "shared", hop),
-        at(send, last, "shared", hop),
+        span(send, &HEAPLAB, hop),
+        crossings.join("; "),
     ));
     let small = find(experiments, "small-messages");
     lines.push(format!(
-        "Claim 2 (tiny messages, {} processes): per hop, per-process {}, shared {}, BEAM {}.",
+        "Claim 2 (tiny messages, {} processes): per hop, {}.",
         small.x_value(0),
-        at(small, 0, "per-process", hop),
-        at(small, 0, "shared", hop),
-        at(small, 0, "beam", hop),
+        each(small, 0, &["per-process", "shared", "hybrid", "beam"], hop),
     ));
     let max = Figure::Hist("gc_pause_us", Pct::Max);
     for id in ["pause-vs-processes", "pause-vs-live"] {
         let e = find(experiments, id);
-        let last = e.points.len() - 1;
         lines.push(format!(
-            "Claim 3 (max GC pause vs {}): per-process {} → {}, shared {} → {} from {}={} to {}.",
+            "Claim 3 (max GC pause vs {}, {}={} to {}): {}.",
             e.x,
-            at(e, 0, "per-process", max),
-            at(e, last, "per-process", max),
-            at(e, 0, "shared", max),
-            at(e, last, "shared", max),
             e.x,
             e.x_value(0),
-            e.x_value(last),
+            e.x_value(e.points.len() - 1),
+            span(e, &HEAPLAB, max),
         ));
     }
     let split = find(experiments, "time-split");
     let last_split = split.points.len() - 1;
-    let parts = |heap: &str, i: usize| {
-        ["mutator_pct", "send_pct", "gc_pct"].map(|m| at(split, i, heap, Figure::Metric(m))).join(" / ")
+    let parts = |i: usize| {
+        HEAPLAB
+            .map(|heap| {
+                let shares =
+                    ["mutator_pct", "send_pct", "gc_pct"].map(|m| at(split, i, heap, Figure::Metric(m)));
+                format!("{heap} {}", shares.join(" / "))
+            })
+            .join(", ")
     };
     lines.push(format!(
-        "Time split (ring, mutator / send / GC %): at {} words per-process {}, shared {}; at {} words per-process {}, shared {}.",
+        "Time split (ring, mutator / send / GC %): at {} words {}; at {} words {}.",
         split.x_value(0),
-        parts("per-process", 0),
-        parts("shared", 0),
+        parts(0),
         split.x_value(last_split),
-        parts("per-process", last_split),
-        parts("shared", last_split),
+        parts(last_split),
     ));
     let space = find(experiments, "space");
     let rss = Figure::Metric("peak_rss_bytes");
@@ -317,38 +412,49 @@ pub fn findings(reports: &[Report], experiments: &[Experiment]) -> Vec<String> {
     let most = sharing.points.len() - 1;
     let live = Figure::Metric("received_live_words");
     lines.push(format!(
-        "Claim 4 (space, ring at {} words): peak RSS per-process {}, shared {}; loss of sharing ({} references to one list): the received payload takes {} words per-process, {} on the BEAM, {} shared ({} with one reference), peak RSS per-process {} → {}, shared {} → {}.",
+        "Claim 4 (space, ring at {} words): peak RSS {}; loss of sharing ({} references to one list): the received payload takes {} words ({} with one reference per-process), peak RSS {}.",
         space.x_value(last),
-        at(space, last, "per-process", rss),
-        at(space, last, "shared", rss),
+        each(space, last, &HEAPLAB, rss),
         sharing.x_value(most),
-        at(sharing, most, "per-process", live),
-        at(sharing, most, "beam", live),
-        at(sharing, most, "shared", live),
+        each(sharing, most, &["per-process", "beam", "shared", "hybrid"], live),
         at(sharing, 0, "per-process", live),
-        at(sharing, 0, "per-process", rss),
-        at(sharing, most, "per-process", rss),
-        at(sharing, 0, "shared", rss),
-        at(sharing, most, "shared", rss),
+        span(sharing, &HEAPLAB, rss),
     ));
     let exit = find(experiments, "exit");
     let last_exit = exit.points.len() - 1;
+    let dropped = Figure::Metric("drop_ns_many_objects");
     lines.push(format!(
-        "Claim 5 (exit, {} MiB of small objects): per-process heap dropped in {}; shared exit {} but its data needs a {} collection.",
+        "Claim 5 (exit, {} MiB of small objects): heap dropped in {}; shared exit {} but its data needs a {} collection.",
         exit.x_value(last_exit),
-        at(exit, last_exit, "per-process", Figure::Metric("drop_ns_many_objects")),
-        at(exit, last_exit, "shared", Figure::Metric("drop_ns_many_objects")),
+        each(exit, last_exit, &["per-process", "hybrid"], dropped),
+        at(exit, last_exit, "shared", dropped),
         at(exit, last_exit, "shared", Figure::Metric("reclaim_gc_ns_many_objects")),
     ));
     let two = find(experiments, "two-schedulers");
     let last_two = two.points.len() - 1;
     let p99 = Figure::Hist("request_latency_us", Pct::P99);
     lines.push(format!(
-        "Claim 6 (2 schedulers, {} MB large process): small servers' p99 per-process {}, shared {}, BEAM {}.",
+        "Claim 6 (2 schedulers, {} MB large process): small servers' p99 {}.",
         two.x_value(last_two),
-        at(two, last_two, "per-process", p99),
-        at(two, last_two, "shared", p99),
-        at(two, last_two, "beam", p99),
+        each(two, last_two, &["per-process", "shared", "hybrid", "beam"], p99),
+    ));
+    let area_max = Figure::Hist("area_pause_us", Pct::Max);
+    let area_p50 = Figure::Hist("area_pause_us", Pct::P50);
+    let by_live = find(experiments, "area-pause-vs-live");
+    let by_processes = find(experiments, "area-pause-vs-processes");
+    lines.push(format!(
+        "Hybrid message area (ring): vs live message data, {}={} to {}: area pause max {}, p50 {} (shared heap's max pause {}); vs processes at constant live message data, {}={} to {}: area pause max {}, p50 {}.",
+        by_live.x,
+        by_live.x_value(0),
+        by_live.x_value(by_live.points.len() - 1),
+        span(by_live, &["hybrid"], area_max),
+        span(by_live, &["hybrid"], area_p50),
+        span(by_live, &["shared"], max),
+        by_processes.x,
+        by_processes.x_value(0),
+        by_processes.x_value(by_processes.points.len() - 1),
+        span(by_processes, &["hybrid"], area_max),
+        span(by_processes, &["hybrid"], area_p50),
     ));
     lines
 }

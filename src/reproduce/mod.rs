@@ -9,8 +9,8 @@
 //!    experiment that wants them, where the peer's tools are on the `PATH` and the workload
 //!    has a version in its language; otherwise one note per missing tool says how to
 //!    install it and the reproduction carries on without it.
-//! 3. Plan the runs: every point of every experiment under per-process, shared and (step 2)
-//!    the peers, each distinct run once (experiments may share runs), `--runs N` times, interleaved
+//! 3. Plan the runs: every point of every experiment under its heaplab strategies
+//!    ([`Experiment::heaps`]: per-process, shared, hybrid) and (step 2) the peers, each distinct run once (experiments may share runs), `--runs N` times, interleaved
 //!    across the strategies (A B C A B C ...). Run them one at a time with progress lines,
 //!    each in a fresh `heaplab bench` process, so that a run's memory figures
 //!    (`bytes_per_process`, `peak_rss_bytes`) are not lowered or raised by what earlier runs
@@ -184,7 +184,7 @@ pub fn run(args: &ReproduceArgs) -> Result<(), Failure> {
     let mut plan: Vec<Planned> = Vec::new();
     let mut seen: BTreeMap<String, ()> = BTreeMap::new();
     for (e, experiment) in experiments.iter().enumerate() {
-        let mut strategies = vec![Strategy::PerProcess, Strategy::Shared];
+        let mut strategies = experiment.heaps.to_vec();
         if experiment.peers {
             for (strategy, status) in &columns {
                 let has_version =

@@ -21,7 +21,12 @@ use crate::report::Report;
 use crate::table;
 
 /// The strategies in column order.
-pub const HEAPS: [&str; 7] = ["per-process", "shared", "beam", "jvm-parallel", "jvm-g1", "jvm-zgc", "go"];
+pub const HEAPS: [&str; 8] =
+    ["per-process", "shared", "hybrid", "beam", "jvm-parallel", "jvm-g1", "jvm-zgc", "go"];
+
+/// The strategies whose first figure the table divides by per-process's, each in a column
+/// `<heap> ÷ per-process`.
+pub const RATIO_HEAPS: [&str; 2] = ["shared", "hybrid"];
 
 /// What `results/meta.json` records about a reproduction run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -124,7 +129,8 @@ fn others(experiment: &Experiment, index: usize) -> String {
 }
 
 /// The Markdown table of one experiment: a row per point; per figure a column per strategy
-/// that has it (Invariant 2); `shared ÷ per-process` of the first figure.
+/// that has it (Invariant 2); `shared ÷ per-process` and `hybrid ÷ per-process` of the first
+/// figure, for those of the two that ran beside per-process.
 pub fn table(reports: &[Report], experiment: &Experiment) -> String {
     let heaps = heaps_present(reports, experiment);
     let mut out = String::new();
@@ -160,9 +166,13 @@ pub fn table(reports: &[Report], experiment: &Experiment) -> String {
             rule.push_str("---:|");
         }
     }
-    let ratio_column = heaps.contains(&"per-process") && heaps.contains(&"shared");
-    if ratio_column {
-        header.push_str(" shared ÷ per-process |");
+    let ratios: Vec<&str> = if heaps.contains(&"per-process") {
+        RATIO_HEAPS.into_iter().filter(|heap| heaps.contains(heap)).collect()
+    } else {
+        Vec::new()
+    };
+    for heap in &ratios {
+        let _ = write!(header, " {heap} ÷ per-process |");
         rule.push_str("---:|");
     }
     let _ = writeln!(out, "{header}\n{rule}");
@@ -179,11 +189,10 @@ pub fn table(reports: &[Report], experiment: &Experiment) -> String {
                 let _ = write!(out, " {} |", cell_with_interval(v, ci, figure));
             }
         }
-        if ratio_column {
-            let first = experiment.figures[0];
-            let per_process = value(reports, experiment, index, "per-process", first);
-            let shared = value(reports, experiment, index, "shared", first);
-            let _ = write!(out, " {} |", ratio(shared, per_process));
+        let first = experiment.figures[0];
+        let per_process = value(reports, experiment, index, "per-process", first);
+        for heap in &ratios {
+            let _ = write!(out, " {} |", ratio(value(reports, experiment, index, heap, first), per_process));
         }
         out.push('\n');
     }
@@ -248,6 +257,9 @@ pub fn experiment_block(reports: &[Report], experiment: &Experiment, plots_dir: 
     };
     let _ = writeln!(out, "_{}_ — workload `{}`{schedulers}.\n", experiment.title, experiment.workload);
     out.push_str(&table(reports, experiment));
+    for (strategy, why) in experiment.left_out {
+        let _ = writeln!(out, "\nNot run under `{strategy}`: {why}");
+    }
     for &figure in &experiment.plots {
         let name = plot_name(experiment, figure);
         if plots_dir.join(&name).exists() {

@@ -103,9 +103,9 @@ pub struct Meta {
 pub struct SectionMeta {
     /// The entry's id ([`suite::Entry::id`]).
     pub id: String,
-    /// Per strategy, the index in `report.json` of its report; `None` in a `meta.json` written
-    /// before entries had ids of their own, whose reports are found by workload name (then
-    /// the id).
+    /// Per strategy, the index in `report.json` of its report (none for a strategy whose runs
+    /// all failed); `None` in a `meta.json` written before entries had ids of their own, when
+    /// an id was its workload's name: its reports are then found by that name.
     #[serde(default)]
     pub reports: Option<BTreeMap<String, usize>>,
     /// The suite's assignments.

@@ -125,9 +125,9 @@ pub struct CompareArgs {
     /// Remove the files of an earlier compare in DIR first (without it, such a DIR is refused).
     #[arg(long)]
     pub clear: bool,
-    /// Run only this workload of the suite (or one a program of its own added); repeat for
-    /// several.
-    #[arg(long = "workload", value_name = "NAME")]
+    /// Run only this entry of the suite, by id: a workload's name, or ring-payload100 (ring
+    /// with payload=100), or a workload a program of its own added; repeat for several.
+    #[arg(long = "workload", value_name = "ID")]
     pub workloads: Vec<String>,
 }
 

@@ -35,25 +35,34 @@ fn the_smoke_suite_writes_reports_summary_csv_plots_and_a_trace() {
     assert!(output.status.success(), "{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
 
-    // report.json: one report per workload and strategy, in the report schema.
+    // report.json: one report per entry and strategy, in the report schema; ring has two
+    // entries, the default token and a payload of 100 integers.
     let reports: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
     let reports = reports.as_array().expect("an array of reports");
     let workloads = ["spawn", "ring", "churn", "exit", "gc-copy", "restart"];
+    let ids = ["spawn", "ring", "ring-payload100", "churn", "exit", "gc-copy", "restart"];
+    assert_eq!(reports.len(), ids.len() * 3, "one report per entry and strategy");
     for workload in workloads {
         for heap in ["per-process", "shared", "hybrid"] {
             let found = reports.iter().find(|r| r["workload"] == workload && r["heap"] == heap);
             let report = found.unwrap_or_else(|| panic!("no report of {workload} on {heap}"));
             assert_eq!(report["schema"], "heaplab.report/2");
             assert!(report["histograms"]["gc_pause_us"].is_object(), "{report}");
-            assert!(
-                out.join("csv")
-                    .join(format!("{workload}-{heap}"))
-                    .join("run-1")
-                    .join("gc_events.csv")
-                    .exists(),
-                "csv of {workload} on {heap}"
-            );
         }
+    }
+    for id in ids {
+        for heap in ["per-process", "shared", "hybrid"] {
+            let csv = out.join("csv").join(format!("{id}-{heap}")).join("run-1").join("gc_events.csv");
+            assert!(csv.exists(), "csv of {id} on {heap}");
+        }
+    }
+    for heap in ["per-process", "shared", "hybrid"] {
+        let payloads: Vec<&serde_json::Value> = reports
+            .iter()
+            .filter(|r| r["workload"] == "ring" && r["heap"] == heap)
+            .map(|r| &r["params"]["payload"])
+            .collect();
+        assert_eq!(payloads, [0, 100], "ring's two entries on {heap}, in suite order");
     }
     assert!(reports.iter().all(|r| r["heap"] != "beam"), "--no-beam");
 
@@ -62,9 +71,14 @@ fn the_smoke_suite_writes_reports_summary_csv_plots_and_a_trace() {
     assert!(summary.starts_with("# heaplab compare\n"), "{summary}");
     assert!(summary.contains("- suite: smoke"), "{summary}");
     assert!(summary.contains("beam not run (--no-beam)"), "{summary}");
-    for workload in workloads {
-        assert!(summary.contains(&format!("\n## {workload}\n")), "{workload}: {summary}");
+    for id in ids {
+        assert!(summary.contains(&format!("\n## {id}\n")), "{id}: {summary}");
     }
+    let payload = section(&summary, "ring-payload100");
+    assert!(payload.contains("payload=100"), "{payload}");
+    assert!(payload.contains("| `copied_words_per_hop` | 203 | 0 | 3 |"), "{payload}");
+    let ring = section(&summary, "ring");
+    assert!(ring.contains("| `copied_words_per_hop` | 0 | 0 | 0 |"), "{ring}");
     assert!(
         summary
             .contains("| figure | per-process | shared | hybrid | shared/per-process | hybrid/per-process |"),
@@ -85,10 +99,9 @@ fn the_smoke_suite_writes_reports_summary_csv_plots_and_a_trace() {
         let svg = read(plot);
         assert!(svg.contains("<svg") && svg.contains("</svg>"), "{}", plot.display());
         let name = plot.file_name().unwrap().to_string_lossy().into_owned();
-        let workload =
-            workloads.iter().filter(|w| name.starts_with(&format!("{w}-"))).max_by_key(|w| w.len());
-        let workload = workload.unwrap_or_else(|| panic!("{name}: a plot of no workload"));
-        assert!(svg.contains(&format!("{workload}: ")), "{}: no title", plot.display());
+        let id = ids.iter().filter(|id| name.starts_with(&format!("{id}-"))).max_by_key(|id| id.len());
+        let id = id.unwrap_or_else(|| panic!("{name}: a plot of no entry"));
+        assert!(svg.contains(&format!("{id}: ")), "{}: no title", plot.display());
     }
 
     // The trace: scheduler tracks with process slices.
@@ -102,6 +115,15 @@ fn the_smoke_suite_writes_reports_summary_csv_plots_and_a_trace() {
     // The closing lines: where things went and one headline per workload.
     assert!(stdout.contains("summary.md") && stdout.contains(trace_name), "{stdout}");
     assert!(stdout.contains("ring: ns_per_hop: per-process "), "{stdout}");
+    assert!(stdout.contains("ring-payload100: ns_per_hop: per-process "), "{stdout}");
+}
+
+/// The text of summary.md's section `## <id>`, up to the next section.
+fn section<'s>(summary: &'s str, id: &str) -> &'s str {
+    let heading = format!("\n## {id}\n");
+    let start = summary.find(&heading).unwrap_or_else(|| panic!("no section {id}: {summary}"));
+    let body = &summary[start + heading.len()..];
+    &body[..body.find("\n## ").unwrap_or(body.len())]
 }
 
 #[test]
@@ -170,6 +192,7 @@ fn the_beam_column_appears_when_erl_is_on_the_path() {
     for workload in ["spawn", "ring", "churn", "exit", "gc-copy", "restart"] {
         assert!(beam.contains(&workload), "{workload} has an Erlang version: {beam:?}");
     }
+    assert_eq!(beam.iter().filter(|w| **w == "ring").count(), 2, "ring and ring-payload100: {beam:?}");
     let summary = read(&out.join("summary.md"));
     assert!(
         summary.contains(
@@ -212,6 +235,8 @@ fn a_folder_with_an_earlier_compare_is_refused_unless_cleared_and_renders_again(
         "--workload",
         "ring",
         "--workload",
+        "ring-payload100",
+        "--workload",
         "gc-copy",
         "--runs",
         "2",
@@ -220,7 +245,7 @@ fn a_folder_with_an_earlier_compare_is_refused_unless_cleared_and_renders_again(
     assert!(output.status.success(), "{}", stderr(&output));
     let reports: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
     let reports = reports.as_array().unwrap();
-    assert_eq!(reports.len(), 6, "one aggregate per workload and strategy");
+    assert_eq!(reports.len(), 9, "one aggregate per entry and strategy");
     for report in reports {
         assert_eq!(report["runs"], 2, "{report}");
         assert_eq!(report["per_run"].as_array().unwrap().len(), 2);
@@ -235,6 +260,14 @@ fn a_folder_with_an_earlier_compare_is_refused_unless_cleared_and_renders_again(
         "{summary}"
     );
     assert!(out.join("csv/ring-shared/run-2/gc_events.csv").exists());
+    assert!(out.join("csv/ring-payload100-shared/run-2/gc_events.csv").exists());
+    let copied = |id: &str| {
+        let text = section(&summary, id);
+        let row = text.lines().find(|l| l.starts_with("| `copied_words_per_hop` |"));
+        row.unwrap_or_else(|| panic!("{text}")).to_owned()
+    };
+    assert!(copied("ring").starts_with("| `copied_words_per_hop` | 0 "), "{}", copied("ring"));
+    assert!(copied("ring-payload100").starts_with("| `copied_words_per_hop` | 203 "), "{summary}");
 
     // Into the same folder: refused, nothing changed.
     let again = heaplab(&[&args[..], &["--out", out_arg]].concat());

@@ -11,13 +11,16 @@
 //! 2. Plan the runs: each suite entry (and each workload a program of one's own added,
 //!    [`crate::registry`]) whose workload this build has (else a one-line note,
 //!    [`suite::resolve`]) under each heaplab strategy and each peer that has a version.
+//!    Everything of an entry is keyed by its id ([`suite::Entry::id`]), not its workload's
+//!    name, so two entries of one workload (`ring`, `ring-payload100`) keep apart.
 //! 3. Run them one at a time (one run owns the machine: timings of concurrent runs would
 //!    mean nothing), each in a fresh `heaplab bench` process ([`crate::runs`]) so its memory
 //!    figures are its own; `--runs N` times each, interleaved across the strategies (A B C
 //!    A B C ...) so machine noise spreads evenly over them. Each run writes its raw data to
-//!    `csv/<workload>-<heap>/run-<i>/`. After each workload, its runs are aggregated
+//!    `csv/<id>-<heap>/run-<i>/`. After each entry, its runs are aggregated
 //!    ([`crate::stats`]) and `report.json` is rewritten: an interrupted suite keeps what it
-//!    measured.
+//!    measured. A report names its workload, not the entry: `meta.json` says which report
+//!    of `report.json` is which entry's ([`SectionMeta::reports`]).
 //! 4. Run the traced run ([`suite::TRACE_CANDIDATES`]) and write `trace-<workload>.json`.
 //! 5. Write `meta.json` (header, notes, failures), then render ([`render`]): plots from the
 //!    CSV folders, `summary.md` from `report.json` and `meta.json`; print where everything
@@ -36,6 +39,7 @@
 //! 2. Every report of `report.json` is also in `summary.md` and has its CSV directories.
 //! 3. Rendering reads only the output folder, so `--render-only` redraws what a run drew.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -94,11 +98,16 @@ pub struct Meta {
     pub interrupted: bool,
 }
 
-/// What `meta.json` records of one workload.
+/// What `meta.json` records of one suite entry.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SectionMeta {
-    /// The workload's name.
+    /// The entry's id ([`suite::Entry::id`]).
     pub id: String,
+    /// Per strategy, the index in `report.json` of its report (none for a strategy whose runs
+    /// all failed); `None` in a `meta.json` written before entries had ids of their own, when
+    /// an id was its workload's name: its reports are then found by that name.
+    #[serde(default)]
+    pub reports: Option<BTreeMap<String, usize>>,
     /// The suite's assignments.
     pub assignments: Vec<String>,
     /// The strategies planned, in column order.
@@ -109,6 +118,16 @@ pub struct SectionMeta {
     pub failures: Vec<(String, String)>,
     /// Whether its GC pause charts are drawn.
     pub gc_charts: bool,
+}
+
+impl SectionMeta {
+    /// The report of `heap` for this entry among `reports` (those of `report.json`).
+    pub fn report<'r>(&self, reports: &'r [Report], heap: &str) -> Option<&'r Report> {
+        match &self.reports {
+            Some(indices) => indices.get(heap).and_then(|&i| reports.get(i)).filter(|r| r.heap == heap),
+            None => reports.iter().find(|r| r.workload == self.id && r.heap == heap),
+        }
+    }
 }
 
 /// The suite a command line asks for.
@@ -220,7 +239,7 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
     // Protocol step 2.
     let mut plan: Vec<(Planned, &'static dyn Workload, Vec<Strategy>, SectionMeta)> = Vec::new();
     for entry in planned {
-        let workload = match suite::resolve(entry.id()) {
+        let workload = match suite::resolve(entry.workload) {
             Ok(workload) => workload,
             Err(note) => {
                 eprintln!("heaplab: note: {note}");
@@ -230,10 +249,12 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
         };
         let mut meta = SectionMeta {
             id: entry.id().to_owned(),
+            reports: Some(BTreeMap::new()),
             assignments: entry.params.clone(),
             gc_charts: entry.gc_charts,
             ..SectionMeta::default()
         };
+        meta.notes.extend(entry.note.map(str::to_owned));
         if workload.threads() == Threads::CallingThread {
             meta.notes.push(
                 "This workload runs one heap on the calling thread, not on the runtime: under shared, \
@@ -279,9 +300,9 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
         'runs: for run in 1..=runs {
             for cell in &mut cells {
                 let what = if runs > 1 {
-                    format!("{} on {} (run {run} of {runs})", workload.name(), cell.strategy)
+                    format!("{} on {} (run {run} of {runs})", entry.id(), cell.strategy)
                 } else {
-                    format!("{} on {}", workload.name(), cell.strategy)
+                    format!("{} on {}", entry.id(), cell.strategy)
                 };
                 progress.start(&what);
                 let begun = Instant::now();
@@ -313,15 +334,19 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
                 }
             }
         }
-        for cell in cells {
+        for mut cell in cells {
             for failure in &cell.failures {
                 meta.failures.push((cell.strategy.name().to_owned(), failure.clone()));
             }
-            match cell.reports.len() {
-                0 => {}
-                1 if runs == 1 => aggregates.extend(cell.reports),
-                _ => aggregates.push(stats::aggregate(cell.reports, provenance.clone())),
+            let report = match cell.reports.len() {
+                0 => continue,
+                1 if runs == 1 => cell.reports.remove(0),
+                _ => stats::aggregate(cell.reports, provenance.clone()),
+            };
+            if let Some(indices) = &mut meta.reports {
+                indices.insert(cell.strategy.name().to_owned(), aggregates.len());
             }
+            aggregates.push(report);
         }
         sections.push(meta);
         write_reports(&out.join("report.json"), &aggregates)?;
@@ -395,9 +420,9 @@ pub fn run(args: &CompareArgs, command: &str) -> Result<(), Failure> {
     rendered.result()
 }
 
-/// `csv/<workload>-<heap>/run-<i>/` of `out`.
-pub fn csv_dir(out: &Path, workload: &str, heap: &str, run: u32) -> PathBuf {
-    out.join("csv").join(format!("{workload}-{heap}")).join(format!("run-{run}"))
+/// `csv/<id>-<heap>/run-<i>/` of `out`, for the suite entry `id`.
+pub fn csv_dir(out: &Path, id: &str, heap: &str, run: u32) -> PathBuf {
+    out.join("csv").join(format!("{id}-{heap}")).join(format!("run-{run}"))
 }
 
 /// What [`render`] wrote.
@@ -470,11 +495,8 @@ pub fn render(out: &Path, meta: &Meta) -> Result<Rendered, Failure> {
             Ok(written) => plot_files.extend(written),
             Err(message) => problems.push(format!("{}: {message}", section.id)),
         }
-        let section_reports: Vec<&Report> = section
-            .heaps
-            .iter()
-            .filter_map(|heap| reports.iter().find(|r| r.workload == section.id && &r.heap == heap))
-            .collect();
+        let section_reports: Vec<&Report> =
+            section.heaps.iter().filter_map(|heap| section.report(&reports, heap)).collect();
         match plots::write_tail_attribution(&plots_dir, &section.id, &section_reports) {
             Ok(written) => plot_files.extend(written),
             Err(message) => problems.push(format!("{}: {message}", section.id)),
@@ -488,7 +510,7 @@ pub fn render(out: &Path, meta: &Meta) -> Result<Rendered, Failure> {
                 .heaps
                 .iter()
                 .map(|heap| {
-                    let report = reports.iter().find(|r| r.workload == section.id && &r.heap == heap);
+                    let report = section.report(&reports, heap);
                     let failure =
                         section.failures.iter().find(|(h, _)| h == heap).map(|(_, why)| why.as_str());
                     Column {
@@ -503,14 +525,14 @@ pub fn render(out: &Path, meta: &Meta) -> Result<Rendered, Failure> {
                 .collect();
             let mut notes = section.notes.clone();
             for (heap, why) in &section.failures {
-                if reports.iter().any(|r| r.workload == section.id && &r.heap == heap) {
+                if section.report(&reports, heap).is_some() {
                     notes.push(format!("{heap}: {why} (the other runs are aggregated)"));
                 }
             }
             Section {
-                workload: &section.id,
+                id: &section.id,
                 assignments: &section.assignments,
-                headline: headline_of(&section.id),
+                headline: suite::headline_of(&section.id),
                 columns,
                 notes,
             }
@@ -550,16 +572,11 @@ pub fn render(out: &Path, meta: &Meta) -> Result<Rendered, Failure> {
     Ok(Rendered { closing: text, problems })
 }
 
-/// The headline of a workload: its suite entry's, else the wall time.
-fn headline_of(id: &str) -> suite::Headline {
-    suite::ENTRIES.iter().find(|e| e.workload == id).map_or(suite::Headline::WallTime, |e| e.headline)
-}
-
-/// The plot data of every run of one (workload, strategy), from its CSV folders.
-fn read_runs(out: &Path, workload: &str, heap: &str, problems: &mut Vec<String>) -> Vec<RunPlot> {
+/// The plot data of every run of one (entry, strategy), from its CSV folders.
+fn read_runs(out: &Path, id: &str, heap: &str, problems: &mut Vec<String>) -> Vec<RunPlot> {
     let mut plots = Vec::new();
     for run in 1.. {
-        let dir = csv_dir(out, workload, heap, run);
+        let dir = csv_dir(out, id, heap, run);
         if !dir.is_dir() {
             break;
         }
@@ -764,6 +781,39 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(left, ["notes.txt"], "only the files compare owns are removed");
+    }
+
+    #[test]
+    fn two_entries_of_one_workload_find_their_own_reports() {
+        use super::summary::tests::fake_report;
+        let reports = [
+            fake_report("ring", "per-process", 1.0),
+            fake_report("ring", "shared", 2.0),
+            fake_report("ring", "per-process", 3.0),
+            fake_report("ring", "shared", 4.0),
+        ];
+        let section = |id: &str, indices: &[(&str, usize)]| SectionMeta {
+            id: id.to_owned(),
+            reports: Some(indices.iter().map(|(heap, i)| ((*heap).to_owned(), *i)).collect()),
+            ..SectionMeta::default()
+        };
+        let p999 = |report: Option<&Report>| report.map(|r| r.histograms["request_latency_us"].p999);
+        let ring = section("ring", &[("per-process", 0), ("shared", 1)]);
+        let payload = section("ring-payload100", &[("per-process", 2), ("shared", 3)]);
+        assert_eq!(p999(ring.report(&reports, "shared")), Some(2.0));
+        assert_eq!(p999(payload.report(&reports, "per-process")), Some(3.0));
+        assert_eq!(p999(payload.report(&reports, "shared")), Some(4.0));
+        assert_eq!(p999(payload.report(&reports, "hybrid")), None);
+        // A failed strategy has no index: no report, not another entry's.
+        let failed = section("ring-payload100", &[("per-process", 2)]);
+        assert_eq!(p999(failed.report(&reports, "shared")), None);
+        // A meta.json from before entry ids: reports found by workload name.
+        let old: SectionMeta = serde_json::from_str(
+            r#"{"id": "ring", "assignments": [], "heaps": ["shared"], "notes": [], "failures": [], "gc_charts": true}"#,
+        )
+        .unwrap();
+        assert_eq!(old.reports, None);
+        assert_eq!(p999(old.report(&reports, "shared")), Some(2.0));
     }
 
     #[test]

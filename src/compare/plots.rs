@@ -14,6 +14,9 @@
 //!   the requests above p99 went and one for those above p99.9 (report `tail_attribution`,
 //!   runs with `attribution=on`), one colour per component.
 //!
+//! `<workload>` is the suite entry's id, which titles its charts too: the workload's name, or
+//! e.g. `ring-payload100` for a second entry of `ring` ([`super::suite::Entry::id`]).
+//!
 //! With several runs a nines line is the median over the runs at each percentile, and a band
 //! around it the 95% Student t interval ([`crate::stats`]).
 //!

@@ -8,7 +8,11 @@
 //! # Invariants
 //! 1. Every parameter assignment of every suite is valid for its workload whenever that
 //!    workload is in [`crate::workloads::ALL`] (tested), so a suite never fails on a typo.
-//! 2. Entry ids are unique within a suite (they name the CSV directories and plots).
+//! 2. Entry ids are unique within a suite, with the workloads a program of one's own added
+//!    (they name the CSV directories, the plots, the sections of summary.md and what
+//!    `--workload` selects). An entry that runs a workload at the parameters the suite is
+//!    about has the workload's name as id; another entry of the same workload has
+//!    `<workload>-<variant>` (`ring-payload100`), which is no workload's name (tested).
 //! 3. The quick suite finishes in under 10 minutes on 2 cores with every strategy and the
 //!    peer columns (the BEAM, the JVM's three collectors, Go): its parameters are cut down from the defaults (docs/workloads.md), and
 //!    `churn-big` (850 MB live) is in the full suite only.
@@ -54,10 +58,14 @@ pub enum Headline {
     WallTime,
 }
 
-/// One workload of the suite, with its parameters in each suite (`NAME=VALUE`, as for
-/// `--set`; unset parameters keep their defaults).
+/// One entry of the suite: a workload with its parameters in each suite (`NAME=VALUE`, as
+/// for `--set`; unset parameters keep their defaults). A workload may have several entries,
+/// each with parameters of its own and an id of its own (Invariant 2).
 #[derive(Debug, Clone, Copy)]
 pub struct Entry {
+    /// The entry's id (Invariant 2): the workload's name, or `<workload>-<variant>` for a
+    /// second entry of the same workload.
+    pub id: &'static str,
     /// The workload's name in [`crate::workloads::ALL`].
     pub workload: &'static str,
     /// Parameters in the quick suite; `None`: not in the quick suite.
@@ -71,104 +79,146 @@ pub struct Entry {
     /// Whether its GC pause charts mean something: not for `exit`, whose collections are the
     /// set-up compactions, not what it measures.
     pub gc_charts: bool,
+    /// What the entry shows, under its heading in summary.md; for an entry whose parameters
+    /// are not self-explanatory.
+    pub note: Option<&'static str>,
 }
 
 /// Every entry, in the order docs/workloads.md lists them.
 ///
 /// Quick parameters (Invariant 3), measured on the reference machine (2 cores, release,
 /// both heaplab strategies): spawn at 200,000 processes (not a million) takes about a
-/// second; ring, gc-copy and restart keep their defaults (under a second each); exit at
+/// second; ring, gc-copy and restart keep their defaults (under a second each); ring with
+/// `payload=100` at 500 laps (not 1000) about 1.2 s on per-process heaps, which copy the
+/// payload at every hop (about 2.3 us a hop), a fraction of that on the others; exit at
 /// 32 MiB x 3 (not 64 MiB x 5) about half a second; churn, large-state, binaries and big
 /// keep their defaults (churn's is the one the comparison is about), a few seconds to ten
 /// per run.
 pub const ENTRIES: &[Entry] = &[
     Entry {
+        id: "spawn",
         workload: "spawn",
         quick: Some(&["processes=200000"]),
         full: &[],
         smoke: Some(&["processes=1000"]),
         headline: Headline::Metric("spawn_ns_per_process"),
         gc_charts: true,
+        note: None,
     },
     Entry {
+        id: "alloc",
         workload: "alloc",
         quick: Some(&[]),
         full: &[],
         smoke: None,
         headline: Headline::Metric("ns_per_word"),
         gc_charts: true,
+        note: None,
     },
     Entry {
+        id: "ring",
         workload: "ring",
         quick: Some(&[]),
         full: &[],
         smoke: Some(&["processes=10", "laps=10"]),
         headline: Headline::Metric("ns_per_hop"),
         gc_charts: true,
+        note: None,
     },
     Entry {
+        id: "ring-payload100",
+        workload: "ring",
+        quick: Some(&["payload=100", "laps=500"]),
+        full: &["payload=100"],
+        smoke: Some(&["processes=10", "laps=10", "payload=100"]),
+        headline: Headline::Metric("ns_per_hop"),
+        gc_charts: true,
+        note: Some(
+            "ring whose token carries a list of 100 integers: per-process heaps copy the token \
+             at every hop (203 words), the shared heap copies nothing, the hybrid heap builds \
+             the token's tuple in its message area and links the payload (3 words a hop; \
+             `copied_words_per_hop`): does a hybrid hop cost about what a shared one does?",
+        ),
+    },
+    Entry {
+        id: "churn",
         workload: "churn",
         quick: Some(&[]),
         full: &[],
         smoke: Some(&["processes=20", "entries=10", "requests=200"]),
         headline: Headline::P999("request_latency_us"),
         gc_charts: true,
+        note: None,
     },
     Entry {
+        id: "churn-big",
         workload: "churn-big",
         quick: None,
         full: &[],
         smoke: None,
         headline: Headline::P999("request_latency_us"),
         gc_charts: true,
+        note: None,
     },
     Entry {
+        id: "large-state",
         workload: "large-state",
         quick: Some(&[]),
         full: &[],
         smoke: None,
         headline: Headline::P999("request_latency_us"),
         gc_charts: true,
+        note: None,
     },
     Entry {
+        id: "binaries",
         workload: "binaries",
         quick: Some(&[]),
         full: &[],
         smoke: None,
         headline: Headline::Metric("throughput_per_s"),
         gc_charts: true,
+        note: None,
     },
     Entry {
+        id: "big",
         workload: "big",
         quick: Some(&[]),
         full: &[],
         smoke: None,
         headline: Headline::WallTime,
         gc_charts: true,
+        note: None,
     },
     Entry {
+        id: "exit",
         workload: "exit",
         quick: Some(&["heap_mb=32", "repeats=3"]),
         full: &[],
         smoke: Some(&["heap_mb=1", "repeats=1"]),
         headline: Headline::Metric("drop_ns_many_objects"),
         gc_charts: false,
+        note: None,
     },
     Entry {
+        id: "gc-copy",
         workload: "gc-copy",
         quick: Some(&[]),
         full: &[],
         smoke: Some(&["live_mb=1", "collections=2"]),
         headline: Headline::Metric("copy_bytes_per_s"),
         gc_charts: true,
+        note: None,
     },
     Entry {
+        id: "restart",
         workload: "restart",
         quick: Some(&[]),
         full: &[],
         smoke: Some(&["crashes=20", "supervisor_crashes=10"]),
         headline: Headline::P99("restart_latency_us"),
         gc_charts: true,
+        note: None,
     },
 ];
 
@@ -191,18 +241,22 @@ pub fn trace_params(workload: &str, suite: SuiteName) -> &'static [&'static str]
 /// One entry as one suite runs it.
 #[derive(Debug, Clone)]
 pub struct Planned {
-    /// The workload's name: the id of the entry (Invariant 2).
+    /// The id of the entry (Invariant 2).
     pub id: &'static str,
+    /// The workload's name.
+    pub workload: &'static str,
     /// Its parameters in this suite (`NAME=VALUE`).
     pub params: Vec<String>,
     /// Its headline figure.
     pub headline: Headline,
     /// Whether to draw its GC pause charts ([`Entry::gc_charts`]).
     pub gc_charts: bool,
+    /// What it shows ([`Entry::note`]).
+    pub note: Option<&'static str>,
 }
 
 impl Planned {
-    /// The id of the entry: its workload's name (Invariant 2).
+    /// The id of the entry (Invariant 2).
     pub fn id(&self) -> &'static str {
         self.id
     }
@@ -219,48 +273,73 @@ pub fn plan(suite: SuiteName) -> Vec<Planned> {
                 SuiteName::Smoke => entry.smoke?,
             };
             Some(Planned {
-                id: entry.workload,
+                id: entry.id,
+                workload: entry.workload,
                 params: params.iter().map(|s| (*s).to_owned()).collect(),
                 headline: entry.headline,
                 gc_charts: entry.gc_charts,
+                note: entry.note,
             })
         })
         .collect()
 }
 
 /// The entry of a workload added by a program of one's own
-/// ([`crate::registry::Registry::with`]): its default parameters, its wall time as headline.
+/// ([`crate::registry::Registry::with`]): its name as id, its default parameters, its wall
+/// time as headline.
 pub fn added(name: &'static str) -> Planned {
-    Planned { id: name, params: Vec::new(), headline: Headline::WallTime, gc_charts: true }
+    Planned {
+        id: name,
+        workload: name,
+        params: Vec::new(),
+        headline: Headline::WallTime,
+        gc_charts: true,
+        note: None,
+    }
+}
+
+/// The headline of the entry `id` of the suite, else (a workload added by a program of one's
+/// own) the wall time.
+pub fn headline_of(id: &str) -> Headline {
+    ENTRIES.iter().find(|e| e.id == id).map_or(Headline::WallTime, |e| e.headline)
 }
 
 /// The plan of a compare: the suite's entries and the added workloads, or with `only`
-/// (`--workload`) just those, in the order given.
+/// (`--workload`, entry ids) just those, in the order given, each once.
 ///
 /// # Errors
-/// A usage failure naming a workload of `only` that is neither in the suite nor added.
+/// A usage failure naming an id of `only` that is neither a suite entry's nor an added
+/// workload's, or an added workload whose name is the id of a suite entry (Invariant 2).
 pub fn select(
     suite: SuiteName,
     added_names: &[&'static str],
     only: &[String],
 ) -> Result<Vec<Planned>, Failure> {
+    if let Some(clash) = added_names.iter().find(|name| ENTRIES.iter().any(|e| e.id == **name)) {
+        return Err(Failure::usage(format!(
+            "the added workload '{clash}' has the id of an entry of the suite; give it another name"
+        )));
+    }
     let mut all = plan(suite);
     all.extend(added_names.iter().map(|name| added(name)));
     if only.is_empty() {
         return Ok(all);
     }
-    only.iter()
-        .map(|name| {
-            all.iter().find(|p| p.id == name).cloned().ok_or_else(|| {
-                let ids: Vec<&str> = all.iter().map(|p| p.id).collect();
-                Failure::usage(format!(
-                    "--workload '{name}' is not in the {} suite; it has: {}",
-                    suite.name(),
-                    ids.join(", ")
-                ))
-            })
-        })
-        .collect()
+    let mut selected: Vec<Planned> = Vec::new();
+    for id in only {
+        let Some(found) = all.iter().find(|p| p.id == id) else {
+            let ids: Vec<&str> = all.iter().map(|p| p.id).collect();
+            return Err(Failure::usage(format!(
+                "--workload '{id}' is not in the {} suite; it has: {}",
+                suite.name(),
+                ids.join(", ")
+            )));
+        };
+        if selected.iter().all(|p| p.id != found.id) {
+            selected.push(found.clone());
+        }
+    }
+    Ok(selected)
 }
 
 /// The workload of `name` in this build, or the one-line note saying it is skipped.
@@ -300,10 +379,16 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_suites_nest() {
-        let mut ids: Vec<&str> = ENTRIES.iter().map(|e| e.workload).collect();
+        let mut ids: Vec<&str> = ENTRIES.iter().map(|e| e.id).collect();
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), ENTRIES.len());
+        for entry in ENTRIES {
+            if entry.id != entry.workload {
+                assert!(entry.id.starts_with(&format!("{}-", entry.workload)), "{}", entry.id);
+                assert!(workload::find(entry.id).is_err(), "{} is a workload's name", entry.id);
+            }
+        }
         let full = plan(SuiteName::Full).len();
         assert_eq!(full, ENTRIES.len(), "the full suite runs every entry");
         assert!(plan(SuiteName::Quick).len() < full);
@@ -328,6 +413,39 @@ mod tests {
         ] {
             assert!(ids.contains(&name), "{name}");
         }
+    }
+
+    #[test]
+    fn ring_runs_with_a_payload_of_100_in_every_suite_beside_its_default() {
+        for suite in [SuiteName::Quick, SuiteName::Full, SuiteName::Smoke] {
+            let planned = plan(suite);
+            let ring: Vec<&Planned> = planned.iter().filter(|p| p.workload == "ring").collect();
+            assert_eq!(ring.len(), 2, "{suite:?}: {ring:?}");
+            assert!(!ring[0].params.iter().any(|p| p.starts_with("payload=")), "{:?}", ring[0]);
+            assert_eq!(ring[1].id(), "ring-payload100");
+            assert!(ring[1].params.contains(&"payload=100".to_owned()), "{:?}", ring[1]);
+            assert_eq!(ring[1].headline, Headline::Metric("ns_per_hop"));
+            assert!(ring[1].note.is_some());
+        }
+        assert_eq!(headline_of("ring-payload100"), Headline::Metric("ns_per_hop"));
+        assert_eq!(headline_of("churn"), Headline::P999("request_latency_us"));
+        assert_eq!(headline_of("list-ping-pong"), Headline::WallTime);
+    }
+
+    #[test]
+    fn workload_selects_entries_by_id_once_each_in_the_order_given() {
+        let only = |ids: &[&str]| ids.iter().map(|id| (*id).to_owned()).collect::<Vec<String>>();
+        let ids = |planned: Vec<Planned>| planned.iter().map(Planned::id).collect::<Vec<_>>();
+        let selected = select(SuiteName::Smoke, &[], &only(&["ring-payload100", "ring", "ring-payload100"]));
+        assert_eq!(ids(selected.unwrap()), ["ring-payload100", "ring"]);
+        let selected = select(SuiteName::Smoke, &["mine"], &only(&["mine", "ring"])).unwrap();
+        assert_eq!((selected[0].workload, selected[1].workload), ("mine", "ring"));
+        let unknown = select(SuiteName::Smoke, &[], &only(&["ring-payload7"])).unwrap_err();
+        assert_eq!(unknown.exit_code(), 2);
+        assert!(unknown.message().contains("ring-payload100"), "{unknown}");
+        let clash = select(SuiteName::Smoke, &["ring-payload100"], &[]).unwrap_err();
+        assert!(clash.message().contains("'ring-payload100'"), "{clash}");
+        assert_eq!(ids(select(SuiteName::Quick, &[], &[]).unwrap()), ids(plan(SuiteName::Quick)));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `summary.md`: the comparison as Markdown, one side-by-side table per workload, and the
-//! closing lines `compare` prints.
+//! `summary.md`: the comparison as Markdown, one side-by-side table per suite entry (headed
+//! by its id: a workload's name, or e.g. `ring-payload100`), and the closing lines `compare`
+//! prints.
 //!
 //! A table's rows are the run's wall time, every metric, the percentiles of every histogram
 //! and the GC totals; its columns are the heap strategies in `--heap` order (per-process,
@@ -67,11 +68,12 @@ pub struct Column<'a> {
     pub outcome: Result<&'a Report, &'a str>,
 }
 
-/// One workload's table.
+/// One suite entry's table.
 #[derive(Debug, Clone)]
 pub struct Section<'a> {
-    /// The workload's name.
-    pub workload: &'a str,
+    /// The entry's id: its workload's name, or e.g. `ring-payload100` for a second entry of
+    /// one workload ([`super::suite::Entry::id`]).
+    pub id: &'a str,
     /// The parameters as set by the suite (`NAME=VALUE`), shown when no run succeeded.
     pub assignments: &'a [String],
     /// Its headline figure.
@@ -374,7 +376,7 @@ pub fn headline_line(section: &Section<'_>) -> String {
             format!("{} {value}", column.heap)
         })
         .collect();
-    format!("{}: {}: {}", section.workload, headline_label(section.headline), values.join(", "))
+    format!("{}: {}: {}", section.id, headline_label(section.headline), values.join(", "))
 }
 
 /// What the tails of each strategy that attributed them are made of, in words, e.g.
@@ -444,7 +446,7 @@ pub fn render(header: &Header, notes: &[String], sections: &[Section<'_>]) -> St
         }
     }
     for section in sections {
-        let _ = writeln!(out, "\n## {}\n", section.workload);
+        let _ = writeln!(out, "\n## {}\n", section.id);
         let _ = writeln!(out, "params: `{}`\n", params(section));
         for note in &section.notes {
             let _ = writeln!(out, "> {note}\n");
@@ -510,7 +512,7 @@ pub(crate) mod tests {
 
     fn section<'a>(columns: Vec<Column<'a>>, assignments: &'a [String]) -> Section<'a> {
         Section {
-            workload: "churn",
+            id: "churn",
             assignments,
             headline: Headline::P999("request_latency_us"),
             columns,
@@ -628,7 +630,7 @@ pub(crate) mod tests {
         assert!(text.contains("| `request_latency_us` p50 | 8.00 us | — | — |"), "{text}");
         assert!(text.contains("| `request_latency_us` count | 1,000 | — | — |"), "{text}");
         let section = Section {
-            workload: "churn",
+            id: "churn",
             assignments: &[],
             headline: Headline::P99("request_latency_us"),
             columns,

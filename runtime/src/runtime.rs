@@ -349,7 +349,7 @@ impl Runtime {
         let origin = Instant::now();
         let strategy = strategy::build(&config.heap_kind, n, config.gc_sink.as_ref());
         let shared = Arc::new(Shared {
-            table: ProcessTable::new(config.max_processes),
+            table: ProcessTable::new(config.max_processes, n),
             injectors: scheduler::new_injectors(),
             runnable: Default::default(),
             stealers,

@@ -4,8 +4,11 @@
 //! [`INDEX_BITS`] bits name the slot and the bits above count how often the slot was reused,
 //! so a pid is not reused while anything could still mean the old process (the BEAM's pid
 //! number and serial, printed `<0.Index.Serial>`). Slots live in chunks of [`CHUNK`]
-//! allocated on first use; free slots are recycled through a lock-free queue, so spawn and
-//! exit never take a global lock, and lookup takes one slot's read lock.
+//! allocated on first use. Free slots are recycled through free lists, one per scheduler
+//! thread and one for every other thread (tokio shards its task list the same way): a spawn
+//! or exit locks its own thread's list, which no other thread touches unless its own list is
+//! empty, so spawn and exit never contend on one global lock or queue; lookup takes one
+//! slot's read lock. A spawn whose own list is empty takes a batch from another list.
 //!
 //! After a burst of processes has exited, [`ProcessTable::release_free_chunks`] (called by
 //! the idle trim, trim.rs) frees every chunk whose slots are all free and puts the free
@@ -20,16 +23,17 @@
 //! # Invariants
 //! 1. `count` is at least the number of processes in the table and at most `limit`: a spawn
 //!    reserves a place before inserting and gives it back if insertion fails.
-//! 2. A slot index below `limit` is in exactly one of: `free`; at or above `next`; a chunk
+//! 2. A slot index below `limit` is in exactly one of: a free list; at or above `next`; a chunk
 //!    listed in `released` (all its indices); held by one live process or by the spawn
-//!    inserting it; held by a running release that is putting it back.
-//! 3. A chunk is released only when all its indices were in `free` (so no process and no
+//!    inserting it; in a batch a spawn is moving from one free list to another; held by a
+//!    running release that is putting it back.
+//! 3. A chunk is released only when all its indices were in the free lists (so no process and no
 //!    spawn holds one); its serial base is then raised above every serial its slots used,
 //!    and a chunk made again starts every slot there: a pid from before the release never
 //!    matches a process made after it.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use arc_swap::ArcSwapOption;
 use crossbeam_queue::SegQueue;
@@ -44,6 +48,11 @@ pub const INDEX_BITS: u32 = PID_INDEX_BITS;
 pub const MAX_TABLE_PROCESSES: usize = (1 << INDEX_BITS) - 1;
 /// Slots per chunk.
 pub(crate) const CHUNK: usize = 4096;
+
+/// Most free indices a spawn whose own free list is empty moves over from another thread's
+/// list at once: enough that a scheduler spawning processes that end on another scheduler
+/// locks that one's list once per batch, not once per spawn.
+const STEAL_BATCH: usize = 64;
 
 /// Spawning past the process limit, or during shutdown.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,7 +110,7 @@ pub(crate) struct ProcessTable {
     chunks: Vec<ArcSwapOption<Chunk>>,
     /// Per chunk, the serial its slots start at when it is made (Invariant 3).
     serial_bases: Vec<AtomicU64>,
-    free: SegQueue<usize>,
+    free: FreeLists,
     /// Chunks released by [`ProcessTable::release_free_chunks`], to be made again.
     released: SegQueue<usize>,
     next: AtomicUsize,
@@ -121,13 +130,76 @@ fn split(pid: Pid) -> (usize, u64) {
     ((pid.number() & ((1 << INDEX_BITS) - 1)) as usize, pid.number() >> INDEX_BITS)
 }
 
+/// Free slot indices: one list per scheduler thread and one for every other thread (module
+/// docs). Each list pops from its end, so indices put back in descending order come out
+/// lowest first. At most one list is locked at a time, except by [`FreeLists::lock_all`],
+/// which locks them in order: two threads taking from each other's lists never wait on
+/// each other.
+struct FreeLists {
+    lists: Box<[Mutex<Vec<usize>>]>,
+}
+
+/// A free list's lock; a panic cannot leave a list half-changed (every change is one push,
+/// pop, extend or drain), so a poisoned lock is taken as it is.
+fn lock(list: &Mutex<Vec<usize>>) -> MutexGuard<'_, Vec<usize>> {
+    list.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl FreeLists {
+    fn new(schedulers: usize) -> FreeLists {
+        FreeLists { lists: (0..=schedulers).map(|_| Mutex::new(Vec::new())).collect() }
+    }
+
+    /// The list of the calling thread: its scheduler's, or the last one off the schedulers
+    /// (a scheduler of another runtime counts as off them; only contention depends on the
+    /// choice).
+    fn own(&self) -> usize {
+        let others = self.lists.len() - 1;
+        crate::scheduler::current_scheduler().map_or(others, |i| (i as usize).min(others))
+    }
+
+    /// A free index from list `own`, else one of a batch of at most [`STEAL_BATCH`] moved
+    /// over from the first other list that has any (the end it pops from, so the order is
+    /// kept).
+    fn pop(&self, own: usize) -> Option<usize> {
+        if let Some(index) = lock(&self.lists[own]).pop() {
+            return Some(index);
+        }
+        for (_, other) in self.lists.iter().enumerate().filter(|&(i, _)| i != own) {
+            let batch: Vec<usize> = {
+                let mut theirs = lock(other);
+                let at = theirs.len().saturating_sub(STEAL_BATCH);
+                theirs.drain(at..).collect()
+            };
+            if !batch.is_empty() {
+                let mut mine = lock(&self.lists[own]);
+                mine.extend(batch);
+                return mine.pop();
+            }
+        }
+        None
+    }
+
+    /// Puts `indices` on list `own`; the last comes out first.
+    fn push(&self, own: usize, indices: impl IntoIterator<Item = usize>) {
+        lock(&self.lists[own]).extend(indices);
+    }
+
+    /// Every list, locked, in order.
+    fn lock_all(&self) -> Vec<MutexGuard<'_, Vec<usize>>> {
+        self.lists.iter().map(lock).collect()
+    }
+}
+
 impl ProcessTable {
-    pub(crate) fn new(limit: usize) -> ProcessTable {
+    /// A table of at most `limit` processes, with a free list for each of `schedulers`
+    /// scheduler threads and one for every other thread.
+    pub(crate) fn new(limit: usize, schedulers: usize) -> ProcessTable {
         let chunks = limit.div_ceil(CHUNK);
         ProcessTable {
             chunks: (0..chunks).map(|_| ArcSwapOption::empty()).collect(),
             serial_bases: (0..chunks).map(|_| AtomicU64::new(0)).collect(),
-            free: SegQueue::new(),
+            free: FreeLists::new(schedulers),
             released: SegQueue::new(),
             next: AtomicUsize::new(0),
             count: AtomicUsize::new(0),
@@ -142,19 +214,19 @@ impl ProcessTable {
     }
 
     /// A slot index for a spawn that reserved a place (Invariant 2): a free one, else the
-    /// first of a released chunk made again (its other indices go to `free`), else a fresh
-    /// one. Every index below the limit may be taken or held by a running release (count <=
-    /// limit, Invariant 1): then the release is putting some back, and this waits for it.
+    /// first of a released chunk made again (its other indices go to the free lists), else a
+    /// fresh one. Every index below the limit may be taken or held by a running release
+    /// (count <= limit, Invariant 1): then the release is putting some back, and this waits
+    /// for it.
     fn take_index(&self) -> usize {
         loop {
-            if let Some(index) = self.free.pop() {
+            let own = self.free.own();
+            if let Some(index) = self.free.pop(own) {
                 return index;
             }
             if let Some(c) = self.released.pop() {
                 self.chunks[c].store(Some(self.make_chunk(c)));
-                for index in c * CHUNK + 1..(c + 1) * CHUNK {
-                    self.free.push(index);
-                }
+                self.free.push(own, (c * CHUNK + 1..(c + 1) * CHUNK).rev());
                 return c * CHUNK;
             }
             let limit = self.limit;
@@ -217,7 +289,7 @@ impl ProcessTable {
             slot.serial += 1;
             slot.task.take()
         };
-        self.free.push(index);
+        self.free.push(self.free.own(), [index]);
         self.count.fetch_sub(1, Ordering::AcqRel);
         task
     }
@@ -225,7 +297,10 @@ impl ProcessTable {
     /// Frees every chunk whose slots are all free, below the top chunk, and puts the free
     /// indices of the others back lowest first (module docs).
     pub(crate) fn release_free_chunks(&self) {
-        let mut held: Vec<usize> = std::iter::from_fn(|| self.free.pop()).collect();
+        // Every list is locked to the end: a spawn or exit waits for the release (a trim is
+        // rare and only runs once a burst is over, trim.rs Invariant 1).
+        let mut lists = self.free.lock_all();
+        let mut held: Vec<usize> = lists.iter_mut().flat_map(|l| std::mem::take(&mut **l)).collect();
         // Only chunks the table has grown past: the top one is still being handed out.
         let top = self.next.load(Ordering::Acquire) / CHUNK;
         let mut free_per_chunk = vec![0usize; top];
@@ -246,12 +321,10 @@ impl ProcessTable {
                 self.released.push(c);
             }
         }
-        held.sort_unstable();
-        for index in held {
-            if !released.get(index / CHUNK).copied().unwrap_or(false) {
-                self.free.push(index);
-            }
-        }
+        // Descending, so that the list gives them out lowest first.
+        held.sort_unstable_by(|a, b| b.cmp(a));
+        held.retain(|index| !released.get(index / CHUNK).copied().unwrap_or(false));
+        *lists[0] = held;
     }
 
     /// Chunks of slots in memory now.
@@ -291,5 +364,50 @@ impl ProcessTable {
                     .collect::<Vec<_>>()
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_takes_its_own_list_first_lowest_first() {
+        let free = FreeLists::new(2);
+        free.push(0, [7, 5, 3]);
+        free.push(1, [1]);
+        assert_eq!(free.pop(0), Some(3));
+        assert_eq!(free.pop(0), Some(5));
+        assert_eq!(free.pop(1), Some(1));
+        assert_eq!(free.pop(0), Some(7));
+    }
+
+    #[test]
+    fn an_empty_list_takes_a_batch_from_another_in_order() {
+        let free = FreeLists::new(1);
+        free.push(1, (0..100).rev());
+        let taken: Vec<usize> = std::iter::from_fn(|| free.pop(0)).take(STEAL_BATCH).collect();
+        assert_eq!(taken, (0..STEAL_BATCH).collect::<Vec<_>>());
+        // The batch moved over whole: list 1 lost exactly one batch.
+        let lists = free.lock_all();
+        assert!(lists[0].is_empty());
+        assert_eq!(*lists[1], (STEAL_BATCH..100).rev().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn every_free_index_is_seen_by_a_release() {
+        let free = FreeLists::new(3);
+        for own in 0..4 {
+            free.push(own, [own * 10, own * 10 + 1]);
+        }
+        assert_eq!(free.pop(3), Some(31));
+        let mut seen: Vec<usize> = free.lock_all().iter().flat_map(|l| l.iter().copied()).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, vec![0, 1, 10, 11, 20, 21, 30]);
+    }
+
+    #[test]
+    fn the_calling_thread_off_the_schedulers_has_the_last_list() {
+        assert_eq!(FreeLists::new(4).own(), 4);
     }
 }

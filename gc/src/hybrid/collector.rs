@@ -3,7 +3,8 @@
 //! # Protocol
 //! 1. **Check the heaps.** The caller hands over `&mut` of every heap registered with the
 //!    area (checked against the registry under the area's lock, held to the end): no brand
-//!    that can see an area object is open, and none can open (area Invariants 2 and 3).
+//!    that can see an area object is open, and none can open (area Invariants 2 and 3). An
+//!    incremental cycle under way (see `incremental`) is ended first.
 //! 2. **Choose.** A requested major collection, or an old generation at its
 //!    `next_major_at`, makes this a major collection: from-space is the nursery and the old
 //!    generation. Otherwise it is a minor one: from-space is the nursery; old objects stay
@@ -90,15 +91,22 @@ impl MessageArea {
         let mut cursors = inner.lock_cursors();
         let mut state = inner.lock();
         // Step 1.
-        for heap in heaps.iter() {
-            let ours = heap.area.as_ref().is_some_and(|link| link.area.inner.id == inner.id);
-            if !ours || !state.heaps.contains(&heap.id) {
-                return Err(AreaError::ForeignHeap { heap: heap.id });
+        super::incremental::check_heaps(inner, &state, heaps)?;
+        // An incremental cycle under way ends first, in one unbounded increment (its own
+        // event), so that this collection starts from a nursery and an old generation.
+        if state.cycle.is_some() {
+            let ended = super::incremental::increment(
+                inner,
+                &mut state,
+                &mut cursors,
+                heaps,
+                Collect::Auto,
+                usize::MAX,
+                Instant::now(),
+            );
+            if let Some(sink) = &*inner.sink.lock().unwrap_or_else(|e| e.into_inner()) {
+                sink.record(&ended.event);
             }
-        }
-        // `&mut` makes the heaps distinct, so equal counts mean every one is here.
-        if heaps.len() != state.heaps.len() {
-            return Err(AreaError::Incomplete { given: heaps.len(), registered: state.heaps.len() });
         }
         let _torn = AbortOnUnwind::new("a message-area collection");
         let verify = inner.verify.load(std::sync::atomic::Ordering::Relaxed);
@@ -227,7 +235,7 @@ impl MessageArea {
 }
 
 /// Verifies the area and every heap against it; panics naming the problem.
-fn check_all(inner: &AreaInner, state: &AreaState, heaps: &[&mut Heap], when: &str) {
+pub(crate) fn check_all(inner: &AreaInner, state: &AreaState, heaps: &[&mut Heap], when: &str) {
     let objects = match inner.verify_locked(state) {
         Ok(objects) => objects,
         Err(e) => panic!("message-area verification failed {when} collection: {e}"),

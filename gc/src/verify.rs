@@ -141,8 +141,9 @@ pub(crate) fn verify_area(
         return verify_space(&areas, in_flight, &state.mso_young, &state.mso_old, None);
     };
     let (young, old) = cycle.mso_lists(state);
-    let objects = verify_space(&areas, in_flight, &young, &old, None)?;
-    cycle.verify(state, &objects)?;
+    let in_flight: Vec<u64> = in_flight.collect();
+    let objects = verify_space(&areas, in_flight.iter().copied(), &young, &old, None)?;
+    cycle.verify(state, &objects, &in_flight)?;
     Ok(objects)
 }
 

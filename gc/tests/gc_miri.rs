@@ -4,7 +4,7 @@
 //! budget, heap and refc binaries, sub-binaries, fragments, copies between heaps, message
 //! delivery, dropping a heap, the shared heap collected by one and by two workers with
 //! messages in flight, and the hybrid heap's message area collected incrementally (copies,
-//! the forwarding table, the barrier on sends, the closing rescan, binary handles). Natively it is one more quick test of the same paths; every step is
+//! the forwarding table, the barrier on sends, the fix-up visits, binary handles). Natively it is one more quick test of the same paths; every step is
 //! checked by deep comparison and the verifier.
 
 use std::sync::{Arc, Barrier};

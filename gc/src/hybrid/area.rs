@@ -530,6 +530,12 @@ impl MessageArea {
             return AreaMessage { inner: Arc::clone(&self.inner), immediate: Some(word), slot: None };
         }
         let mut state = self.inner.lock();
+        // The barrier on sends: during a cycle, the message points at no from-space object
+        // (see `incremental`).
+        let word = match state.cycle.as_mut() {
+            Some(cycle) => cycle.barrier(&owned.areas, word),
+            None => word,
+        };
         let mut cursor = cursor;
         for area in owned.areas {
             state.nursery_words += area.used;
@@ -547,12 +553,6 @@ impl MessageArea {
         if !is_pointer(word) {
             return AreaMessage { inner: Arc::clone(&self.inner), immediate: Some(word), slot: None };
         }
-        // The barrier on sends: a message whose word is a from-space object (one linked
-        // whole from the sender) enters the in-flight table as that object's copy.
-        let word = match state.cycle.as_mut() {
-            Some(cycle) => cycle.barrier(word),
-            None => word,
-        };
         // Rooted before the state is unlocked, so that no collection (which needs the state)
         // can miss the word.
         let shard = shard_of_thread();

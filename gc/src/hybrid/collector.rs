@@ -235,15 +235,18 @@ impl MessageArea {
 }
 
 /// Verifies the area and every heap against it; panics naming the problem.
-pub(crate) fn check_all(inner: &AreaInner, state: &AreaState, heaps: &[&mut Heap], when: &str) {
+pub(crate) fn check_all(inner: &AreaInner, state: &AreaState, heaps: &mut [&mut Heap], when: &str) {
     let objects = match inner.verify_locked(state) {
         Ok(objects) => objects,
         Err(e) => panic!("message-area verification failed {when} collection: {e}"),
     };
-    for heap in heaps {
+    for heap in heaps.iter() {
         if let Err(e) = heap.verify_with_area(Some(&objects)) {
             panic!("heap verification failed {when} a message-area collection: {e}");
         }
+    }
+    if let Some(Err(e)) = state.cycle.as_ref().map(|cycle| cycle.check_heaps(heaps)) {
+        panic!("heap verification failed {when} a message-area increment: {e}");
     }
 }
 

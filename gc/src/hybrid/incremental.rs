@@ -14,34 +14,45 @@
 //! intact object, equal to its copy: terms are immutable. From-space is freed only by the
 //! last increment, after every word that pointed into it was rewritten.
 //!
-//! Work (each unit a word): copying an object, scanning a to-space copy (Cheney), scanning
-//! a message built in the nursery during the cycle, visiting a root word. An increment works
-//! through, in this order while its budget lasts: the grey copies, the new messages, the
-//! in-flight table (resumable slot by slot), then the heaps registered at the cycle's start
-//! (one whole heap at a time: its root table, queue, remembered words and words allocated
-//! since its last collection, each rewritten to its copy). When nothing is left, the
-//! increment **closes** the cycle: it rewrites every heap's area roots and every in-flight
-//! word once more, sweeps the binary handles and frees from-space.
+//! Work (each unit a word): copying an object, scanning a to-space copy (Cheney), visiting
+//! a heap or a root word. A cycle has two phases, each worked through increment by
+//! increment while the budget lasts:
+//! - **trace**: the grey copies, the in-flight table (resumable slot by slot), then the
+//!   heaps registered at the cycle's start, one whole heap at a time (its root table, queue,
+//!   remembered words and words allocated since its last collection, each rewritten to its
+//!   copy), the grey copies after each. When nothing is left, every live from-space object
+//!   has its copy (Invariant 5).
+//! - **fix-up**: every heap registered when the trace ended is visited once more, one whole
+//!   heap at a time, and its words rewritten: between its trace visit and the end of the
+//!   trace it may have read from-space words out of grey copies. A heap visited here holds
+//!   no from-space word and never gets one again (Invariant 7).
+//!
+//! When the fix-up is done, the increment **closes** the cycle: it sweeps the binary handles,
+//! frees from-space and makes to-space an old-generation chunk. No root is visited there,
+//! so no increment visits more than one heap's words beyond its budget.
 //!
 //! # Invariants (between increments)
 //! 1. From-space objects are intact; nothing is allocated in from-space.
 //! 2. A forwarding entry names a to-space copy equal to its original, each field the
 //!    original's or the original's from-space target's copy.
-//! 3. To-space copies below `scan` and nursery words below their area's `scanned` mark point
-//!    at no from-space object (they were rewritten when scanned).
-//! 4. No word enters the in-flight table pointing into from-space during a cycle: the barrier
-//!    on sends (`MessageArea::adopt`) copies the object first ([`Cycle::barrier`]). The table
-//!    is scanned before any heap (the work order above), so no word a heap receives after its
-//!    scan points into from-space.
-//! 5. A heap whose roots were scanned this cycle reaches from-space only through objects it
-//!    read after its scan: a grey copy (scanned later, Invariant 3), a message of the cycle
-//!    (scanned later; a message's word by Invariant 4). So every from-space object reachable
-//!    when the cycle closes was reachable from a root scanned, a grey copy or a new message,
-//!    and has been copied: the closing rescan only rewrites words (the `late_words` it copies
-//!    are zero, and the tests check it).
+//! 3. To-space copies below `scan` point at no from-space object (they were rewritten when
+//!    scanned); no nursery object does either (Invariant 4).
+//! 4. The barrier on sends (`MessageArea::adopt`, [`Cycle::barrier`]): a message built
+//!    during a cycle has every field, and its word, rewritten to copies before it joins the
+//!    nursery and the in-flight table. The table is traced before any heap (the work order
+//!    above), so after its trace no in-flight word points into from-space.
+//! 5. A heap visited by the trace reaches from-space afterwards only through objects it read
+//!    after its visit: grey copies (scanned before the trace ends, Invariant 3); nursery
+//!    objects and delivered words point at none (Invariant 4). So when the trace ends, every
+//!    from-space object reachable from anywhere has been copied, and the fix-up only
+//!    rewrites words: the words it copies (`late_words`) are zero, and the tests check it.
 //! 6. Every from-space handle is listed in `from_mso_*` and owns its reference; every
 //!    to-space handle is listed in `to_mso` and owns a reference of its own, taken when it was
 //!    copied. Closing releases every from-space handle.
+//! 7. After the trace, no to-space, old or nursery object and no in-flight word points into
+//!    from-space (Invariants 3-5), so a heap the fix-up visited reads none, and a heap
+//!    registered after the trace starts without any: when the fix-up ends, nothing points
+//!    into from-space and it can be freed. The verifier checks every visited heap.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -101,12 +112,17 @@ pub(crate) struct Cycle {
     scan: usize,
     top: usize,
     to_mso: Vec<usize>,
-    /// Heaps registered at the start whose roots are not scanned yet.
+    /// Heaps not visited yet by the current phase: at the start, those registered then; at
+    /// the end of the trace, those registered then.
     pending: HashSet<u64>,
+    /// Whether the trace is over and the fix-up under way.
+    fixing: bool,
+    /// Heaps the fix-up visited (Invariant 7, for the verifier).
+    fixed: HashSet<u64>,
+    /// Words copied since the trace ended (Invariant 5: none).
+    late: usize,
     /// In-flight shard and slot the scan of the table has reached.
     in_flight_at: (usize, usize),
-    /// Per nursery area (by index), words scanned from its start.
-    scanned: Vec<usize>,
     /// The nursery's words at the end of the last increment.
     nursery_mark: usize,
     /// Counters of the running increment.
@@ -150,14 +166,17 @@ impl Cycle {
             forward,
             from_mso_young,
             from_mso_old,
-            to: Block::new(to_words.max(1)),
+            // Filled a little at a time, over the cycle's increments.
+            to: Block::new_filled_slowly(to_words.max(1)),
             to_words,
             scan: 0,
             top: 0,
             to_mso: Vec::new(),
             pending: state.heaps.clone(),
             in_flight_at: (0, 0),
-            scanned: Vec::new(),
+            fixing: false,
+            fixed: HashSet::new(),
+            late: 0,
             nursery_mark: 0,
             work: 0,
             copied: 0,
@@ -241,12 +260,24 @@ impl Cycle {
         self.top += size;
         self.work += size;
         self.copied += size;
+        if self.fixing {
+            self.late += size;
+        }
         self.forward[area][index] = exposed_address(dst);
         tagged(dst, tag)
     }
 
-    /// The barrier on sends (Invariant 4): `word` with its from-space object copied.
-    pub(crate) fn barrier(&mut self, word: u64) -> u64 {
+    /// The barrier on sends (Invariant 4): every field of the message's objects in `areas`
+    /// rewritten to copies; returns `word`, the message, rewritten too.
+    pub(crate) fn barrier(&mut self, areas: &[Area], word: u64) -> u64 {
+        for area in areas {
+            let mut at = 0;
+            while at < area.used {
+                // SAFETY: a built message's areas are gap-free runs of whole objects (heap
+                // Invariant 4), its own: no other thread sees them before its adoption.
+                at += unsafe { self.scan_object(area.block.start().add(at)) };
+            }
+        }
         self.forward(word)
     }
 
@@ -268,9 +299,8 @@ impl Cycle {
         }
     }
 
-    /// Works through the grey copies, the nursery's new messages, the in-flight table and
-    /// the pending heaps until `budget` work units are done; returns whether nothing is
-    /// left (the cycle can close).
+    /// Works through the phases (module docs) until `budget` work units are done; returns
+    /// whether nothing is left (the cycle can close).
     fn trace(
         &mut self,
         inner: &AreaInner,
@@ -289,22 +319,24 @@ impl Cycle {
                 self.work += size;
                 continue;
             }
-            if self.scan_nursery(state, budget) {
+            if !self.fixing && self.scan_in_flight(inner, budget) {
                 continue;
             }
-            if self.scan_in_flight(inner, budget) {
+            if self.visit_heaps(heaps, budget) {
                 continue;
             }
-            if self.scan_heaps(heaps, budget) {
-                continue;
+            if self.fixing {
+                return true;
             }
-            return true;
+            // The trace is over (Invariant 5): the fix-up visits every heap registered now.
+            self.fixing = true;
+            self.pending = state.heaps.clone();
         }
     }
 
-    /// Scans the roots of pending heaps, one whole heap at a time, while the budget lasts;
-    /// returns whether there was any.
-    fn scan_heaps(&mut self, heaps: &mut [&mut Heap], budget: usize) -> bool {
+    /// Visits pending heaps, one whole heap at a time, while the budget lasts, rewriting
+    /// each one's area words; returns whether there was any.
+    fn visit_heaps(&mut self, heaps: &mut [&mut Heap], budget: usize) -> bool {
         if self.pending.is_empty() {
             return false;
         }
@@ -319,6 +351,9 @@ impl Cycle {
                     self.work += 1;
                     *slot = self.forward(*slot);
                 });
+                if self.fixing {
+                    self.fixed.insert(heap.id);
+                }
             }
         }
         // Every heap given was looked at; the ones left were dropped meanwhile.
@@ -328,30 +363,9 @@ impl Cycle {
 
     /// Gives back the references of every handle the cycle holds (the area is dropped).
     pub(crate) fn release(mut self) {
-        release_handles(
-            self.from_mso_young.drain(..).chain(self.from_mso_old.drain(..)).chain(self.to_mso.drain(..)),
-        );
-    }
-
-    /// Scans the nursery's unscanned messages (Invariant 3) while the budget lasts; returns
-    /// whether there was any.
-    fn scan_nursery(&mut self, state: &AreaState, budget: usize) -> bool {
-        self.scanned.resize(state.nursery.len(), 0);
-        let mut any = false;
-        for (i, area) in state.nursery.iter().enumerate() {
-            while self.scanned[i] < area.used {
-                if self.work >= budget {
-                    return true;
-                }
-                // SAFETY: the nursery's words below `used` are whole adopted messages (area
-                // Invariant 6), immutable to every process; `scanned` is an object boundary.
-                let size = unsafe { self.scan_object(area.block.start().add(self.scanned[i])) };
-                self.scanned[i] += size;
-                self.work += size;
-                any = true;
-            }
-        }
-        any
+        let handles =
+            self.from_mso_young.drain(..).chain(self.from_mso_old.drain(..)).chain(self.to_mso.drain(..));
+        release_handles(handles);
     }
 
     /// Rewrites in-flight words from where the last call stopped while the budget lasts;
@@ -378,36 +392,10 @@ impl Cycle {
         any
     }
 
-    /// Closes the cycle (module docs): every heap's area roots and every in-flight word
-    /// rewritten, anything found only now copied (`late_words`), the new messages scanned,
-    /// handles swept, from-space freed, to-space made an old chunk. Returns the binaries
-    /// freed, and the increment's work and words copied.
-    fn close(
-        mut self,
-        inner: &AreaInner,
-        state: &mut AreaState,
-        heaps: &mut [&mut Heap],
-    ) -> (u64, usize, usize) {
-        let before = self.copied;
-        for table in inner.in_flight.iter() {
-            let mut table = table.lock().unwrap_or_else(|e| e.into_inner());
-            for slot in table.live_slots_mut() {
-                self.work += 1;
-                *slot = self.forward(*slot);
-            }
-        }
-        for heap in heaps.iter_mut() {
-            heap.for_each_area_root(|slot| {
-                self.work += 1;
-                *slot = self.forward(*slot);
-            });
-        }
-        let late = self.copied - before;
-        // Nothing copied late (Invariant 5) leaves nothing to scan; a late copy's fields are
-        // scanned to the end all the same.
-        let drained = self.trace(inner, state, heaps, usize::MAX);
-        debug_assert!(drained, "an unbounded trace ends with nothing left");
-        state.late_words += late as u64;
+    /// Closes the cycle (module docs): handles swept, from-space freed, to-space made an old
+    /// chunk. Returns the binaries freed, and the increment's work and words copied.
+    fn close(mut self, inner: &AreaInner, state: &mut AreaState) -> (u64, usize, usize) {
+        state.late_words += self.late as u64;
         // Invariant 6: every from-space handle gives its reference back; the copies keep
         // theirs.
         let freed = release_handles(self.from_mso_young.drain(..).chain(self.from_mso_old.drain(..)));
@@ -428,9 +416,15 @@ impl Cycle {
         (freed, self.work, self.copied)
     }
 
-    /// Checks the cycle's invariants 2 and 3 (and that the forwarding table and to-space
-    /// hold the same objects) against the area's `objects`.
-    pub(crate) fn verify(&self, state: &AreaState, objects: &Objects) -> Result<(), VerifyError> {
+    /// Checks the cycle's invariants 2, 3 and (after the trace) 7 for in-flight words, and
+    /// that the forwarding table and to-space hold the same objects, against the area's
+    /// `objects`.
+    pub(crate) fn verify(
+        &self,
+        state: &AreaState,
+        objects: &Objects,
+        in_flight: &[u64],
+    ) -> Result<(), VerifyError> {
         let fail = |problem: String, address: usize| Err(VerifyError { problem, address });
         let to_start = exposed_address(self.to.start());
         let to_end = to_start + self.top * 8;
@@ -481,23 +475,44 @@ impl Cycle {
         if copies != entries {
             return fail(format!("{entries} forwarding entries for {copies} to-space copies"), to_start);
         }
-        for (area, &scanned) in state.nursery.iter().zip(&self.scanned) {
+        for area in &state.nursery {
             let mut at = 0;
-            while at < scanned {
-                // SAFETY: the nursery is a gap-free run of objects (verified), `scanned` an
-                // object boundary; the walk only reads.
+            while at < area.used {
+                // SAFETY: the nursery is a gap-free run of objects (verified); the walk only
+                // reads.
                 let obj = unsafe { area.block.start().add(at) };
                 let mut result = Ok(());
                 // SAFETY: as above.
                 at += unsafe {
                     for_each_field(obj, |field| {
                         if result.is_ok() && self.points_into_from(*field) {
-                            result =
-                                fail("scanned nursery message points into from-space".into(), field as usize);
+                            result = fail("nursery message points into from-space".into(), field as usize);
                         }
                     })
                 };
                 result?;
+            }
+        }
+        if self.fixing {
+            if let Some(word) = in_flight.iter().find(|&&w| self.points_into_from(w)) {
+                return fail(format!("in-flight word {word:#x} points into from-space after the trace"), 0);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks Invariant 7 for `heaps`: one the fix-up visited holds no from-space word.
+    pub(crate) fn check_heaps(&self, heaps: &mut [&mut Heap]) -> Result<(), VerifyError> {
+        for heap in heaps.iter_mut().filter(|h| self.fixed.contains(&h.id)) {
+            let mut found = None;
+            heap.for_each_area_root(|slot| {
+                if found.is_none() && self.points_into_from(*slot) {
+                    found = Some(exposed_address(slot as *const u64));
+                }
+            });
+            if let Some(address) = found {
+                let problem = format!("heap {} holds a from-space word after its fix-up visit", heap.id);
+                return Err(VerifyError { problem, address });
             }
         }
         Ok(())
@@ -616,7 +631,12 @@ pub(crate) fn increment(
     cycle.pending.retain(|id| state.heaps.contains(id));
     let reason = cycle.reason;
     let (closed, work, copied, binaries_freed) = if cycle.trace(inner, state, heaps, budget) {
-        let (freed, work, copied) = cycle.close(inner, state, heaps);
+        if verify {
+            // Invariant 7, checked before from-space goes.
+            let what = "before the message area's cycle closes";
+            cycle.check_heaps(heaps).unwrap_or_else(|e| panic!("heap verification failed {what}: {e}"));
+        }
+        let (freed, work, copied) = cycle.close(inner, state);
         (true, work, copied, freed)
     } else {
         cycle.nursery_mark = state.nursery_words;

@@ -568,8 +568,10 @@ impl MessageArea {
     }
 
     /// Whether an increment of the incremental collector is due: a cycle is under way and
-    /// the nursery has taken a quarter of an increment's budget since the last increment
-    /// (or is full), or no cycle is and a collection is due ([`MessageArea::needs_collection`]).
+    /// the nursery has taken the cycle's pace of words since the last increment (at most a
+    /// quarter of an increment's budget, less when the cycle's work needs more increments to
+    /// end before the nursery is full; or the nursery is full), or no cycle is and a
+    /// collection is due ([`MessageArea::needs_collection`]).
     pub fn increment_due(&self) -> bool {
         let state = self.inner.lock();
         match &state.cycle {

@@ -251,6 +251,13 @@ pub(crate) fn check_all(inner: &AreaInner, state: &AreaState, heaps: &mut [&mut 
 }
 
 impl Heap {
+    /// About how many words [`Heap::for_each_area_root`] visits, without visiting them.
+    pub(crate) fn area_words_estimate(&self) -> usize {
+        let link = self.area.as_ref().map_or(0, |link| link.young.len() + link.old.len());
+        let young = self.young_top.saturating_sub(self.high_water);
+        self.roots.live_count() + self.messages.len() + link + young + self.fragment_words
+    }
+
     /// Calls `f` on every word of this heap that may point into its message area (protocol
     /// step 4): root slots and queued messages, remembered words, and every term word
     /// allocated since the last collection.

@@ -69,10 +69,9 @@ use crate::object::{for_each_field, object_size, refc_binary_of};
 use crate::unwind::AbortOnUnwind;
 use crate::verify::{Objects, VerifyError};
 
-/// An increment is due once the nursery has taken this share of the increment budget since
-/// the last one: the collector then works at least four times as fast as processes allocate,
-/// so a cycle whose from-space holds L live words ends within about 4L / (3 * budget)
-/// increments, and the nursery grows by at most a third of the cycle's work meanwhile.
+/// An increment is due once the nursery has taken at most this share of the increment
+/// budget since the last one (the collector works at least four times as fast as processes
+/// allocate), and less when the cycle's work needs it (see [`Cycle::pace`]).
 const ALLOCATION_SHARE: usize = 4;
 
 /// What one increment did, besides its event.
@@ -117,7 +116,9 @@ pub(crate) struct Cycle {
     pending: HashSet<u64>,
     /// Whether the trace is over and the fix-up under way.
     fixing: bool,
-    /// Heaps the fix-up visited (Invariant 7, for the verifier).
+    /// Heaps the trace visited, and heaps the fix-up visited (Invariant 7, for the
+    /// verifier).
+    traced: HashSet<u64>,
     fixed: HashSet<u64>,
     /// Words copied since the trace ended (Invariant 5: none).
     late: usize,
@@ -125,6 +126,11 @@ pub(crate) struct Cycle {
     in_flight_at: (usize, usize),
     /// The nursery's words at the end of the last increment.
     nursery_mark: usize,
+    /// Nursery words between two increments ([`Cycle::pace`]).
+    pace: usize,
+    /// The cycle's work, estimated at its start ([`Cycle::pace`]), and the work done so far.
+    estimate: usize,
+    done: usize,
     /// Counters of the running increment.
     work: usize,
     copied: usize,
@@ -133,7 +139,7 @@ pub(crate) struct Cycle {
 impl Cycle {
     /// Starts a cycle: the nursery (and for a major cycle the old generation) becomes
     /// from-space, the area gets an empty nursery. The caller resets the chunk cursors.
-    fn start(state: &mut AreaState, major: bool, reason: GcReason) -> Box<Cycle> {
+    fn start(state: &mut AreaState, heaps: &[&mut Heap], major: bool, reason: GcReason) -> Box<Cycle> {
         let mut from = std::mem::take(&mut state.nursery);
         let from_young = from.len();
         let from_mso_young = std::mem::take(&mut state.mso_young);
@@ -157,6 +163,10 @@ impl Cycle {
         ranges.sort_unstable();
         let forward = from.iter().map(|a| vec![0; a.used].into_boxed_slice()).collect();
         let to_words: usize = from.iter().map(|a| a.used).sum();
+        // Every from-space word copied and scanned, every heap visited twice with its words;
+        // twice that, as heaps' queues grow while the cycle runs.
+        let roots: usize = heaps.iter().map(|h| 1 + h.area_words_estimate()).sum();
+        let estimate = 2 * (2 * to_words + 2 * roots);
         Box::new(Cycle {
             major,
             reason,
@@ -175,12 +185,28 @@ impl Cycle {
             pending: state.heaps.clone(),
             in_flight_at: (0, 0),
             fixing: false,
+            traced: HashSet::new(),
             fixed: HashSet::new(),
             late: 0,
             nursery_mark: 0,
+            pace: 1,
+            estimate,
+            done: 0,
             work: 0,
             copied: 0,
         })
+    }
+
+    /// Sets the nursery words allowed before the next increment, so that the cycle ends
+    /// before the nursery is full again (Baker's pacing: collection in step with
+    /// allocation): the work left (the estimate made at the start, less the work done, at
+    /// least one budget) takes so many increments, and the nursery's room is shared among
+    /// them. At most a quarter of the budget ([`ALLOCATION_SHARE`]), at least one word.
+    fn pace(&mut self, opts: &AreaOptions, nursery_words: usize) {
+        let left = self.estimate.saturating_sub(self.done).max(opts.increment_words);
+        let increments = left.div_ceil(opts.increment_words);
+        let room = opts.nursery_words.saturating_sub(nursery_words);
+        self.pace = (room / (increments + 1)).clamp(1, (opts.increment_words / ALLOCATION_SHARE).max(1));
     }
 
     /// Words held by the cycle: from-space and the copies made so far.
@@ -190,8 +216,7 @@ impl Cycle {
 
     /// Whether the next increment is due (see [`MessageArea::increment_due`]).
     pub(crate) fn due(&self, state: &AreaState, opts: &AreaOptions) -> bool {
-        let share = (opts.increment_words / ALLOCATION_SHARE).max(1);
-        state.nursery_words >= self.nursery_mark + share
+        state.nursery_words >= self.nursery_mark + self.pace
             || state.nursery_words >= opts.nursery_words
             || state.vheap_young > opts.vheap_words
     }
@@ -325,6 +350,12 @@ impl Cycle {
             if self.visit_heaps(heaps, budget) {
                 continue;
             }
+            // Heaps registered since the phase began are visited by it too.
+            let visited = if self.fixing { &self.fixed } else { &self.traced };
+            self.pending = state.heaps.difference(visited).copied().collect();
+            if !self.pending.is_empty() {
+                continue;
+            }
             if self.fixing {
                 return true;
             }
@@ -353,6 +384,8 @@ impl Cycle {
                 });
                 if self.fixing {
                     self.fixed.insert(heap.id);
+                } else {
+                    self.traced.insert(heap.id);
                 }
             }
         }
@@ -623,7 +656,7 @@ pub(crate) fn increment(
             for cursor in cursors.iter_mut() {
                 **cursor = Cursor::default();
             }
-            Cycle::start(state, major, reason)
+            Cycle::start(state, heaps, major, reason)
         }
     };
     cycle.work = 0;
@@ -640,6 +673,8 @@ pub(crate) fn increment(
         (true, work, copied, freed)
     } else {
         cycle.nursery_mark = state.nursery_words;
+        cycle.done += cycle.work;
+        cycle.pace(&inner.opts, state.nursery_words);
         let counters = (cycle.work, cycle.copied);
         state.cycle = Some(cycle);
         (false, counters.0, counters.1, 0)

@@ -17,8 +17,8 @@
 //! Work (each unit a word): copying an object, scanning a to-space copy (Cheney), visiting
 //! a heap or a root word. A cycle has two phases, each worked through increment by
 //! increment while the budget lasts:
-//! - **trace**: the grey copies, the in-flight table (resumable slot by slot), then the
-//!   heaps registered at the cycle's start, one whole heap at a time (its root table, queue,
+//! - **trace**: the grey copies, the in-flight table (resumable slot by slot), then every
+//!   registered heap (those registered later too), one whole heap at a time (its root table, queue,
 //!   remembered words and words allocated since its last collection, each rewritten to its
 //!   copy), the grey copies after each. When nothing is left, every live from-space object
 //!   has its copy (Invariant 5).

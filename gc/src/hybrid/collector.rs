@@ -210,27 +210,42 @@ impl MessageArea {
         if verify {
             check_all(inner, &state, heaps, "after");
         }
-        let event = GcEvent {
-            kind,
-            reason,
-            pid: None,
-            scheduler: None,
-            start,
-            duration: start.elapsed(),
-            time_to_safepoint: Duration::ZERO,
-            words_before,
-            words_after: state.old_words as u64,
-            words_copied: copied as u64,
-            words_promoted: copied as u64,
-            binaries_freed,
-            max_worker_words: copied as u64,
-        };
+        let event =
+            area_event(kind, reason, start, words_before, state.old_words as u64, copied, binaries_freed);
         drop(state);
         drop(cursors);
         if let Some(sink) = &*inner.sink.lock().unwrap_or_else(|e| e.into_inner()) {
             sink.record(&event);
         }
         Ok(event)
+    }
+}
+
+/// The event of a collection or an increment of the message area: every process stopped,
+/// no pid, no scheduler; what it copied was promoted (into the old generation or to-space).
+pub(crate) fn area_event(
+    kind: GcKind,
+    reason: GcReason,
+    start: Instant,
+    words_before: u64,
+    words_after: u64,
+    copied: usize,
+    binaries_freed: u64,
+) -> GcEvent {
+    GcEvent {
+        kind,
+        reason,
+        pid: None,
+        scheduler: None,
+        start,
+        duration: start.elapsed(),
+        time_to_safepoint: Duration::ZERO,
+        words_before,
+        words_after,
+        words_copied: copied as u64,
+        words_promoted: copied as u64,
+        binaries_freed,
+        max_worker_words: copied as u64,
     }
 }
 

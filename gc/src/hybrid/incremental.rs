@@ -55,7 +55,7 @@
 //!    into from-space and it can be freed. The verifier checks every visited heap.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::area::{AreaError, AreaInner, AreaOptions, AreaState, Cursor, MessageArea};
 use crate::area::{Area, AreaKind};
@@ -683,21 +683,16 @@ pub(crate) fn increment(
     if verify {
         super::collector::check_all(inner, state, heaps, "after");
     }
-    let event = GcEvent {
-        kind: GcKind::AreaIncrement,
+    let after = used_words(state);
+    let event = super::collector::area_event(
+        GcKind::AreaIncrement,
         reason,
-        pid: None,
-        scheduler: None,
         start,
-        duration: start.elapsed(),
-        time_to_safepoint: Duration::ZERO,
         words_before,
-        words_after: used_words(state),
-        words_copied: copied as u64,
-        words_promoted: copied as u64,
+        after,
+        copied,
         binaries_freed,
-        max_worker_words: copied as u64,
-    };
+    );
     AreaIncrement { event, work, started, closed, unbounded: false }
 }
 

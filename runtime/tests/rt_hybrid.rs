@@ -24,11 +24,11 @@ fn small_area() -> AreaOptions {
     AreaOptions { nursery_words: 4 * 1024, min_old_words: 16 * 1024, ..AreaOptions::default() }
 }
 
-/// [`heap_kind`] collected incrementally, 256 words of work per increment.
+/// [`heap_kind`] collected incrementally, 1024 words of work per increment.
 fn incremental_heap_kind() -> HeapKind {
     HeapKind::Hybrid(AreaOptions {
         collector: AreaCollector::Incremental,
-        increment_words: 256,
+        increment_words: 1024,
         ..small_area()
     })
 }

@@ -80,8 +80,6 @@ const PARAMS: &[ParamSpec] = &[
         description: "processes in the ring",
     },
     runtime::TIME_SPLIT,
-    runtime::AREA_GC,
-    runtime::AREA_INCREMENT_WORDS,
 ];
 
 fn run(context: &RunContext) -> Result<Measurements, Failure> {

@@ -611,6 +611,35 @@ fn a_word_sent_whole_from_from_space_is_copied_by_the_barrier_on_sends() {
 }
 
 #[test]
+fn a_heap_made_during_a_cycle_is_traced_with_the_word_it_took_from_the_in_flight_table() {
+    let _serial = serial();
+    let area = incremental(1);
+    let mut heaps = vec![area.heap(HeapOptions::default()).unwrap()];
+    // Three messages in flight when the cycle starts; the first increment (a budget of one
+    // unit) scans only the first one's slot: the slot, and its list's first cell copied.
+    let mut in_flight: Vec<AreaMessage> =
+        (0..3).map(|i| area.build(|h| h.list((0..5).map(|j| h.int(i * 10 + j))))).collect();
+    let first = step(&area, &mut heaps);
+    assert!(first.started && !first.closed);
+    assert_eq!(first.work, 1 + 2);
+    // A heap made now takes the last message, whose slot the scan has not reached: a
+    // from-space word. Only a trace visit of this heap copies its list before the fix-up.
+    heaps.push(area.heap(HeapOptions::default()).unwrap());
+    heaps[1].deliver_area(in_flight.pop().unwrap());
+    let kept = heaps[1].enter(|h| {
+        let m = h.take_message(0).unwrap();
+        h.root(m)
+    });
+    while !step(&area, &mut heaps).closed {}
+    assert_eq!(area.stats().late_words, 0);
+    assert_eq!(reads(&mut heaps[1], &kept).to_string(), "[20,21,22,23,24]");
+    for (i, message) in in_flight.iter().enumerate() {
+        let want: Vec<String> = (0..5).map(|j| (i * 10 + j).to_string()).collect();
+        assert_eq!(message.to_owned_term().to_string(), format!("[{}]", want.join(",")));
+    }
+}
+
+#[test]
 fn a_stop_the_world_collection_ends_an_open_cycle_first() {
     let _serial = serial();
     let area = incremental(4);

@@ -43,7 +43,9 @@
 //!    above), so after its trace no in-flight word points into from-space.
 //! 5. A heap visited by the trace reaches from-space afterwards only through objects it read
 //!    after its visit: grey copies (scanned before the trace ends, Invariant 3); nursery
-//!    objects and delivered words point at none (Invariant 4). So when the trace ends, every
+//!    objects and delivered words point at none (Invariant 4). A heap made after the cycle
+//!    began may have taken delivery of a word whose slot the in-flight scan had not reached:
+//!    the trace visits every heap registered before it ends. So when the trace ends, every
 //!    from-space object reachable from anywhere has been copied, and the fix-up only
 //!    rewrites words: the words it copies (`late_words`) are zero, and the tests check it.
 //! 6. Every from-space handle is listed in `from_mso_*` and owns its reference; every

@@ -18,10 +18,10 @@
 //! a heap or a root word. A cycle has two phases, each worked through increment by
 //! increment while the budget lasts:
 //! - **trace**: the grey copies, the in-flight table (resumable slot by slot), then every
-//!   registered heap (those registered later too), one whole heap at a time (its root table, queue,
-//!   remembered words and words allocated since its last collection, each rewritten to its
-//!   copy), the grey copies after each. When nothing is left, every live from-space object
-//!   has its copy (Invariant 5).
+//!   registered heap (those registered later too), one whole heap at a time (its root
+//!   table, queue, remembered words and words allocated since its last collection, each
+//!   rewritten to its copy), the grey copies after each. When nothing is left, every live
+//!   from-space object has its copy (Invariant 5).
 //! - **fix-up**: every heap registered when the trace ended is visited once more, one whole
 //!   heap at a time, and its words rewritten: between its trace visit and the end of the
 //!   trace it may have read from-space words out of grey copies. A heap visited here holds

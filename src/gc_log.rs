@@ -163,10 +163,11 @@ pub fn copy_parallelism(records: &[GcRecord]) -> Option<f64> {
     (busiest > 0).then(|| copied as f64 / busiest as f64)
 }
 
-/// Whether `record` is a collection of the hybrid heap's message area (which stops every
-/// process) rather than of one process's heap.
+/// Whether `record` is a collection of the hybrid heap's message area, or one increment of
+/// it (either stops every process), rather than of one process's heap.
 pub fn is_area(record: &GcRecord) -> bool {
-    GcKind::from_name(record.kind).is_some_and(|kind| matches!(kind, GcKind::AreaMinor | GcKind::AreaMajor))
+    GcKind::from_name(record.kind)
+        .is_some_and(|kind| matches!(kind, GcKind::AreaMinor | GcKind::AreaMajor | GcKind::AreaIncrement))
 }
 
 /// The pause of every collection in `records`, as the collector measured it.
@@ -191,6 +192,15 @@ fn histogram_of(records: &[GcRecord], nanos: impl Fn(&GcRecord) -> u64) -> Durat
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn the_area_collections_and_increments_are_told_from_private_ones() {
+        for kind in GcKind::ALL {
+            let name = kind.as_str();
+            let area = matches!(kind, GcKind::AreaMinor | GcKind::AreaMajor | GcKind::AreaIncrement);
+            assert_eq!(is_area(&record(name, 0, 1)), area, "{name}");
+        }
+    }
 
     /// A record for tests of the modules that consume the log.
     pub(crate) fn record(kind: &'static str, start_ns: u64, duration_ns: u64) -> GcRecord {

@@ -21,24 +21,30 @@ pub enum GcKind {
     /// A major collection of the message area: everything live in it copied into one
     /// fresh old-generation chunk, every process stopped.
     AreaMajor,
+    /// One increment of an incremental collection of the message area (Sagonas and
+    /// Wilhelmsson, ISMM 2004): a bounded share of a cycle's copying, every process stopped
+    /// for that share only.
+    AreaIncrement,
 }
 
 impl GcKind {
     /// Every kind.
-    pub const ALL: [GcKind; 4] = [GcKind::Minor, GcKind::Major, GcKind::AreaMinor, GcKind::AreaMajor];
+    pub const ALL: [GcKind; 5] =
+        [GcKind::Minor, GcKind::Major, GcKind::AreaMinor, GcKind::AreaMajor, GcKind::AreaIncrement];
 
     /// The kind whose [`GcKind::as_str`] is `name`.
     pub fn from_name(name: &str) -> Option<GcKind> {
         GcKind::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
 
-    /// Lower-case name (`minor`, `major`, `area-minor`, `area-major`).
+    /// Lower-case name (`minor`, `major`, `area-minor`, `area-major`, `area-increment`).
     pub fn as_str(self) -> &'static str {
         match self {
             GcKind::Minor => "minor",
             GcKind::Major => "major",
             GcKind::AreaMinor => "area-minor",
             GcKind::AreaMajor => "area-major",
+            GcKind::AreaIncrement => "area-increment",
         }
     }
 }

@@ -129,14 +129,22 @@ impl Heap {
 }
 
 /// Checks a message area (area Invariants 1, 4, 5): its objects point only at each other,
-/// its old objects not into its nursery, its handles are listed once. Returns its objects.
+/// its old objects not into its nursery, its handles are listed once; during an incremental
+/// cycle, the cycle's invariants too. Returns its objects.
 /// `in_flight` are the words of its messages in flight.
 pub(crate) fn verify_area(
     state: &crate::hybrid::AreaState,
     in_flight: impl Iterator<Item = u64>,
 ) -> Result<Objects, VerifyError> {
     let areas: Vec<_> = state.areas().collect();
-    verify_space(&areas, in_flight, &state.mso_young, &state.mso_old, None)
+    let Some(cycle) = &state.cycle else {
+        return verify_space(&areas, in_flight, &state.mso_young, &state.mso_old, None);
+    };
+    let (young, old) = cycle.mso_lists(state);
+    let in_flight: Vec<u64> = in_flight.collect();
+    let objects = verify_space(&areas, in_flight.iter().copied(), &young, &old, None)?;
+    cycle.verify(state, &objects, &in_flight)?;
+    Ok(objects)
 }
 
 /// Checks a space made of `areas` (kind, start, used words), reachable from `roots`, whose

@@ -2,13 +2,15 @@
 //! `cargo +nightly miri test -p heaplab-gc --test gc_miri`, Tree Borrows): per-process minor
 //! and major collections, promotion, growth and shrinking, the old generation's binary
 //! budget, heap and refc binaries, sub-binaries, fragments, copies between heaps, message
-//! delivery, dropping a heap, and the shared heap collected by one and by two workers with
-//! messages in flight. Natively it is one more quick test of the same paths; every step is
+//! delivery, dropping a heap, the shared heap collected by one and by two workers with
+//! messages in flight, and the hybrid heap's message area collected incrementally (copies,
+//! the forwarding table, the barrier on sends, the fix-up visits, binary handles). Natively it is one more quick test of the same paths; every step is
 //! checked by deep comparison and the verifier.
 
 use std::sync::{Arc, Barrier};
 use std::thread;
 
+use heaplab_gc::hybrid::{AreaCollector, AreaOptions, MessageArea};
 use heaplab_gc::shared::{SharedHeap, SharedOptions};
 use heaplab_gc::{live_binaries, Binary, Collect, Fragment, GcKind, Heap, OwnedTerm, Root};
 
@@ -243,6 +245,62 @@ fn shared_heap_with_two_workers_collecting_in_parallel() {
         }
         let stats = heap.stats();
         assert!(stats.major_collections > 0, "{stats:?}");
+    }
+    assert_eq!(live_binaries(), before);
+}
+
+#[test]
+fn message_area_collected_incrementally_with_processes_running_between_increments() {
+    let _serial = serial();
+    let before = live_binaries();
+    {
+        let opts = AreaOptions {
+            collector: AreaCollector::Incremental,
+            increment_words: 40,
+            ..AreaOptions::default()
+        };
+        let area = MessageArea::new(opts).unwrap();
+        let mut heaps: Vec<Heap> =
+            (0..2).map(|_| area.heap(heaplab_gc::HeapOptions::default()).unwrap()).collect();
+        let mut kept = Vec::new();
+        for i in 0..4 {
+            heaps[(i % 2) as usize].deliver_area(area.build(|h| h.from_owned(&entry(i))));
+        }
+        for (i, heap) in heaps.iter_mut().enumerate() {
+            let root = heap.enter(|h| {
+                let m = h.take_message(0).unwrap();
+                h.root(h.tuple(&[m, h.int(i as i64)]))
+            });
+            kept.push(root);
+        }
+        let mut round = 0;
+        loop {
+            let mut refs: Vec<&mut Heap> = heaps.iter_mut().collect();
+            let step = area.collect_increment(&mut refs, Collect::Auto).unwrap();
+            assert_eq!(step.event.kind, GcKind::AreaIncrement);
+            if step.closed {
+                break;
+            }
+            // Between increments: a received term sent on whole (the barrier on sends), a
+            // private collection, a new message.
+            let message = area.build_from(&mut heaps[round % 2], |h| h.get(&kept[round % 2]));
+            heaps[(round + 1) % 2].deliver_area(message);
+            heaps[round % 2].collect(Collect::Major).unwrap();
+            heaps[round % 2].deliver_area(area.build(|h| h.from_owned(&entry(10 + round as i64))));
+            round += 1;
+            assert!(round < 100, "the cycle never closed");
+        }
+        assert_eq!(area.stats().late_words, 0);
+        for (i, heap) in heaps.iter_mut().enumerate() {
+            let expected = OwnedTerm::tuple(vec![entry(i as i64), (i as i64).into()]);
+            reads_back(heap, &kept[i], &expected);
+            // The second message each heap got before the cycle is still first in its queue.
+            heap.enter(|h| assert_eq!(h.message(0).unwrap().to_owned_term(), entry(i as i64 + 2)));
+        }
+        drop(kept);
+        drop(heaps);
+        area.collect(&mut [], Collect::Major).unwrap();
+        assert_eq!(area.stats().used_words(), 0);
     }
     assert_eq!(live_binaries(), before);
 }

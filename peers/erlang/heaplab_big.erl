@@ -24,6 +24,10 @@ main(Params) ->
     %% time_split (heaplab's mutator / send / GC split) needs a runtime that times its
     %% sends; heaplab refuses time_split=on for the BEAM before erl starts.
     off = proplists:get_value(time_split, Params, off),
+    %% area_gc and area_increment_words choose how heaplab's hybrid heap collects its
+    %% message area; the BEAM has no message area, so they change nothing here.
+    _ = proplists:get_value(area_gc, Params, stw),
+    _ = proplists:get_value(area_increment_words, Params, 8192),
     Root = self(),
     Trace = heaplab_report:gc_trace_start(),
     %% Step 1.

@@ -11,16 +11,25 @@ mod common;
 use std::sync::Arc;
 
 use common::{assert_drains, guarded, ring_message, ring_message_owned, BINARIES};
-use heaplab_runtime::heaplab_gc::hybrid::AreaOptions;
-use heaplab_runtime::heaplab_gc::{live_binaries, GcKind, OwnedTerm, VecSink};
+use heaplab_runtime::heaplab_gc::hybrid::{AreaCollector, AreaOptions};
+use heaplab_runtime::heaplab_gc::{live_binaries, GcEvent, GcKind, OwnedTerm, VecSink};
 use heaplab_runtime::{HeapKind, Runtime};
 
 /// A message area whose nursery fills after some four thousand words of messages.
 fn heap_kind() -> HeapKind {
+    HeapKind::Hybrid(small_area())
+}
+
+fn small_area() -> AreaOptions {
+    AreaOptions { nursery_words: 4 * 1024, min_old_words: 16 * 1024, ..AreaOptions::default() }
+}
+
+/// [`heap_kind`] collected incrementally, 1024 words of work per increment.
+fn incremental_heap_kind() -> HeapKind {
     HeapKind::Hybrid(AreaOptions {
-        nursery_words: 4 * 1024,
-        min_old_words: 16 * 1024,
-        ..AreaOptions::default()
+        collector: AreaCollector::Incremental,
+        increment_words: 1024,
+        ..small_area()
     })
 }
 
@@ -31,12 +40,46 @@ fn heap_kind() -> HeapKind {
 /// message arrives intact and every kept list is intact at the end.
 #[test]
 fn a_ring_keeps_every_message_across_private_and_area_collections() {
+    let events = ring_across_collections(heap_kind());
+    let area: Vec<_> =
+        events.iter().filter(|e| matches!(e.kind, GcKind::AreaMinor | GcKind::AreaMajor)).collect();
+    let private = events.iter().filter(|e| matches!(e.kind, GcKind::Minor | GcKind::Major)).count();
+    assert!(area.len() >= 5, "only {} area collections", area.len());
+    assert!(area.iter().any(|e| e.kind == GcKind::AreaMajor), "no major area collection");
+    assert!(private >= 16 * 3, "only {private} private collections");
+    check_area_events(&area);
+    for e in &area {
+        assert!(e.words_after <= e.words_before, "{e:?}");
+    }
+}
+
+/// The same ring with the area collected incrementally: only increments, many of them, and
+/// every term intact (the verifier runs before and after each increment).
+#[test]
+fn a_ring_keeps_every_message_across_private_collections_and_area_increments() {
+    let events = ring_across_collections(incremental_heap_kind());
+    let area: Vec<_> = events.iter().filter(|e| e.kind.as_str().starts_with("area-")).collect();
+    assert!(area.len() >= 10, "only {} increments", area.len());
+    assert!(area.iter().all(|e| e.kind == GcKind::AreaIncrement), "a stop-the-world area collection ran");
+    check_area_events(&area);
+}
+
+fn check_area_events(area: &[&GcEvent]) {
+    for e in area {
+        // An area pause belongs to every process at once; taking the heaps is part of it.
+        assert_eq!((e.pid, e.scheduler), (None, None), "{e:?}");
+        assert!(e.time_to_safepoint <= e.duration, "{e:?}");
+    }
+}
+
+/// Processes on two schedulers pass messages around a ring (see the test above); returns the
+/// collection events after checking that every process saw every term intact.
+fn ring_across_collections(kind: HeapKind) -> Vec<GcEvent> {
     const PROCESSES: i64 = 16;
     const ROUNDS: i64 = 24;
     let (events, results) = guarded(|| {
         let sink = Arc::new(VecSink::new());
-        let rt =
-            Runtime::builder().heap_kind(heap_kind()).schedulers(2).gc_sink(sink.clone()).build().unwrap();
+        let rt = Runtime::builder().heap_kind(kind).schedulers(2).gc_sink(sink.clone()).build().unwrap();
         let results = rt
             .block_on(|mut cx| async move {
                 let me = cx.self_pid();
@@ -104,28 +147,26 @@ fn a_ring_keeps_every_message_across_private_and_area_collections() {
     for (i, intact) in results {
         assert!(intact, "process {i} saw a damaged term");
     }
-    let area: Vec<_> =
-        events.iter().filter(|e| matches!(e.kind, GcKind::AreaMinor | GcKind::AreaMajor)).collect();
-    let private = events.iter().filter(|e| matches!(e.kind, GcKind::Minor | GcKind::Major)).count();
-    assert!(area.len() >= 5, "only {} area collections", area.len());
-    assert!(area.iter().any(|e| e.kind == GcKind::AreaMajor), "no major area collection");
-    assert!(private >= PROCESSES as usize * 3, "only {private} private collections");
-    for e in &area {
-        // An area pause belongs to every process at once; taking the heaps is part of it.
-        assert_eq!((e.pid, e.scheduler), (None, None), "{e:?}");
-        assert!(e.time_to_safepoint <= e.duration, "{e:?}");
-        assert!(e.words_after <= e.words_before, "{e:?}");
-    }
+    events
 }
 
 /// Messages carrying off-heap binaries: every binary is freed once the processes that
 /// received them exit and the runtime is gone.
 #[test]
 fn binaries_in_messages_are_freed_when_nobody_holds_them() {
+    binaries_freed(heap_kind());
+}
+
+#[test]
+fn binaries_in_messages_are_freed_when_nobody_holds_them_with_area_increments() {
+    binaries_freed(incremental_heap_kind());
+}
+
+fn binaries_freed(kind: HeapKind) {
     let _serial = BINARIES.lock().unwrap_or_else(|e| e.into_inner());
     let before = live_binaries();
     let received = guarded(move || {
-        let rt = Runtime::builder().heap_kind(heap_kind()).schedulers(2).build().unwrap();
+        let rt = Runtime::builder().heap_kind(kind).schedulers(2).build().unwrap();
         let received = rt
             .block_on(|mut cx| async move {
                 let me = cx.self_pid();
@@ -157,5 +198,12 @@ fn bad_area_options_are_refused() {
     let kind = HeapKind::Hybrid(AreaOptions { major_growth: 0.5, ..AreaOptions::default() });
     let err = Runtime::builder().heap_kind(kind).build().unwrap_err();
     assert!(err.to_string().contains("major_growth 0.5"), "{err}");
+    let kind = HeapKind::Hybrid(AreaOptions {
+        collector: AreaCollector::Incremental,
+        increment_words: 0,
+        ..AreaOptions::default()
+    });
+    let err = Runtime::builder().heap_kind(kind).build().unwrap_err();
+    assert_eq!(err.to_string(), "invalid heap options: message area increment_words must be at least 1 word");
     assert_eq!(HeapKind::hybrid().name(), "hybrid");
 }

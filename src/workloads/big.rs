@@ -56,6 +56,8 @@ const PARAMS: &[ParamSpec] = &[
         description: "times every member pings every other",
     },
     runtime::TIME_SPLIT,
+    runtime::AREA_GC,
+    runtime::AREA_INCREMENT_WORDS,
 ];
 
 /// The atoms of the protocol.

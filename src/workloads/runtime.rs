@@ -24,7 +24,8 @@
 
 use std::time::Instant;
 
-use heaplab_runtime::{Cx, Runtime, DEFAULT_MAX_PROCESSES, MAX_TABLE_PROCESSES};
+use heaplab_runtime::heaplab_gc::hybrid::AreaCollector;
+use heaplab_runtime::{Cx, HeapKind, Runtime, DEFAULT_MAX_PROCESSES, MAX_TABLE_PROCESSES};
 
 use crate::failure::Failure;
 use crate::gc_log::{is_area, GcLog};
@@ -47,6 +48,43 @@ pub(super) const ATTRIBUTION: ParamSpec = ParamSpec {
     kind: ParamKind::OneOf(&["off", "on"]),
     description: "stamp every request's moments and say where the p99 and p999 tails' time went",
 };
+
+/// How the hybrid heap's message area is collected (see `docs/hybrid-heap.md`); the names
+/// are [`AreaCollector::name`]s. Other heaps have no message area and ignore it.
+pub(super) const AREA_GC: ParamSpec = ParamSpec {
+    name: "area_gc",
+    default: "stw",
+    kind: ParamKind::OneOf(&["stw", "incremental"]),
+    description: "--heap hybrid: collect the message area stop-the-world or incrementally (bounded pauses)",
+};
+
+/// The work budget of an increment of the incremental area collector, in words (its
+/// default is [`heaplab_runtime::heaplab_gc::hybrid::DEFAULT_AREA_INCREMENT_WORDS`]).
+pub(super) const AREA_INCREMENT_WORDS: ParamSpec = ParamSpec {
+    name: "area_increment_words",
+    default: "8192",
+    kind: ParamKind::Integer { min: 1, max: 1 << 30 },
+    description: "--heap hybrid with area_gc=incremental: words of copying and scanning per increment",
+};
+
+/// The heap kind the run asks for: the strategy's, with the message area's collector set
+/// from [`AREA_GC`] and [`AREA_INCREMENT_WORDS`] under the hybrid heap when the workload
+/// declares them.
+fn heap_kind_of(context: &RunContext, kind: HeapKind) -> Result<HeapKind, Failure> {
+    let HeapKind::Hybrid(mut opts) = kind else {
+        return Ok(kind);
+    };
+    for (name, value) in context.params.iter() {
+        match (name, value) {
+            ("area_gc", ParamValue::Word(word)) => {
+                opts.collector = AreaCollector::from_name(word).map_err(|e| Failure::usage(e.to_string()))?;
+            }
+            ("area_increment_words", ParamValue::Integer(words)) => opts.increment_words = words as usize,
+            _ => {}
+        }
+    }
+    Ok(HeapKind::Hybrid(opts))
+}
 
 /// Whether the run asks for tail attribution.
 pub(crate) fn attribution_on(params: &crate::params::Params) -> bool {
@@ -72,6 +110,7 @@ pub(crate) fn start(context: &RunContext, processes: usize) -> Result<Runtime, F
     let heap_kind = context.strategy.heap_kind().ok_or_else(|| {
         Failure::usage(format!("heap '{}' does not run on the heaplab runtime", context.strategy))
     })?;
+    let heap_kind = heap_kind_of(context, heap_kind)?;
     let time_sends = time_split_on(&context.params);
     if time_sends && context.schedulers != 1 {
         return Err(Failure::usage(format!(
@@ -166,5 +205,15 @@ mod tests {
         assert_eq!(metric("mutator_ns"), 65_000.0);
         let total: f64 = ["mutator_pct", "send_pct", "gc_pct"].iter().map(|m| metric(m)).sum();
         assert!((total - 100.0).abs() < 1e-9, "{total}");
+    }
+
+    #[test]
+    fn the_area_parameters_name_the_collectors_and_the_default_budget() {
+        let ParamKind::OneOf(words) = AREA_GC.kind else { panic!("area_gc is a word") };
+        let names: Vec<&str> = AreaCollector::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(words, names.as_slice());
+        assert_eq!(AREA_GC.default, AreaCollector::default().name());
+        let default = heaplab_runtime::heaplab_gc::hybrid::DEFAULT_AREA_INCREMENT_WORDS;
+        assert_eq!(AREA_INCREMENT_WORDS.default, default.to_string());
     }
 }

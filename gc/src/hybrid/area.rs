@@ -60,6 +60,49 @@ pub const DEFAULT_AREA_MIN_OLD_WORDS: usize = 1 << 20;
 /// A major collection runs once the old generation holds this many times the live words of
 /// the last major one (100% space overhead), as the shared heap's `DEFAULT_MAJOR_GROWTH`.
 pub const DEFAULT_AREA_MAJOR_GROWTH: f64 = 2.0;
+/// Work units (words copied, words scanned, root words visited) an increment of the
+/// incremental collector does before it yields: 8 Ki words, 64 KiB of copying or scanning.
+/// ISMM 2004 bounded its increments by words too (or by a 1 ms slice); this budget keeps
+/// an increment well under that on current hardware.
+pub const DEFAULT_AREA_INCREMENT_WORDS: usize = 8 * 1024;
+
+/// How the message area is collected.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AreaCollector {
+    /// Stop-the-world and generational (`area-minor`, `area-major` events): the ISMM 2002
+    /// hybrid heap. The default: it is the system the 2002 figures describe, and it does the
+    /// least work in all.
+    #[default]
+    StopTheWorld,
+    /// Incremental (`area-increment` events): a cycle's copying is cut into increments of
+    /// at most `increment_words` work units each (Sagonas and Wilhelmsson, ISMM 2004; see
+    /// `docs/hybrid-heap.md`).
+    Incremental,
+}
+
+impl AreaCollector {
+    /// Both collectors.
+    pub const ALL: [AreaCollector; 2] = [AreaCollector::StopTheWorld, AreaCollector::Incremental];
+
+    /// The name the CLI uses: `stw` or `incremental`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AreaCollector::StopTheWorld => "stw",
+            AreaCollector::Incremental => "incremental",
+        }
+    }
+
+    /// The collector named `name` ([`AreaCollector::name`]).
+    ///
+    /// # Errors
+    /// An unknown name; the message lists the known ones.
+    pub fn from_name(name: &str) -> Result<AreaCollector, AreaConfigError> {
+        AreaCollector::ALL
+            .into_iter()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| AreaConfigError::Collector(name.to_string()))
+    }
+}
 
 /// Sizing policy of a message area. `Default` gives the documented defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,6 +116,11 @@ pub struct AreaOptions {
     pub min_old_words: usize,
     /// Old generation / live words after the last major collection that triggers the next.
     pub major_growth: f64,
+    /// Stop-the-world or incremental collection.
+    pub collector: AreaCollector,
+    /// Work units an increment of the incremental collector does (its pause bound, see
+    /// [`MessageArea::collect_increment`]); unused by the stop-the-world collector.
+    pub increment_words: usize,
 }
 
 impl Default for AreaOptions {
@@ -82,6 +130,8 @@ impl Default for AreaOptions {
             vheap_words: crate::sizes::DEFAULT_MIN_BIN_VHEAP_SIZE,
             min_old_words: DEFAULT_AREA_MIN_OLD_WORDS,
             major_growth: DEFAULT_AREA_MAJOR_GROWTH,
+            collector: AreaCollector::StopTheWorld,
+            increment_words: DEFAULT_AREA_INCREMENT_WORDS,
         }
     }
 }
@@ -93,6 +143,8 @@ pub enum AreaConfigError {
     Zero(&'static str),
     /// `major_growth` is not a number above 1.
     MajorGrowth(f64),
+    /// An unknown collector name.
+    Collector(String),
 }
 
 impl fmt::Display for AreaConfigError {
@@ -100,6 +152,10 @@ impl fmt::Display for AreaConfigError {
         match self {
             AreaConfigError::Zero(what) => write!(f, "message area {what} must be at least 1 word"),
             AreaConfigError::MajorGrowth(g) => write!(f, "message area major_growth {g} must be above 1"),
+            AreaConfigError::Collector(name) => {
+                let known: Vec<_> = AreaCollector::ALL.iter().map(|c| c.name()).collect();
+                write!(f, "unknown message-area collector '{name}' (expected one of: {})", known.join(", "))
+            }
         }
     }
 }
@@ -117,6 +173,9 @@ impl AreaOptions {
         }
         if self.vheap_words == 0 {
             return Err(AreaConfigError::Zero("vheap_words"));
+        }
+        if self.increment_words == 0 {
+            return Err(AreaConfigError::Zero("increment_words"));
         }
         if !(self.major_growth > 1.0 && self.major_growth.is_finite()) {
             return Err(AreaConfigError::MajorGrowth(self.major_growth));
@@ -180,8 +239,21 @@ pub struct AreaStats {
     pub heaps: usize,
     /// Minor collections so far.
     pub minor_collections: u64,
-    /// Major collections so far.
+    /// Major collections so far (incremental major cycles included).
     pub major_collections: u64,
+    /// Whether an incremental cycle is under way.
+    pub cycle_open: bool,
+    /// Incremental cycles completed so far.
+    pub incremental_cycles: u64,
+    /// Increments run so far.
+    pub increments: u64,
+    /// Words an incremental cycle's last increment copied because it found them only then
+    /// (summed over cycles): zero unless a from-space object escaped the barriers (see
+    /// `docs/hybrid-heap.md`); the tests check it.
+    pub late_words: u64,
+    /// Words the open cycle holds besides the nursery and the old generation: its
+    /// from-space and its to-space copies.
+    pub cycle_words: usize,
 }
 
 impl AreaStats {
@@ -208,13 +280,20 @@ pub(crate) struct AreaState {
     pub(crate) next_major_at: usize,
     pub(crate) minor_count: u64,
     pub(crate) major_count: u64,
+    /// The incremental cycle under way, if any (see `incremental`).
+    pub(crate) cycle: Option<Box<super::incremental::Cycle>>,
+    pub(crate) cycles: u64,
+    pub(crate) increments: u64,
+    pub(crate) late_words: u64,
 }
 
 impl AreaState {
-    /// Every occupied area: nursery (as young memory), then the old generation.
+    /// Every occupied area: nursery (as young memory), the old generation, and an open
+    /// cycle's from-space and to-space (see `incremental::Cycle::areas`).
     pub(crate) fn areas(&self) -> impl Iterator<Item = (AreaKind, *const u64, usize)> + '_ {
         let nursery = self.nursery.iter().map(|a| (AreaKind::Young, a.block.start() as *const u64, a.used));
-        nursery.chain(self.old.iter().map(|a| (AreaKind::Old, a.block.start() as *const u64, a.used)))
+        let old = self.old.iter().map(|a| (AreaKind::Old, a.block.start() as *const u64, a.used));
+        nursery.chain(old).chain(self.cycle.iter().flat_map(|c| c.areas()))
     }
 }
 
@@ -273,6 +352,11 @@ impl AreaInner {
         lock(&self.state)
     }
 
+    /// Whether the nursery holds its budget of words or of off-heap binary bytes.
+    pub(crate) fn nursery_full(&self, state: &AreaState) -> bool {
+        state.nursery_words >= self.opts.nursery_words || state.vheap_young > self.opts.vheap_words
+    }
+
     /// Locks every chunk cursor (before the state: lock order cursors, state, shards).
     pub(crate) fn lock_cursors(&self) -> Vec<MutexGuard<'_, Cursor>> {
         self.cursors.iter().map(lock).collect()
@@ -297,6 +381,9 @@ impl Drop for AreaInner {
     fn drop(&mut self) {
         let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
         release_handles(state.mso_young.drain(..).chain(state.mso_old.drain(..)));
+        if let Some(cycle) = state.cycle.take() {
+            cycle.release();
+        }
     }
 }
 
@@ -350,6 +437,10 @@ impl MessageArea {
             next_major_at: opts.min_old_words,
             minor_count: 0,
             major_count: 0,
+            cycle: None,
+            cycles: 0,
+            increments: 0,
+            late_words: 0,
         };
         Ok(MessageArea {
             inner: Arc::new(AreaInner {
@@ -439,6 +530,12 @@ impl MessageArea {
             return AreaMessage { inner: Arc::clone(&self.inner), immediate: Some(word), slot: None };
         }
         let mut state = self.inner.lock();
+        // The barrier on sends: during a cycle, the message points at no from-space object
+        // (see `incremental`).
+        let word = match state.cycle.as_mut() {
+            Some(cycle) => cycle.barrier(&owned.areas, word),
+            None => word,
+        };
         let mut cursor = cursor;
         for area in owned.areas {
             state.nursery_words += area.used;
@@ -467,9 +564,20 @@ impl MessageArea {
     /// Whether a collection of the area is due: the nursery holds its budget of words, or
     /// of off-heap binary bytes.
     pub fn needs_collection(&self) -> bool {
+        self.inner.nursery_full(&self.inner.lock())
+    }
+
+    /// Whether an increment of the incremental collector is due: a cycle is under way and
+    /// the nursery has taken the cycle's pace of words since the last increment (at most a
+    /// quarter of an increment's budget, less when the cycle's work needs more increments to
+    /// end before the nursery is full; or the nursery is full), or no cycle is and a
+    /// collection is due ([`MessageArea::needs_collection`]).
+    pub fn increment_due(&self) -> bool {
         let state = self.inner.lock();
-        state.nursery_words >= self.inner.opts.nursery_words
-            || state.vheap_young > self.inner.opts.vheap_words
+        match &state.cycle {
+            Some(cycle) => cycle.due(&state, &self.inner.opts),
+            None => self.inner.nursery_full(&state),
+        }
     }
 
     /// Current sizes and counters.
@@ -486,6 +594,11 @@ impl MessageArea {
             heaps: state.heaps.len(),
             minor_collections: state.minor_count,
             major_collections: state.major_count,
+            cycle_open: state.cycle.is_some(),
+            incremental_cycles: state.cycles,
+            increments: state.increments,
+            late_words: state.late_words,
+            cycle_words: state.cycle.as_ref().map_or(0, |c| c.words()),
         }
     }
 
@@ -502,7 +615,8 @@ impl MessageArea {
 
     /// Checks the area's invariants: every pointer of an area object lands on an object of
     /// the area (Invariant 1: none into a private heap), no old object points into the
-    /// nursery (Invariant 4), and every binary handle is listed once (Invariant 5).
+    /// nursery (Invariant 4), and every binary handle is listed once (Invariant 5); during
+    /// an incremental cycle, the cycle's invariants too (see `incremental`).
     pub fn verify(&self) -> Result<(), VerifyError> {
         self.inner.verify_locked(&self.inner.lock()).map(drop)
     }
@@ -546,7 +660,7 @@ impl AreaMessage {
         unsafe { Term::from_raw(word) }.to_owned_term()
     }
 
-    /// Frees the message's in-flight slot and returns its word.
+    /// Frees the message's in-flight slot and returns its word, for its delivery.
     pub(crate) fn take(&mut self) -> Option<u64> {
         if let Some(word) = self.immediate.take() {
             return Some(word);
@@ -559,7 +673,9 @@ impl AreaMessage {
 impl Drop for AreaMessage {
     /// An undelivered message stops being a root: the next collection reclaims its term.
     fn drop(&mut self) {
-        self.take();
+        if let Some((shard, slot)) = self.slot.take() {
+            lock(&self.inner.in_flight[shard]).take_slot(slot);
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! # Protocol
 //! 1. **Check the heaps.** The caller hands over `&mut` of every heap registered with the
 //!    area (checked against the registry under the area's lock, held to the end): no brand
-//!    that can see an area object is open, and none can open (area Invariants 2 and 3).
+//!    that can see an area object is open, and none can open (area Invariants 2 and 3). An
+//!    incremental cycle under way (see `incremental`) is ended first.
 //! 2. **Choose.** A requested major collection, or an old generation at its
 //!    `next_major_at`, makes this a major collection: from-space is the nursery and the old
 //!    generation. Otherwise it is a minor one: from-space is the nursery; old objects stay
@@ -90,15 +91,22 @@ impl MessageArea {
         let mut cursors = inner.lock_cursors();
         let mut state = inner.lock();
         // Step 1.
-        for heap in heaps.iter() {
-            let ours = heap.area.as_ref().is_some_and(|link| link.area.inner.id == inner.id);
-            if !ours || !state.heaps.contains(&heap.id) {
-                return Err(AreaError::ForeignHeap { heap: heap.id });
+        super::incremental::check_heaps(inner, &state, heaps)?;
+        // An incremental cycle under way ends first, in one unbounded increment (its own
+        // event), so that this collection starts from a nursery and an old generation.
+        if state.cycle.is_some() {
+            let ended = super::incremental::increment(
+                inner,
+                &mut state,
+                &mut cursors,
+                heaps,
+                Collect::Auto,
+                usize::MAX,
+                Instant::now(),
+            );
+            if let Some(sink) = &*inner.sink.lock().unwrap_or_else(|e| e.into_inner()) {
+                sink.record(&ended.event);
             }
-        }
-        // `&mut` makes the heaps distinct, so equal counts mean every one is here.
-        if heaps.len() != state.heaps.len() {
-            return Err(AreaError::Incomplete { given: heaps.len(), registered: state.heaps.len() });
         }
         let _torn = AbortOnUnwind::new("a message-area collection");
         let verify = inner.verify.load(std::sync::atomic::Ordering::Relaxed);
@@ -202,21 +210,8 @@ impl MessageArea {
         if verify {
             check_all(inner, &state, heaps, "after");
         }
-        let event = GcEvent {
-            kind,
-            reason,
-            pid: None,
-            scheduler: None,
-            start,
-            duration: start.elapsed(),
-            time_to_safepoint: Duration::ZERO,
-            words_before,
-            words_after: state.old_words as u64,
-            words_copied: copied as u64,
-            words_promoted: copied as u64,
-            binaries_freed,
-            max_worker_words: copied as u64,
-        };
+        let event =
+            area_event(kind, reason, start, words_before, state.old_words as u64, copied, binaries_freed);
         drop(state);
         drop(cursors);
         if let Some(sink) = &*inner.sink.lock().unwrap_or_else(|e| e.into_inner()) {
@@ -226,20 +221,58 @@ impl MessageArea {
     }
 }
 
+/// The event of a collection or an increment of the message area: every process stopped,
+/// no pid, no scheduler; what it copied was promoted (into the old generation or to-space).
+pub(crate) fn area_event(
+    kind: GcKind,
+    reason: GcReason,
+    start: Instant,
+    words_before: u64,
+    words_after: u64,
+    copied: usize,
+    binaries_freed: u64,
+) -> GcEvent {
+    GcEvent {
+        kind,
+        reason,
+        pid: None,
+        scheduler: None,
+        start,
+        duration: start.elapsed(),
+        time_to_safepoint: Duration::ZERO,
+        words_before,
+        words_after,
+        words_copied: copied as u64,
+        words_promoted: copied as u64,
+        binaries_freed,
+        max_worker_words: copied as u64,
+    }
+}
+
 /// Verifies the area and every heap against it; panics naming the problem.
-fn check_all(inner: &AreaInner, state: &AreaState, heaps: &[&mut Heap], when: &str) {
+pub(crate) fn check_all(inner: &AreaInner, state: &AreaState, heaps: &mut [&mut Heap], when: &str) {
     let objects = match inner.verify_locked(state) {
         Ok(objects) => objects,
         Err(e) => panic!("message-area verification failed {when} collection: {e}"),
     };
-    for heap in heaps {
+    for heap in heaps.iter() {
         if let Err(e) = heap.verify_with_area(Some(&objects)) {
             panic!("heap verification failed {when} a message-area collection: {e}");
         }
     }
+    if let Some(Err(e)) = state.cycle.as_ref().map(|cycle| cycle.check_heaps(heaps)) {
+        panic!("heap verification failed {when} a message-area increment: {e}");
+    }
 }
 
 impl Heap {
+    /// About how many words [`Heap::for_each_area_root`] visits, without visiting them.
+    pub(crate) fn area_words_estimate(&self) -> usize {
+        let link = self.area.as_ref().map_or(0, |link| link.young.len() + link.old.len());
+        let young = self.young_top.saturating_sub(self.high_water);
+        self.roots.live_count() + self.messages.len() + link + young + self.fragment_words
+    }
+
     /// Calls `f` on every word of this heap that may point into its message area (protocol
     /// step 4): root slots and queued messages, remembered words, and every term word
     /// allocated since the last collection.

@@ -9,11 +9,18 @@
 //!   ([`Heap::deliver_area`](crate::Heap::deliver_area)) by reference; its collections leave
 //!   area objects in place and record the words that point at them (its remembered set);
 //! - [`MessageArea::collect`] collects the area stop-the-world, generationally, with every
-//!   registered heap's references (and the messages in flight) as roots, rewriting them.
+//!   registered heap's references (and the messages in flight) as roots, rewriting them;
+//! - [`MessageArea::collect_increment`] collects it incrementally instead (ISMM 2004): each
+//!   call does a bounded share of a cycle's copying.
 
 mod area;
 mod builder;
 mod collector;
+mod incremental;
 
-pub use area::{AreaConfigError, AreaError, AreaMessage, AreaOptions, AreaStats, MessageArea};
+pub use area::{
+    AreaCollector, AreaConfigError, AreaError, AreaMessage, AreaOptions, AreaStats, MessageArea,
+    DEFAULT_AREA_INCREMENT_WORDS,
+};
 pub(crate) use area::{AreaLink, AreaState};
+pub use incremental::AreaIncrement;

@@ -121,7 +121,7 @@ pub fn check_event(heap: &Heap, before: &heaplab_gc::HeapStats, ev: &GcEvent) ->
             expect(after.minor_collections == before.minor_collections + 1, "minor count");
             expect(after.minor_since_major == before.minor_since_major + 1, "minor_since_major");
         }
-        GcKind::AreaMinor | GcKind::AreaMajor => {
+        GcKind::AreaMinor | GcKind::AreaMajor | GcKind::AreaIncrement => {
             expect(false, "a private heap's collection reported a message-area kind")
         }
     }

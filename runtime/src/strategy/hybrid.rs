@@ -12,6 +12,11 @@
 //! `GcEvent` of kind `area-minor` or `area-major`) is what every such process waits; the part
 //! spent taking the locks (a brand open elsewhere finishing) is its time to safepoint.
 //!
+//! With the incremental collector (`AreaOptions::collector`), the same protocol runs one
+//! increment at a time (`area-increment` events): when the nursery is full a cycle starts,
+//! and while it is open, every quarter budget of words sent brings the next increment, each
+//! holding the locks for at most its budget of work (`MessageArea::collect_increment`).
+//!
 //! # Invariants
 //! 1. Every process's heap is a heap of the runtime's area, held in an `Arc<Mutex<Heap>>`.
 //!    The process locks it for each operation (a brand, a message, a delivery, a collection)
@@ -28,7 +33,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
-use heaplab_gc::hybrid::{AreaError, AreaOptions, MessageArea};
+use heaplab_gc::hybrid::{AreaCollector, AreaError, AreaOptions, MessageArea};
 use heaplab_gc::{Collect, ConfigError, GcEventSink, Heap, HeapError, HeapOptions, HeapStats, Pid};
 
 use super::{name_heap, AnyHeap, BrandFn, BuildFn, HeapStrategy, Message, ProcessHeap};
@@ -103,18 +108,31 @@ impl HeapStrategy for HybridStrategy {
 }
 
 impl Area {
-    /// Collects the area if its nursery is full (module docs).
+    /// Collects the area if its nursery is full, or runs an increment if one is due (module
+    /// docs).
     fn collect_if_needed(&self) {
-        if self.area.needs_collection() {
+        if self.due() {
             self.collect(Collect::Auto);
         }
     }
 
-    /// Collects the area with every process's heap (Invariants 1-3).
+    fn incremental(&self) -> bool {
+        self.area.options().collector == AreaCollector::Incremental
+    }
+
+    fn due(&self) -> bool {
+        if self.incremental() {
+            self.area.increment_due()
+        } else {
+            self.area.needs_collection()
+        }
+    }
+
+    /// Collects the area, or runs one increment, with every process's heap (Invariants 1-3).
     fn collect(&self, request: Collect) {
         let _one = lock(&self.collecting);
         // Another process may have collected it while this one waited.
-        if request == Collect::Auto && !self.area.needs_collection() {
+        if request == Collect::Auto && !self.due() {
             return;
         }
         let requested = Instant::now();
@@ -125,7 +143,12 @@ impl Area {
             let mut guards: Vec<MutexGuard<'_, Heap>> = cells.iter().map(|c| lock(c)).collect();
             let stopped = Instant::now();
             let mut refs: Vec<&mut Heap> = guards.iter_mut().map(|g| &mut **g).collect();
-            match self.area.collect(&mut refs, request) {
+            let collected = if self.incremental() {
+                self.area.collect_increment(&mut refs, request).map(|step| step.event)
+            } else {
+                self.area.collect(&mut refs, request)
+            };
+            match collected {
                 Ok(mut event) => {
                     event.start = requested;
                     event.time_to_safepoint = stopped - requested;

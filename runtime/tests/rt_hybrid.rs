@@ -10,7 +10,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{assert_drains, guarded, ring_message, ring_message_owned, BINARIES};
+use common::{assert_drains, guarded, ring_message, ring_message_owned, within, BINARIES, HANG};
 use heaplab_runtime::heaplab_gc::hybrid::{AreaCollector, AreaOptions};
 use heaplab_runtime::heaplab_gc::{live_binaries, GcEvent, GcKind, OwnedTerm, VecSink};
 use heaplab_runtime::{HeapKind, Runtime};
@@ -24,11 +24,11 @@ fn small_area() -> AreaOptions {
     AreaOptions { nursery_words: 4 * 1024, min_old_words: 16 * 1024, ..AreaOptions::default() }
 }
 
-/// [`heap_kind`] collected incrementally, 1024 words of work per increment.
+/// [`heap_kind`] collected incrementally, 2048 words of work per increment.
 fn incremental_heap_kind() -> HeapKind {
     HeapKind::Hybrid(AreaOptions {
         collector: AreaCollector::Incremental,
-        increment_words: 1024,
+        increment_words: 2048,
         ..small_area()
     })
 }
@@ -73,11 +73,13 @@ fn check_area_events(area: &[&GcEvent]) {
 }
 
 /// Processes on two schedulers pass messages around a ring (see the test above); returns the
-/// collection events after checking that every process saw every term intact.
+/// collection events after checking that every process saw every term intact. Given three
+/// times the usual time before it counts as hung: a debug build verifies the area and every
+/// heap at each of some two hundred increments, about 20 s on a loaded 2-core machine.
 fn ring_across_collections(kind: HeapKind) -> Vec<GcEvent> {
     const PROCESSES: i64 = 16;
     const ROUNDS: i64 = 24;
-    let (events, results) = guarded(|| {
+    let (events, results) = within(3 * HANG, || {
         let sink = Arc::new(VecSink::new());
         let rt = Runtime::builder().heap_kind(kind).schedulers(2).gc_sink(sink.clone()).build().unwrap();
         let results = rt

@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::area::{next_heap_id, Area, AreaKind};
 use crate::binary::release_handles;
-use crate::event::GcEventSink;
+use crate::event::{GcEvent, GcEventSink};
 use crate::fragment::Owned;
 use crate::heap::Heap;
 use crate::layout::is_pointer;
@@ -352,6 +352,14 @@ impl AreaInner {
         lock(&self.state)
     }
 
+    /// Sends `event` (a collection's or an increment's) to the area's event sink, if it has
+    /// one.
+    pub(crate) fn record(&self, event: &GcEvent) {
+        if let Some(sink) = &*lock(&self.sink) {
+            sink.record(event);
+        }
+    }
+
     /// Whether the nursery holds its budget of words or of off-heap binary bytes.
     pub(crate) fn nursery_full(&self, state: &AreaState) -> bool {
         state.nursery_words >= self.opts.nursery_words || state.vheap_young > self.opts.vheap_words
@@ -604,7 +612,7 @@ impl MessageArea {
 
     /// Sends every collection event of the area to `sink`.
     pub fn set_event_sink(&self, sink: Arc<dyn GcEventSink>) {
-        *self.inner.sink.lock().unwrap_or_else(|e| e.into_inner()) = Some(sink);
+        *lock(&self.inner.sink) = Some(sink);
     }
 
     /// Runs the verifier before and after every collection of the area (on by default in

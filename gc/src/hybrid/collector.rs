@@ -104,9 +104,7 @@ impl MessageArea {
                 usize::MAX,
                 Instant::now(),
             );
-            if let Some(sink) = &*inner.sink.lock().unwrap_or_else(|e| e.into_inner()) {
-                sink.record(&ended.event);
-            }
+            inner.record(&ended.event);
         }
         let _torn = AbortOnUnwind::new("a message-area collection");
         let verify = inner.verify.load(std::sync::atomic::Ordering::Relaxed);
@@ -214,9 +212,7 @@ impl MessageArea {
             area_event(kind, reason, start, words_before, state.old_words as u64, copied, binaries_freed);
         drop(state);
         drop(cursors);
-        if let Some(sink) = &*inner.sink.lock().unwrap_or_else(|e| e.into_inner()) {
-            sink.record(&event);
-        }
+        inner.record(&event);
         Ok(event)
     }
 }

@@ -596,9 +596,7 @@ impl MessageArea {
         let outcome = increment(inner, &mut state, &mut cursors, heaps, request, budget, start);
         drop(state);
         drop(cursors);
-        if let Some(sink) = &*inner.sink.lock().unwrap_or_else(|e| e.into_inner()) {
-            sink.record(&outcome.event);
-        }
+        inner.record(&outcome.event);
         Ok(AreaIncrement { unbounded, ..outcome })
     }
 }

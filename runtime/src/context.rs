@@ -1025,4 +1025,68 @@ mod tests {
     fn the_heap_slot_is_two_words() {
         assert_eq!(std::mem::size_of::<HeapSlot>(), 2 * std::mem::size_of::<usize>());
     }
+
+    /// The address of the process cell of `cx`.
+    fn cell_address(cx: &Cx) -> i64 {
+        Arc::as_ptr(&cx.task) as i64
+    }
+
+    /// The cell of a process that ended with nothing else referring to it serves the next
+    /// spawn on its scheduler (scheduler.rs, `keep_spare_task`). The new process starts as
+    /// one in a new cell does: none of the old one's flags, priority, links, name or mail,
+    /// and a message to the old pid does not reach it.
+    #[test]
+    fn a_reused_process_cell_starts_afresh() {
+        let rt = crate::Runtime::builder().schedulers(1).build().expect("valid configuration");
+        let report = rt
+            .block_on(|mut cx| async move {
+                let me = cx.self_pid();
+                let name = Atom::new("context_reused_cell");
+                let (old, _) = cx
+                    .spawn_monitor(move |mut cx| async move {
+                        cx.trap_exit(true);
+                        cx.set_priority(Priority::High);
+                        cx.register(name).expect("a free name");
+                        cx.link(me).expect("the parent is alive");
+                        let address = cell_address(&cx);
+                        cx.send(me, |h| h.int(address));
+                    })
+                    .expect("spawn");
+                let old_address = cx.receive(|_, m| m.as_int()).await;
+                // The 'DOWN': the old process has ended, and its cell was kept.
+                cx.receive(|_, m| m.as_tuple().map(|_| ())).await;
+                // Had the cell gone back to the allocator, this would take its memory (the
+                // allocator hands a freed block of a size out first), and the new process
+                // would get a cell elsewhere.
+                let decoy: Vec<u8> =
+                    Vec::with_capacity(std::mem::size_of::<Task>() + 2 * std::mem::size_of::<usize>());
+                let new = cx
+                    .spawn(move |mut cx| async move {
+                        let first = cx.receive(|_, m| m.as_int()).await;
+                        let report = [
+                            cell_address(&cx),
+                            first,
+                            i64::from(cx.trap_exit(false)),
+                            i64::from(cx.set_priority(Priority::Normal) == Priority::Normal),
+                            cx.links().len() as i64,
+                            i64::from(cx.whereis(name).is_some()),
+                            cx.mailbox_len() as i64,
+                        ];
+                        cx.send(me, |h| h.tuple(&report.map(|n| h.int(n))));
+                    })
+                    .expect("spawn");
+                assert_ne!(new, old, "a pid is not reused");
+                cx.send(old, |h| h.int(-1));
+                cx.send(new, |h| h.int(0));
+                let report = cx
+                    .receive(|_, m| m.as_tuple()?.iter().map(|t| t.as_int()).collect::<Option<Vec<i64>>>())
+                    .await;
+                drop(decoy);
+                (old_address, report)
+            })
+            .expect("the root process returns");
+        let (old_address, report) = report;
+        // Cell, first message, trap_exit, normal priority, links, name, mail left.
+        assert_eq!(report, vec![old_address, 0, 0, 1, 0, 0, 0]);
+    }
 }

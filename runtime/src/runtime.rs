@@ -156,7 +156,13 @@ impl Shared {
         if let Some(options) = &opts.heap {
             self.strategy.validate(options).map_err(SpawnError::InvalidHeapOptions)?;
         }
-        let task = self.table.insert_with(|pid| Arc::new(Task::new(pid, opts.priority, Arc::clone(self))))?;
+        let task = self.table.insert_with(|pid| match crate::scheduler::take_spare_task(self) {
+            Some(mut task) => {
+                Arc::get_mut(&mut task).expect("a spare cell is unshared").reuse(pid, opts.priority);
+                task
+            }
+            None => Arc::new(Task::new(pid, opts.priority, Arc::clone(self))),
+        })?;
         if let Some(hook) = hook {
             task.with_control(|c| c.exit_hooks.push(hook));
         }

@@ -131,6 +131,9 @@ struct Local {
     /// A pristine per-process heap of the runtime's options, left by a process that ended,
     /// for the next process here that needs a heap (context.rs, `impl Drop for Cx`).
     spare_heap: Cell<Option<Box<Heap>>>,
+    /// The cell of a process that ended here and that nothing else referred to any more,
+    /// for the next spawn here (task.rs, `Task::reuse`): that spawn allocates no cell.
+    spare_task: Cell<Option<Arc<Task>>>,
 }
 
 /// Most processes a scheduler runs from its next slot in a row before the slot's process
@@ -274,6 +277,23 @@ pub(crate) fn keep_spare_heap(runtime: &Shared, heap: Box<Heap>) {
     drop(heap);
 }
 
+/// Takes the spare process cell of this scheduler, if this thread is one of `runtime`'s
+/// schedulers and it has one; the cell is the caller's alone.
+pub(crate) fn take_spare_task(runtime: &Shared) -> Option<Arc<Task>> {
+    on_own_scheduler(runtime, |local| local.spare_task.take()).flatten()
+}
+
+/// Keeps the cell of a process that ended on this scheduler as its spare if nothing else
+/// refers to it (no other reference, no `Weak`: a timer's wake-up holds one); otherwise
+/// drops this reference.
+fn keep_spare_task(shared: &Shared, mut task: Arc<Task>) {
+    if Arc::get_mut(&mut task).is_none() {
+        return;
+    }
+    let mut task = Some(task);
+    on_own_scheduler(shared, |local| local.spare_task.set(task.take()));
+}
+
 /// Takes the process in this scheduler's next slot, unless it has run [`NEXT_SLOT_RUNS`]
 /// from there in a row: then the process goes to the back of the queue instead.
 fn take_next() -> Option<Arc<Task>> {
@@ -345,6 +365,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
             next: Cell::new(None),
             next_streak: Cell::new(0),
             spare_heap: Cell::new(None),
+            spare_task: Cell::new(None),
         })
     });
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1));
@@ -648,7 +669,10 @@ fn run_task(
         Ok(Poll::Pending) => task.take_exit_request(),
     };
     match exit {
-        Some(reason) => shared.finish(&task, reason),
+        Some(reason) => {
+            shared.finish(&task, reason);
+            keep_spare_task(shared, task);
+        }
         None => {
             if task.stop_running() {
                 push(task);

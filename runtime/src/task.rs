@@ -130,6 +130,27 @@ impl Task {
         }
     }
 
+    /// Makes the cell of an ended process, which nothing else refers to, the cell of a new
+    /// process `pid`: as [`Task::new`] makes it, without allocating. `finish` took the
+    /// body and the control block and drained the inbox.
+    pub(crate) fn reuse(&mut self, pid: Pid, priority: Priority) {
+        debug_assert!(self.is_done() && self.inbox.is_empty());
+        debug_assert!(self.body.get_mut().map_or(true, |b| b.is_none()));
+        debug_assert!(self.control.get_mut().map_or(true, |c| c.is_none()));
+        // Every user of these locks takes a poisoned one as it is; cleared all the same, so
+        // the new process starts as a new cell would.
+        self.body.clear_poison();
+        self.control.clear_poison();
+        self.pid = pid;
+        *self.state.get_mut() = IDLE;
+        *self.priority.get_mut() = priority as u8;
+        *self.exiting.get_mut() = false;
+        *self.trap_exit.get_mut() = false;
+        if let Some(stamps) = self.moments.as_deref_mut() {
+            *stamps = crate::moments::Stamps::default();
+        }
+    }
+
     pub(crate) fn priority(&self) -> Priority {
         Priority::from_u8(self.priority.load(Ordering::Relaxed))
     }

@@ -330,6 +330,12 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// The state the runtime shares with its processes, for the crate's own tests.
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// A builder with the defaults of [`Config`].
     pub fn builder() -> Builder {
         Builder::default()

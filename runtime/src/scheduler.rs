@@ -170,6 +170,13 @@ pub(crate) fn current_scheduler() -> Option<u32> {
     SCHEDULER.with(Cell::get)
 }
 
+/// Makes this thread count as scheduler `index` (or as none), for tests of what scheduler
+/// threads do differently.
+#[cfg(test)]
+pub(crate) fn set_current_scheduler(index: Option<u32>) {
+    SCHEDULER.with(|s| s.set(index));
+}
+
 /// Spends `n` reductions of the current slice; returns whether the slice is used up.
 pub(crate) fn consume(n: u64) -> bool {
     BUDGET.with(|b| {
@@ -424,6 +431,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queues: Queues) {
     shared.strategy.scheduler_stopped(index);
     slices.publish(&shared.counters[index]);
     LOCAL.with(|l| *l.borrow_mut() = None);
+    crate::table::forget_held_chunk();
     crate::inbox::keep_spares(false);
     SCHEDULER.with(|s| s.set(None));
 }
@@ -563,6 +571,7 @@ fn park(shared: &Shared, index: usize) {
         return;
     }
     bump(&shared.counters[index].parks);
+    crate::table::forget_held_chunk();
     let trim_pending = shared.config.trim_when_idle && shared.trimmer.maybe_trim(shared);
     let deadline = shared.timers[index].next_deadline();
     let settle = trim_pending.then(|| Instant::now() + crate::trim::TRIM_SETTLE);

@@ -31,7 +31,15 @@
 //!    spawn holds one); its serial base is then raised above every serial its slots used,
 //!    and a chunk made again starts every slot there: a pid from before the release never
 //!    matches a process made after it.
+//! 4. A scheduler thread keeps a handle on the chunk it last inserted into or removed from
+//!    (a spawn and an exit then reach their slot without the `arc-swap` load, most of a
+//!    table operation's cost), with the chunk's release count when it took the handle. It
+//!    uses the handle only for a slot whose index is held (Invariant 2: by the spawn, or by
+//!    the process that ends), so the chunk cannot be released meanwhile, and only while
+//!    the release count is unchanged: then the handle is the chunk in the table. A handle
+//!    on a released chunk keeps its memory until the thread next parks, when it lets go.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -105,9 +113,38 @@ impl Chunk {
     }
 }
 
+/// A scheduler thread's handle on a chunk (Invariant 4).
+struct HeldChunk {
+    /// The table's [`ProcessTable::id`].
+    table: u64,
+    chunk: usize,
+    /// The chunk's release count when the handle was taken.
+    releases: u64,
+    handle: Arc<Chunk>,
+}
+
+thread_local! {
+    /// This scheduler thread's handle on the chunk it used last (Invariant 4).
+    static HELD: RefCell<Option<HeldChunk>> = const { RefCell::new(None) };
+}
+
+/// Lets go of this thread's handle on a chunk (Invariant 4): a scheduler about to park or
+/// stop calls it, so that a released chunk's memory goes.
+pub(crate) fn forget_held_chunk() {
+    let held = HELD.with(|held| held.borrow_mut().take());
+    drop(held);
+}
+
+/// Numbers the tables, so that a thread's held chunk names the table it belongs to.
+static TABLES: AtomicU64 = AtomicU64::new(0);
+
 pub(crate) struct ProcessTable {
+    /// Tells this table apart from every other made in this program (Invariant 4).
+    id: u64,
     /// `None`: never made, or released.
     chunks: Vec<ArcSwapOption<Chunk>>,
+    /// Per chunk, how often it was released (Invariant 4).
+    releases: Vec<AtomicU64>,
     /// Per chunk, the serial its slots start at when it is made (Invariant 3).
     serial_bases: Vec<AtomicU64>,
     free: FreeLists,
@@ -197,7 +234,9 @@ impl ProcessTable {
     pub(crate) fn new(limit: usize, schedulers: usize) -> ProcessTable {
         let chunks = limit.div_ceil(CHUNK);
         ProcessTable {
+            id: TABLES.fetch_add(1, Ordering::Relaxed),
             chunks: (0..chunks).map(|_| ArcSwapOption::empty()).collect(),
+            releases: (0..chunks).map(|_| AtomicU64::new(0)).collect(),
             serial_bases: (0..chunks).map(|_| AtomicU64::new(0)).collect(),
             free: FreeLists::new(schedulers),
             released: SegQueue::new(),
@@ -251,23 +290,52 @@ impl ProcessTable {
             self.peak.fetch_max(alive, Ordering::Relaxed);
         }
         let index = self.take_index();
-        let cell = &self.chunks[index / CHUNK];
+        let c = index / CHUNK;
+        let mut make = Some(make);
         loop {
-            // A guard, not a clone of the `Arc`: spawns on every scheduler would otherwise
-            // share the chunk's reference count.
-            let guard = cell.load();
-            if let Some(chunk) = guard.as_ref() {
+            let inserted = self.with_held_chunk(c, |chunk| {
                 let mut slot = chunk.slots[index % CHUNK].write().unwrap_or_else(|e| e.into_inner());
                 let serial = pid_serial(slot.serial);
+                let make = make.take().expect("one insertion");
                 let task = make(Pid::new(serial << INDEX_BITS | index as u64));
                 slot.task = Some(Arc::clone(&task));
+                task
+            });
+            if let Some(task) = inserted {
                 return Ok(task);
             }
-            drop(guard);
             // A fresh index's chunk is made here; another spawn may make it at the same
             // moment, and the first one's stays.
-            cell.compare_and_swap(&None::<Arc<Chunk>>, Some(self.make_chunk(index / CHUNK)));
+            self.chunks[c].compare_and_swap(&None::<Arc<Chunk>>, Some(self.make_chunk(c)));
         }
+    }
+
+    /// Runs `f` on chunk `c` if it is made. The caller holds an index in it (Invariant 2),
+    /// or looks for a process that may have gone (then a handle on a released chunk finds
+    /// its slot free, as the table would). On a scheduler thread, through its held chunk
+    /// when that is chunk `c` as it is now (Invariant 4); otherwise, and to take a new
+    /// handle, through the table.
+    #[inline]
+    fn with_held_chunk<R>(&self, c: usize, f: impl FnOnce(&Chunk) -> R) -> Option<R> {
+        // Read before a handle is taken: a release between the two leaves a count that no
+        // longer matches, never a handle that looks current and is not.
+        let releases = self.releases[c].load(Ordering::Acquire);
+        HELD.with(|held| {
+            if let Some(h) = held.borrow().as_ref() {
+                if h.table == self.id && h.chunk == c && h.releases == releases {
+                    return Some(f(&h.handle));
+                }
+            }
+            if crate::scheduler::current_scheduler().is_none() {
+                // Off the schedulers no handle is kept: such a thread may never park.
+                return self.chunks[c].load().as_deref().map(f);
+            }
+            let handle = self.chunks[c].load_full()?;
+            let result = f(&handle);
+            let replaced = held.replace(Some(HeldChunk { table: self.id, chunk: c, releases, handle }));
+            drop(replaced);
+            Some(result)
+        })
     }
 
     pub(crate) fn get(&self, pid: Pid) -> Option<Arc<Task>> {
@@ -280,18 +348,22 @@ impl ProcessTable {
     /// Removes an exited process; its slot becomes free under the next serial.
     pub(crate) fn remove(&self, pid: Pid) -> Option<Arc<Task>> {
         let (index, serial) = split(pid);
-        let task = {
-            let guard = self.chunks.get(index / CHUNK)?.load();
-            let mut slot = guard.as_ref()?.slots[index % CHUNK].write().unwrap_or_else(|e| e.into_inner());
-            if pid_serial(slot.serial) != serial || slot.task.is_none() {
-                return None;
-            }
-            slot.serial += 1;
-            slot.task.take()
-        };
+        if index / CHUNK >= self.chunks.len() {
+            return None;
+        }
+        let task = self
+            .with_held_chunk(index / CHUNK, |chunk| {
+                let mut slot = chunk.slots[index % CHUNK].write().unwrap_or_else(|e| e.into_inner());
+                if pid_serial(slot.serial) != serial || slot.task.is_none() {
+                    return None;
+                }
+                slot.serial += 1;
+                slot.task.take()
+            })
+            .flatten()?;
         self.free.push(self.free.own(), [index]);
         self.count.fetch_sub(1, Ordering::AcqRel);
-        task
+        Some(task)
     }
 
     /// Frees every chunk whose slots are all free, below the top chunk, and puts the free
@@ -314,6 +386,7 @@ impl ProcessTable {
             // Invariant 3: every slot is free, so nobody writes one; a lookup still holding
             // the chunk only reads it.
             if let Some(chunk) = self.chunks[c].swap(None) {
+                self.releases[c].fetch_add(1, Ordering::Release);
                 let used =
                     chunk.slots.iter().map(|s| s.read().unwrap_or_else(|e| e.into_inner()).serial).max();
                 self.serial_bases[c].store(used.unwrap_or(0), Ordering::Release);
@@ -404,6 +477,34 @@ mod tests {
         let mut seen: Vec<usize> = free.lock_all().iter().flat_map(|l| l.iter().copied()).collect();
         seen.sort_unstable();
         assert_eq!(seen, vec![0, 1, 10, 11, 20, 21, 30]);
+    }
+
+    /// Invariant 4: a scheduler thread holding a handle on a chunk that was released since
+    /// does not use it: a stale pid finds nothing, and a spawn goes into the chunk made
+    /// again, where lookups find it.
+    #[test]
+    fn a_handle_on_a_released_chunk_is_not_used() {
+        let rt = crate::Runtime::builder().schedulers(1).build().expect("valid configuration");
+        let table = ProcessTable::new(3 * CHUNK, 1);
+        let make = |pid| Arc::new(Task::new(pid, crate::priority::Priority::Normal, Arc::clone(rt.shared())));
+        crate::scheduler::set_current_scheduler(Some(0));
+        // Chunks 0 and 1 full, chunk 2 the top one.
+        let pids: Vec<Pid> = (0..2 * CHUNK + 1).map(|_| table.insert_with(make).expect("room").pid).collect();
+        // Chunk 0 emptied; this thread now holds a handle on it.
+        for &pid in &pids[..CHUNK] {
+            assert!(table.remove(pid).is_some());
+        }
+        table.release_free_chunks();
+        assert_eq!(table.chunks_made(), 2);
+        assert!(table.remove(pids[0]).is_none(), "a process of the released chunk");
+        let task = table.insert_with(make).expect("room");
+        let (index, _) = split(task.pid);
+        assert_eq!(index / CHUNK, 0, "the released chunk is made again first");
+        assert!(Arc::ptr_eq(&table.get(task.pid).expect("found"), &task));
+        assert!(table.get(pids[0]).is_none());
+        assert!(Arc::ptr_eq(&table.remove(task.pid).expect("removed"), &task));
+        crate::scheduler::set_current_scheduler(None);
+        forget_held_chunk();
     }
 
     #[test]

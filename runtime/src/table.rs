@@ -17,8 +17,8 @@
 //! slot. Lookups reach chunks through `arc-swap`, so a lookup that raced a release reads the
 //! old chunk (which holds no process) until it is done with it, and then it is freed. What a
 //! trim keeps: the chunks holding a live process (and the top chunk, which the table grows
-//! into), their free indices, and per chunk a pointer and a serial base (16 bytes per
-//! [`CHUNK`] slots of the limit).
+//! into), their free indices, and per chunk a pointer, a serial base and a release count (24
+//! bytes per [`CHUNK`] slots of the limit).
 //!
 //! # Invariants
 //! 1. `count` is at least the number of processes in the table and at most `limit`: a spawn
@@ -31,13 +31,14 @@
 //!    spawn holds one); its serial base is then raised above every serial its slots used,
 //!    and a chunk made again starts every slot there: a pid from before the release never
 //!    matches a process made after it.
-//! 4. A scheduler thread keeps a handle on the chunk it last inserted into or removed from
-//!    (a spawn and an exit then reach their slot without the `arc-swap` load, most of a
-//!    table operation's cost), with the chunk's release count when it took the handle. It
-//!    uses the handle only for a slot whose index is held (Invariant 2: by the spawn, or by
-//!    the process that ends), so the chunk cannot be released meanwhile, and only while
-//!    the release count is unchanged: then the handle is the chunk in the table. A handle
-//!    on a released chunk keeps its memory until the thread next parks, when it lets go.
+//! 4. A scheduler thread keeps a handle on the chunk it last inserted into or removed from,
+//!    with the chunk's release count when it took the handle: a spawn and an exit then reach
+//!    their slot without an `arc-swap` load (two atomic read-modify-writes each). It uses
+//!    the handle only while the release count is unchanged, and writes a slot through it
+//!    only when the slot's index is held (Invariant 2: by the spawn, or by the process that
+//!    ends), so the chunk cannot be released meanwhile: the handle is then the chunk in the
+//!    table. A handle on a released chunk keeps its memory until the thread next parks,
+//!    when it lets go.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
